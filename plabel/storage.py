@@ -1,0 +1,169 @@
+"""Atomic Parquet writes: every file is written under a temporary name and renamed into place.
+
+A reader (DuckDB's glob over `*.parquet`) never sees a partial file: temporary names start with a
+dot and end in `.tmp`. Folders of a round are built in a staging folder and renamed in one step.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from plabel.schema import TableSchema
+
+TMP_SUFFIX = ".tmp"
+PARQUET_OPTIONS = dict(compression="zstd")
+
+
+def part_name(prefix: str = "part") -> str:
+    """A file name that sorts by creation time and never collides."""
+    return f"{prefix}-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
+
+
+def tmp_path(dest: Path) -> Path:
+    return dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}{TMP_SUFFIX}")
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(tmp: Path, dest: Path) -> Path:
+    """Make a finished temporary file visible under its final name."""
+    _fsync_file(tmp)
+    os.replace(tmp, dest)
+    fsync_dir(dest.parent)
+    return dest
+
+
+def conform(data: pa.Table, schema: TableSchema) -> pa.Table:
+    """Select and cast `data`'s columns to the table's file schema (raises on a missing column)."""
+    target = schema.arrow_schema()
+    missing = [n for n in target.names if n not in data.column_names]
+    if missing:
+        raise ValueError(f"{schema.name}: missing columns {missing}")
+    data = data.select(target.names).cast(target)
+    _check_not_null(data, target, schema.name)
+    return data
+
+
+def write_arrow(data: pa.Table, dest: Path, schema: TableSchema) -> Path:
+    """Write an Arrow table as `dest`, atomically, in the table's exact file schema."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_path(dest)
+    try:
+        pq.write_table(conform(data, schema), tmp, **PARQUET_OPTIONS)
+        return publish(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class ArrowPartWriter:
+    """Writes batches of rows as a sequence of part files in one folder (bounded memory)."""
+
+    def __init__(self, folder: Path, schema: TableSchema, prefix: str = "part"):
+        self.folder, self.schema, self.prefix = folder, schema, prefix
+        self.files: list[Path] = []
+
+    def write(self, data: pa.Table) -> Path | None:
+        if data.num_rows == 0:
+            return None
+        path = write_arrow(data, self.folder / part_name(self.prefix), self.schema)
+        self.files.append(path)
+        return path
+
+
+def conform_batch(batch: pa.RecordBatch, target: pa.Schema, name: str) -> pa.RecordBatch:
+    batch = batch.select(target.names).cast(target)
+    _check_not_null(batch, target, name)
+    return batch
+
+
+def _check_not_null(data, target: pa.Schema, name: str) -> None:
+    for f, col in zip(target, data.columns):
+        if not f.nullable and col.null_count:
+            raise ValueError(f"{name}.{f.name} is declared not null but {col.null_count} values are null")
+
+
+def write_query(con, query: str, params: list | None, dest: Path, schema: TableSchema, batch_rows: int = 1 << 17) -> int:
+    """Stream a query's rows into `dest` atomically, in the table's exact file schema; rows written.
+
+    Rows go through Arrow record batches (bounded memory) rather than DuckDB's COPY, because
+    COPY derives each column's nullability from the data, not from the definition.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    target = schema.arrow_schema()
+    tmp = tmp_path(dest)
+    n = 0
+    try:
+        reader = con.sql(query, params=params or None).to_arrow_reader(batch_rows)
+        with pq.ParquetWriter(tmp, target, **PARQUET_OPTIONS) as writer:
+            for batch in reader:
+                writer.write_batch(conform_batch(batch, target, schema.name))
+                n += batch.num_rows
+        publish(tmp, dest)
+        return n
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def commit_dir(staging: Path, dest: Path) -> None:
+    """Rename a finished staging folder into place (one atomic step)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fsync_dir(staging)
+    os.rename(staging, dest)
+    fsync_dir(dest.parent)
+
+
+def retire_dir(path: Path, trash: Path) -> None:
+    """Move a committed folder out of the tables (atomic), then delete it."""
+    trash.mkdir(parents=True, exist_ok=True)
+    target = trash / f"{path.name}-{uuid.uuid4().hex[:8]}"
+    os.rename(path, target)
+    shutil.rmtree(target, ignore_errors=True)
+
+
+def remove_tmp_files(folder: Path) -> int:
+    """Delete temporary files left by a killed writer (only called under the write lock)."""
+    n = 0
+    if folder.exists():
+        for p in folder.rglob(f".*{TMP_SUFFIX}"):
+            p.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
+def file_hash(path: Path, length: int = 32) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:length]
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_path(path)
+    try:
+        tmp.write_text(text)
+        publish(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

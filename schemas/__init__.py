@@ -1,0 +1,1 @@
+"""Table definitions (TOML) and view definitions (SQL); read by :mod:`plabel.schema`."""
