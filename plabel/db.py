@@ -5,6 +5,8 @@ of a one-row result does not finish it; these helpers fetch everything.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import duckdb
 
 
@@ -20,3 +22,13 @@ def row(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) ->
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
     result = row(con, sql, params)
     return result[0] if result else None
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, data):
+    """Expose an Arrow table to SQL as `name` for the duration of a block."""
+    con.register(name, data)
+    try:
+        yield
+    finally:
+        con.unregister(name)

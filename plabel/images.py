@@ -126,10 +126,11 @@ def _orientation(im: Image.Image) -> int:
 
 def to_rgb(im: Image.Image) -> Image.Image:
     """Normalise any decoded image to 8-bit RGB: EXIF orientation, first frame, alpha on white."""
-    try:
-        im = ImageOps.exif_transpose(im)
-    except Exception:
-        pass
+    if _orientation(im) != 1:
+        try:
+            im = ImageOps.exif_transpose(im)
+        except Exception:
+            pass
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(im, dtype=np.float64)
         top = 65535.0 if im.mode != "I" or arr.max() > 255 else 255.0

@@ -369,10 +369,9 @@ def _chunks(items: Iterable, n: int) -> Iterator[list]:
 
 def _unknown(con, cands: list[Candidate]) -> list[Candidate]:
     """The candidates whose paths no committed table (nor this run) has seen yet."""
-    # FRESH_SQL reads the local Arrow table `chunk` by name (DuckDB's replacement scan), which
-    # is cheaper than con.register for a small table used once.
-    chunk = pa.table({"seq": pa.array(range(len(cands)), pa.int64()), "path": [c.path for c in cands]})  # noqa: F841
-    con.execute(FRESH_SQL)
+    chunk = pa.table({"seq": pa.array(range(len(cands)), pa.int64()), "path": [c.path for c in cands]})
+    with db.registered(con, "chunk", chunk):
+        con.execute(FRESH_SQL)
     con.execute("INSERT INTO known_paths SELECT path FROM fresh")  # a path listed twice is read once
     keep = con.execute("SELECT seq FROM fresh ORDER BY seq").fetchnumpy()["seq"]
     return [cands[i] for i in keep]
@@ -390,8 +389,8 @@ def _flush(ws: Workspace, con, buffer: list[pa.RecordBatch], result: IngestResul
     if not buffer:
         return
     data = pa.Table.from_batches(buffer, BATCH_SCHEMA)
-    batch_arrow = data.append_column("seq", pa.array(range(data.num_rows), pa.int64()))  # noqa: F841
-    con.execute(BATCH_SQL)  # reads batch_arrow by name
+    with db.registered(con, "batch_arrow", data.append_column("seq", pa.array(range(data.num_rows), pa.int64()))):
+        con.execute(BATCH_SQL)
     con.execute(RANKED_SQL)
     stamp = [result.ingest_id, datetime.now(timezone.utc)]
     counts = db.row(con, "SELECT count(*) FILTER (is_new), count(*) FILTER (NOT is_new) FROM ranked")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import shutil
 import tomllib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -158,9 +159,11 @@ class Workspace:
     def writing(self, command: str = ""):
         """Hold the write lock; clean what a killed writer left; refresh the catalog after."""
         with write_lock(self.root, command) as stale:
-            if stale is not None:
+            if stale is not None:  # what a killed writer left: temporary files, unnamed checkpoints
                 storage.remove_tmp_files(self.tables_dir)
-                storage.remove_tmp_files(self.checkpoints_dir)
+                storage.remove_tmp_files(self.train_dir)
+                for p in self.checkpoints_dir.glob(".staging-*"):
+                    shutil.rmtree(p, ignore_errors=True)
             yield stale
             self.sync_catalog()
 

@@ -1,0 +1,110 @@
+"""train and eval: the bundled timm trainer and its evaluation."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from plabel.cli import _options as opt
+from plabel.cli._output import emit_json, info, print_table
+from plabel.cli.app import command
+
+TRAIN = "Training"
+NOISE = "Noise (on by default for students, round > 0)"
+LOOP = "Optimisation"
+RUNTIME = "Runtime"
+
+
+@command()
+def train(
+    round_: opt.Round,
+    model: Annotated[Optional[str], typer.Option(help="timm model name (default: the teacher's for a student).", rich_help_panel=TRAIN)] = None,
+    manifest: Annotated[Optional[Path], typer.Option(help="Manifest Parquet file (default: labeled images for round 0, else round R-1's manifest).", rich_help_panel=TRAIN)] = None,
+    epochs: Annotated[int, typer.Option(min=1, rich_help_panel=TRAIN)] = 10,
+    img_size: Annotated[Optional[int], typer.Option(help="Input size in pixels (default: the model's).", rich_help_panel=TRAIN)] = None,
+    in_chans: Annotated[int, typer.Option(help="3 (grayscale images are converted to RGB) or 1.", rich_help_panel=TRAIN)] = 3,
+    batch_size: Annotated[int, typer.Option(help="Labeled images per step.", min=1, rich_help_panel=TRAIN)] = 64,
+    unlabeled_ratio: Annotated[float, typer.Option(help="Pseudo-labeled images per labeled image in each step.", rich_help_panel=TRAIN)] = 1.0,
+    pretrained: Annotated[bool, typer.Option("--pretrained", help="Start from timm's pretrained weights (needs network access).", rich_help_panel=TRAIN)] = False,
+    init_from: Annotated[Optional[str], typer.Option(help="Start from this checkpoint's weights (e.g. the teacher).", rich_help_panel=TRAIN)] = None,
+    finetune_from: Annotated[Optional[str], typer.Option(help="FixRes-style fine-tune of this checkpoint on unaugmented labeled images (use a larger --img-size).", rich_help_panel=TRAIN)] = None,
+    freeze_stages: Annotated[int, typer.Option(help="With --finetune-from: freeze the first K stages (stem = 1).", rich_help_panel=TRAIN)] = 0,
+    skip_missing: Annotated[bool, typer.Option("--skip-missing", help="Skip and count manifest rows whose file is gone or unreadable.", rich_help_panel=TRAIN)] = False,
+    noise: Annotated[Optional[bool], typer.Option("--noise/--no-noise", help="Student noise: RandAugment, dropout, stochastic depth.", rich_help_panel=NOISE, show_default=False)] = None,
+    randaug: Annotated[Optional[str], typer.Option(help="timm RandAugment string, e.g. rand-m9-n2-mstd0.5 (overrides the next two).", rich_help_panel=NOISE)] = None,
+    randaug_magnitude: Annotated[int, typer.Option(rich_help_panel=NOISE)] = 9,
+    randaug_ops: Annotated[int, typer.Option(rich_help_panel=NOISE)] = 2,
+    drop_rate: Annotated[Optional[float], typer.Option(help="Head dropout (default 0.5 noised, else 0).", rich_help_panel=NOISE)] = None,
+    drop_path_rate: Annotated[Optional[float], typer.Option(help="Stochastic depth (default 0.2 noised, else 0).", rich_help_panel=NOISE)] = None,
+    label_smoothing: Annotated[float, typer.Option(help="For hard targets; soft targets use soft cross-entropy.", rich_help_panel=NOISE)] = 0.1,
+    hflip: Annotated[float, typer.Option(help="Horizontal flip probability.", rich_help_panel=NOISE)] = 0.5,
+    crop_scale: Annotated[float, typer.Option(help="Smallest area kept by the random resized crop.", rich_help_panel=NOISE)] = 0.08,
+    opt_name: Annotated[str, typer.Option("--opt", help="adamw or sgd (Nesterov).", rich_help_panel=LOOP)] = "adamw",
+    lr: Annotated[float, typer.Option(rich_help_panel=LOOP)] = 1e-3,
+    weight_decay: Annotated[float, typer.Option(rich_help_panel=LOOP)] = 0.05,
+    momentum: Annotated[float, typer.Option(rich_help_panel=LOOP)] = 0.9,
+    warmup_epochs: Annotated[float, typer.Option(rich_help_panel=LOOP)] = 1.0,
+    min_lr: Annotated[float, typer.Option(rich_help_panel=LOOP)] = 1e-6,
+    ema_decay: Annotated[float, typer.Option(help="EMA of weights (0: off).", rich_help_panel=LOOP)] = 0.0,
+    clip_grad: Annotated[Optional[float], typer.Option(help="Clip the gradient norm.", rich_help_panel=LOOP)] = None,
+    seed: opt.Seed = 0,
+    workers: Annotated[int, typer.Option(help="DataLoader worker processes.", min=0, rich_help_panel=RUNTIME)] = 2,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...", rich_help_panel=RUNTIME)] = "auto",
+    amp: Annotated[bool, typer.Option("--amp/--no-amp", help="bfloat16 autocast on CUDA.", rich_help_panel=RUNTIME)] = True,
+    channels_last: Annotated[bool, typer.Option("--channels-last/--no-channels-last", help="On CUDA.", rich_help_panel=RUNTIME)] = True,
+    workspace: opt.Workspace = None,
+    json_output: opt.Json = False,
+):
+    """Train round R's model: the teacher (round 0) or a noised student on a manifest."""
+    from plabel.train import TrainOptions
+    from plabel.train import train as run
+
+    options = TrainOptions(
+        round=round_, model=model, manifest=str(manifest) if manifest else None, epochs=epochs, img_size=img_size,
+        in_chans=in_chans, batch_size=batch_size, unlabeled_ratio=unlabeled_ratio, opt=opt_name, lr=lr,
+        weight_decay=weight_decay, momentum=momentum, warmup_epochs=warmup_epochs, min_lr=min_lr,
+        ema_decay=ema_decay, clip_grad=clip_grad, label_smoothing=label_smoothing, noise=noise, randaug=randaug,
+        randaug_magnitude=randaug_magnitude, randaug_ops=randaug_ops, drop_rate=drop_rate,
+        drop_path_rate=drop_path_rate, hflip=hflip, crop_scale=crop_scale, pretrained=pretrained,
+        init_from=init_from, finetune_from=finetune_from, freeze_stages=freeze_stages,
+        skip_missing=skip_missing, seed=seed, workers=workers, device=device, amp=amp, channels_last=channels_last,
+    )
+    r = run(opt.open_ws(workspace), options, progress=opt.progress(json_output))
+    if json_output:
+        emit_json(r.to_dict())
+        return
+    if r.already_trained:
+        info(f"Already trained: checkpoint {r.checkpoint_id} (round {r.round}) has these options and data.")
+        return
+    if r.resumed_from_epoch is not None:
+        info(f"Resumed at epoch {r.resumed_from_epoch + 1}.")
+    print_table(
+        f"Round {r.round} {r.kind}",
+        ["epoch", "loss", "lab_loss", "unl_loss", "lr", "img/s", "val top1", "val top5"],
+        [[h["epoch"] + 1, h["loss"], h["lab_loss"], h["unl_loss"], h["lr"], round(h["images_per_s"]), h["val_top1"], h["val_top5"]] for h in r.history],
+    )
+    if r.skipped_missing:
+        info(f"Skipped {r.skipped_missing} missing or unreadable images.")
+    info(f"Checkpoint {r.checkpoint_id} (round {r.round}) written in {r.seconds:.1f}s.")
+
+
+@command(name="eval")
+def eval_(
+    checkpoint: Annotated[str, typer.Option(help="Checkpoint id (or prefix), or latest.")] = "latest",
+    split: Annotated[str, typer.Option(help="val or test.")] = "test",
+    batch_size: Annotated[int, typer.Option(min=1)] = 256,
+    workers: Annotated[int, typer.Option(min=0)] = 0,
+    device: Annotated[str, typer.Option()] = "auto",
+    workspace: opt.Workspace = None,
+    json_output: opt.Json = False,
+):
+    """Accuracy of a checkpoint (EMA weights when kept) on a split, into the evals table."""
+    from plabel.evaluate import evaluate
+
+    r = evaluate(opt.open_ws(workspace), checkpoint, split, batch_size, workers, device, progress=opt.progress(json_output))
+    if json_output:
+        emit_json(r.to_dict())
+        return
+    info(f"Checkpoint {r.checkpoint_id} (round {r.round}) on {r.split}: top-1 {r.top1:.2f}%, top-5 {r.top5:.2f}% ({r.n} images)")
+    print_table("Per-class top-1", ["class", "top1 %"], [[c, round(v, 2)] for c, v in r.per_class.items()])

@@ -1,0 +1,165 @@
+"""`plabel eval`: accuracy of a checkpoint on the val or test split, into the `evals` table."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+import pyarrow as pa
+import torch
+from torch.utils.data import DataLoader
+
+from plabel import checkpoints, db, models, storage
+from plabel.data import ImageFiles, to_bytes_array
+from plabel.errors import UsageError
+from plabel.progress import NULL
+from plabel.schema import table
+from plabel.workspace import Workspace
+
+LABELED_SPLIT_SQL = """
+SELECT i.image_id, i.path, c.class_id FROM images i JOIN classes c ON i.label = c.name
+WHERE i.split = ? ORDER BY i.image_id
+"""
+EVAL_SPLITS = ("val", "test", "train")
+
+
+@dataclass
+class LabeledSplit:
+    image_ids: list[str]
+    files: np.ndarray
+    targets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+
+def labeled_split(ws: Workspace, split: str, limit: int | None = None) -> LabeledSplit:
+    con = ws.connect()
+    try:
+        rows = db.rows(con, LABELED_SPLIT_SQL, [split])
+    finally:
+        con.close()
+    if limit:
+        rows = rows[:limit]
+    return LabeledSplit([r[0] for r in rows], to_bytes_array([str(ws.resolve_path(r[1])) for r in rows]),
+                        np.array([r[2] for r in rows], dtype=np.int64))
+
+
+def loader(files: np.ndarray, transform, dc: models.DataConfig, batch_size: int, workers: int, device) -> DataLoader:
+    dataset = ImageFiles(files, transform, dc.input_size[0], dc.input_size)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
+                      pin_memory=device.type == "cuda")
+
+
+@torch.inference_mode()
+def predict_logits(model, files: np.ndarray, dc: models.DataConfig, device, batch_size: int = 256,
+                   workers: int = 0, progress=NULL, description: str = "predict") -> tuple[np.ndarray, dict[int, str]]:
+    """Logits for every file (un-augmented), and {index: reason} for files that could not be read."""
+    out = np.zeros((len(files), 0), np.float32)
+    bad: dict[int, str] = {}
+    task = progress.task(description, len(files), "images")
+    chunks = []
+    for x, idx, reasons in loader(files, models.eval_transform(dc), dc, batch_size, workers, device):
+        logits = model(x.to(device)).float().cpu().numpy()
+        chunks.append((idx.numpy(), logits))
+        for i, r in zip(idx.tolist(), reasons):
+            if r:
+                bad[i] = r
+        task.advance(len(idx))
+    task.close()
+    if chunks:
+        out = np.zeros((len(files), chunks[0][1].shape[1]), np.float32)
+        for idx, logits in chunks:
+            out[idx] = logits
+    return out, bad
+
+
+def accuracy(logits: np.ndarray, targets: np.ndarray, k: int = 1) -> float:
+    if len(targets) == 0:
+        return float("nan")
+    k = min(k, logits.shape[1])
+    topk = np.argpartition(-logits, k - 1, axis=1)[:, :k] if k > 1 else logits.argmax(1)[:, None]
+    return float((topk == targets[:, None]).any(1).mean() * 100)
+
+
+@dataclass
+class EvalResult:
+    eval_id: str
+    checkpoint_id: str
+    round: int
+    split: str
+    n: int
+    top1: float
+    top5: float
+    per_class: dict[str, float] = field(default_factory=dict)
+    confusion: list[list[int]] = field(default_factory=list)
+    unreadable: int = 0
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def evaluate(ws: Workspace, checkpoint: str | None = "latest", split: str = "test", batch_size: int = 256,
+             workers: int = 0, device: str = "auto", use_ema: bool = True, progress=NULL) -> EvalResult:
+    """Top-1, top-5, per-class accuracy and the confusion matrix of a checkpoint on a split."""
+    if split not in EVAL_SPLITS:
+        raise UsageError(f"--split must be one of {', '.join(EVAL_SPLITS)}")
+    ckpt = checkpoints.find(ws, checkpoint)
+    classes = ws.class_names()
+    checkpoints.check_classes(ckpt, classes)
+    data = labeled_split(ws, split)
+    if not len(data):
+        raise UsageError(f"no labeled {split} images in the workspace")
+    dev = models.resolve_device(device)
+    model = checkpoints.build_model(ckpt, use_ema=use_ema, device=dev)
+    logits, bad = predict_logits(model, data.files, ckpt.data_config, dev, batch_size, workers, progress, f"eval {split}")
+    ok = np.array([i not in bad for i in range(len(data))], dtype=bool)
+    logits, targets = logits[ok], data.targets[ok]
+    preds = logits.argmax(1)
+    C = len(classes)
+    confusion = np.zeros((C, C), np.int64)
+    np.add.at(confusion, (targets, preds), 1)
+    per_class = {classes[c]: float(confusion[c, c] / confusion[c].sum() * 100) for c in range(C) if confusion[c].sum()}
+    result = EvalResult(uuid.uuid4().hex[:12], ckpt.checkpoint_id, ckpt.round, split, int(ok.sum()),
+                        accuracy(logits, targets, 1), accuracy(logits, targets, 5), per_class,
+                        confusion.tolist(), len(bad))
+    with ws.writing("plabel eval"):
+        write_rows(ws, result.eval_id, ckpt, split, _clean_rows(result, classes, confusion))
+        if bad:
+            record_rejects(ws, [(data.image_ids[i], str(data.files[i].decode()), r) for i, r in bad.items()],
+                           "eval", split, ckpt.round, result.eval_id)
+    return result
+
+
+def _clean_rows(r: EvalResult, classes: list[str], confusion: np.ndarray) -> list[dict]:
+    rows = [dict(kind="clean", metric="top1", value=r.top1, n=r.n), dict(kind="clean", metric="top5", value=r.top5, n=r.n)]
+    for c in range(len(classes)):
+        support = int(confusion[c].sum())
+        if support:
+            rows.append(dict(kind="clean", metric="class_top1", class_id=c, value=float(confusion[c, c] / support * 100), n=support))
+        for p in np.flatnonzero(confusion[c]):
+            rows.append(dict(kind="clean", metric="confusion", class_id=c, pred_class_id=int(p), value=float(confusion[c, p]), n=support))
+    return rows
+
+
+def write_rows(ws: Workspace, eval_id: str, ckpt, split: str, rows: list[dict]) -> None:
+    """Append measurements to `evals` (one part file per call)."""
+    now = datetime.now(timezone.utc)
+    full = [
+        {"eval_id": eval_id, "checkpoint_id": ckpt.checkpoint_id, "round": ckpt.round, "split": split,
+         "corruption": None, "severity": None, "epsilon": None, "class_id": None, "pred_class_id": None,
+         "reference_id": None, "evaluated_at": now, **row}
+        for row in rows
+    ]
+    storage.write_arrow(pa.Table.from_pylist(full), ws.table_dir("evals") / storage.part_name(), table("evals"))
+
+
+def record_rejects(ws: Workspace, items: list[tuple[str, str, str]], stage: str, split: str, round: int, source_id: str) -> None:
+    now = datetime.now(timezone.utc)
+    rows = [
+        {"path": ws.store_path(path), "reason": reason, "stage": stage, "split": split, "image_id": image_id,
+         "round": round, "source_id": source_id, "rejected_at": now}
+        for image_id, path, reason in items
+    ]
+    storage.write_arrow(pa.Table.from_pylist(rows), ws.table_dir("rejects") / storage.part_name(), table("rejects"))

@@ -1,0 +1,174 @@
+"""Manifests: the Parquet files a student trains on (labeled and pseudo-labeled rows).
+
+A manifest has at least `image_id`, `path` and `target`; optional columns are the sparse soft
+label (`target_index`, `target_prob`), `copies` (draws per pass, default 1), `weight` (loss
+weight, default 1) and `origin` (labeled or pseudo, default labeled).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from plabel import db, storage
+from plabel.errors import DataError, UsageError
+from plabel.schema import table
+from plabel.workspace import Workspace
+
+REQUIRED = ("image_id", "path", "target")
+
+LABELED_SQL = """
+SELECT 0 AS round, i.image_id, i.path, 'labeled' AS origin, c.class_id AS target,
+       NULL::INTEGER[] AS target_index, NULL::FLOAT[] AS target_prob,
+       1 AS copies, 1.0 AS weight, NULL::FLOAT AS confidence
+FROM images i JOIN classes c ON i.label = c.name
+WHERE i.split = 'train'
+ORDER BY i.image_id
+"""
+UNKNOWN_IDS_SQL = """
+SELECT count(*), min(m.image_id) FROM manifest_ids m ANTI JOIN images i USING (image_id)
+"""
+
+
+@dataclass
+class Manifest:
+    """A manifest's rows, as arrays (no Python object per row)."""
+
+    path: str  # the file, as stored (relative to the workspace when inside it)
+    hash: str
+    image_ids: np.ndarray  # object strings, for error messages and lineage
+    files: np.ndarray  # fixed-width bytes: workers read them without touching refcounts
+    target: np.ndarray  # int64
+    soft_offsets: np.ndarray | None  # CSR of the soft labels (None: all hard)
+    soft_index: np.ndarray | None
+    soft_prob: np.ndarray | None
+    copies: np.ndarray  # int64
+    weight: np.ndarray  # float32
+    pseudo: np.ndarray  # bool
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+    @property
+    def has_soft(self) -> bool:
+        return self.soft_offsets is not None
+
+    def soft_targets(self, rows: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+        """(dense soft targets [len(rows), C], mask of rows that have one)."""
+        dense = np.zeros((len(rows), num_classes), np.float32)
+        has = np.zeros(len(rows), bool)
+        if self.has_soft:
+            for j, r in enumerate(rows):
+                a, b = self.soft_offsets[r], self.soft_offsets[r + 1]
+                if b > a:
+                    dense[j, self.soft_index[a:b]] = self.soft_prob[a:b]
+                    has[j] = True
+        return dense, has
+
+    def select(self, mask: np.ndarray) -> "Manifest":
+        idx = np.flatnonzero(mask)
+        soft = None
+        if self.has_soft:
+            lo, hi = self.soft_offsets[idx], self.soft_offsets[idx + 1]
+            take = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)]) if len(idx) else np.empty(0, np.int64)
+            offsets = np.concatenate([[0], np.cumsum(hi - lo)])
+            soft = (offsets, self.soft_index[take], self.soft_prob[take])
+        return Manifest(self.path, self.hash, self.image_ids[idx], self.files[idx], self.target[idx],
+                        *(soft or (None, None, None)), self.copies[idx], self.weight[idx], self.pseudo[idx])
+
+
+def labeled_manifest(ws: Workspace) -> Path:
+    """Round 0's manifest: the labeled train split, written once per distinct content."""
+    folder = ws.train_dir / "manifests"
+    con = ws.connect()
+    try:
+        n = db.scalar(con, "SELECT count(*) FROM images WHERE split = 'train' AND label IS NOT NULL")
+        if not n:
+            raise UsageError("no labeled train images: `plabel ingest DIR --split train` first")
+        tmp = folder / storage.part_name("labeled")
+        storage.write_query(con, LABELED_SQL, None, tmp, table("manifests"))
+    finally:
+        con.close()
+    final = folder / f"labeled-{storage.file_hash(tmp, 16)}.parquet"
+    if final.exists():
+        tmp.unlink()
+    else:
+        os.replace(tmp, final)
+    return final
+
+
+def _list_column(col: pa.ChunkedArray, dtype) -> tuple[np.ndarray, np.ndarray]:
+    arr = col.combine_chunks()
+    offsets = arr.offsets.to_numpy().astype(np.int64)
+    values = arr.values.to_numpy(zero_copy_only=False).astype(dtype)
+    return offsets - offsets[0], values[offsets[0]: offsets[-1]]
+
+
+def read_manifest(ws: Workspace, file: str | os.PathLike, num_classes: int) -> Manifest:
+    """Read and check a manifest file; UsageError names the first problem."""
+    file = Path(os.path.abspath(file))
+    if not file.is_file():
+        raise UsageError(f"no such manifest: {file}")
+    try:
+        t = pq.read_table(file)
+    except Exception as e:
+        raise UsageError(f"{file}: not a readable Parquet file ({e})") from None
+    missing = [c for c in REQUIRED if c not in t.column_names]
+    if missing:
+        raise UsageError(f"{file}: a manifest needs columns {', '.join(REQUIRED)}; missing {', '.join(missing)}")
+    n = t.num_rows
+    if n == 0:
+        raise UsageError(f"{file}: the manifest is empty")
+    target = t.column("target").to_numpy(zero_copy_only=False)
+    if pc.any(pc.is_null(t.column("target"))).as_py() or target.min() < 0 or target.max() >= num_classes:
+        raise UsageError(f"{file}: targets must be class ids in [0, {num_classes}); the workspace has {num_classes} classes")
+    copies = t.column("copies").to_numpy(zero_copy_only=False).astype(np.int64) if "copies" in t.column_names else np.ones(n, np.int64)
+    weight = t.column("weight").to_numpy(zero_copy_only=False).astype(np.float32) if "weight" in t.column_names else np.ones(n, np.float32)
+    if (copies < 0).any() or (weight < 0).any():
+        raise UsageError(f"{file}: copies and weight must be >= 0")
+    origin = t.column("origin").to_pylist() if "origin" in t.column_names else ["labeled"] * n
+    soft = (None, None, None)
+    if "target_index" in t.column_names and t.column("target_index").null_count < n:
+        # rows without a soft label (null) are hard: their list is empty
+        offsets, index = _list_column(t.column("target_index"), np.int64)
+        _, prob = _list_column(t.column("target_prob"), np.float32)
+        if len(index) != len(prob) or (index < 0).any() or (index >= num_classes).any():
+            raise UsageError(f"{file}: target_index/target_prob do not match, or name unknown classes")
+        soft = (offsets, index, prob)
+    ids = t.column("image_id")
+    _check_ids_known(ws, ids, file)
+    paths = [str(ws.resolve_path(p)) for p in t.column("path").to_pylist()]
+    return Manifest(
+        ws.store_path(file), storage.file_hash(file), np.array(ids.to_pylist(), dtype=object),
+        np.array([p.encode() for p in paths]), target.astype(np.int64), *soft, copies, weight,
+        np.array([o == "pseudo" for o in origin]),
+    )
+
+
+def _check_ids_known(ws: Workspace, ids: pa.ChunkedArray, file: Path) -> None:
+    con = ws.connect()
+    try:
+        with db.registered(con, "manifest_ids", pa.table({"image_id": ids})):
+            unknown, example = db.row(con, UNKNOWN_IDS_SQL)
+    finally:
+        con.close()
+    if unknown:
+        raise UsageError(
+            f"{file}: {unknown} image ids are not in this workspace (e.g. {example}); "
+            "is the manifest from another workspace?"
+        )
+
+
+def check_files(m: Manifest, skip_missing: bool) -> tuple[Manifest, int]:
+    """Drop (with skip_missing) or refuse rows whose file no longer exists."""
+    exists = np.array([os.path.isfile(f.decode()) for f in m.files], dtype=bool)
+    missing = int((~exists).sum())
+    if missing and not skip_missing:
+        first = m.files[~exists][0].decode()
+        raise DataError(f"{missing} files of the manifest no longer exist (first: {first}); pass --skip-missing to skip them")
+    return (m.select(exists) if missing else m), missing

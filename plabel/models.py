@@ -1,0 +1,89 @@
+"""timm models: creating them by name, their data config, and their eval/train transforms."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import timm
+import torch
+from timm.data import create_transform, resolve_data_config
+
+from plabel.errors import UsageError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How images become tensors for a model (timm's data config, resolved at a size)."""
+
+    input_size: tuple[int, int, int]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    interpolation: str
+    crop_pct: float
+    crop_mode: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DataConfig":
+        return cls(tuple(d["input_size"]), tuple(d["mean"]), tuple(d["std"]), d["interpolation"],
+                   float(d["crop_pct"]), d["crop_mode"])
+
+
+def check_model_name(name: str) -> None:
+    if not timm.is_model(name):
+        near = timm.list_models(f"*{name.split('.')[0][:12]}*")[:8]
+        hint = f"; similar: {', '.join(near)}" if near else "; see timm.list_models()"
+        raise UsageError(f"unknown timm model {name!r}{hint}")
+
+
+def create(name: str, num_classes: int, in_chans: int = 3, img_size: int | None = None,
+           pretrained: bool = False, drop_rate: float = 0.0, drop_path_rate: float = 0.0) -> torch.nn.Module:
+    """A timm model with our head; models of fixed input size (ViTs) are built for `img_size`."""
+    check_model_name(name)
+    kwargs = dict(num_classes=num_classes, in_chans=in_chans, pretrained=pretrained, drop_rate=drop_rate)
+    if drop_path_rate:
+        kwargs["drop_path_rate"] = drop_path_rate
+    cfg = timm.models.get_pretrained_cfg(name)
+    if img_size and cfg is not None and getattr(cfg, "fixed_input_size", False):
+        kwargs["img_size"] = img_size
+    try:
+        return timm.create_model(name, **kwargs)
+    except TypeError as e:
+        raise UsageError(f"model {name!r} does not accept these options: {e}") from None
+
+
+def data_config(model: torch.nn.Module, img_size: int | None, in_chans: int) -> DataConfig:
+    args = {"input_size": (in_chans, img_size, img_size)} if img_size else {}
+    cfg = resolve_data_config(args, model=model)
+    mean, std = tuple(cfg["mean"]), tuple(cfg["std"])
+    if in_chans == 1 and len(mean) == 3:
+        mean, std = (sum(mean) / 3,), (sum(std) / 3,)
+    size = cfg["input_size"]
+    return DataConfig((in_chans, size[1], size[2]), mean, std, cfg["interpolation"], cfg["crop_pct"],
+                      cfg.get("crop_mode", "center"))
+
+
+def eval_transform(dc: DataConfig):
+    """Resize and center crop only: the un-noised teacher's view of an image."""
+    return create_transform(dc.input_size, is_training=False, interpolation=dc.interpolation,
+                            mean=dc.mean, std=dc.std, crop_pct=dc.crop_pct, crop_mode=dc.crop_mode)
+
+
+def train_transform(dc: DataConfig, auto_augment: str | None, hflip: float, scale: tuple[float, float]):
+    """timm's training transform: random resized crop, flip, RandAugment when noised."""
+    return create_transform(dc.input_size, is_training=True, auto_augment=auto_augment, hflip=hflip,
+                            scale=scale, color_jitter=0.0, interpolation="bilinear" if dc.interpolation not in ("bicubic", "bilinear") else dc.interpolation,
+                            mean=dc.mean, std=dc.std, re_prob=0.0)
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        d = torch.device(device)
+    except RuntimeError as e:
+        raise UsageError(f"bad --device {device!r}: {e}") from None
+    if d.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is available")
+    return d

@@ -1,0 +1,49 @@
+"""Which rows each training step draws: labeled and pseudo rows from separate streams.
+
+A row with `copies = c` appears c times in every pass over its stream, in a seeded random order,
+without duplicating any row in memory (only the index array repeats). Each epoch's order is a
+function of (seed, epoch) alone, so a run resumed at an epoch boundary draws exactly what the
+uninterrupted run drew.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def _stream(copies: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
+    """`length` row indices: passes over the rows (each row `copies` times), each pass shuffled."""
+    if length == 0:
+        return np.empty(0, np.int64)
+    pool = np.repeat(np.arange(len(copies), dtype=np.int64), copies)
+    if len(pool) == 0:
+        raise ValueError("every row has copies = 0")
+    passes = [rng.permutation(pool) for _ in range(math.ceil(length / len(pool)))]
+    return np.concatenate(passes)[:length]
+
+
+@dataclass(frozen=True)
+class MixedPlan:
+    """Batches of one epoch: `lab_bs` labeled rows then `unl_bs` pseudo rows in every batch."""
+
+    lab_copies: np.ndarray
+    unl_copies: np.ndarray
+    lab_bs: int
+    unl_bs: int
+
+    @property
+    def steps(self) -> int:
+        lab = math.ceil(int(self.lab_copies.sum()) / self.lab_bs) if self.lab_bs else 0
+        unl = math.ceil(int(self.unl_copies.sum()) / self.unl_bs) if self.unl_bs and len(self.unl_copies) else 0
+        return max(lab, unl, 1)
+
+    def batches(self, seed: int, epoch: int) -> list[np.ndarray]:
+        """Row indices per step; pseudo rows are offset by the number of labeled rows."""
+        rng = np.random.default_rng([seed, epoch])
+        steps = self.steps
+        lab = _stream(self.lab_copies, steps * self.lab_bs, rng).reshape(steps, self.lab_bs)
+        unl_bs = self.unl_bs if len(self.unl_copies) else 0
+        unl = _stream(self.unl_copies, steps * unl_bs, rng).reshape(steps, unl_bs) + len(self.lab_copies)
+        return [np.concatenate([a, b]) for a, b in zip(lab, unl)]
