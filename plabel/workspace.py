@@ -162,7 +162,7 @@ class Workspace:
             if stale is not None:  # what a killed writer left: temporary files, unnamed checkpoints
                 storage.remove_tmp_files(self.tables_dir)
                 storage.remove_tmp_files(self.train_dir)
-                for p in self.checkpoints_dir.glob(".staging-*"):
+                for p in [*self.checkpoints_dir.glob(".staging-*"), self.root / ".scratch"]:
                     shutil.rmtree(p, ignore_errors=True)
             yield stale
             self.sync_catalog()

@@ -1,0 +1,360 @@
+"""`plabel infer`: round R's teacher predicts on the unlabeled pool, into partitioned Parquet.
+
+Exactly once: rows are flushed as part files into `tables/predictions/.staging/round=R/` as
+batches complete; a re-run skips the images already staged there and, when the pool is done,
+renames the staging folder to `round=R/` in one step. A query sees a round complete or not at
+all, a kill loses at most the rows not yet flushed, and no image is predicted twice.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from plabel import checkpoints, db, models, storage
+from plabel.errors import UsageError
+from plabel.evaluate import record_rejects
+from plabel.images import RejectedImage, load_rgb
+from plabel.progress import NULL
+from plabel.schema import table
+from plabel.workspace import SPLITS, Workspace
+
+STORE_PROBS = ("topk", "full")
+STATE = "state.json"
+PENDING_ROWS_PER_GROUP = 1024
+
+# Each image once, in the first split of this order that holds it.
+POOL_SQL = """
+SELECT image_id, arg_min(split, array_position(?::VARCHAR[], split)) AS split,
+       arg_min(path, array_position(?::VARCHAR[], split)) AS path
+FROM images WHERE list_contains(?::VARCHAR[], split)
+GROUP BY image_id
+"""
+STAGED_IDS_SQL = "SELECT image_id FROM read_parquet(?)"
+REJECTED_SQL = "SELECT DISTINCT image_id FROM rejects WHERE stage = 'infer' AND round = ? AND source_id = ?"
+
+
+@dataclass(frozen=True)
+class InferOptions:
+    round: int
+    checkpoint: str | None = None  # default: round R's checkpoint
+    splits: tuple[str, ...] = ("unlabeled",)  # the unlabeled pool, plus any of val, test, train
+    topk: int = 5
+    store_probs: str = "topk"
+    embeddings: bool = False
+    temperature: float = 1.0
+    batch_size: int = 256
+    workers: int = 2
+    device: str = "auto"
+    amp: bool = True
+    use_ema: bool = True
+    overwrite: bool = False
+    flush_rows: int = 32768  # rows per part file: bounds memory whatever the pool size
+
+
+@dataclass
+class InferResult:
+    round: int
+    checkpoint_id: str
+    predicted: int  # rows written by this call
+    resumed: int  # rows found staged by an interrupted call
+    rejected: int
+    already_complete: bool
+    seconds: float
+    images_per_s: float
+    bytes_on_disk: int
+    rows: int  # rows in the committed round
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _validate(o: InferOptions) -> None:
+    if o.round < 0:
+        raise UsageError("--round must be >= 0")
+    if o.topk < 1:
+        raise UsageError("--topk must be >= 1")
+    if o.store_probs not in STORE_PROBS:
+        raise UsageError(f"--store-probs must be one of {', '.join(STORE_PROBS)}")
+    if not o.temperature > 0:
+        raise UsageError("--temperature must be > 0")
+    bad = [s for s in o.splits if s not in SPLITS]
+    if bad:
+        raise UsageError(f"--split must name splits among {', '.join(SPLITS)} (got {', '.join(bad)})")
+    if o.batch_size < 1 or o.flush_rows < 1:
+        raise UsageError("--batch-size must be >= 1")
+
+
+class PendingImages(IterableDataset):
+    """Streams the images still to predict from a Parquet list, row groups split over workers."""
+
+    def __init__(self, pending: Path, transform, in_chans: int, input_size):
+        self.pending, self.transform, self.in_chans, self.input_size = str(pending), transform, in_chans, input_size
+
+    def __iter__(self):
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        f = pq.ParquetFile(self.pending)
+        for g in range(worker, f.num_row_groups, workers):
+            t = f.read_row_group(g)
+            for image_id, split, path in zip(*(t.column(c).to_pylist() for c in ("image_id", "split", "fs_path"))):
+                try:
+                    im = load_rgb(path)
+                    x = self.transform(im.convert("L") if self.in_chans == 1 else im)
+                    yield x, image_id, split, path, ""
+                except RejectedImage as e:
+                    yield torch.zeros(self.input_size), image_id, split, path, str(e)
+
+
+def _list_array(values: np.ndarray, arrow_type: pa.DataType) -> pa.ListArray:
+    n, k = values.shape
+    offsets = pa.array(np.arange(0, (n + 1) * k, k, dtype=np.int32))
+    return pa.ListArray.from_arrays(offsets, pa.array(values.reshape(-1), type=arrow_type))
+
+
+class _Rows:
+    """Column buffers of finished rows, written as one part file per flush."""
+
+    def __init__(self):
+        self.cols: dict[str, list] = {}
+        self.n = 0
+
+    def add(self, **cols) -> None:
+        for k, v in cols.items():
+            self.cols.setdefault(k, []).append(v)
+        self.n += len(next(iter(cols.values())))
+
+    def take(self) -> dict[str, np.ndarray | list]:
+        out = {k: (np.concatenate(v) if isinstance(v[0], np.ndarray) else [x for part in v for x in part])
+               for k, v in self.cols.items()}
+        self.cols, self.n = {}, 0
+        return out
+
+
+def _predictions_table(c: dict, checkpoint_id: str, temperature: float, full: bool) -> pa.Table:
+    n = len(c["image_id"])
+    return pa.table({
+        "image_id": pa.array(c["image_id"], pa.string()),
+        "split": pa.array(c["split"], pa.string()),
+        "checkpoint_id": pa.array([checkpoint_id] * n, pa.string()),
+        "class_id": pa.array(c["index"][:, 0].astype(np.int32)),
+        "confidence": pa.array(c["prob"][:, 0].astype(np.float32)),
+        "margin": pa.array(c["margin"].astype(np.float32)),
+        "entropy": pa.array(c["entropy"].astype(np.float32)),
+        "index": _list_array(c["index"].astype(np.int32), pa.int32()),
+        "prob": _list_array(c["prob"].astype(np.float32), pa.float32()),
+        "probs": _list_array(c["probs"].astype(np.float16), pa.float16()) if full else pa.nulls(n, pa.list_(pa.float16())),
+        "temperature": pa.array(np.full(n, temperature, np.float32)),
+    })
+
+
+def _embeddings_table(c: dict, checkpoint_id: str) -> pa.Table:
+    n = len(c["image_id"])
+    return pa.table({
+        "image_id": pa.array(c["image_id"], pa.string()),
+        "split": pa.array(c["split"], pa.string()),
+        "checkpoint_id": pa.array([checkpoint_id] * n, pa.string()),
+        "embedding": _list_array(c["embedding"].astype(np.float16), pa.float16()),
+    })
+
+
+def summarize(logits: torch.Tensor, temperature: float, topk: int) -> dict[str, np.ndarray]:
+    """Probabilities at temperature T and what a prediction row keeps of them."""
+    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    k = min(max(topk, 2), probs.shape[1])
+    top_p, top_i = probs.topk(k, dim=-1)
+    margin = top_p[:, 0] - top_p[:, 1] if k > 1 else torch.ones_like(top_p[:, 0])
+    entropy = -(probs * torch.log(probs.clamp_min(1e-30))).sum(-1)
+    keep = min(topk, probs.shape[1])
+    return {"index": top_i[:, :keep].cpu().numpy(), "prob": top_p[:, :keep].cpu().numpy(),
+            "margin": margin.cpu().numpy(), "entropy": entropy.cpu().numpy(), "probs": probs.cpu().numpy()}
+
+
+def _forward(model, x: torch.Tensor, want_features: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    if not want_features:
+        return model(x), None
+    feats = model.forward_head(model.forward_features(x), pre_logits=True)
+    logits = model.get_classifier()(feats) if hasattr(model, "get_classifier") else model.forward_head(feats)
+    return logits, torch.nn.functional.normalize(feats.float().flatten(1), dim=1)
+
+
+def _pending(ws: Workspace, o: InferOptions, staging: Path, infer_id: str, scratch: Path) -> tuple[int, int]:
+    """Write the images still to predict to `scratch` (Parquet); (pending, already staged)."""
+    order = ["unlabeled", *[s for s in ("val", "test", "train") if s in o.splits]]
+    con = ws.connect()
+    try:
+        con.execute(f"CREATE TEMP TABLE pool AS {POOL_SQL}", [order, order, order])
+        staged_files = [str(p) for p in staging.glob("*.parquet")]
+        staged = 0
+        if staged_files:
+            con.execute(f"CREATE TEMP TABLE staged AS {STAGED_IDS_SQL}", [staged_files])
+            staged = db.scalar(con, "SELECT count(*) FROM staged")
+        else:
+            con.execute("CREATE TEMP TABLE staged (image_id VARCHAR)")
+        con.execute(f"CREATE TEMP TABLE rejected AS {REJECTED_SQL}", [o.round, infer_id])
+        rel = con.sql(
+            "SELECT image_id, split, path FROM pool ANTI JOIN staged USING (image_id) "
+            "ANTI JOIN rejected USING (image_id) ORDER BY image_id"
+        )
+        n = 0
+        scratch.parent.mkdir(parents=True, exist_ok=True)
+        schema = pa.schema([("image_id", pa.string()), ("split", pa.string()), ("fs_path", pa.string())])
+        with pq.ParquetWriter(scratch, schema) as w:
+            for batch in rel.to_arrow_reader(PENDING_ROWS_PER_GROUP):
+                paths = [str(ws.resolve_path(p)) for p in batch.column("path").to_pylist()]
+                w.write_table(pa.table([batch.column("image_id"), batch.column("split"), pa.array(paths)], schema=schema),
+                              row_group_size=PENDING_ROWS_PER_GROUP)
+                n += batch.num_rows
+        pool_size = db.scalar(con, "SELECT count(*) FROM pool")
+    finally:
+        con.close()
+    if pool_size == 0:
+        raise UsageError(f"no images in {', '.join(order)}: ingest an unlabeled pool first")
+    return n, staged
+
+
+def _open_staging(ws: Workspace, o: InferOptions, ckpt_id: str) -> tuple[Path, Path | None, str]:
+    """The staging folders, reused when an interrupted run had the same options, else fresh."""
+    staging = ws.staging_dir("predictions", o.round)
+    emb_staging = ws.staging_dir("embeddings", o.round) if o.embeddings else None
+    wanted = {"checkpoint_id": ckpt_id, "splits": sorted(o.splits), "topk": o.topk, "store_probs": o.store_probs,
+              "embeddings": o.embeddings, "temperature": o.temperature, "use_ema": o.use_ema}
+    state_file = staging / STATE
+    if state_file.exists():
+        state = json.loads(state_file.read_text())
+        if {k: state.get(k) for k in wanted} == wanted:
+            if emb_staging is not None:  # a kill between the two files of a flush
+                staged = {p.name for p in staging.glob("*.parquet")}
+                for p in emb_staging.glob("*.parquet"):
+                    if p.name not in staged:
+                        p.unlink()
+            return staging, emb_staging, state["infer_id"]
+    for folder in (staging, ws.staging_dir("embeddings", o.round)):
+        shutil.rmtree(folder, ignore_errors=True)
+    staging.mkdir(parents=True)
+    if emb_staging:
+        emb_staging.mkdir(parents=True)
+    infer_id = uuid.uuid4().hex[:12]
+    storage.write_text_atomic(state_file, json.dumps(dict(wanted, infer_id=infer_id)))
+    return staging, emb_staging, infer_id
+
+
+def _commit(ws: Workspace, o: InferOptions, staging: Path, emb_staging: Path | None) -> None:
+    (staging / STATE).unlink(missing_ok=True)
+    pairs = [("embeddings", emb_staging)] if emb_staging else []
+    pairs.append(("predictions", staging))  # last: a committed predictions round means done
+    for name, folder in pairs:
+        dest = ws.round_dir(name, o.round)
+        if dest.exists():
+            storage.retire_dir(dest, ws.trash_dir)
+        storage.commit_dir(folder, dest)
+
+
+def infer(ws: Workspace, options: InferOptions, progress=NULL) -> InferResult:
+    """Predict round R's rows with round R's teacher (un-noised: eval mode, EMA weights)."""
+    started = time.perf_counter()
+    o = options
+    _validate(o)
+    if "unlabeled" not in o.splits:
+        o = InferOptions(**{**asdict(o), "splits": ("unlabeled", *o.splits)})
+    ckpt = checkpoints.find(ws, o.checkpoint, None if o.checkpoint else o.round)
+    checkpoints.check_classes(ckpt, ws.class_names())
+    done_dir = ws.round_dir("predictions", o.round)
+    if done_dir.exists() and not o.overwrite:
+        return InferResult(o.round, ckpt.checkpoint_id, 0, 0, 0, True, time.perf_counter() - started, 0.0,
+                           _bytes(done_dir), _rows(done_dir))
+    device = models.resolve_device(o.device)
+    with ws.writing(f"plabel infer --round {o.round}"):
+        staging, emb_staging, infer_id = _open_staging(ws, o, ckpt.checkpoint_id)
+        scratch = ws.root / ".scratch" / f"infer-round{o.round}-{infer_id}.parquet"
+        try:
+            pending, staged = _pending(ws, o, staging, infer_id, scratch)
+            predicted, rejected, seconds = _predict(ws, o, ckpt, device, scratch, pending, staging, emb_staging,
+                                                    infer_id, progress)
+        finally:
+            scratch.unlink(missing_ok=True)
+        if not any(staging.glob("*.parquet")):  # every image rejected: the round exists, empty
+            storage.write_arrow(table("predictions").arrow_schema().empty_table(),
+                                staging / storage.part_name(), table("predictions"))
+        _commit(ws, o, staging, emb_staging)
+    rate = predicted / seconds if seconds else 0.0
+    return InferResult(o.round, ckpt.checkpoint_id, predicted, staged, rejected, False,
+                       time.perf_counter() - started, rate, _bytes(done_dir), _rows(done_dir))
+
+
+def _predict(ws, o: InferOptions, ckpt, device, scratch: Path, pending: int, staging: Path, emb_staging,
+             infer_id: str, progress) -> tuple[int, int, float]:
+    if pending == 0:
+        return 0, 0, 0.0
+    model = checkpoints.build_model(ckpt, use_ema=o.use_ema, device=device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    dc = ckpt.data_config
+    dataset = PendingImages(scratch, models.eval_transform(dc), dc.input_size[0], dc.input_size)
+    workers = min(o.workers, pq.ParquetFile(scratch).num_row_groups)
+    loader = DataLoader(dataset, batch_size=o.batch_size, num_workers=workers, pin_memory=device.type == "cuda")
+    full = o.store_probs == "full"
+    rows, embs = _Rows(), _Rows()
+    predicted = rejected = 0
+    task = progress.task(f"infer round {o.round}", pending, "images")
+    started = time.perf_counter()
+    amp = o.amp and device.type == "cuda"
+    try:
+        with torch.inference_mode():
+            for x, image_ids, splits, paths, reasons in loader:
+                bad = [i for i, r in enumerate(reasons) if r]
+                if bad:
+                    items = [(image_ids[i], paths[i], reasons[i]) for i in bad]
+                    record_rejects(ws, items, "infer", splits[bad[0]], o.round, infer_id)
+                    rejected += len(bad)
+                good = [i for i, r in enumerate(reasons) if not r]
+                if good:
+                    x = x[good].to(device, non_blocking=True)
+                    if device.type == "cuda":
+                        x = x.contiguous(memory_format=torch.channels_last)
+                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                        logits, feats = _forward(model, x, o.embeddings)
+                    s = summarize(logits, o.temperature, o.topk)
+                    ids = [image_ids[i] for i in good]
+                    spl = [splits[i] for i in good]
+                    rows.add(image_id=ids, split=spl, index=s["index"], prob=s["prob"], margin=s["margin"],
+                             entropy=s["entropy"], **({"probs": s["probs"]} if full else {}))
+                    if feats is not None:
+                        embs.add(image_id=ids, split=spl, embedding=feats.cpu().numpy())
+                    predicted += len(good)
+                if rows.n >= o.flush_rows:
+                    _flush(ckpt, o, rows, embs, staging, emb_staging, full)
+                task.advance(len(reasons))
+        _flush(ckpt, o, rows, embs, staging, emb_staging, full)
+    finally:
+        task.close()
+    return predicted, rejected, time.perf_counter() - started
+
+
+def _flush(ckpt, o: InferOptions, rows: _Rows, embs: _Rows, staging: Path, emb_staging: Path | None, full: bool) -> None:
+    if rows.n == 0:
+        return
+    name = storage.part_name()
+    # embeddings first: a staged prediction always has its embedding staged
+    if emb_staging is not None:
+        storage.write_arrow(_embeddings_table(embs.take(), ckpt.checkpoint_id), emb_staging / name, table("embeddings"))
+    storage.write_arrow(_predictions_table(rows.take(), ckpt.checkpoint_id, o.temperature, full), staging / name,
+                        table("predictions"))
+
+
+def _bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.glob("*.parquet")) if folder.exists() else 0
+
+
+def _rows(folder: Path) -> int:
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in folder.glob("*.parquet")) if folder.exists() else 0
+
