@@ -5,23 +5,39 @@ of a one-row result does not finish it; these helpers fetch everything.
 """
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 
 import duckdb
 
 
-def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[tuple]:
-    return con.execute(sql, params or []).fetchall()
+_NAMED = re.compile(r"\$([A-Za-z_]\w*)")
 
 
-def row(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple | None:
+def bind(sql: str, params: list | dict | None) -> list | dict:
+    """Parameters for `sql`: named ones are cut to those the statement uses ($name)."""
+    if isinstance(params, dict):
+        used = set(_NAMED.findall(sql))
+        return {k: v for k, v in params.items() if k in used}
+    return params or []
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> list[tuple]:
+    return con.execute(sql, bind(sql, params)).fetchall()
+
+
+def row(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> tuple | None:
     result = rows(con, sql, params)
     return result[0] if result else None
 
 
-def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None):
     result = row(con, sql, params)
     return result[0] if result else None
+
+
+def execute(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> None:
+    con.execute(sql, bind(sql, params)).fetchall()
 
 
 @contextmanager

@@ -47,6 +47,7 @@ class Column:
     type: str
     description: str
     nullable: bool = True
+    dictionary: bool = True  # Parquet dictionary encoding; off for columns unique per row
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,10 @@ class TableSchema:
         return pa.schema(
             [pa.field(c.name, arrow_type(c.type), nullable=c.nullable) for c in self.file_columns]
         )
+
+    @property
+    def dictionary_columns(self) -> list[str]:
+        return [c.name for c in self.file_columns if c.dictionary]
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -101,7 +106,7 @@ def quote_ident(name: str) -> str:
 def _parse(text: str) -> TableSchema:
     raw = tomllib.loads(text)
     columns = tuple(
-        Column(c["name"], c["type"], c["description"].strip(), c.get("nullable", True))
+        Column(c["name"], c["type"], c["description"].strip(), c.get("nullable", True), c.get("dictionary", True))
         for c in raw["columns"]
     )
     for c in columns:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from plabel import db
 from plabel.schema import TableSchema
 
 TMP_SUFFIX = ".tmp"
@@ -70,7 +71,7 @@ def write_arrow(data: pa.Table, dest: Path, schema: TableSchema) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_path(dest)
     try:
-        pq.write_table(conform(data, schema), tmp, **PARQUET_OPTIONS)
+        pq.write_table(conform(data, schema), tmp, use_dictionary=schema.dictionary_columns, **PARQUET_OPTIONS)
         return publish(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
@@ -103,22 +104,36 @@ def _check_not_null(data, target: pa.Schema, name: str) -> None:
             raise ValueError(f"{name}.{f.name} is declared not null but {col.null_count} values are null")
 
 
-def write_query(con, query: str, params: list | None, dest: Path, schema: TableSchema, batch_rows: int = 1 << 17) -> int:
+ROW_GROUP = 1 << 17
+
+
+def write_query(con, query: str, params: list | dict | None, dest: Path, schema: TableSchema) -> int:
     """Stream a query's rows into `dest` atomically, in the table's exact file schema; rows written.
 
     Rows go through Arrow record batches (bounded memory) rather than DuckDB's COPY, because
-    COPY derives each column's nullability from the data, not from the definition.
+    COPY derives each column's nullability from the data, not from the definition. Row groups
+    have a fixed size, so the same rows in the same order always give the same bytes.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
     target = schema.arrow_schema()
     tmp = tmp_path(dest)
     n = 0
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
     try:
-        reader = con.sql(query, params=params or None).to_arrow_reader(batch_rows)
-        with pq.ParquetWriter(tmp, target, **PARQUET_OPTIONS) as writer:
+        reader = con.sql(query, params=db.bind(query, params) or None).to_arrow_reader(ROW_GROUP)
+        with pq.ParquetWriter(tmp, target, use_dictionary=schema.dictionary_columns, **PARQUET_OPTIONS) as writer:
             for batch in reader:
-                writer.write_batch(conform_batch(batch, target, schema.name))
+                pending.append(conform_batch(batch, target, schema.name))
+                pending_rows += batch.num_rows
+                while pending_rows >= ROW_GROUP:
+                    full = pa.Table.from_batches(pending, target)
+                    writer.write_table(full.slice(0, ROW_GROUP), row_group_size=ROW_GROUP)
+                    rest = full.slice(ROW_GROUP)
+                    pending, pending_rows = rest.to_batches(), rest.num_rows
                 n += batch.num_rows
+            if pending_rows or n == 0:
+                writer.write_table(pa.Table.from_batches(pending, target), row_group_size=ROW_GROUP)
         publish(tmp, dest)
         return n
     finally:

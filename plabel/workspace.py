@@ -120,6 +120,7 @@ class Workspace:
         `allow_files`, and the settings are locked so a query cannot lift the limit.
         """
         con = duckdb.connect(":memory:")
+        con.execute("SET enable_progress_bar = false")  # it would draw on our stderr
         _create_views(con, self.view_statements())
         if sandbox:
             if not allow_files:

@@ -1,0 +1,217 @@
+"""`plabel dedup`: exact and near duplicates of the unlabeled pool, and contamination.
+
+Exact duplicates are images with the same content id: within a split they were merged at
+ingest (aliases); across splits (an unlabeled image that is also a test image) they are found
+here. Near duplicates come from round R's embeddings with faiss: cosine similarity at or above
+the threshold, within the unlabeled pool (grouped; the most confident member of each group is
+kept) and between unlabeled images and val/test images (contamination: never trained on) or
+labeled train images (reported only).
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from plabel import db, storage
+from plabel.errors import UnknownRound, UsageError
+from plabel.progress import NULL
+from plabel.schema import table
+from plabel.workspace import Workspace
+
+DEFAULT_SIMILARITY = 0.99  # measured: see docs/selection.md, "Choosing the similarity threshold"
+EXACT_SEARCH_LIMIT = 200_000  # vectors; above it an IVF index (recall measured in docs/benchmarks.md)
+NEIGHBOURS = 16
+
+EXACT_SQL = """
+SELECT u.image_id, u.image_id AS duplicate_of, 'exact' AS kind, o.split AS scope, CAST(1.0 AS FLOAT) AS similarity,
+       u.image_id AS group_id, o.split IN ('val', 'test') AS excluded
+FROM (SELECT DISTINCT image_id FROM images WHERE split = 'unlabeled') u
+JOIN (SELECT DISTINCT image_id, split FROM images WHERE split <> 'unlabeled') o USING (image_id)
+"""
+EMBEDDINGS_SQL = """
+SELECT e.image_id, e.embedding, coalesce(p.confidence, 0) AS confidence
+FROM embeddings e LEFT JOIN predictions p ON p.round = e.round AND p.image_id = e.image_id
+WHERE e.round = ? AND e.split = ? ORDER BY e.image_id
+"""
+OTHER_SPLITS_SQL = "SELECT DISTINCT split FROM embeddings WHERE round = ? AND split <> 'unlabeled'"
+
+
+@dataclass
+class DedupResult:
+    round: int
+    similarity: float
+    exact: int  # unlabeled images whose bytes are also in val/test/train
+    near_groups: int
+    near_members: int  # unlabeled images in near-duplicate groups (representatives included)
+    contaminated: int  # unlabeled images excluded for val/test (exact or near)
+    train_duplicates: int
+    excluded: int
+    index: str
+    searched: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _vectors(con, round: int, split: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    t = con.sql(EMBEDDINGS_SQL, params=[round, split]).to_arrow_table()
+    if t.num_rows == 0:
+        return [], np.zeros((0, 0), np.float32), np.zeros(0, np.float32)
+    emb = t.column("embedding").combine_chunks()
+    dim = len(emb[0])
+    x = emb.values.to_numpy(zero_copy_only=False).astype(np.float32).reshape(-1, dim)
+    return t.column("image_id").to_pylist(), x, t.column("confidence").to_numpy(zero_copy_only=False)
+
+
+def build_index(x: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT, nprobe: int = 16):
+    """Inner-product index over unit vectors: exact below `exact_limit` vectors, else IVF."""
+    import faiss
+
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    d = x.shape[1]
+    if len(x) <= exact_limit:
+        index = faiss.IndexFlatIP(d)
+        index.add(x)
+        return index, "flat"
+    nlist = int(4 * math.sqrt(len(x)))
+    quantizer = faiss.IndexFlatIP(d)
+    index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+    rng = np.random.default_rng(0)
+    sample = x[rng.choice(len(x), min(len(x), 64 * nlist), replace=False)]
+    index.train(sample)
+    index.add(x)
+    index.nprobe = nprobe
+    return index, f"ivf{nlist},nprobe{nprobe}"
+
+
+def _search(index, x: np.ndarray, k: int, batch: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+    sims, ids = [], []
+    for i in range(0, len(x), batch):
+        s, j = index.search(x[i: i + batch], k)
+        sims.append(s)
+        ids.append(j)
+    return np.concatenate(sims), np.concatenate(ids)
+
+
+def near_groups(ids: list[str], x: np.ndarray, confidence: np.ndarray, threshold: float, k: int = NEIGHBOURS,
+                exact_limit: int = EXACT_SEARCH_LIMIT) -> tuple[list[dict], str]:
+    """Groups of near duplicates within one set of vectors; one representative each."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    if len(ids) < 2:
+        return [], "none"
+    index, kind = build_index(x, exact_limit)
+    sims, nbrs = _search(index, x, min(k + 1, len(ids)))
+    rows = np.repeat(np.arange(len(ids)), nbrs.shape[1])
+    cols, vals = nbrs.reshape(-1), sims.reshape(-1)
+    keep = (cols >= 0) & (cols != rows) & (vals >= threshold)
+    graph = coo_matrix((np.ones(keep.sum()), (rows[keep], cols[keep])), shape=(len(ids), len(ids)))
+    _, labels = connected_components(graph, directed=False)
+    sizes = np.bincount(labels)
+    out = []
+    order = np.array(ids, dtype=object)
+    for g in np.flatnonzero(sizes > 1):
+        members = np.flatnonzero(labels == g)
+        # the most confident member represents the group; ties go to the smallest image id
+        rep = members[np.lexsort((order[members], -confidence[members]))[0]]
+        for m in members:
+            out.append({
+                "image_id": ids[m], "duplicate_of": ids[rep], "kind": "near", "scope": "unlabeled",
+                "similarity": float(x[m] @ x[rep]) if m != rep else 1.0, "group_id": ids[rep],
+                "excluded": bool(m != rep),
+            })
+    return out, kind
+
+
+def cross_duplicates(ids: list[str], x: np.ndarray, other_ids: list[str], y: np.ndarray, scope: str,
+                     threshold: float, exact_limit: int = EXACT_SEARCH_LIMIT) -> list[dict]:
+    """Unlabeled images whose nearest `scope` image is at or above the threshold."""
+    if not ids or not other_ids:
+        return []
+    index, _ = build_index(y, exact_limit)
+    sims, nbrs = _search(index, x, 1)
+    out = []
+    for i in np.flatnonzero((sims[:, 0] >= threshold) & (nbrs[:, 0] >= 0)):
+        other = other_ids[nbrs[i, 0]]
+        if other == ids[i]:
+            continue  # the same bytes: an exact duplicate, reported as such
+        out.append({"image_id": ids[i], "duplicate_of": other, "kind": "near", "scope": scope,
+                    "similarity": float(sims[i, 0]), "group_id": other, "excluded": scope in ("val", "test")})
+    return out
+
+
+def dedup(ws: Workspace, round: int, similarity: float | None = None, neighbours: int = NEIGHBOURS,
+          exact_limit: int = EXACT_SEARCH_LIMIT, progress=NULL) -> DedupResult:
+    """Find round R's duplicates and write them to the `duplicates` table (replacing any)."""
+    started = time.perf_counter()
+    threshold = DEFAULT_SIMILARITY if similarity is None else similarity
+    if not -1 <= threshold <= 1:
+        raise UsageError("--similarity must be in [-1, 1] (cosine similarity)")
+    if neighbours < 1:
+        raise UsageError("--neighbours must be >= 1")
+    if not ws.round_dir("predictions", round).exists():
+        raise UnknownRound(f"round {round} has no predictions: run `plabel infer --round {round}` first")
+    has_embeddings = ws.round_dir("embeddings", round).exists()
+    if similarity is not None and not has_embeddings:
+        raise UsageError(f"round {round} has no embeddings to compare: run `plabel infer --round {round} --embeddings`")
+    con = ws.connect()
+    result = DedupResult(round, threshold, 0, 0, 0, 0, 0, 0, "none")
+    try:
+        exact = con.sql(EXACT_SQL).to_arrow_table().to_pylist()
+        rows = list(exact)
+        if has_embeddings:
+            task = progress.task(f"dedup round {round}", None, "steps")
+            ids, x, conf = _vectors(con, round, "unlabeled")
+            result.searched["unlabeled"] = len(ids)
+            groups, result.index = near_groups(ids, x, conf, threshold, neighbours, exact_limit)
+            rows += groups
+            task.advance(1)
+            others = sorted(r[0] for r in db.rows(con, OTHER_SPLITS_SQL, [round]))
+            for split in ("val", "test", "train"):
+                if split not in others:
+                    if split != "train":
+                        result.notes.append(f"no {split} embeddings in round {round}: near contamination with {split} not checked (infer --split {split} --embeddings)")
+                    continue
+                oids, y, _ = _vectors(con, round, split)
+                result.searched[split] = len(oids)
+                rows += cross_duplicates(ids, x, oids, y, split, threshold, exact_limit)
+                task.advance(1)
+            task.close()
+        else:
+            result.notes.append(f"round {round} has no embeddings: only exact duplicates were searched (infer --embeddings)")
+    finally:
+        con.close()
+    result.exact = len({r["image_id"] for r in exact})
+    near = [r for r in rows if r["kind"] == "near" and r["scope"] == "unlabeled"]
+    result.near_members = len(near)
+    result.near_groups = len({r["group_id"] for r in near})
+    result.contaminated = len({r["image_id"] for r in rows if r["scope"] in ("val", "test")})
+    result.train_duplicates = len({r["image_id"] for r in rows if r["scope"] == "train"})
+    result.excluded = len({r["image_id"] for r in rows if r["excluded"]})
+    with ws.writing(f"plabel dedup --round {round}"):
+        _write(ws, round, rows)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _write(ws: Workspace, round: int, rows: list[dict]) -> None:
+    schema = table("duplicates")
+    data = pa.Table.from_pylist(rows, schema=schema.arrow_schema()) if rows else schema.arrow_schema().empty_table()
+    data = data.sort_by([("image_id", "ascending"), ("scope", "ascending"), ("duplicate_of", "ascending")])
+    staging = ws.staging_dir("duplicates", round)
+    if staging.exists():
+        storage.retire_dir(staging, ws.trash_dir)
+    storage.write_arrow(data, staging / "duplicates.parquet", schema)
+    dest = ws.round_dir("duplicates", round)
+    if dest.exists():
+        storage.retire_dir(dest, ws.trash_dir)
+    storage.commit_dir(staging, dest)
+

@@ -1,0 +1,465 @@
+"""`plabel select`: the Noisy Student selection, in DuckDB, from round R's predictions to a manifest.
+
+Pseudo-label candidates are round R's predictions of unlabeled images with confidence at or
+above the threshold, minus val/test contamination (exact and near) and, unless
+`keep_duplicates`, the non-representative members of duplicate groups. Then, per predicted class:
+
+- topk (the paper's text): keep the N most confident; a class with fewer is duplicated up to N,
+  the copies spread evenly (N // c each, one more for the N % c most confident).
+- copies (the official filter_unlabel.py): walk the class's confidence histogram (0.01 bins)
+  down from the top until N images are reached, never below the threshold; each image at or
+  above that cutoff gets c = N / count copies, applied as int(c) + Bernoulli(frac(c)), the draw
+  seeded by (seed, image id).
+- none: every candidate once.
+
+Everything runs as SQL over the Parquet files with bound parameters and streams to the
+manifest; the per-class histogram (classes x 101 bins) is the only thing walked in Python.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+import pyarrow as pa
+
+from plabel import db, storage
+from plabel.errors import UnknownRound, UsageError
+from plabel.progress import NULL
+from plabel.schema import table
+from plabel.workspace import Workspace
+
+BALANCES = ("topk", "copies", "none")
+LABELS = ("hard", "soft")
+
+EXCLUDED_SQL = """
+CREATE OR REPLACE TEMP TABLE excluded AS
+SELECT DISTINCT image_id FROM (
+    SELECT image_id FROM images WHERE split IN ('val', 'test')
+    UNION ALL
+    SELECT image_id FROM duplicates
+    WHERE round = $round AND excluded AND (NOT $keep_duplicates OR scope IN ('val', 'test'))
+)
+"""
+
+# Round R's unlabeled predictions, whether each image may be used, whether it clears the
+# threshold, and its histogram bin: the largest grid edge i/100 <= confidence, compared in
+# float32 as confidences are stored; edges at or below the threshold fall into its bin (-1).
+CANDIDATES_TEMPLATE = """
+candidates AS (
+    SELECT p.image_id, p.class_id, p.confidence, p.index, p.prob, p.probs,
+           p.confidence >= CAST($threshold AS FLOAT) AS above,
+           {EXCLUDED_TEST} AS is_excluded,
+           floor(p.confidence * 100)::INTEGER AS i0
+    FROM predictions p WHERE p.round = $round AND p.split = 'unlabeled'
+),
+binned AS (
+    SELECT * EXCLUDE (i0),
+           i0 + CASE WHEN CAST((i0 + 1) / 100 AS FLOAT) <= confidence THEN 1
+                     WHEN CAST(i0 / 100 AS FLOAT) > confidence THEN -1 ELSE 0 END AS i
+    FROM candidates
+),
+eligible AS (
+    SELECT * EXCLUDE (i, above, is_excluded),
+           CASE WHEN CAST(i / 100 AS FLOAT) > CAST($threshold AS FLOAT) THEN i ELSE -1 END AS bin
+    FROM binned WHERE above AND NOT is_excluded
+)
+"""
+
+
+
+def candidates(any_excluded: bool) -> str:
+    # with nothing to exclude, the image ids need not even be read (a third of the scan)
+    test = "p.image_id IN (SELECT image_id FROM excluded)" if any_excluded else "false"
+    return CANDIDATES_TEMPLATE.replace("{EXCLUDED_TEST}", test)
+
+
+# One scan gives the funnel and the histogram of the eligible rows.
+STATS_SQL = """
+WITH {CANDIDATES}
+SELECT class_id, above, is_excluded,
+       CASE WHEN above AND NOT is_excluded THEN
+            CASE WHEN CAST(i / 100 AS FLOAT) > CAST($threshold AS FLOAT) THEN i ELSE -1 END END AS bin,
+       count(*) AS n
+FROM binned GROUP BY ALL
+"""
+
+UNIFORM = "md5_number_lower(image_id || ':' || CAST($seed AS VARCHAR)) / 18446744073709551616.0"
+
+# topk ranks only the rows at or above each class's boundary bin (the bin where the count from the
+# top reaches N; all rows of a class smaller than N), not the whole pool.
+PSEUDO_TOPK = """
+ranked AS (
+    SELECT e.*, row_number() OVER (PARTITION BY e.class_id ORDER BY e.confidence DESC, e.image_id) AS rank,
+           least(count(*) OVER (PARTITION BY e.class_id), $per_class) AS kept
+    FROM eligible e JOIN boundaries b USING (class_id) WHERE e.bin >= b.boundary
+),
+pseudo AS (
+    SELECT image_id, class_id, confidence, index, prob, probs,
+           $per_class // greatest(kept, 1) + CASE WHEN rank <= $per_class % greatest(kept, 1) THEN 1 ELSE 0 END AS copies
+    FROM ranked WHERE rank <= $per_class
+)
+"""
+PSEUDO_COPIES = f"""
+drawn AS (
+    SELECT e.*, $per_class / k.count AS c, {UNIFORM} AS u
+    FROM eligible e JOIN cutoffs k USING (class_id) WHERE e.confidence >= k.cutoff
+),
+pseudo AS (
+    SELECT image_id, class_id, confidence, index, prob, probs,
+           CAST(floor(c) AS INTEGER) + CASE WHEN u < c - floor(c) THEN 1 ELSE 0 END AS copies
+    FROM drawn WHERE floor(c) >= 1 OR u < c - floor(c)
+)
+"""
+PSEUDO_NONE = "pseudo AS (SELECT image_id, class_id, confidence, index, prob, probs, 1 AS copies FROM eligible)"
+
+TARGET_HARD = "NULL::INTEGER[] AS target_index, NULL::FLOAT[] AS target_prob"
+# Soft labels: the stored distribution (top-k, or the full vector) sharpened by 1/T, renormalised.
+TARGET_SOFT = """
+    target_index, list_transform(w, lambda v: CAST(v / list_sum(w) AS FLOAT)) AS target_prob
+"""
+SOFT_SOURCE = {
+    "topk": "index AS target_index, list_transform(prob, lambda p: pow(p, $inv_t)) AS w",
+    "full": "CAST(range(0, len(probs)) AS INTEGER[]) AS target_index, list_transform(probs, lambda p: pow(p, $inv_t)) AS w",
+}
+
+LABELED_ROWS = """
+SELECT i.image_id, i.path, 'labeled' AS origin, c.class_id AS target, NULL::INTEGER[] AS target_index,
+       NULL::FLOAT[] AS target_prob, 1 AS copies, CAST(1.0 AS FLOAT) AS weight, NULL::FLOAT AS confidence
+FROM images i JOIN classes c ON i.label = c.name
+WHERE i.split = 'train' AND $include_labeled
+"""
+
+
+def _pseudo_sql(cands: str, balance: str, labels: str, soft_source: str) -> str:
+    """The selected pseudo rows with their targets (materialised as a temp table: it is small,
+    and a known size lets DuckDB build the join with the images on it)."""
+    pseudo = {"topk": PSEUDO_TOPK, "copies": PSEUDO_COPIES, "none": PSEUDO_NONE}[balance]
+    if labels == "soft":
+        target = f"""soft AS (SELECT image_id, class_id, confidence, copies, {SOFT_SOURCE[soft_source]} FROM pseudo),
+targeted AS (SELECT image_id, class_id, confidence, copies, {TARGET_SOFT} FROM soft)"""
+    else:
+        target = f"targeted AS (SELECT image_id, class_id, confidence, copies, {TARGET_HARD} FROM pseudo)"
+    return f"CREATE OR REPLACE TEMP TABLE selected AS WITH {cands}, {pseudo}, {target} SELECT * FROM targeted"
+
+
+MANIFEST_SQL = f"""
+SELECT * FROM ({LABELED_ROWS})
+UNION ALL
+SELECT t.image_id, i.path, 'pseudo' AS origin, t.class_id AS target, t.target_index, t.target_prob,
+       t.copies, CAST(1.0 AS FLOAT) AS weight, t.confidence
+FROM selected t JOIN images i ON i.image_id = t.image_id AND i.split = 'unlabeled'
+ORDER BY image_id, origin
+"""
+
+
+def _counts_sql(cands: str, balance: str) -> str:
+    """Selected images and copies per class without writing anything (for --dry-run)."""
+    pseudo = {"topk": PSEUDO_TOPK, "copies": PSEUDO_COPIES, "none": PSEUDO_NONE}[balance]
+    return f"""
+WITH {cands}, {pseudo}
+SELECT class_id, count(*) AS selected, sum(copies) AS copies, min(confidence) AS cutoff FROM pseudo GROUP BY class_id
+"""
+
+
+MANIFEST_COUNTS_SQL = """
+SELECT target AS class_id, count(*) AS selected, sum(copies) AS copies, min(confidence) AS cutoff
+FROM read_parquet(?) WHERE origin = 'pseudo' GROUP BY target
+"""
+
+
+@dataclass(frozen=True)
+class SelectOptions:
+    round: int
+    threshold: float = 0.3
+    per_class: int | str = "auto"  # N, or auto: the median of the per-class candidate counts
+    balance: str = "topk"
+    labels: str = "hard"
+    temperature: float = 1.0
+    seed: int = 0
+    keep_duplicates: bool = False
+    include_labeled: bool = True
+    dry_run: bool = False
+    overwrite: bool = False
+
+
+@dataclass
+class ClassCount:
+    class_id: int
+    name: str
+    predicted: int
+    above_threshold: int
+    after_dedup: int
+    selected: int = 0
+    copies: int = 0
+    cutoff: float | None = None
+
+
+@dataclass
+class SelectResult:
+    round: int
+    selection_id: str
+    checkpoint_id: str
+    per_class: int | None
+    per_class_auto: bool
+    n_labeled: int
+    n_pseudo: int
+    n_pseudo_copies: int
+    manifest_path: str | None
+    manifest_hash: str | None
+    dry_run: bool
+    already_selected: bool
+    classes: list[ClassCount] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["classes"] = [asdict(c) for c in self.classes]
+        return d
+
+
+def _validate(o: SelectOptions) -> None:
+    if not 0 <= o.threshold <= 1:
+        raise UsageError(f"--threshold must be in [0, 1] (got {o.threshold})")
+    if o.balance not in BALANCES:
+        raise UsageError(f"--balance must be one of {', '.join(BALANCES)}")
+    if o.labels not in LABELS:
+        raise UsageError(f"--labels must be one of {', '.join(LABELS)}")
+    if not o.temperature > 0:
+        raise UsageError("--temperature must be > 0")
+    if o.per_class != "auto" and (not isinstance(o.per_class, int) or o.per_class < 0):
+        raise UsageError(f"--per-class must be a count >= 0 or auto (got {o.per_class!r})")
+
+
+def parse_per_class(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise UsageError(f"--per-class must be a count >= 0 or auto (got {value!r})") from None
+
+
+def auto_per_class(after_dedup: list[int]) -> int:
+    """--per-class auto: the median over classes that have candidates (0 when none have)."""
+    counts = [n for n in after_dedup if n > 0]
+    return int(statistics.median(counts)) if counts else 0
+
+
+def _by_class(histogram: list[tuple[int, int, int]]) -> dict[int, dict[int, int]]:
+    by_class: dict[int, dict[int, int]] = {}
+    for class_id, b, n in histogram:
+        by_class.setdefault(class_id, {})[b] = n
+    return by_class
+
+
+def boundaries(histogram: list[tuple[int, int, int]], per_class: int) -> list[tuple[int, int]]:
+    """topk's pre-filter: per class, the highest bin at which the count from the top reaches N
+    (-1, the threshold's bin, for a class with fewer than N images). Rows below it cannot be
+    among the N most confident."""
+    out = []
+    for class_id, bins in sorted(_by_class(histogram).items()):
+        total, boundary = 0, -1
+        for b in sorted(bins, reverse=True):
+            total += bins[b]
+            if total >= per_class:
+                boundary = b
+                break
+        out.append((class_id, boundary))
+    return out
+
+
+def cutoffs(histogram: list[tuple[int, int, int]], per_class: int, threshold: float) -> list[tuple[int, float, int]]:
+    """The copies mode's walk: per class (cutoff, images at or above it), from (class, bin, n).
+
+    Bins are walked from the top (1.00) down; the walk stops at the first bin where the count
+    reaches N, and never goes below the threshold (bin -1).
+    """
+    import numpy as np
+
+    out = []
+    for class_id, bins in sorted(_by_class(histogram).items()):
+        total = 0
+        cutoff = float(np.float32(threshold))
+        for b in sorted(bins, reverse=True):
+            total += bins[b]
+            if total >= per_class and b >= 0:
+                cutoff = float(np.float32(b / 100))
+                break
+        else:
+            total = sum(bins.values())
+        out.append((class_id, cutoff, total))
+    return out
+
+
+def select(ws: Workspace, options: SelectOptions, progress=NULL) -> SelectResult:
+    """Select round R's pseudo labels and write round R's manifest (unless dry_run)."""
+    started = time.perf_counter()
+    o = options
+    _validate(o)
+    if not ws.round_dir("predictions", o.round).exists():
+        raise UnknownRound(f"round {o.round} has no predictions: run `plabel infer --round {o.round}` first")
+    notes = []
+    has_dups = ws.round_dir("duplicates", o.round).exists()
+    if not has_dups:
+        notes.append(f"round {o.round} was not deduplicated (`plabel dedup --round {o.round}`): "
+                     "only exact contamination with val/test was excluded")
+    con = ws.connect()
+    try:
+        checkpoint_id = db.scalar(con, "SELECT any_value(checkpoint_id) FROM predictions WHERE round = ?", [o.round])
+        probs_stored = db.scalar(con, "SELECT count(probs) > 0 FROM predictions WHERE round = ? AND split = 'unlabeled'", [o.round])
+        names = dict(db.rows(con, "SELECT class_id, name FROM classes"))
+        params = {"round": o.round, "keep_duplicates": o.keep_duplicates}
+        db.execute(con, EXCLUDED_SQL, params)
+        cands = candidates(bool(db.scalar(con, "SELECT count(*) FROM excluded")))
+        params = {"round": o.round, "threshold": o.threshold}
+        classes, hist = _stats(db.rows(con, STATS_SQL.replace("{CANDIDATES}", cands), params), names)
+        auto = o.per_class == "auto"
+        n = auto_per_class([c.after_dedup for c in classes]) if auto else o.per_class
+        if o.balance == "none":
+            n = None
+        soft_source = "full" if probs_stored else "topk"
+        if o.balance == "topk":
+            _temp_table(con, "boundaries", [("class_id", "INTEGER"), ("boundary", "INTEGER")], boundaries(hist, n))
+            params["per_class"] = n
+        if o.balance == "copies":
+            _temp_table(con, "cutoffs", [("class_id", "INTEGER"), ("cutoff", "FLOAT"), ("count", "BIGINT")],
+                        cutoffs(hist, n, o.threshold))
+            params.update(per_class=n, seed=o.seed)
+        fingerprint = _fingerprint(ws, o, n, checkpoint_id, soft_source)
+        selection_id = fingerprint[:16]
+        if o.dry_run:
+            counted = {r[0]: r[1:] for r in db.rows(con, _counts_sql(cands, o.balance), params)}
+            _fill(classes, counted)
+            n_labeled = db.scalar(con, f"SELECT count(*) FROM ({LABELED_ROWS})", {"include_labeled": o.include_labeled})
+            return _result(o, selection_id, checkpoint_id, n, auto, n_labeled, classes, None, None, notes, started,
+                           already=False)
+        existing = _existing(ws, o.round)
+        if existing and existing["selection_id"] == selection_id:
+            counted = {r[0]: r[1:] for r in db.rows(con, MANIFEST_COUNTS_SQL, [str(ws.round_dir("manifests", o.round) / "manifest.parquet")])}
+            _fill(classes, counted)
+            return _result(o, selection_id, checkpoint_id, n, auto, existing["n_labeled"], classes,
+                           existing["manifest_path"], existing["manifest_hash"], notes, started, already=True)
+        if existing and not o.overwrite:
+            raise UsageError(
+                f"round {o.round} already has a selection ({existing['selection_id']}, manifest "
+                f"{existing['manifest_hash'][:12]}) made with other parameters; pass --overwrite to replace it"
+            )
+        if o.labels == "soft":
+            params["inv_t"] = 1.0 / o.temperature
+        with ws.writing(f"plabel select --round {o.round}"):
+            db.execute(con, _pseudo_sql(cands, o.balance, o.labels, soft_source), params)
+            result = _write(ws, con, o, {"include_labeled": o.include_labeled}, classes, selection_id,
+                            checkpoint_id, n, auto, notes, started)
+    finally:
+        con.close()
+    return result
+
+
+def _stats(rows: list[tuple], names: dict[int, str]) -> tuple[list[ClassCount], list[tuple[int, int, int]]]:
+    """The funnel per class, and the histogram (class, bin, n) of the eligible rows."""
+    classes = {c: ClassCount(c, name, 0, 0, 0) for c, name in sorted(names.items())}
+    hist = []
+    for class_id, above, excluded, b, n in rows:
+        c = classes[class_id]
+        c.predicted += n
+        if above:
+            c.above_threshold += n
+            if not excluded:
+                c.after_dedup += n
+                hist.append((class_id, b, n))
+    return list(classes.values()), hist
+
+
+def _temp_table(con, name: str, columns: list[tuple[str, str]], rows: list[tuple]) -> None:
+    """A small temp table from Python rows, one list parameter per column (names are ours)."""
+    cols = list(zip(*rows)) if rows else [[] for _ in columns]
+    select = ", ".join(f"unnest(?::{t}[]) AS {n}" for n, t in columns)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {select}", [list(c) for c in cols]).fetchall()
+
+
+def _fingerprint(ws: Workspace, o: SelectOptions, n, checkpoint_id: str, soft_source: str) -> str:
+    dup_files = sorted(ws.round_dir("duplicates", o.round).glob("*.parquet"))
+    inputs = {
+        "options": {k: v for k, v in asdict(o).items() if k not in ("dry_run", "overwrite")},
+        "per_class": n, "checkpoint_id": checkpoint_id, "soft_source": soft_source,
+        "predictions": sorted(p.name for p in ws.round_dir("predictions", o.round).glob("*.parquet")),
+        "duplicates": [storage.file_hash(p) for p in dup_files],
+        "images": sorted(p.name for p in ws.table_dir("images").glob("*.parquet")),
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def _fill(classes: list[ClassCount], counted: dict) -> None:
+    for c in classes:
+        if c.class_id in counted:
+            c.selected, c.copies, cutoff = counted[c.class_id]
+            c.cutoff = float(cutoff) if cutoff is not None else None
+
+
+def _existing(ws: Workspace, round: int) -> dict | None:
+    folder = ws.round_dir("selections", round)
+    if not folder.exists():
+        return None
+    con = ws.connect()
+    try:
+        row = db.row(con, "SELECT selection_id, manifest_path, manifest_hash, n_labeled FROM selections WHERE round = ?", [round])
+    finally:
+        con.close()
+    return dict(zip(("selection_id", "manifest_path", "manifest_hash", "n_labeled"), row)) if row else None
+
+
+def _write(ws, con, o: SelectOptions, params: dict, classes, selection_id, checkpoint_id, n, auto, notes, started):
+    names = ("manifests", "selection_classes", "selections")
+    for name in names:  # what a killed selection left half built
+        staging = ws.staging_dir(name, o.round)
+        if staging.exists():
+            storage.retire_dir(staging, ws.trash_dir)
+    manifest = ws.staging_dir("manifests", o.round) / "manifest.parquet"
+    storage.write_query(con, MANIFEST_SQL, params, manifest, table("manifests"))
+    counted = {r[0]: r[1:] for r in db.rows(con, MANIFEST_COUNTS_SQL, [str(manifest)])}
+    _fill(classes, counted)
+    n_labeled = db.scalar(con, "SELECT count(*) FROM read_parquet(?) WHERE origin = 'labeled'", [str(manifest)])
+    manifest_hash = storage.file_hash(manifest)
+    manifest_path = f"tables/manifests/round={o.round}/manifest.parquet"
+    now = datetime.now(timezone.utc)
+    class_rows = [
+        {"selection_id": selection_id, "class_id": c.class_id, "predicted": c.predicted,
+         "above_threshold": c.above_threshold, "after_dedup": c.after_dedup, "selected": c.selected,
+         "copies": c.copies, "cutoff": c.cutoff}
+        for c in classes
+    ]
+    storage.write_arrow(pa.Table.from_pylist(class_rows, schema=table("selection_classes").arrow_schema()),
+                        ws.staging_dir("selection_classes", o.round) / "classes.parquet", table("selection_classes"))
+    result = _result(o, selection_id, checkpoint_id, n, auto, n_labeled, classes, manifest_path, manifest_hash, notes,
+                     started, already=False)
+    params_json = {k: v for k, v in asdict(o).items() if k not in ("dry_run", "overwrite")}
+    row = {
+        "selection_id": selection_id, "checkpoint_id": checkpoint_id, "threshold": o.threshold, "per_class": n,
+        "per_class_auto": auto, "balance": o.balance, "labels": o.labels, "temperature": o.temperature,
+        "seed": o.seed, "keep_duplicates": o.keep_duplicates, "include_labeled": o.include_labeled,
+        "n_labeled": n_labeled, "n_pseudo": result.n_pseudo, "n_pseudo_copies": result.n_pseudo_copies,
+        "manifest_path": manifest_path, "manifest_hash": manifest_hash,
+        "params": json.dumps(dict(params_json, per_class_resolved=n), sort_keys=True), "selected_at": now,
+    }
+    storage.write_arrow(pa.Table.from_pylist([row], schema=table("selections").arrow_schema()),
+                        ws.staging_dir("selections", o.round) / "selection.parquet", table("selections"))
+    # selections last: a round with a selections row has its manifest and funnel too
+    for name in names:
+        dest = ws.round_dir(name, o.round)
+        if dest.exists():
+            storage.retire_dir(dest, ws.trash_dir)
+        storage.commit_dir(ws.staging_dir(name, o.round), dest)
+    return result
+
+
+def _result(o, selection_id, checkpoint_id, n, auto, n_labeled, classes, path, digest, notes, started, already):
+    return SelectResult(
+        o.round, selection_id, checkpoint_id, n, auto and o.balance != "none", int(n_labeled or 0),
+        sum(c.selected for c in classes), sum(c.copies for c in classes), path, digest, o.dry_run, already,
+        classes, notes, time.perf_counter() - started,
+    )
