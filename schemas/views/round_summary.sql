@@ -1,0 +1,43 @@
+-- One row per round: its teacher (the checkpoint that made the round's predictions, else the
+-- round's newest checkpoint), the predictions it made,
+-- the selection and manifest made from them, the student trained on that manifest (a
+-- checkpoint of the next round), and the teacher's and student's latest clean top-1 on val and
+-- test.
+WITH rounds AS (
+    SELECT round FROM checkpoints UNION SELECT round FROM predictions UNION SELECT round FROM selections
+),
+newest AS (
+    SELECT round, arg_max(checkpoint_id, created_at) AS checkpoint_id FROM checkpoints GROUP BY round
+),
+predictor AS (SELECT round, any_value(checkpoint_id) AS checkpoint_id FROM predictions GROUP BY round),
+teacher AS (
+    SELECT r.round, coalesce(p.checkpoint_id, n.checkpoint_id) AS checkpoint_id
+    FROM rounds r LEFT JOIN predictor p USING (round) LEFT JOIN newest n USING (round)
+),
+student AS (
+    SELECT s.round, arg_max(c.checkpoint_id, c.created_at) AS checkpoint_id
+    FROM selections s JOIN checkpoints c ON c.manifest_hash = s.manifest_hash
+    GROUP BY s.round
+),
+preds AS (SELECT round, count(*) AS predictions, count(*) FILTER (WHERE split = 'unlabeled') AS unlabeled_predictions
+          FROM predictions GROUP BY round),
+top1 AS (
+    SELECT checkpoint_id, split, arg_max(value, evaluated_at) AS top1
+    FROM evals WHERE kind = 'clean' AND metric = 'top1' GROUP BY checkpoint_id, split
+)
+SELECT r.round, t.checkpoint_id AS teacher_id, coalesce(p.predictions, 0) AS predictions,
+       coalesce(p.unlabeled_predictions, 0) AS unlabeled_predictions,
+       s.selection_id, s.threshold, s.per_class, s.balance, s.labels, s.manifest_hash,
+       s.n_labeled, s.n_pseudo, s.n_pseudo_copies, st.checkpoint_id AS student_id,
+       tv.top1 AS teacher_val_top1, tt.top1 AS teacher_test_top1,
+       sv.top1 AS student_val_top1, stt.top1 AS student_test_top1
+FROM rounds r
+LEFT JOIN teacher t USING (round)
+LEFT JOIN preds p USING (round)
+LEFT JOIN selections s USING (round)
+LEFT JOIN student st USING (round)
+LEFT JOIN top1 tv ON tv.checkpoint_id = t.checkpoint_id AND tv.split = 'val'
+LEFT JOIN top1 tt ON tt.checkpoint_id = t.checkpoint_id AND tt.split = 'test'
+LEFT JOIN top1 sv ON sv.checkpoint_id = st.checkpoint_id AND sv.split = 'val'
+LEFT JOIN top1 stt ON stt.checkpoint_id = st.checkpoint_id AND stt.split = 'test'
+ORDER BY r.round

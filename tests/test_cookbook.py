@@ -1,0 +1,33 @@
+"""Every query of docs/sql.md runs, read-only, against the three-round workspace and returns rows."""
+import re
+from pathlib import Path
+
+import pytest
+
+from plabel.query import run_query
+from plabel.workspace import init_workspace
+from tests.tables import three_rounds
+
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "sql.md"
+QUERIES = re.findall(r"```sql\n(.*?)```", PAGE.read_text(), re.S)
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    ws = init_workspace(tmp_path_factory.mktemp("cookbook") / "ws")
+    three_rounds(ws)
+    return ws
+
+
+def test_the_page_has_at_least_ten_queries():
+    assert len(QUERIES) >= 10
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=[q.split("\n")[0][:40] for q in QUERIES])
+def test_query_runs_and_returns_rows(ws, query):
+    result = run_query(ws, query)
+    try:
+        table = result.reader.read_all()
+    finally:
+        result.close()
+    assert table.num_rows > 0, query
