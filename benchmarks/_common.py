@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import resource
 import time
 from contextlib import contextmanager
-
-import os
 
 
 def machine() -> str:

@@ -18,7 +18,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -55,9 +54,9 @@ def naive(model, files: list[str], transform, out: Path) -> float:
 
 
 def bytes_per_row(tmp: Path, rows: int = 20000, classes: int = 1000) -> dict:
+    from plabel import storage
     from plabel.infer import _predictions_table, summarize
     from plabel.schema import table
-    from plabel import storage
 
     torch.manual_seed(0)
     logits = torch.randn(rows, classes) * 3  # a spread of confident and unsure rows

@@ -13,7 +13,7 @@ from plabel.cli.app import command
 @command()
 def dedup(
     round_: opt.Round,
-    similarity: Annotated[Optional[float], typer.Option(help="Cosine similarity at or above which two images are near duplicates (default 0.99, see docs/selection.md).")] = None,
+    similarity: Annotated[Optional[float], typer.Option(help="Cosine similarity at or above which two images are near duplicates (default 0.995, see docs/selection.md).")] = None,
     neighbours: Annotated[int, typer.Option(help="Nearest neighbours searched per image.", min=1)] = 16,
     exact_limit: Annotated[int, typer.Option(help="Vectors up to which search is exact (IndexFlatIP); above, an IVF index.", min=1)] = 200_000,
     workspace: opt.Workspace = None,

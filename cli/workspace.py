@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from plabel.cli import _options as opt
-from plabel.cli._output import emit_json, info, out, print_table, warn
+from plabel.cli._output import emit_json, info, print_table, warn
 from plabel.cli.app import command
 
 

@@ -22,7 +22,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from plabel import db, models, storage
+from plabel import models, storage
 from plabel.errors import CheckpointError, UnknownCheckpoint, UsageError
 from plabel.schema import table
 from plabel.workspace import Workspace
@@ -125,11 +125,7 @@ ORDER BY created_at DESC, checkpoint_id
 def find(ws: Workspace, ref: str | None = None, round: int | None = None) -> Checkpoint:
     """A checkpoint by id (or unique prefix), `latest`, or the newest of a round."""
     prefix = None if ref in (None, "latest") else ref
-    con = ws.connect()
-    try:
-        ids = [r[0] for r in db.rows(con, FIND_SQL, [round, round, prefix, prefix])]
-    finally:
-        con.close()
+    ids = [r[0] for r in ws.rows(FIND_SQL, [round, round, prefix, prefix])]
     if not ids:
         where = f" in round {round}" if round is not None else ""
         what = f"checkpoint {ref!r}" if prefix else "checkpoint"

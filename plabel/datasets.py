@@ -6,6 +6,7 @@ scikit-learn's carries 1,797 8x8 digits. Writing them as files exercises the rea
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,4 +80,7 @@ def _write(folder: Path, images: np.ndarray, idx: np.ndarray, size: int | None) 
         im = Image.fromarray(images[i], "L")
         if size and im.size != (size, size):
             im = im.resize((size, size), Image.BILINEAR)
-        im.save(folder / f"{int(i):05d}.png")
+        dest = folder / f"{int(i):05d}.png"
+        tmp = folder / f".{dest.name}.tmp"
+        im.save(tmp, format="PNG")
+        os.replace(tmp, dest)  # a killed writer never leaves half a PNG under the final name

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 
 import duckdb
 
-
 _NAMED = re.compile(r"\$([A-Za-z_]\w*)")
 
 

@@ -23,7 +23,7 @@ from plabel.progress import NULL
 from plabel.schema import table
 from plabel.workspace import Workspace
 
-DEFAULT_SIMILARITY = 0.99  # measured: see docs/selection.md, "Choosing the similarity threshold"
+DEFAULT_SIMILARITY = 0.995  # measured: see docs/selection.md, "Choosing the similarity threshold"
 EXACT_SEARCH_LIMIT = 200_000  # vectors; above it an IVF index (recall measured in docs/benchmarks.md)
 NEIGHBOURS = 16
 

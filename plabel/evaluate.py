@@ -10,7 +10,7 @@ import pyarrow as pa
 import torch
 from torch.utils.data import DataLoader
 
-from plabel import checkpoints, db, models, storage
+from plabel import checkpoints, models, storage
 from plabel.data import ImageFiles, to_bytes_array
 from plabel.errors import UsageError
 from plabel.progress import NULL
@@ -35,11 +35,7 @@ class LabeledSplit:
 
 
 def labeled_split(ws: Workspace, split: str, limit: int | None = None) -> LabeledSplit:
-    con = ws.connect()
-    try:
-        rows = db.rows(con, LABELED_SPLIT_SQL, [split])
-    finally:
-        con.close()
+    rows = ws.rows(LABELED_SPLIT_SQL, [split])
     if limit:
         rows = rows[:limit]
     return LabeledSplit([r[0] for r in rows], to_bytes_array([str(ws.resolve_path(r[1])) for r in rows]),

@@ -71,7 +71,8 @@ def _open(data: bytes, pixel_limit: int) -> Image.Image:
     except UnidentifiedImageError:
         raise RejectedImage("not an image (format not recognised)") from None
     except Exception as e:  # Pillow raises many types on hostile headers
-        raise RejectedImage(f"not an image: {_one_line(e)}") from None
+        kind = "truncated or corrupt image" if "trunc" in str(e).lower() else "not an image"
+        raise RejectedImage(f"{kind}: {_one_line(e)}") from None
     w, h = im.size
     if w <= 0 or h <= 0:
         raise RejectedImage(f"invalid size {w}x{h}")

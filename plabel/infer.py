@@ -4,14 +4,20 @@ Exactly once: rows are flushed as part files into `tables/predictions/.staging/r
 batches complete; a re-run skips the images already staged there and, when the pool is done,
 renames the staging folder to `round=R/` in one step. A query sees a round complete or not at
 all, a kill loses at most the rows not yet flushed, and no image is predicted twice.
+
+The images are batched in fixed blocks of `batch_size` (in image id order), and part files hold
+whole blocks, so a resumed run forms the same batches as an uninterrupted one: on a CPU the
+numbers of an image's row do not depend on the run having been killed.
 """
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -22,15 +28,12 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from plabel import checkpoints, db, models, storage
 from plabel.errors import UsageError
-from plabel.evaluate import record_rejects
 from plabel.images import RejectedImage, load_rgb
 from plabel.progress import NULL
 from plabel.schema import table
 from plabel.workspace import SPLITS, Workspace
 
 STORE_PROBS = ("topk", "full")
-STATE = "state.json"
-PENDING_ROWS_PER_GROUP = 1024
 
 # Each image once, in the first split of this order that holds it.
 POOL_SQL = """
@@ -39,7 +42,7 @@ SELECT image_id, arg_min(split, array_position(?::VARCHAR[], split)) AS split,
 FROM images WHERE list_contains(?::VARCHAR[], split)
 GROUP BY image_id
 """
-STAGED_IDS_SQL = "SELECT image_id FROM read_parquet(?)"
+STAGED_IDS_SQL = "SELECT image_id FROM read_parquet(?::VARCHAR[])"
 REJECTED_SQL = "SELECT DISTINCT image_id FROM rejects WHERE stage = 'infer' AND round = ? AND source_id = ?"
 
 
@@ -78,7 +81,7 @@ class InferResult:
         return dict(self.__dict__)
 
 
-def _validate(o: InferOptions) -> None:
+def validate(o: InferOptions) -> None:
     if o.round < 0:
         raise UsageError("--round must be >= 0")
     if o.topk < 1:
@@ -187,83 +190,122 @@ def _forward(model, x: torch.Tensor, want_features: bool) -> tuple[torch.Tensor,
     return logits, torch.nn.functional.normalize(feats.float().flatten(1), dim=1)
 
 
-def _pending(ws: Workspace, o: InferOptions, staging: Path, infer_id: str, scratch: Path) -> tuple[int, int]:
-    """Write the images still to predict to `scratch` (Parquet); (pending, already staged)."""
+@dataclass
+class Staging:
+    """Where an unfinished round is built: predictions, embeddings and rejects, part by part."""
+
+    predictions: Path
+    embeddings: Path | None
+    rejects: Path
+    state: Path  # the options of the run that owns the staged parts (JSON)
+    infer_id: str
+
+    def parts(self) -> list[Path]:
+        return sorted(self.predictions.glob("*.parquet"))
+
+
+def _pending(ws: Workspace, o: InferOptions, st: Staging, scratch: Path) -> tuple[int, int]:
+    """Write the images still to predict to `scratch`, one row group per batch; (pending, staged)."""
     order = ["unlabeled", *[s for s in ("val", "test", "train") if s in o.splits]]
     con = ws.connect()
     try:
         con.execute(f"CREATE TEMP TABLE pool AS {POOL_SQL}", [order, order, order])
-        staged_files = [str(p) for p in staging.glob("*.parquet")]
+        pool_size = db.scalar(con, "SELECT count(*) FROM pool")
+        if pool_size == 0:
+            raise UsageError(f"no images in {', '.join(order)}: ingest an unlabeled pool first")
+        staged_files = [str(p) for p in st.parts()] + [str(p) for p in st.rejects.glob("*.parquet")]
         staged = 0
+        con.execute("CREATE TEMP TABLE staged (image_id VARCHAR)")
         if staged_files:
-            con.execute(f"CREATE TEMP TABLE staged AS {STAGED_IDS_SQL}", [staged_files])
+            con.execute(f"INSERT INTO staged {STAGED_IDS_SQL}", [staged_files])
             staged = db.scalar(con, "SELECT count(*) FROM staged")
-        else:
-            con.execute("CREATE TEMP TABLE staged (image_id VARCHAR)")
-        con.execute(f"CREATE TEMP TABLE rejected AS {REJECTED_SQL}", [o.round, infer_id])
-        rel = con.sql(
-            "SELECT image_id, split, path FROM pool ANTI JOIN staged USING (image_id) "
-            "ANTI JOIN rejected USING (image_id) ORDER BY image_id"
-        )
+        con.execute(f"INSERT INTO staged {REJECTED_SQL}", [o.round, st.infer_id])
+        rel = con.sql("SELECT image_id, split, path FROM pool ANTI JOIN staged USING (image_id) ORDER BY image_id")
+        schema = pa.schema([("image_id", pa.string()), ("split", pa.string()), ("fs_path", pa.string())])
         n = 0
         scratch.parent.mkdir(parents=True, exist_ok=True)
-        schema = pa.schema([("image_id", pa.string()), ("split", pa.string()), ("fs_path", pa.string())])
         with pq.ParquetWriter(scratch, schema) as w:
-            for batch in rel.to_arrow_reader(PENDING_ROWS_PER_GROUP):
-                paths = [str(ws.resolve_path(p)) for p in batch.column("path").to_pylist()]
-                w.write_table(pa.table([batch.column("image_id"), batch.column("split"), pa.array(paths)], schema=schema),
-                              row_group_size=PENDING_ROWS_PER_GROUP)
-                n += batch.num_rows
-        pool_size = db.scalar(con, "SELECT count(*) FROM pool")
+            for chunk in _blocks(rel.to_arrow_reader(o.batch_size * 64), o.batch_size):
+                paths = [str(ws.resolve_path(p)) for p in chunk.column("path").to_pylist()]
+                w.write_table(pa.table([chunk.column("image_id"), chunk.column("split"), pa.array(paths)], schema=schema),
+                              row_group_size=o.batch_size)
+                n += chunk.num_rows
     finally:
         con.close()
-    if pool_size == 0:
-        raise UsageError(f"no images in {', '.join(order)}: ingest an unlabeled pool first")
     return n, staged
 
 
-def _open_staging(ws: Workspace, o: InferOptions, ckpt_id: str) -> tuple[Path, Path | None, str]:
+def _blocks(reader, size: int):
+    """Re-cut record batches into tables whose length is a multiple of `size` (the last: the rest)."""
+    pending = []
+    rows = 0
+    for batch in reader:
+        pending.append(batch)
+        rows += batch.num_rows
+        if rows >= size:
+            t = pa.Table.from_batches(pending)
+            cut = rows - rows % size
+            yield t.slice(0, cut)
+            rest = t.slice(cut)
+            pending, rows = rest.to_batches(), rest.num_rows
+    if rows:
+        yield pa.Table.from_batches(pending)
+
+
+def _open_staging(ws: Workspace, o: InferOptions, ckpt_id: str) -> Staging:
     """The staging folders, reused when an interrupted run had the same options, else fresh."""
-    staging = ws.staging_dir("predictions", o.round)
-    emb_staging = ws.staging_dir("embeddings", o.round) if o.embeddings else None
     wanted = {"checkpoint_id": ckpt_id, "splits": sorted(o.splits), "topk": o.topk, "store_probs": o.store_probs,
-              "embeddings": o.embeddings, "temperature": o.temperature, "use_ema": o.use_ema}
-    state_file = staging / STATE
-    if state_file.exists():
-        state = json.loads(state_file.read_text())
-        if {k: state.get(k) for k in wanted} == wanted:
-            if emb_staging is not None:  # a kill between the two files of a flush
-                staged = {p.name for p in staging.glob("*.parquet")}
-                for p in emb_staging.glob("*.parquet"):
-                    if p.name not in staged:
+              "embeddings": o.embeddings, "temperature": o.temperature, "use_ema": o.use_ema,
+              "batch_size": o.batch_size}
+    predictions = ws.staging_dir("predictions", o.round)
+    state = predictions.with_name(predictions.name + ".json")
+    folders = [predictions, ws.staging_dir("embeddings", o.round), ws.staging_dir("rejects", o.round)]
+    if state.exists():
+        saved = json.loads(state.read_text())
+        if {k: saved.get(k) for k in wanted} == wanted:
+            st = Staging(predictions, folders[1] if o.embeddings else None, folders[2], state, saved["infer_id"])
+            # a kill inside a flush: drop the pieces whose predictions part was not written
+            done = {p.name for p in st.parts()}
+            for folder in folders[1:]:
+                for p in folder.glob("*.parquet") if folder.exists() else []:
+                    if p.name not in done:
                         p.unlink()
-            return staging, emb_staging, state["infer_id"]
-    for folder in (staging, ws.staging_dir("embeddings", o.round)):
+            return st
+    for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
-    staging.mkdir(parents=True)
-    if emb_staging:
-        emb_staging.mkdir(parents=True)
+    for folder in folders if o.embeddings else [folders[0], folders[2]]:
+        folder.mkdir(parents=True)
     infer_id = uuid.uuid4().hex[:12]
-    storage.write_text_atomic(state_file, json.dumps(dict(wanted, infer_id=infer_id)))
-    return staging, emb_staging, infer_id
+    storage.write_text_atomic(state, json.dumps(dict(wanted, infer_id=infer_id)))
+    return Staging(predictions, folders[1] if o.embeddings else None, folders[2], state, infer_id)
 
 
-def _commit(ws: Workspace, o: InferOptions, staging: Path, emb_staging: Path | None) -> None:
-    (staging / STATE).unlink(missing_ok=True)
-    pairs = [("embeddings", emb_staging)] if emb_staging else []
-    pairs.append(("predictions", staging))  # last: a committed predictions round means done
+def _commit(ws: Workspace, o: InferOptions, st: Staging) -> None:
+    # rejects first (file by file), then embeddings, then predictions: a committed predictions
+    # round means the whole round is done
+    for p in sorted(st.rejects.glob("*.parquet")):
+        if pq.ParquetFile(p).metadata.num_rows:
+            os.replace(p, ws.table_dir("rejects") / p.name)
+        else:
+            p.unlink()
+    pairs = [("embeddings", st.embeddings)] if st.embeddings else []
+    pairs.append(("predictions", st.predictions))
     for name, folder in pairs:
+        if not folder.exists():
+            continue  # committed before a kill
         dest = ws.round_dir(name, o.round)
         if dest.exists():
             storage.retire_dir(dest, ws.trash_dir)
         storage.commit_dir(folder, dest)
+    st.state.unlink(missing_ok=True)
+    shutil.rmtree(st.rejects, ignore_errors=True)
 
 
 def infer(ws: Workspace, options: InferOptions, progress=NULL) -> InferResult:
     """Predict round R's rows with round R's teacher (un-noised: eval mode, EMA weights)."""
     started = time.perf_counter()
     o = options
-    _validate(o)
+    validate(o)
     if "unlabeled" not in o.splits:
         o = InferOptions(**{**asdict(o), "splits": ("unlabeled", *o.splits)})
     ckpt = checkpoints.find(ws, o.checkpoint, None if o.checkpoint else o.round)
@@ -274,25 +316,23 @@ def infer(ws: Workspace, options: InferOptions, progress=NULL) -> InferResult:
                            _bytes(done_dir), _rows(done_dir))
     device = models.resolve_device(o.device)
     with ws.writing(f"plabel infer --round {o.round}"):
-        staging, emb_staging, infer_id = _open_staging(ws, o, ckpt.checkpoint_id)
-        scratch = ws.root / ".scratch" / f"infer-round{o.round}-{infer_id}.parquet"
+        st = _open_staging(ws, o, ckpt.checkpoint_id)
+        scratch = ws.root / ".scratch" / f"infer-round{o.round}-{st.infer_id}.parquet"
         try:
-            pending, staged = _pending(ws, o, staging, infer_id, scratch)
-            predicted, rejected, seconds = _predict(ws, o, ckpt, device, scratch, pending, staging, emb_staging,
-                                                    infer_id, progress)
+            pending, staged = _pending(ws, o, st, scratch)
+            predicted, rejected, seconds = _predict(ws, o, ckpt, device, scratch, pending, st, progress)
         finally:
             scratch.unlink(missing_ok=True)
-        if not any(staging.glob("*.parquet")):  # every image rejected: the round exists, empty
+        if not st.parts():  # nothing to predict at all: the round exists, empty
             storage.write_arrow(table("predictions").arrow_schema().empty_table(),
-                                staging / storage.part_name(), table("predictions"))
-        _commit(ws, o, staging, emb_staging)
+                                st.predictions / storage.part_name(), table("predictions"))
+        _commit(ws, o, st)
     rate = predicted / seconds if seconds else 0.0
     return InferResult(o.round, ckpt.checkpoint_id, predicted, staged, rejected, False,
                        time.perf_counter() - started, rate, _bytes(done_dir), _rows(done_dir))
 
 
-def _predict(ws, o: InferOptions, ckpt, device, scratch: Path, pending: int, staging: Path, emb_staging,
-             infer_id: str, progress) -> tuple[int, int, float]:
+def _predict(ws, o: InferOptions, ckpt, device, scratch: Path, pending: int, st: Staging, progress) -> tuple[int, int, float]:
     if pending == 0:
         return 0, 0, 0.0
     model = checkpoints.build_model(ckpt, use_ema=o.use_ema, device=device)
@@ -301,9 +341,10 @@ def _predict(ws, o: InferOptions, ckpt, device, scratch: Path, pending: int, sta
     dc = ckpt.data_config
     dataset = PendingImages(scratch, models.eval_transform(dc), dc.input_size[0], dc.input_size)
     workers = min(o.workers, pq.ParquetFile(scratch).num_row_groups)
+    # one row group per batch and per worker stream: each batch is one block of the pending list
     loader = DataLoader(dataset, batch_size=o.batch_size, num_workers=workers, pin_memory=device.type == "cuda")
     full = o.store_probs == "full"
-    rows, embs = _Rows(), _Rows()
+    rows, embs, bad_rows = _Rows(), _Rows(), _Rows()
     predicted = rejected = 0
     task = progress.task(f"infer round {o.round}", pending, "images")
     started = time.perf_counter()
@@ -313,8 +354,8 @@ def _predict(ws, o: InferOptions, ckpt, device, scratch: Path, pending: int, sta
             for x, image_ids, splits, paths, reasons in loader:
                 bad = [i for i, r in enumerate(reasons) if r]
                 if bad:
-                    items = [(image_ids[i], paths[i], reasons[i]) for i in bad]
-                    record_rejects(ws, items, "infer", splits[bad[0]], o.round, infer_id)
+                    bad_rows.add(image_id=[image_ids[i] for i in bad], split=[splits[i] for i in bad],
+                                 path=[ws.store_path(paths[i]) for i in bad], reason=[reasons[i] for i in bad])
                     rejected += len(bad)
                 good = [i for i, r in enumerate(reasons) if not r]
                 if good:
@@ -331,24 +372,33 @@ def _predict(ws, o: InferOptions, ckpt, device, scratch: Path, pending: int, sta
                     if feats is not None:
                         embs.add(image_id=ids, split=spl, embedding=feats.cpu().numpy())
                     predicted += len(good)
-                if rows.n >= o.flush_rows:
-                    _flush(ckpt, o, rows, embs, staging, emb_staging, full)
+                if rows.n + bad_rows.n >= o.flush_rows:
+                    _flush(ckpt, o, rows, embs, bad_rows, st, full)
                 task.advance(len(reasons))
-        _flush(ckpt, o, rows, embs, staging, emb_staging, full)
+        _flush(ckpt, o, rows, embs, bad_rows, st, full)
     finally:
         task.close()
     return predicted, rejected, time.perf_counter() - started
 
 
-def _flush(ckpt, o: InferOptions, rows: _Rows, embs: _Rows, staging: Path, emb_staging: Path | None, full: bool) -> None:
-    if rows.n == 0:
+def _flush(ckpt, o: InferOptions, rows: _Rows, embs: _Rows, bad_rows: _Rows, st: Staging, full: bool) -> None:
+    """Write the buffered whole batches as parts of one name; the predictions part goes last and
+    marks the flush as done (it is written even when every image of the flush was unreadable)."""
+    if rows.n + bad_rows.n == 0:
         return
     name = storage.part_name()
-    # embeddings first: a staged prediction always has its embedding staged
-    if emb_staging is not None:
-        storage.write_arrow(_embeddings_table(embs.take(), ckpt.checkpoint_id), emb_staging / name, table("embeddings"))
-    storage.write_arrow(_predictions_table(rows.take(), ckpt.checkpoint_id, o.temperature, full), staging / name,
-                        table("predictions"))
+    if bad_rows.n:
+        b = bad_rows.take()
+        now = datetime.now(timezone.utc)
+        rejects = pa.table({"path": b["path"], "reason": b["reason"], "stage": ["infer"] * len(b["path"]),
+                            "split": b["split"], "image_id": b["image_id"], "round": [o.round] * len(b["path"]),
+                            "source_id": [st.infer_id] * len(b["path"]), "rejected_at": [now] * len(b["path"])})
+        storage.write_arrow(rejects, st.rejects / name, table("rejects"))
+    if st.embeddings is not None and embs.n:
+        storage.write_arrow(_embeddings_table(embs.take(), ckpt.checkpoint_id), st.embeddings / name, table("embeddings"))
+    data = (_predictions_table(rows.take(), ckpt.checkpoint_id, o.temperature, full) if rows.n
+            else table("predictions").arrow_schema().empty_table())
+    storage.write_arrow(data, st.predictions / name, table("predictions"))
 
 
 def _bytes(folder: Path) -> int:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-from concurrent.futures import Future, ProcessPoolExecutor
 import time
 import uuid
 from collections import Counter, deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Iterable, Iterator
 import pyarrow as pa
 
 from plabel import db, storage
-from plabel.errors import UsageError
+from plabel.errors import PlabelError, UsageError
 from plabel.images import DEFAULT_PIXEL_LIMIT, RejectedImage, probe, quiet_pillow, read_bytes
 from plabel.progress import NULL
 from plabel.schema import table
@@ -380,7 +381,13 @@ def _unknown(con, cands: list[Candidate]) -> list[Candidate]:
 def _drain(results, buffer: list, task) -> None:
     for batch in results:
         if isinstance(batch, Future):
-            batch = batch.result()
+            try:
+                batch = batch.result()
+            except BrokenProcessPool:
+                raise PlabelError(
+                    "an ingest worker process died; from a Python script, call plabel under "
+                    "`if __name__ == '__main__':` (workers start fresh interpreters), or pass workers=1"
+                ) from None
         buffer.append(batch)
         task.advance(batch.num_rows)
 

@@ -5,12 +5,12 @@ The TOML files are the single source of truth; nothing here spells a column name
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
 import pyarrow as pa
+import tomllib
 
 _SCALARS = {
     "string": (pa.string(), "VARCHAR"),

@@ -33,6 +33,12 @@ from plabel.schema import table
 from plabel.workspace import Workspace
 
 BALANCES = ("topk", "copies", "none")
+
+# the checkpoint whose predictions are selected (a round with no rows at all: the round's newest)
+TEACHER_SQL = """
+SELECT coalesce((SELECT any_value(checkpoint_id) FROM predictions WHERE round = $1),
+                (SELECT arg_max(checkpoint_id, created_at) FROM checkpoints WHERE round = $2), '')
+"""
 LABELS = ("hard", "soft")
 
 EXCLUDED_SQL = """
@@ -222,7 +228,7 @@ class SelectResult:
         return d
 
 
-def _validate(o: SelectOptions) -> None:
+def validate(o: SelectOptions) -> None:
     if not 0 <= o.threshold <= 1:
         raise UsageError(f"--threshold must be in [0, 1] (got {o.threshold})")
     if o.balance not in BALANCES:
@@ -300,7 +306,7 @@ def select(ws: Workspace, options: SelectOptions, progress=NULL) -> SelectResult
     """Select round R's pseudo labels and write round R's manifest (unless dry_run)."""
     started = time.perf_counter()
     o = options
-    _validate(o)
+    validate(o)
     if not ws.round_dir("predictions", o.round).exists():
         raise UnknownRound(f"round {o.round} has no predictions: run `plabel infer --round {o.round}` first")
     notes = []
@@ -310,7 +316,7 @@ def select(ws: Workspace, options: SelectOptions, progress=NULL) -> SelectResult
                      "only exact contamination with val/test was excluded")
     con = ws.connect()
     try:
-        checkpoint_id = db.scalar(con, "SELECT any_value(checkpoint_id) FROM predictions WHERE round = ?", [o.round])
+        checkpoint_id = db.scalar(con, TEACHER_SQL, [o.round, o.round])
         probs_stored = db.scalar(con, "SELECT count(probs) > 0 FROM predictions WHERE round = ? AND split = 'unlabeled'", [o.round])
         names = dict(db.rows(con, "SELECT class_id, name FROM classes"))
         params = {"round": o.round, "keep_duplicates": o.keep_duplicates}
@@ -330,7 +336,7 @@ def select(ws: Workspace, options: SelectOptions, progress=NULL) -> SelectResult
             _temp_table(con, "cutoffs", [("class_id", "INTEGER"), ("cutoff", "FLOAT"), ("count", "BIGINT")],
                         cutoffs(hist, n, o.threshold))
             params.update(per_class=n, seed=o.seed)
-        fingerprint = _fingerprint(ws, o, n, checkpoint_id, soft_source)
+        fingerprint = _fingerprint(ws, con, o, n, checkpoint_id, soft_source)
         selection_id = fingerprint[:16]
         if o.dry_run:
             counted = {r[0]: r[1:] for r in db.rows(con, _counts_sql(cands, o.balance), params)}
@@ -382,14 +388,15 @@ def _temp_table(con, name: str, columns: list[tuple[str, str]], rows: list[tuple
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {select}", [list(c) for c in cols]).fetchall()
 
 
-def _fingerprint(ws: Workspace, o: SelectOptions, n, checkpoint_id: str, soft_source: str) -> str:
+def _fingerprint(ws: Workspace, con, o: SelectOptions, n, checkpoint_id: str, soft_source: str) -> str:
+    """Identity of a selection: its parameters and what it read (by content, not file names)."""
     dup_files = sorted(ws.round_dir("duplicates", o.round).glob("*.parquet"))
     inputs = {
         "options": {k: v for k, v in asdict(o).items() if k not in ("dry_run", "overwrite")},
         "per_class": n, "checkpoint_id": checkpoint_id, "soft_source": soft_source,
-        "predictions": sorted(p.name for p in ws.round_dir("predictions", o.round).glob("*.parquet")),
+        "predictions": db.scalar(con, "SELECT count(*) FROM predictions WHERE round = ?", [o.round]),
+        "images": db.rows(con, "SELECT split, count(*) FROM images GROUP BY 1 ORDER BY 1"),
         "duplicates": [storage.file_hash(p) for p in dup_files],
-        "images": sorted(p.name for p in ws.table_dir("images").glob("*.parquet")),
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
@@ -405,12 +412,8 @@ def _existing(ws: Workspace, round: int) -> dict | None:
     folder = ws.round_dir("selections", round)
     if not folder.exists():
         return None
-    con = ws.connect()
-    try:
-        row = db.row(con, "SELECT selection_id, manifest_path, manifest_hash, n_labeled FROM selections WHERE round = ?", [round])
-    finally:
-        con.close()
-    return dict(zip(("selection_id", "manifest_path", "manifest_hash", "n_labeled"), row)) if row else None
+    rows = ws.rows("SELECT selection_id, manifest_path, manifest_hash, n_labeled FROM selections WHERE round = ?", [round])
+    return dict(zip(("selection_id", "manifest_path", "manifest_hash", "n_labeled"), rows[0])) if rows else None
 
 
 def _write(ws, con, o: SelectOptions, params: dict, classes, selection_id, checkpoint_id, n, auto, notes, started):

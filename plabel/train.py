@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader
 
-from plabel import checkpoints, db, models, storage
+from plabel import checkpoints, models, storage
 from plabel.data import TrainImages, seeded_batches
 from plabel.errors import DataError, UnknownRound, UsageError
 from plabel.evaluate import accuracy, labeled_split, predict_logits
@@ -123,7 +123,7 @@ class RunPlan:
         return o
 
 
-def _validate(o: TrainOptions) -> None:
+def validate(o: TrainOptions) -> None:
     checks = [
         (o.round >= 0, "--round must be >= 0"),
         (o.epochs >= 1, "--epochs must be >= 1"),
@@ -167,7 +167,7 @@ TEACHER_OF_MANIFEST_SQL = "SELECT checkpoint_id FROM selections WHERE manifest_h
 
 def plan_run(ws: Workspace, o: TrainOptions) -> RunPlan:
     """Resolve options, manifest and lineage; every usage error is raised here, before writing."""
-    _validate(o)
+    validate(o)
     classes = ws.class_names()
     if not classes:
         raise UsageError("the workspace has no classes yet: ingest labeled images first")
@@ -200,11 +200,7 @@ def plan_run(ws: Workspace, o: TrainOptions) -> RunPlan:
     if kind == "finetune":
         manifest = manifest.select(~manifest.pseudo)
     if parent is None and kind == "train":
-        con = ws.connect()
-        try:
-            teacher = db.scalar(con, TEACHER_OF_MANIFEST_SQL, [manifest.hash])
-        finally:
-            con.close()
+        teacher = ws.scalar(TEACHER_OF_MANIFEST_SQL, [manifest.hash])
         if teacher:
             parent = checkpoints.find(ws, teacher)
         elif init is not None:
@@ -236,7 +232,7 @@ class Parts:
     scheduler: object
     data_config: models.DataConfig
     plan: MixedPlan
-    order: np.ndarray  # manifest rows: labeled first, then pseudo
+    order: np.ndarray  # manifest rows by plan position: labeled first, then pseudo
     device: torch.device
 
 
@@ -375,7 +371,8 @@ def _masked_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
 def _run_epoch(plan: RunPlan, parts: Parts, dataset: TrainImages, epoch: int, step: int, task) -> tuple[int, dict, int]:
     o, m = plan.options, plan.manifest
     torch.manual_seed(o.seed * 1_000_003 + epoch)  # dropout and drop-path draws of this epoch
-    batches = seeded_batches(parts.plan.batches(o.seed, epoch), o.seed, epoch)
+    # the plan draws positions (labeled rows first, then pseudo); the dataset reads manifest rows
+    batches = seeded_batches([parts.order[b] for b in parts.plan.batches(o.seed, epoch)], o.seed, epoch)
     loader = DataLoader(dataset, batch_sampler=batches, num_workers=o.workers, pin_memory=parts.device.type == "cuda")
     lab_bs, unl_bs = parts.plan.lab_bs, parts.plan.unl_bs
     amp = o.amp and parts.device.type == "cuda"
@@ -383,8 +380,8 @@ def _run_epoch(plan: RunPlan, parts: Parts, dataset: TrainImages, epoch: int, st
     skipped = 0
     started = time.perf_counter()
     parts.model.train()
-    for x, pos, reasons in loader:
-        rows = parts.order[pos.numpy()]
+    for x, rows, reasons in loader:
+        rows = rows.numpy()
         bad = np.array([bool(r) for r in reasons])
         if bad.any():
             if not o.skip_missing:
@@ -450,11 +447,7 @@ def train(ws: Workspace, options: TrainOptions, progress=NULL) -> TrainResult:
     started = time.perf_counter()
     plan = plan_run(ws, options)
     o = plan.options
-    con = ws.connect()
-    try:
-        done = db.scalar(con, EXISTING_RUN_SQL, [plan.run_id])
-    finally:
-        con.close()
+    done = ws.scalar(EXISTING_RUN_SQL, [plan.run_id])
     if done:
         ckpt = checkpoints.find(ws, done)
         return TrainResult(done, ckpt.round, plan.kind, plan.run_id, o.epochs, None, True, plan.skipped_missing,

@@ -15,14 +15,14 @@ import glob
 import hashlib
 import os
 import shutil
-import tomllib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import tomllib
 
-from plabel import storage
+from plabel import db, storage
 from plabel.errors import UsageError, WorkspaceNotFound
 from plabel.lock import write_lock
 from plabel.schema import TableSchema, quote_ident, tables, views
@@ -168,13 +168,21 @@ class Workspace:
             yield stale
             self.sync_catalog()
 
-    # -- classes -------------------------------------------------------------------------
-    def class_names(self) -> list[str]:
+    # -- one-off queries -----------------------------------------------------------------
+    def rows(self, sql: str, params: list | dict | None = None) -> list[tuple]:
+        """Rows of one query on a fresh connection (for small answers)."""
         con = self.connect()
         try:
-            return [r[0] for r in con.execute("SELECT name FROM classes ORDER BY class_id").fetchall()]
+            return db.rows(con, sql, params)
         finally:
             con.close()
+
+    def scalar(self, sql: str, params: list | dict | None = None):
+        result = self.rows(sql, params)
+        return result[0][0] if result else None
+
+    def class_names(self) -> list[str]:
+        return [r[0] for r in self.rows("SELECT name FROM classes ORDER BY class_id")]
 
 
 def _create_views(con: duckdb.DuckDBPyConnection, stmts: list[str]) -> None:
@@ -221,6 +229,13 @@ def _check_class_names(classes: list[str]) -> None:
         raise UsageError("class names must be non-empty, without leading or trailing spaces")
 
 
+def read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"{path}: invalid TOML: {e}") from None
+
+
 def find_root(path: str | os.PathLike | None = None) -> Path:
     if path is None:
         path = os.environ.get("PLABEL_WORKSPACE") or os.getcwd()
@@ -233,10 +248,7 @@ def open_workspace(path: str | os.PathLike | None = None) -> Workspace:
     config_path = root / CONFIG_FILE
     if not config_path.is_file():
         raise WorkspaceNotFound(f"not a plabel workspace: {root} (create one with `plabel init {root}`)")
-    try:
-        config = tomllib.loads(config_path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise UsageError(f"{config_path}: invalid TOML: {e}") from None
+    config = read_toml(config_path)
     fmt = config.get("workspace", {}).get("format")
     if fmt != FORMAT:
         raise UsageError(f"{config_path}: workspace format {fmt!r} is not supported (expected {FORMAT})")

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from tests.helpers import write_pngs  # noqa: F401  (re-exported for tests)
 from plabel.datasets import load_mnist, write_split_folders
 from plabel.workspace import init_workspace
+from tests.helpers import write_pngs  # noqa: F401  (re-exported for tests)
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 

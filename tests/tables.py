@@ -31,7 +31,8 @@ def add_images(ws, rows: list[tuple]) -> None:
     data = [{"image_id": i, "split": s, "path": f"img/{s}/{i}.png", "label": lab, "true_label": t, "width": 8,
              "height": 8, "mode": "L", "format": "PNG", "bytes": 100, "ingest_id": "test", "ingested_at": NOW}
             for i, s, lab, t in rows]
-    storage.write_arrow(pa.Table.from_pylist(data), ws.table_dir("images") / storage.part_name(), table("images"))
+    storage.write_arrow(pa.Table.from_pylist(data, schema=table("images").arrow_schema()),
+                        ws.table_dir("images") / storage.part_name(), table("images"))
 
 
 def add_predictions(ws, round: int, rows: list[tuple], num_classes: int, checkpoint_id: str = "c" * 16,
@@ -51,7 +52,8 @@ def add_predictions(ws, round: int, rows: list[tuple], num_classes: int, checkpo
             "probs": [float(p) for p in probs] if full else None, "temperature": 1.0,
         })
     folder = ws.round_dir("predictions", round)
-    storage.write_arrow(pa.Table.from_pylist(out), folder / storage.part_name(), table("predictions"))
+    storage.write_arrow(pa.Table.from_pylist(out, schema=table("predictions").arrow_schema()),
+                        folder / storage.part_name(), table("predictions"))
 
 
 def add_embeddings(ws, round: int, rows: list[tuple], checkpoint_id: str = "c" * 16) -> None:

@@ -9,7 +9,7 @@ import pytest
 from plabel.drift import drift, rounds
 from plabel.errors import UnknownRound, UsageError
 from plabel.workspace import init_workspace
-from tests.tables import iid, three_rounds
+from tests.tables import three_rounds
 
 
 @pytest.fixture(scope="module")

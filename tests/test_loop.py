@@ -1,0 +1,151 @@
+"""plabel run end to end on ~300 real PNGs with a tiny model: tables, lineage, resume after kills."""
+import json
+import shutil
+from dataclasses import replace
+
+import pytest
+
+from plabel import storage
+from plabel.datasets import write_split_folders
+from plabel.errors import UsageError
+from plabel.ingest import ingest
+from plabel.loop import RunConfig, load_config, parse_config, run, write_default_config
+from plabel.workspace import init_workspace, open_workspace
+from tests.crashes import count_points, killed, run_plabel
+
+CONFIG = RunConfig(
+    rounds=2, teacher_model="test_resnet", img_size=32, seed=3,
+    train={"batch_size": 16, "workers": 0, "lr": 3e-3, "hflip": 0.0, "crop_scale": 0.5},
+    teacher={"epochs": 3}, student={"epochs": 2, "unlabeled_ratio": 1.0},
+    infer={"splits": ["test"], "batch_size": 32}, select={"threshold": 0.1, "per_class": 8},
+)
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory, mnist):
+    """A workspace with 300 ingested digits and the loop's config in plabel.toml, not yet run."""
+    root = tmp_path_factory.mktemp("loop")
+    x, y = mnist
+    folders = write_split_folders(root / "data", x, y, labeled_per_class=10, test_per_class=5, unlabeled_per_class=15)
+    ws = init_workspace(root / "ws")
+    ingest(ws, folders.train, split="train", workers=1)
+    ingest(ws, folders.test, split="test", workers=1)
+    ingest(ws, folders.unlabeled, split="unlabeled", withheld_labels=True, workers=1)
+    write_default_config(ws, CONFIG)
+    return ws
+
+
+@pytest.fixture(scope="module")
+def done(fresh, tmp_path_factory):
+    ws = open_workspace(shutil.copytree(fresh.root, tmp_path_factory.mktemp("done") / "ws"))
+    result = run(ws, load_config(ws))
+    return ws, result
+
+
+def q(ws, sql, params=None):
+    con = ws.connect()
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def snapshot(ws) -> dict:
+    """What two runs must agree on: ids, hashes and predictions of every round."""
+    return {
+        "checkpoints": q(ws, "SELECT round, checkpoint_id, parent_id, manifest_hash FROM checkpoints ORDER BY 1, 2"),
+        "selections": q(ws, "SELECT round, selection_id, checkpoint_id, manifest_hash FROM selections ORDER BY 1"),
+        "predictions": q(ws, "SELECT round, image_id, class_id, confidence FROM predictions ORDER BY 1, 2"),
+        "duplicates": q(ws, "SELECT round, image_id, duplicate_of, scope FROM duplicates ORDER BY 1, 2, 3, 4"),
+        "evals": q(ws, "SELECT checkpoint_id, split, metric, value FROM evals WHERE metric IN ('top1', 'top5') ORDER BY 1, 2, 3"),
+    }
+
+
+def test_every_table_exists_and_lineage_is_consistent(done):
+    ws, result = done
+    assert [r["round"] for r in result.rounds] == [0, 1, 2]
+    for name, rounds in [("predictions", [0, 1]), ("duplicates", [0, 1]), ("selections", [0, 1]),
+                         ("manifests", [0, 1]), ("selection_classes", [0, 1])]:
+        assert [r[0] for r in q(ws, f"SELECT DISTINCT round FROM {name} ORDER BY 1")] == rounds, name
+    ckpts = {r: c for r, c in q(ws, "SELECT round, checkpoint_id FROM checkpoints")}
+    assert sorted(ckpts) == [0, 1, 2]
+    for r in (0, 1):
+        # each manifest names the predictions it came from, and they were made by round r's teacher
+        (made_by,) = q(ws, "SELECT DISTINCT checkpoint_id FROM predictions WHERE round = ?", [r])
+        (sel_ckpt, manifest_hash) = q(ws, "SELECT checkpoint_id, manifest_hash FROM selections WHERE round = ?", [r])[0]
+        assert made_by[0] == ckpts[r] == sel_ckpt
+        assert storage.file_hash(ws.round_dir("manifests", r) / "manifest.parquet") == manifest_hash
+        # each student names its manifest and its teacher
+        (student_manifest, parent) = q(ws, "SELECT manifest_hash, parent_id FROM checkpoints WHERE round = ?", [r + 1])[0]
+        assert student_manifest == manifest_hash and parent == ckpts[r]
+    evaluated = {c for (c,) in q(ws, "SELECT DISTINCT checkpoint_id FROM evals WHERE split = 'test'")}
+    assert evaluated == set(ckpts.values())
+    steps = [(s.round, s.step) for s in result.steps]
+    assert steps[:3] == [(0, "train teacher"), (0, "eval test"), (0, "infer")]
+
+
+def test_a_finished_run_does_nothing_again(done):
+    ws, _ = done
+    before = snapshot(ws)
+    again = run(ws, load_config(ws))
+    assert all(s.done_before for s in again.steps)
+    assert snapshot(ws) == before
+
+
+def test_killed_runs_resume_to_the_same_tables(fresh, done, tmp_path):
+    reference, _ = done
+    expected = snapshot(reference)
+    probe = shutil.copytree(fresh.root, tmp_path / "probe")
+    points = count_points(["run", "-w", probe], tmp_path)
+    assert points > 20
+    for kill_at in (points // 3, 2 * points // 3):
+        ws_root = shutil.copytree(fresh.root, tmp_path / f"k{kill_at}")
+        r = run_plabel(["run", "-w", ws_root], kill_at=kill_at)
+        assert killed(r), r.stderr
+        r = run_plabel(["run", "-w", ws_root, "--json"])
+        assert r.returncode == 0, r.stderr
+        assert snapshot(open_workspace(ws_root)) == expected, f"killed at point {kill_at} of {points}"
+        assert any(s["done_before"] for s in json.loads(r.stdout)["steps"])
+
+
+def test_config_keys_are_checked():
+    with pytest.raises(UsageError, match="unknown keys"):
+        parse_config({"roundz": 2})
+    with pytest.raises(UsageError, match=r"\[run.train\]: unknown keys"):
+        parse_config({"train": {"epoch": 3}})
+    with pytest.raises(UsageError, match=r"\[run.select\]"):
+        parse_config({"select": {"round": 3}})
+    with pytest.raises(UsageError, match="unknown timm model"):
+        parse_config({"student_models": ["no_such_net"]})
+    cfg = parse_config({"rounds": 3, "student_models": ["test_resnet", "test_vit"], "select": {"threshold": 0.5}})
+    assert cfg.student_model(1) == "test_resnet" and cfg.student_model(3) == "test_vit"
+    assert cfg.select_options(2).threshold == 0.5 and cfg.train_options(0).model == "resnet18"
+
+
+def test_set_overrides_and_the_toml_file(fresh, tmp_path):
+    cfg = load_config(fresh, None, ["student.epochs=7", "select.balance=copies", "teacher_model=test_vit"])
+    assert cfg.train_options(1).epochs == 7 and cfg.select_options(0).balance == "copies"
+    assert cfg.teacher_model == "test_vit" and cfg.train_options(0).epochs == 3  # from plabel.toml
+    f = tmp_path / "other.toml"
+    f.write_text("[run]\nrounds = 4\n[run.select]\nlabels = 'soft'\n")
+    assert load_config(fresh, f).rounds == 4
+    with pytest.raises(UsageError):
+        load_config(fresh, None, ["select=3"])
+
+
+def test_cli_run_options(done, cli):
+    ws, _ = done
+    r = cli("run", "-w", ws.root, "--json")
+    assert r.exit_code == 0, r.output
+    rounds = json.loads(r.stdout)["rounds"]
+    assert [x["round"] for x in rounds] == [0, 1, 2] and rounds[0]["student_id"]
+    r = cli("run", "-w", ws.root, "--set", "select.thresold=0.2")
+    assert r.exit_code == 2 and "unknown keys" in r.stderr
+
+
+def test_student_models_are_used(fresh, tmp_path):
+    ws = open_workspace(shutil.copytree(fresh.root, tmp_path / "ws"))
+    cfg = replace(load_config(ws), rounds=1, student_models=("test_efficientnet",))
+    run(ws, cfg)
+    models = dict(q(ws, "SELECT round, model FROM checkpoints"))
+    assert models == {0: "test_resnet", 1: "test_efficientnet"}
