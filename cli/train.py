@@ -93,18 +93,63 @@ def train(
 def eval_(
     checkpoint: Annotated[str, typer.Option(help="Checkpoint id (or prefix), or latest.")] = "latest",
     split: Annotated[str, typer.Option(help="val or test.")] = "test",
+    robustness: Annotated[Optional[str], typer.Option(help="Robustness instead of clean accuracy: corruptions, flips, fgsm, pgd (comma-separated).")] = None,
+    severities: Annotated[str, typer.Option(help="Corruption severities: 1-5 or a list like 1,3,5.")] = "1-5",
+    corruptions: Annotated[Optional[str], typer.Option(help="Corruptions to apply (default: all twelve).")] = None,
+    perturbations: Annotated[Optional[str], typer.Option(help="Perturbation sequences for flips (default: translate, brightness, gaussian_noise).")] = None,
+    epsilon: Annotated[str, typer.Option(help="Attack budgets in pixel units.")] = "1/255,2/255,4/255,8/255",
+    steps: Annotated[int, typer.Option(help="PGD steps.", min=1)] = 10,
+    reference: Annotated[Optional[str], typer.Option(help="Reference checkpoint of mCE and mFR (default: the round-0 teacher).")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Evaluate the first N images only (a quick look).", min=1)] = None,
+    seed: opt.Seed = 0,
     batch_size: Annotated[int, typer.Option(min=1)] = 256,
     workers: Annotated[int, typer.Option(min=0)] = 0,
     device: Annotated[str, typer.Option()] = "auto",
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ):
-    """Accuracy of a checkpoint (EMA weights when kept) on a split, into the evals table."""
+    """Accuracy of a checkpoint on a split (EMA weights when kept), or its robustness; into evals."""
+    ws = opt.open_ws(workspace)
+    if robustness:
+        return _robustness(ws, checkpoint, split, robustness, severities, corruptions, perturbations, epsilon,
+                           steps, reference, limit, seed, batch_size, workers, device, json_output)
     from plabel.evaluate import evaluate
 
-    r = evaluate(opt.open_ws(workspace), checkpoint, split, batch_size, workers, device, progress=opt.progress(json_output))
+    r = evaluate(ws, checkpoint, split, batch_size, workers, device, progress=opt.progress(json_output))
     if json_output:
         emit_json(r.to_dict())
         return
     info(f"Checkpoint {r.checkpoint_id} (round {r.round}) on {r.split}: top-1 {r.top1:.2f}%, top-5 {r.top5:.2f}% ({r.n} images)")
     print_table("Per-class top-1", ["class", "top1 %"], [[c, round(v, 2)] for c, v in r.per_class.items()])
+
+
+def _robustness(ws, checkpoint, split, kinds, severities, corruptions, perturbations, epsilon, steps, reference,
+                limit, seed, batch_size, workers, device, json_output):
+    from plabel.robustness.measure import RobustnessOptions, evaluate_robustness, parse_epsilons, parse_severities
+
+    def items(text):
+        return tuple(x.strip() for x in text.split(",") if x.strip()) if text else ()
+
+    options = RobustnessOptions(
+        kinds=items(kinds), checkpoint=checkpoint, split=split, severities=parse_severities(severities),
+        corruptions=items(corruptions), perturbations=items(perturbations), epsilons=parse_epsilons(epsilon),
+        steps=steps, reference=reference, limit=limit, seed=seed, batch_size=batch_size, workers=workers, device=device,
+    )
+    r = evaluate_robustness(ws, options, progress=opt.progress(json_output))
+    if json_output:
+        emit_json(r.to_dict())
+        return
+    info(f"Checkpoint {r.checkpoint_id} (round {r.round}) on {r.n} {split} images, reference {r.reference_id} "
+         f"({r.images_per_s:,.0f} images/s)")
+    if r.mce is not None:
+        print_table(f"Corruptions (clean error {r.clean_error:.2f}%): mCE {r.mce:.1f}, relative mCE {r.relative_mce:.1f}",
+                    ["corruption", *[f"s{s}" for s in options.severities], "CE", "rel. CE"],
+                    [[c, *[round(e[s], 2) for s in options.severities], round(r.ce[c], 1), round(r.relative_ce[c], 1)]
+                     for c, e in r.corruption_errors.items()])
+    if r.mfr is not None:
+        print_table(f"Perturbation flips: mFR {r.mfr:.1f}", ["perturbation", "flip rate %", "FR"],
+                    [[p, round(v, 2), round(r.fr[p], 1)] for p, v in r.flip_rates.items()])
+    for kind in ("fgsm", "pgd"):
+        if getattr(r, kind):
+            print_table(f"{kind.upper()} accuracy", ["epsilon", "accuracy %"],
+                        [[f"{e * 255:.1f}/255", round(a, 2)] for e, a in getattr(r, kind).items()])

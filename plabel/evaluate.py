@@ -145,7 +145,7 @@ def write_rows(ws: Workspace, eval_id: str, ckpt, split: str, rows: list[dict]) 
     full = [
         {"eval_id": eval_id, "checkpoint_id": ckpt.checkpoint_id, "round": ckpt.round, "split": split,
          "corruption": None, "severity": None, "epsilon": None, "class_id": None, "pred_class_id": None,
-         "reference_id": None, "evaluated_at": now, **row}
+         "reference_id": None, "settings": None, "evaluated_at": now, **row}
         for row in rows
     ]
     storage.write_arrow(pa.Table.from_pylist(full), ws.table_dir("evals") / storage.part_name(), table("evals"))

@@ -98,12 +98,15 @@ class Workspace:
             return schema.empty_select()
         cols = ", ".join(quote_ident(c) for c in schema.names)
         folder = str(self.table_dir(schema.name)).replace("'", "''")
+        # A column added to a table after some files were written reads as NULL in those files:
+        # union_by_name across the files, and by name with the typed empty table for a column
+        # that no file has yet.
         if schema.partition:
-            return (
-                f"SELECT {cols} FROM read_parquet('{folder}/{schema.partition}=*/*.parquet', "
-                f"hive_partitioning = true, hive_types = {{'{schema.partition}': INTEGER}})"
-            )
-        return f"SELECT {cols} FROM read_parquet('{folder}/*.parquet', hive_partitioning = false)"
+            scan = (f"read_parquet('{folder}/{schema.partition}=*/*.parquet', hive_partitioning = true, "
+                    f"hive_types = {{'{schema.partition}': INTEGER}}, union_by_name = true)")
+        else:
+            scan = f"read_parquet('{folder}/*.parquet', hive_partitioning = false, union_by_name = true)"
+        return f"SELECT {cols} FROM (SELECT * FROM {scan} UNION ALL BY NAME {schema.empty_select()})"
 
     def view_statements(self) -> list[str]:
         stmts = [

@@ -75,7 +75,8 @@ def add_checkpoint_row(ws, checkpoint_id: str, round: int, manifest_hash: str, p
 def add_eval_row(ws, checkpoint_id: str, round: int, split: str, top1: float) -> None:
     row = {"eval_id": "e" + checkpoint_id, "checkpoint_id": checkpoint_id, "round": round, "split": split,
            "kind": "clean", "metric": "top1", "corruption": None, "severity": None, "epsilon": None, "class_id": None,
-           "pred_class_id": None, "value": top1, "n": 3, "reference_id": None, "evaluated_at": NOW}
+           "pred_class_id": None, "value": top1, "n": 3, "reference_id": None, "settings": None,
+           "evaluated_at": NOW}
     storage.write_arrow(pa.Table.from_pylist([row]), ws.table_dir("evals") / storage.part_name(), table("evals"))
 
 

@@ -1,0 +1,358 @@
+"""`plabel eval --robustness`: corruption errors (mCE), flip rates (mFR) and adversarial accuracy.
+
+Every measurement streams the split in batches through DataLoader workers; a corrupted or
+perturbed copy exists only for its batch. Numbers are written to `evals` with the checkpoint,
+round, kind, corruption, severity, epsilon and the settings they depend on. Normalised measures
+(CE, mCE, FR) divide by a reference checkpoint's (default: the round-0 teacher), measured with
+the same settings, and reuse its rows when they already exist.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+import torch
+from timm.data import create_transform
+from torch.utils.data import DataLoader, Dataset
+
+from plabel import checkpoints, models
+from plabel.errors import UsageError
+from plabel.evaluate import labeled_split, write_rows
+from plabel.images import RejectedImage, load_rgb
+from plabel.progress import NULL
+from plabel.robustness import corruptions as C
+from plabel.robustness import perturbations as P
+from plabel.robustness.adversarial import Normalized, fgsm, pgd
+from plabel.workspace import Workspace
+
+KINDS = ("corruptions", "flips", "fgsm", "pgd")
+DEFAULT_EPSILONS = (1 / 255, 2 / 255, 4 / 255, 8 / 255)
+
+
+@dataclass(frozen=True)
+class RobustnessOptions:
+    kinds: tuple[str, ...] = ("corruptions",)
+    checkpoint: str | None = "latest"
+    split: str = "test"
+    severities: tuple[int, ...] = (1, 2, 3, 4, 5)
+    corruptions: tuple[str, ...] = ()  # default: all twelve
+    perturbations: tuple[str, ...] = ()  # default: all three
+    epsilons: tuple[float, ...] = DEFAULT_EPSILONS
+    steps: int = 10  # PGD
+    reference: str | None = None  # default: the round-0 teacher
+    limit: int | None = None
+    seed: int = 0
+    batch_size: int = 128
+    workers: int = 2
+    device: str = "auto"
+
+
+@dataclass
+class RobustnessResult:
+    eval_id: str
+    checkpoint_id: str
+    reference_id: str
+    round: int
+    n: int
+    clean_error: float | None = None
+    corruption_errors: dict = field(default_factory=dict)  # corruption -> {severity: error %}
+    ce: dict = field(default_factory=dict)
+    relative_ce: dict = field(default_factory=dict)
+    mce: float | None = None
+    relative_mce: float | None = None
+    flip_rates: dict = field(default_factory=dict)
+    fr: dict = field(default_factory=dict)
+    mfr: float | None = None
+    fgsm: dict = field(default_factory=dict)  # epsilon -> accuracy %
+    pgd: dict = field(default_factory=dict)
+    images_per_s: float = 0.0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return _json_safe(dict(self.__dict__))
+
+
+def _json_safe(v):
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return None
+    if isinstance(v, dict):
+        return {str(k): _json_safe(x) for k, x in v.items()}
+    return v
+
+
+def parse_severities(text: str) -> tuple[int, ...]:
+    """'1-5', '1,3,5' or '3'."""
+    try:
+        if "-" in text:
+            a, b = text.split("-", 1)
+            values = tuple(range(int(a), int(b) + 1))
+        else:
+            values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise UsageError(f"--severities takes 1-5 or a list like 1,3,5 (got {text!r})") from None
+    if not values or any(v not in range(1, 6) for v in values):
+        raise UsageError("severities are 1 to 5")
+    return values
+
+
+def parse_epsilons(text: str) -> tuple[float, ...]:
+    """'1/255,2/255' or '0.004,0.008'."""
+    out = []
+    for item in text.split(","):
+        num, _, den = item.strip().partition("/")
+        try:
+            out.append(float(num) / (float(den) if den else 1.0))
+        except (ValueError, ZeroDivisionError):
+            raise UsageError(f"--epsilon takes values like 1/255,8/255 (got {item!r})") from None
+    if any(not 0 <= e <= 1 for e in out):
+        raise UsageError("epsilons are in [0, 1] (pixel units)")
+    return tuple(out)
+
+
+def validate(o: RobustnessOptions) -> None:
+    bad = [k for k in o.kinds if k not in KINDS]
+    if bad or not o.kinds:
+        raise UsageError(f"--robustness takes {', '.join(KINDS)} (got {', '.join(bad) or 'nothing'})")
+    for name in o.corruptions:
+        if name not in C.REGISTRY:
+            raise UsageError(f"unknown corruption {name!r}; corruptions: {', '.join(C.list_corruptions())}")
+    for name in o.perturbations:
+        if name not in P.REGISTRY:
+            raise UsageError(f"unknown perturbation {name!r}; perturbations: {', '.join(P.list_perturbations())}")
+    if o.steps < 1:
+        raise UsageError("--steps must be >= 1")
+    if o.limit is not None and o.limit < 1:
+        raise UsageError("--limit must be >= 1")
+
+
+class Pixels(Dataset):
+    """Test images at the model's input geometry, as [0, 1] arrays, with an optional treatment
+    applied per item with its own seeded generator; items are (tensor or frames, index, ok)."""
+
+    def __init__(self, files, dc: models.DataConfig, treat=None, seed_key=()):
+        self.files, self.dc, self.treat, self.seed_key = files, dc, treat, seed_key
+        self.geometry = create_transform(dc.input_size, is_training=False, interpolation=dc.interpolation,
+                                         crop_pct=dc.crop_pct, crop_mode=dc.crop_mode, normalize=False)
+
+    def __len__(self):
+        return len(self.files)
+
+    def __getitem__(self, i):
+        try:
+            im = load_rgb(self.files[i].decode())
+        except RejectedImage:
+            return torch.zeros(self.dc.input_size), i, False
+        if self.dc.input_size[0] == 1:
+            im = im.convert("L")
+        t = self.geometry(im)  # timm's eval geometry without normalisation: uint8 0-255
+        x = (t.float() / 255 if t.dtype == torch.uint8 else t.float()).permute(1, 2, 0).numpy()  # H x W x C in [0, 1]
+        if self.treat is not None:
+            x = self.treat(x, np.random.default_rng([*self.seed_key, i]))
+        if isinstance(x, list):
+            return torch.stack([torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1) for f in x]), i, True
+        return torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1), i, True
+
+
+class _Measure:
+    def __init__(self, ws: Workspace, o: RobustnessOptions, progress):
+        self.ws, self.o, self.progress = ws, o, progress
+        self.device = models.resolve_device(o.device)
+        self.data = labeled_split(ws, o.split, o.limit)
+        if not len(self.data):
+            raise UsageError(f"no labeled {o.split} images in the workspace")
+        self.images = 0
+
+    def loader(self, dc, treat=None, seed_key=()):
+        return DataLoader(Pixels(self.data.files, dc, treat, seed_key), batch_size=self.o.batch_size,
+                          num_workers=self.o.workers)
+
+    def model(self, ckpt) -> Normalized:
+        dc = ckpt.data_config
+        net = Normalized(checkpoints.build_model(ckpt, device=self.device), dc.mean, dc.std).to(self.device).eval()
+        for p in net.parameters():
+            p.requires_grad_(False)
+        return net
+
+    @torch.inference_mode()
+    def error(self, net, dc, treat=None, seed_key=(), label="") -> float:
+        wrong = total = 0
+        task = self.progress.task(label, len(self.data), "images")
+        for x, idx, ok in self.loader(dc, treat, seed_key):
+            keep = ok.numpy()
+            if keep.any():
+                pred = net(x[keep].to(self.device)).argmax(1).cpu().numpy()
+                wrong += int((pred != self.data.targets[idx.numpy()[keep]]).sum())
+                total += int(keep.sum())
+            self.images += len(idx)
+            task.advance(len(idx))
+        task.close()
+        return wrong / total * 100 if total else float("nan")
+
+    @torch.inference_mode()
+    def flip_rate(self, net, dc, name: str) -> float:
+        compare = P.REGISTRY[name][1]
+        preds = []
+        seed_key = (self.o.seed, 1000 + P.list_perturbations().index(name))
+        for frames, idx, ok in self.loader(dc, partial(_sequence, name), seed_key):
+            keep = ok.numpy()
+            if keep.any():
+                b, t = frames[keep].shape[:2]
+                logits = net(frames[keep].flatten(0, 1).to(self.device))
+                preds.append(logits.argmax(1).view(b, t).cpu().numpy())
+            self.images += len(idx) * P.FRAMES
+        return P.flip_rate(np.concatenate(preds), compare) if preds else float("nan")
+
+    def attack(self, net, dc, kind: str, epsilon: float) -> float:
+        correct = total = 0
+        gen = torch.Generator().manual_seed(self.o.seed)
+        for x, idx, ok in self.loader(dc):
+            keep = ok.numpy()
+            if not keep.any():
+                continue
+            x = x[keep].to(self.device)
+            y = torch.as_tensor(self.data.targets[idx.numpy()[keep]], device=self.device)
+            adv = fgsm(net, x, y, epsilon) if kind == "fgsm" else pgd(net, x, y, epsilon, self.o.steps, gen)
+            with torch.no_grad():
+                correct += int((net(adv).argmax(1) == y).sum())
+            total += len(y)
+            self.images += len(y)
+        return correct / total * 100 if total else float("nan")
+
+
+# module-level functions (not lambdas), so that DataLoader workers can receive them
+def _corrupt(name: str, severity: int, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return C.get(name)(x, severity, rng)
+
+
+def _sequence(name: str, x: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    return P.REGISTRY[name][0](x, P.FRAMES, rng)
+
+
+def _settings(o: RobustnessOptions, kind: str) -> str:
+    base = {"seed": o.seed, "limit": o.limit, "split": o.split}
+    if kind == "corruptions":
+        base["severities"] = list(o.severities)
+    if kind == "pgd":
+        base["steps"] = o.steps
+    return json.dumps(base, sort_keys=True)
+
+
+REFERENCE_ROWS_SQL = """
+SELECT corruption, severity, metric, value FROM evals
+WHERE checkpoint_id = ? AND kind = ? AND settings = ? AND metric IN ('error', 'clean_error', 'flip_rate')
+"""
+
+
+def _stored(ws: Workspace, ckpt_id: str, kind: str, settings: str) -> dict:
+    return {(c, s, m): v for c, s, m, v in ws.rows(REFERENCE_ROWS_SQL, [ckpt_id, kind, settings])}
+
+
+def evaluate_robustness(ws: Workspace, options: RobustnessOptions, progress=NULL) -> RobustnessResult:
+    started = time.perf_counter()
+    o = options
+    validate(o)
+    ckpt = checkpoints.find(ws, o.checkpoint)
+    ref = checkpoints.find(ws, o.reference) if o.reference else checkpoints.find(ws, round=0)
+    classes = ws.class_names()
+    for c in (ckpt, ref):
+        checkpoints.check_classes(c, classes)
+    m = _Measure(ws, o, progress)
+    result = RobustnessResult(uuid.uuid4().hex[:12], ckpt.checkpoint_id, ref.checkpoint_id, ckpt.round, len(m.data))
+    rows: dict[str, list[dict]] = {ckpt.checkpoint_id: [], ref.checkpoint_id: []}
+    subjects = [ckpt] if ref.checkpoint_id == ckpt.checkpoint_id else [ckpt, ref]
+    nets = {}
+
+    def net_of(c):
+        if c.checkpoint_id not in nets:
+            nets[c.checkpoint_id] = m.model(c)
+        return nets[c.checkpoint_id]
+
+    if "corruptions" in o.kinds:
+        names = list(o.corruptions) or C.list_corruptions()
+        settings = _settings(o, "corruptions")
+        errors = {}
+        for c in subjects:
+            stored = _stored(ws, c.checkpoint_id, "corruptions", settings) if c is ref and c is not ckpt else {}
+            dc, e = c.data_config, {}
+            e["clean"] = stored.get((None, None, "clean_error"))
+            if e["clean"] is None:
+                e["clean"] = m.error(net_of(c), dc, label="clean")
+                rows[c.checkpoint_id].append(dict(kind="corruptions", metric="clean_error", value=e["clean"], n=len(m.data), settings=settings))
+            for name in names:
+                for s in o.severities:
+                    v = stored.get((name, s, "error"))
+                    if v is None:
+                        v = m.error(net_of(c), dc, partial(_corrupt, name, s), (o.seed, C.list_corruptions().index(name), s),
+                                    f"{name} s{s}")
+                        rows[c.checkpoint_id].append(dict(kind="corruptions", metric="error", corruption=name, severity=s,
+                                                          value=v, n=len(m.data), settings=settings))
+                    e[(name, s)] = v
+            errors[c.checkpoint_id] = e
+        f, r = errors[ckpt.checkpoint_id], errors[ref.checkpoint_id]
+        result.clean_error = f["clean"]
+        for name in names:
+            result.corruption_errors[name] = {s: f[(name, s)] for s in o.severities}
+            den = sum(r[(name, s)] for s in o.severities)
+            rel_den = sum(r[(name, s)] - r["clean"] for s in o.severities)
+            result.ce[name] = sum(f[(name, s)] for s in o.severities) / den * 100 if den else float("nan")
+            result.relative_ce[name] = (sum(f[(name, s)] - f["clean"] for s in o.severities) / rel_den * 100
+                                        if rel_den else float("nan"))
+        result.mce = float(np.mean(list(result.ce.values())))
+        result.relative_mce = float(np.mean(list(result.relative_ce.values())))
+        for name in names:
+            rows[ckpt.checkpoint_id] += [
+                dict(kind="corruptions", metric="ce", corruption=name, value=result.ce[name], n=len(m.data),
+                     reference_id=ref.checkpoint_id, settings=settings),
+                dict(kind="corruptions", metric="relative_ce", corruption=name, value=result.relative_ce[name],
+                     n=len(m.data), reference_id=ref.checkpoint_id, settings=settings)]
+        rows[ckpt.checkpoint_id] += [
+            dict(kind="corruptions", metric="mce", value=result.mce, n=len(m.data), reference_id=ref.checkpoint_id, settings=settings),
+            dict(kind="corruptions", metric="relative_mce", value=result.relative_mce, n=len(m.data),
+                 reference_id=ref.checkpoint_id, settings=settings)]
+
+    if "flips" in o.kinds:
+        names = list(o.perturbations) or P.list_perturbations()
+        settings = _settings(o, "flips")
+        rates = {}
+        for c in subjects:
+            stored = _stored(ws, c.checkpoint_id, "flips", settings) if c is ref and c is not ckpt else {}
+            rates[c.checkpoint_id] = {}
+            for name in names:
+                v = stored.get((name, None, "flip_rate"))
+                if v is None:
+                    v = m.flip_rate(net_of(c), c.data_config, name)
+                    rows[c.checkpoint_id].append(dict(kind="flips", metric="flip_rate", corruption=name, value=v,
+                                                      n=len(m.data), settings=settings))
+                rates[c.checkpoint_id][name] = v
+        for name in names:
+            fv, rv = rates[ckpt.checkpoint_id][name], rates[ref.checkpoint_id][name]
+            result.flip_rates[name] = fv
+            result.fr[name] = fv / rv * 100 if rv else float("nan")
+            rows[ckpt.checkpoint_id].append(dict(kind="flips", metric="fr", corruption=name, value=result.fr[name],
+                                                 n=len(m.data), reference_id=ref.checkpoint_id, settings=settings))
+        finite = [v for v in result.fr.values() if not math.isnan(v)]
+        result.mfr = float(np.mean(finite)) if finite else float("nan")
+        rows[ckpt.checkpoint_id].append(dict(kind="flips", metric="mfr", value=result.mfr, n=len(m.data),
+                                             reference_id=ref.checkpoint_id, settings=settings))
+
+    for kind in ("fgsm", "pgd"):
+        if kind in o.kinds:
+            settings = _settings(o, kind)
+            for eps in (0.0, *o.epsilons) if kind == "fgsm" else o.epsilons:
+                acc = m.attack(net_of(ckpt), ckpt.data_config, kind, eps)
+                getattr(result, kind)[round(eps, 6)] = acc
+                rows[ckpt.checkpoint_id].append(dict(kind=kind, metric="accuracy", epsilon=eps, value=acc,
+                                                     n=len(m.data), settings=settings))
+
+    with ws.writing("plabel eval --robustness"):
+        for c in subjects:
+            if rows[c.checkpoint_id]:
+                write_rows(ws, result.eval_id, c, o.split, rows[c.checkpoint_id])
+    result.seconds = time.perf_counter() - started
+    result.images_per_s = m.images / result.seconds if result.seconds else 0.0
+    return result
