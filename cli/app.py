@@ -26,7 +26,7 @@ def command(name: str | None = None, **kwargs):
 
 
 def _load_commands() -> None:
-    from plabel.cli import drift, infer, loop, select, train, workspace  # noqa: F401
+    from plabel.cli import drift, infer, loop, report, select, train, workspace  # noqa: F401
 
 
 _load_commands()

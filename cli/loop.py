@@ -88,4 +88,5 @@ def demo(
     gain = r.student_test_top1 - r.teacher_test_top1
     info(f"Teacher {r.teacher_test_top1:.2f}% -> student {r.student_test_top1:.2f}% on {r.images.get('test', 0)} "
          f"held-out test digits ({gain:+.2f} points) in {r.seconds:.0f}s.")
+    info(f"Report: {r.report}")
     info(f"Workspace: {r.workspace}   (try: plabel rounds -w {r.workspace}; plabel drift -w {r.workspace})")

@@ -15,6 +15,7 @@ from plabel.errors import UsageError
 from plabel.ingest import ingest
 from plabel.loop import RunConfig, run, write_default_config
 from plabel.progress import NULL
+from plabel.report import write_report
 from plabel.workspace import init_workspace
 
 LABELED_PER_CLASS = 20
@@ -45,6 +46,7 @@ class DemoResult:
     rounds: list[dict]
     teacher_test_top1: float
     student_test_top1: float
+    report: str
     seconds: float
 
     def to_dict(self) -> dict:
@@ -72,5 +74,6 @@ def demo(dest: str | Path = "plabel-demo", seed: int = 0, config: RunConfig = DE
     first, last = result.rounds[0], result.rounds[-1]
     images = dict(ws.rows("SELECT split, count(*) FROM images GROUP BY 1"))
     student_top1 = last["teacher_test_top1"] if last["teacher_test_top1"] is not None else first["student_test_top1"]
+    report = write_report(ws)
     return DemoResult(str(ws.root), seed, images, result.rounds, first["teacher_test_top1"], student_top1,
-                      time.perf_counter() - started)
+                      report.path, time.perf_counter() - started)

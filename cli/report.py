@@ -1,0 +1,30 @@
+"""report: one self-contained HTML file to look at after every round."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from plabel.cli import _options as opt
+from plabel.cli._output import emit_json, info, warn
+from plabel.cli.app import command
+
+
+@command()
+def report(
+    round_: Annotated[Optional[int], typer.Option("--round", "-r", help="Only this round's section (default: every round).", min=0)] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="HTML file (default: reports/report.html in the workspace).")] = None,
+    workspace: opt.Workspace = None,
+    json_output: opt.Json = False,
+):
+    """Write an HTML report: rounds, confidence, selection funnel, sample grids, drift, lineage."""
+    from plabel.report import write_report
+
+    r = write_report(opt.open_ws(workspace), round_, output)
+    if json_output:
+        emit_json(r.to_dict())
+        return
+    for note in r.notes:
+        warn(note)
+    info(f"Report written to {r.path} ({r.bytes / 1e6:.2f} MB, rounds {', '.join(map(str, r.rounds)) or 'none'}).")
