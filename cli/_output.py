@@ -49,7 +49,7 @@ def info(message: str) -> None:
 
 
 def warn(message: str) -> None:
-    err.print(f"[yellow]Warning:[/yellow] {message}", highlight=False)
+    err.print(f"[yellow]Warning:[/yellow] {message}", highlight=False, soft_wrap=True)
 
 
 def print_table(title: str | None, columns: list[str], rows: list, caption: str | None = None) -> None:

@@ -46,8 +46,10 @@ def drift(
         s = r.summary
         rows += [["JS divergence of class distributions", round(s["js_divergence"], 5)],
                  [f"share >= threshold {s['threshold']:.2f} (round {r.round_a} -> {r.round_b})",
-                  f"{s['above_threshold_a']:.3f} -> {s['above_threshold_b']:.3f}"],
-                 ["selection churn: entered / left / kept", f"{s['selection_entered']} / {s['selection_left']} / {s['selection_kept']}"]]
+                  f"{s['above_threshold_a']:.3f} -> {s['above_threshold_b']:.3f}"]]
+        if s["selection_entered"] is not None:
+            rows.append(["selection churn: entered / left / kept",
+                         f"{s['selection_entered']} / {s['selection_left']} / {s['selection_kept']}"])
     print_table(f"Drift, round {r.round_a} -> {r.round_b}", ["measure", "value"], rows)
     largest = r.largest_transitions[:top]
     if largest:
@@ -82,10 +84,10 @@ def rounds(workspace: opt.Workspace = None, json_output: opt.Json = False):
     print_table(
         "Rounds",
         ["round", "teacher", "predictions", "selection", "manifest", "pseudo (copies)", "student",
-         "teacher test", "student test", "flip rate"],
+         "teacher test", "student test", "teacher mCE", "flip rate"],
         [[r["round"], short(r["teacher_id"]), r["predictions"],
           f"{r['balance']} >= {r['threshold']:.2f}" if r["balance"] else "-", short(r["manifest_hash"]),
           f"{r['n_pseudo']} ({r['n_pseudo_copies']})" if r["n_pseudo"] is not None else "-", short(r["student_id"]),
-          pct(r["teacher_test_top1"]), pct(r["student_test_top1"]),
+          pct(r["teacher_test_top1"]), pct(r["student_test_top1"]), pct(r["teacher_mce"]),
           "-" if r["flip_rate_to_next"] is None else f"{r['flip_rate_to_next']:.3f}"] for r in rows],
     )

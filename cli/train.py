@@ -19,11 +19,11 @@ RUNTIME = "Runtime"
 @command()
 def train(
     round_: opt.Round,
-    model: Annotated[Optional[str], typer.Option(help="timm model name (default: the teacher's for a student).", rich_help_panel=TRAIN)] = None,
+    model: Annotated[Optional[str], typer.Option(help="timm model name (default for a student: the teacher's, with its image size, channels, flips and crops).", rich_help_panel=TRAIN)] = None,
     manifest: Annotated[Optional[Path], typer.Option(help="Manifest Parquet file (default: labeled images for round 0, else round R-1's manifest).", rich_help_panel=TRAIN)] = None,
     epochs: Annotated[int, typer.Option(min=1, rich_help_panel=TRAIN)] = 10,
     img_size: Annotated[Optional[int], typer.Option(help="Input size in pixels (default: the model's).", rich_help_panel=TRAIN)] = None,
-    in_chans: Annotated[int, typer.Option(help="3 (grayscale images are converted to RGB) or 1.", rich_help_panel=TRAIN)] = 3,
+    in_chans: Annotated[Optional[int], typer.Option(help="3 (grayscale images are converted to RGB) or 1 (default: the teacher's, else 3).", rich_help_panel=TRAIN)] = None,
     batch_size: Annotated[int, typer.Option(help="Labeled images per step.", min=1, rich_help_panel=TRAIN)] = 64,
     unlabeled_ratio: Annotated[float, typer.Option(help="Pseudo-labeled images per labeled image in each step.", rich_help_panel=TRAIN)] = 1.0,
     pretrained: Annotated[bool, typer.Option("--pretrained", help="Start from timm's pretrained weights (needs network access).", rich_help_panel=TRAIN)] = False,
@@ -31,6 +31,7 @@ def train(
     finetune_from: Annotated[Optional[str], typer.Option(help="FixRes-style fine-tune of this checkpoint on unaugmented labeled images (use a larger --img-size).", rich_help_panel=TRAIN)] = None,
     freeze_stages: Annotated[int, typer.Option(help="With --finetune-from: freeze the first K stages (stem = 1).", rich_help_panel=TRAIN)] = 0,
     skip_missing: Annotated[bool, typer.Option("--skip-missing", help="Skip and count manifest rows whose file is gone or unreadable.", rich_help_panel=TRAIN)] = False,
+    resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue a killed run of the same options from its last epoch, or start it over.", rich_help_panel=TRAIN)] = True,
     noise: Annotated[Optional[bool], typer.Option("--noise/--no-noise", help="Student noise: RandAugment, dropout, stochastic depth.", rich_help_panel=NOISE, show_default=False)] = None,
     randaug: Annotated[Optional[str], typer.Option(help="timm RandAugment string, e.g. rand-m9-n2-mstd0.5 (overrides the next two).", rich_help_panel=NOISE)] = None,
     randaug_magnitude: Annotated[int, typer.Option(rich_help_panel=NOISE)] = 9,
@@ -38,8 +39,8 @@ def train(
     drop_rate: Annotated[Optional[float], typer.Option(help="Head dropout (default 0.5 noised, else 0).", rich_help_panel=NOISE)] = None,
     drop_path_rate: Annotated[Optional[float], typer.Option(help="Stochastic depth (default 0.2 noised, else 0).", rich_help_panel=NOISE)] = None,
     label_smoothing: Annotated[float, typer.Option(help="For hard targets; soft targets use soft cross-entropy.", rich_help_panel=NOISE)] = 0.1,
-    hflip: Annotated[float, typer.Option(help="Horizontal flip probability.", rich_help_panel=NOISE)] = 0.5,
-    crop_scale: Annotated[float, typer.Option(help="Smallest area kept by the random resized crop.", rich_help_panel=NOISE)] = 0.08,
+    hflip: Annotated[Optional[float], typer.Option(help="Horizontal flip probability (default: the teacher's, else 0.5).", rich_help_panel=NOISE)] = None,
+    crop_scale: Annotated[Optional[float], typer.Option(help="Smallest area kept by the random resized crop (default: the teacher's, else 0.08).", rich_help_panel=NOISE)] = None,
     opt_name: Annotated[str, typer.Option("--opt", help="adamw or sgd (Nesterov).", rich_help_panel=LOOP)] = "adamw",
     lr: Annotated[float, typer.Option(rich_help_panel=LOOP)] = 1e-3,
     weight_decay: Annotated[float, typer.Option(rich_help_panel=LOOP)] = 0.05,
@@ -70,7 +71,7 @@ def train(
         init_from=init_from, finetune_from=finetune_from, freeze_stages=freeze_stages,
         skip_missing=skip_missing, seed=seed, workers=workers, device=device, amp=amp, channels_last=channels_last,
     )
-    r = run(opt.open_ws(workspace), options, progress=opt.progress(json_output))
+    r = run(opt.open_ws(workspace), options, progress=opt.progress(json_output), resume=resume)
     if json_output:
         emit_json(r.to_dict())
         return

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 
 from plabel import checkpoints, models, storage
 from plabel.data import TrainImages, seeded_batches
-from plabel.errors import DataError, UnknownRound, UsageError
+from plabel.errors import DataError, UnknownCheckpoint, UnknownRound, UsageError
 from plabel.evaluate import accuracy, labeled_split, predict_logits
 from plabel.manifest import Manifest, check_files, labeled_manifest, read_manifest
 from plabel.progress import NULL
@@ -46,7 +46,7 @@ class TrainOptions:
     manifest: str | None = None  # default: labeled images (round 0), round R-1's manifest
     epochs: int = 10
     img_size: int | None = None  # default: the model's
-    in_chans: int = 3  # 1 trains on grayscale directly
+    in_chans: int | None = None  # 3 (grayscale converted to RGB) or 1; default: the teacher's, else 3
     batch_size: int = 64  # labeled images per step
     unlabeled_ratio: float = 1.0  # pseudo images per labeled image in each step
     opt: str = "adamw"
@@ -64,8 +64,8 @@ class TrainOptions:
     randaug_ops: int = 2
     drop_rate: float | None = None  # None: 0.5 when noised, else 0
     drop_path_rate: float | None = None  # None: 0.2 when noised, else 0
-    hflip: float = 0.5
-    crop_scale: float = 0.08  # smallest area of RandomResizedCrop
+    hflip: float | None = None  # default: the teacher's, else timm's 0.5
+    crop_scale: float | None = None  # smallest area of RandomResizedCrop; default: the teacher's, else 0.08
     pretrained: bool = False
     init_from: str | None = None
     finetune_from: str | None = None
@@ -133,10 +133,10 @@ def validate(o: TrainOptions) -> None:
         (o.lr > 0, "--lr must be > 0"),
         (0 <= o.ema_decay < 1, "--ema-decay must be in [0, 1)"),
         (0 <= o.label_smoothing < 1, "--label-smoothing must be in [0, 1)"),
-        (o.in_chans in (1, 3), "--in-chans must be 1 or 3"),
+        (o.in_chans in (None, 1, 3), "--in-chans must be 1 or 3"),
         (o.img_size is None or o.img_size >= 8, "--img-size must be >= 8"),
-        (0 < o.crop_scale <= 1, "--crop-scale must be in (0, 1]"),
-        (0 <= o.hflip <= 1, "--hflip must be in [0, 1]"),
+        (o.crop_scale is None or 0 < o.crop_scale <= 1, "--crop-scale must be in (0, 1]"),
+        (o.hflip is None or 0 <= o.hflip <= 1, "--hflip must be in [0, 1]"),
         (o.freeze_stages >= 0, "--freeze-stages must be >= 0"),
         (not (o.finetune_from and o.init_from), "--finetune-from and --init-from exclude each other"),
         (o.workers >= 0, "--workers must be >= 0"),
@@ -182,14 +182,29 @@ def plan_run(ws: Workspace, o: TrainOptions) -> RunPlan:
     for ck in (parent, init):
         if ck is not None:
             checkpoints.check_classes(ck, classes)
+    teacher = None
+    if o.round > 0 and kind == "train":
+        try:
+            teacher = checkpoints.find(ws, round=o.round - 1)
+        except UnknownCheckpoint:
+            if not (o.model or init):
+                raise
     if o.model:
         model_name = o.model
     elif parent or init:
         model_name = (parent or init).config["model"]
-    elif o.round > 0:
-        model_name = checkpoints.find(ws, round=o.round - 1).config["model"]  # the teacher's
+    elif teacher is not None:
+        model_name = teacher.config["model"]  # a student is, by default, its teacher's equal
     else:
         raise UsageError("--model is required for round 0 (a timm model name, e.g. resnet18)")
+    # what the data looks like is the teacher's unless said otherwise: size, channels, flips, crops
+    source = teacher or init or parent
+    if o.img_size is None and kind == "train" and (teacher or init) is not None:
+        o = replace(o, img_size=(teacher or init).data_config.input_size[-1])
+    inherited = source.config.get("train", {}) if source is not None else {}
+    o = replace(o, in_chans=o.in_chans or (source.config["in_chans"] if source is not None else 3),
+                hflip=o.hflip if o.hflip is not None else inherited.get("hflip", 0.5),
+                crop_scale=o.crop_scale if o.crop_scale is not None else inherited.get("crop_scale", 0.08))
     models.check_model_name(model_name)
     if init is not None and init.config["model"] != model_name:
         raise UsageError(f"--init-from {init.checkpoint_id} is a {init.config['model']}, not a {model_name}")
@@ -200,9 +215,9 @@ def plan_run(ws: Workspace, o: TrainOptions) -> RunPlan:
     if kind == "finetune":
         manifest = manifest.select(~manifest.pseudo)
     if parent is None and kind == "train":
-        teacher = ws.scalar(TEACHER_OF_MANIFEST_SQL, [manifest.hash])
-        if teacher:
-            parent = checkpoints.find(ws, teacher)
+        made_by = ws.scalar(TEACHER_OF_MANIFEST_SQL, [manifest.hash])  # whose predictions the manifest holds
+        if made_by:
+            parent = checkpoints.find(ws, made_by)
         elif init is not None:
             parent = init
     noise = (o.round > 0 and kind == "train") if o.noise is None else o.noise
@@ -442,8 +457,9 @@ def _write_run_row(ws: Workspace, plan: RunPlan, row: dict) -> None:
 EXISTING_RUN_SQL = "SELECT checkpoint_id FROM checkpoints WHERE run_id = ? ORDER BY created_at DESC LIMIT 1"
 
 
-def train(ws: Workspace, options: TrainOptions, progress=NULL) -> TrainResult:
-    """Train round R's model; resume a killed run; return the existing checkpoint of a finished one."""
+def train(ws: Workspace, options: TrainOptions, progress=NULL, resume: bool = True) -> TrainResult:
+    """Train round R's model; resume a killed run (unless `resume` is False: start it over);
+    return the existing checkpoint of a finished one."""
     started = time.perf_counter()
     plan = plan_run(ws, options)
     o = plan.options
@@ -455,6 +471,8 @@ def train(ws: Workspace, options: TrainOptions, progress=NULL) -> TrainResult:
     with ws.writing(f"plabel train --round {o.round}"):
         parts = _build(plan)
         run_dir = ws.train_dir / plan.run_id
+        if not resume:
+            shutil.rmtree(run_dir, ignore_errors=True)
         resumed = _load_state(run_dir, parts)
         first_epoch, step, history = (resumed[0] + 1, resumed[1], resumed[2]) if resumed else (0, 0, [])
         for row in history:  # rows of epochs saved before a kill may not have reached the table

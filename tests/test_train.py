@@ -286,3 +286,40 @@ def test_mixed_manifest_rows_keep_their_own_targets(base_ws, tmp_path):
                                unlabeled_ratio=1.0, **FAST))
     assert r.history[-1]["unl_loss"] < r.history[0]["unl_loss"] * 0.7
     assert evaluate(ws, r.checkpoint_id, "test").top1 > 60
+
+
+def test_grayscale_as_one_channel(base_ws, tmp_path):
+    from plabel.infer import InferOptions, infer
+
+    ws = copy_ws(base_ws, tmp_path / "ws")
+    r = train(ws, TrainOptions(round=0, epochs=6, in_chans=1, **FAST))
+    ckpt = checkpoints.find(ws, r.checkpoint_id)
+    assert ckpt.config["in_chans"] == 1 and ckpt.data_config.input_size == (1, 32, 32)
+    assert len(ckpt.data_config.mean) == 1
+    assert evaluate(ws, r.checkpoint_id, "test").top1 > 40
+    assert infer(ws, InferOptions(round=0, checkpoint=r.checkpoint_id, workers=0)).predicted == 200
+
+
+def test_no_resume_starts_over(base_ws, tmp_path):
+    ws = copy_ws(base_ws, tmp_path / "ws")
+    opts = TrainOptions(round=0, epochs=2, seed=11, **FAST)
+    from plabel.train import plan_run
+
+    run_dir = ws.train_dir / plan_run(ws, opts).run_id / "epoch-00000"
+    run_dir.mkdir(parents=True)  # a bogus saved state: resuming from it would fail
+    (run_dir / "state.json").write_text("{}")
+    r = train(ws, opts, resume=False)
+    assert r.resumed_from_epoch is None and len(r.history) == 2
+
+
+def test_a_student_takes_its_teachers_image_settings(base_ws, teacher, tmp_path):
+    from plabel.train import plan_run
+
+    ws = copy_ws(base_ws, tmp_path / "ws")
+    m = labeled_manifest(ws)
+    plan = plan_run(ws, TrainOptions(round=1, manifest=str(m), epochs=1))
+    o = plan.options
+    assert plan.model_name == "test_resnet" and o.img_size == 32 and o.in_chans == 3
+    assert (o.hflip, o.crop_scale) == (0.0, 0.5)  # the teacher's, not timm's defaults
+    explicit = plan_run(ws, TrainOptions(round=1, manifest=str(m), epochs=1, hflip=0.5, img_size=40)).options
+    assert (explicit.hflip, explicit.img_size, explicit.crop_scale) == (0.5, 40, 0.5)
