@@ -406,5 +406,5 @@ def _bytes(folder: Path) -> int:
 
 
 def _rows(folder: Path) -> int:
-    return sum(pq.ParquetFile(p).metadata.num_rows for p in folder.glob("*.parquet")) if folder.exists() else 0
+    return storage.row_count(folder.glob("*.parquet")) if folder.exists() else 0
 

@@ -36,7 +36,7 @@ BALANCES = ("topk", "copies", "none")
 
 # the checkpoint whose predictions are selected (a round with no rows at all: the round's newest)
 TEACHER_SQL = """
-SELECT coalesce((SELECT any_value(checkpoint_id) FROM predictions WHERE round = $1),
+SELECT coalesce((SELECT checkpoint_id FROM predictions WHERE round = $1 LIMIT 1),
                 (SELECT arg_max(checkpoint_id, created_at) FROM checkpoints WHERE round = $2), '')
 """
 LABELS = ("hard", "soft")
@@ -95,18 +95,26 @@ FROM binned GROUP BY ALL
 
 UNIFORM = "md5_number_lower(image_id || ':' || CAST($seed AS VARCHAR)) / 18446744073709551616.0"
 
-# topk ranks only the rows at or above each class's boundary bin (the bin where the count from the
-# top reaches N; all rows of a class smaller than N), not the whole pool.
+# topk: in a class with at least N eligible rows, every row above its boundary bin (the bin where
+# the count from the top reaches N) is kept once, and only the boundary bin's rows are ranked for
+# the N - above places left; a class with fewer than N rows ranks them all to spread the copies.
 PSEUDO_TOPK = """
-ranked AS (
-    SELECT e.*, row_number() OVER (PARTITION BY e.class_id ORDER BY e.confidence DESC, e.image_id) AS rank,
-           least(count(*) OVER (PARTITION BY e.class_id), $per_class) AS kept
-    FROM eligible e JOIN boundaries b USING (class_id) WHERE e.bin >= b.boundary
+placed AS (
+    SELECT e.*, b.boundary, b.above, b.total FROM eligible e JOIN boundaries b USING (class_id)
+    WHERE e.bin >= b.boundary
+),
+contested AS (
+    SELECT *, row_number() OVER (PARTITION BY class_id ORDER BY confidence DESC, image_id) AS rank,
+           greatest(least(total, $per_class), 1) AS kept
+    FROM placed WHERE total < $per_class OR bin = boundary
 ),
 pseudo AS (
+    SELECT image_id, class_id, confidence, index, prob, probs, 1 AS copies
+    FROM placed WHERE total >= $per_class AND bin > boundary
+    UNION ALL
     SELECT image_id, class_id, confidence, index, prob, probs,
-           $per_class // greatest(kept, 1) + CASE WHEN rank <= $per_class % greatest(kept, 1) THEN 1 ELSE 0 END AS copies
-    FROM ranked WHERE rank <= $per_class
+           $per_class // kept + CASE WHEN rank <= $per_class % kept THEN 1 ELSE 0 END AS copies
+    FROM contested WHERE above + rank <= $per_class
 )
 """
 PSEUDO_COPIES = f"""
@@ -263,19 +271,21 @@ def _by_class(histogram: list[tuple[int, int, int]]) -> dict[int, dict[int, int]
     return by_class
 
 
-def boundaries(histogram: list[tuple[int, int, int]], per_class: int) -> list[tuple[int, int]]:
-    """topk's pre-filter: per class, the highest bin at which the count from the top reaches N
-    (-1, the threshold's bin, for a class with fewer than N images). Rows below it cannot be
-    among the N most confident."""
+def boundaries(histogram: list[tuple[int, int, int]], per_class: int) -> list[tuple[int, int, int, int]]:
+    """topk's pre-filter: per class (boundary, rows above it, eligible rows). The boundary is the
+    highest bin at which the count from the top reaches N (-1, the threshold's bin, for a class
+    with fewer than N rows); rows below it cannot be among the N most confident."""
     out = []
     for class_id, bins in sorted(_by_class(histogram).items()):
-        total, boundary = 0, -1
+        total, above, boundary = sum(bins.values()), 0, -1
         for b in sorted(bins, reverse=True):
-            total += bins[b]
-            if total >= per_class:
+            if above + bins[b] >= per_class:
                 boundary = b
                 break
-        out.append((class_id, boundary))
+            above += bins[b]
+        else:
+            above = 0  # fewer than N: all rows are ranked
+        out.append((class_id, boundary, above, total))
     return out
 
 
@@ -330,13 +340,14 @@ def select(ws: Workspace, options: SelectOptions, progress=NULL) -> SelectResult
             n = None
         soft_source = "full" if probs_stored else "topk"
         if o.balance == "topk":
-            _temp_table(con, "boundaries", [("class_id", "INTEGER"), ("boundary", "INTEGER")], boundaries(hist, n))
+            _temp_table(con, "boundaries", [("class_id", "INTEGER"), ("boundary", "INTEGER"), ("above", "BIGINT"),
+                                             ("total", "BIGINT")], boundaries(hist, n))
             params["per_class"] = n
         if o.balance == "copies":
             _temp_table(con, "cutoffs", [("class_id", "INTEGER"), ("cutoff", "FLOAT"), ("count", "BIGINT")],
                         cutoffs(hist, n, o.threshold))
             params.update(per_class=n, seed=o.seed)
-        fingerprint = _fingerprint(ws, con, o, n, checkpoint_id, soft_source)
+        fingerprint = _fingerprint(ws, o, n, checkpoint_id, soft_source)
         selection_id = fingerprint[:16]
         if o.dry_run:
             counted = {r[0]: r[1:] for r in db.rows(con, _counts_sql(cands, o.balance), params)}
@@ -344,7 +355,7 @@ def select(ws: Workspace, options: SelectOptions, progress=NULL) -> SelectResult
             n_labeled = db.scalar(con, f"SELECT count(*) FROM ({LABELED_ROWS})", {"include_labeled": o.include_labeled})
             return _result(o, selection_id, checkpoint_id, n, auto, n_labeled, classes, None, None, notes, started,
                            already=False)
-        existing = _existing(ws, o.round)
+        existing = _existing(ws, con, o.round)
         if existing and existing["selection_id"] == selection_id:
             counted = {r[0]: r[1:] for r in db.rows(con, MANIFEST_COUNTS_SQL, [str(ws.round_dir("manifests", o.round) / "manifest.parquet")])}
             _fill(classes, counted)
@@ -388,14 +399,15 @@ def _temp_table(con, name: str, columns: list[tuple[str, str]], rows: list[tuple
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {select}", [list(c) for c in cols]).fetchall()
 
 
-def _fingerprint(ws: Workspace, con, o: SelectOptions, n, checkpoint_id: str, soft_source: str) -> str:
+def _fingerprint(ws: Workspace, o: SelectOptions, n, checkpoint_id: str, soft_source: str) -> str:
     """Identity of a selection: its parameters and what it read (by content, not file names)."""
     dup_files = sorted(ws.round_dir("duplicates", o.round).glob("*.parquet"))
     inputs = {
         "options": {k: v for k, v in asdict(o).items() if k not in ("dry_run", "overwrite")},
         "per_class": n, "checkpoint_id": checkpoint_id, "soft_source": soft_source,
-        "predictions": db.scalar(con, "SELECT count(*) FROM predictions WHERE round = ?", [o.round]),
-        "images": db.rows(con, "SELECT split, count(*) FROM images GROUP BY 1 ORDER BY 1"),
+        # row counts from the Parquet footers: no scan of 10^8 rows to name a selection
+        "predictions": storage.row_count(ws.round_dir("predictions", o.round).glob("*.parquet")),
+        "images": storage.row_count(ws.table_dir("images").glob("*.parquet")),
         "duplicates": [storage.file_hash(p) for p in dup_files],
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
@@ -408,11 +420,10 @@ def _fill(classes: list[ClassCount], counted: dict) -> None:
             c.cutoff = float(cutoff) if cutoff is not None else None
 
 
-def _existing(ws: Workspace, round: int) -> dict | None:
-    folder = ws.round_dir("selections", round)
-    if not folder.exists():
+def _existing(ws: Workspace, con, round: int) -> dict | None:
+    if not ws.round_dir("selections", round).exists():
         return None
-    rows = ws.rows("SELECT selection_id, manifest_path, manifest_hash, n_labeled FROM selections WHERE round = ?", [round])
+    rows = db.rows(con, "SELECT selection_id, manifest_path, manifest_hash, n_labeled FROM selections WHERE round = ?", [round])
     return dict(zip(("selection_id", "manifest_path", "manifest_hash", "n_labeled"), rows[0])) if rows else None
 
 

@@ -166,6 +166,11 @@ def remove_tmp_files(folder: Path) -> int:
     return n
 
 
+def row_count(files) -> int:
+    """Rows in Parquet files, from their footers."""
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+
 def file_hash(path: Path, length: int = 32) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

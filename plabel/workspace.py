@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import tomllib
 
 from plabel import db, storage
@@ -94,18 +95,26 @@ class Workspace:
 
     def view_sql(self, schema: TableSchema) -> str:
         """SELECT for a table's view: its files in schema order, or a typed empty table."""
-        if not self._glob(schema):
+        files = self._glob(schema)
+        if not files:
             return schema.empty_select()
         cols = ", ".join(quote_ident(c) for c in schema.names)
         folder = str(self.table_dir(schema.name)).replace("'", "''")
-        # A column added to a table after some files were written reads as NULL in those files:
-        # union_by_name across the files, and by name with the typed empty table for a column
-        # that no file has yet.
+        # Files are written in the definition's exact schema, so the oldest and the newest having
+        # it means all do: a plain scan, which keeps DuckDB's statistics shortcuts. Otherwise a
+        # column was added after some files were written: union the files by name, and union by
+        # name with the typed empty table for a column that no file has yet (it reads as NULL).
+        by_age = sorted(files, key=lambda f: os.stat(f).st_mtime_ns)
+        expected = [c.name for c in schema.file_columns]
+        uniform = all(pq.read_schema(f).names == expected for f in {by_age[0], by_age[-1]})
+        union = "" if uniform else ", union_by_name = true"
         if schema.partition:
             scan = (f"read_parquet('{folder}/{schema.partition}=*/*.parquet', hive_partitioning = true, "
-                    f"hive_types = {{'{schema.partition}': INTEGER}}, union_by_name = true)")
+                    f"hive_types = {{'{schema.partition}': INTEGER}}{union})")
         else:
-            scan = f"read_parquet('{folder}/*.parquet', hive_partitioning = false, union_by_name = true)"
+            scan = f"read_parquet('{folder}/*.parquet', hive_partitioning = false{union})"
+        if uniform:
+            return f"SELECT {cols} FROM {scan}"
         return f"SELECT {cols} FROM (SELECT * FROM {scan} UNION ALL BY NAME {schema.empty_select()})"
 
     def view_statements(self) -> list[str]:

@@ -71,15 +71,20 @@ def test_selection_invariants(tmp_path_factory, data, opts):
             # the N most confident (ties by id), duplicated up to N in total when fewer
             assert {m["image_id"] for m in got} == set(have[:n])
             assert sum(m["copies"] for m in got) == (n if have and n else 0)
+            k = min(len(have), n)  # the spare copies go to the most confident
+            copies = {m["image_id"]: m["copies"] for m in got}
+            assert [copies[i] for i in have[:k]] == [n // k + (j < n % k) for j in range(k)]
         else:
-            # copies: every kept image gets floor(c) or ceil(c) copies, c = N / images above the cutoff
+            # copies: the official walk down the 0.01 grid (edges above the threshold) to the first
+            # edge with N images at or above it; each of those gets floor(c) or ceil(c) copies
+            t = np.float32(opts["threshold"])
+            edges = [np.float32(e / 100) for e in range(100, -1, -1) if np.float32(e / 100) > t]
+            cutoff = next((e for e in edges if sum(conf[i] >= e for i in have) >= n), t)
+            above = [i for i in have if conf[i] >= cutoff]
+            assert {m["image_id"] for m in got} <= set(above)
             if got:
-                cutoff = min(conf[m["image_id"]] for m in got)
-                count = sum(1 for i in have if conf[i] >= cutoff)
-                expect = n / count
+                expect = n / len(above)
                 assert all(m["copies"] in (math.floor(expect), math.ceil(expect)) for m in got)
-                kept_above = {m["image_id"] for m in got}
-                assert kept_above <= {i for i in have if conf[i] >= cutoff}
         if opts["labels"] == "soft":
             for m in got:
                 assert abs(sum(m["target_prob"]) - 1) < 1e-4

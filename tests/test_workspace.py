@@ -112,3 +112,21 @@ def test_lock_of_a_killed_process_is_cleared(ws):
     holder.wait()
     with write_lock(ws.root, "next") as stale:
         assert stale is not None and stale["command"] == "holder" and stale["pid"] == holder.pid
+
+
+def test_a_column_added_later_reads_as_null_in_older_files(ws, image_folder):
+    """Additive schema evolution: files written before a column existed still read."""
+    import pyarrow.parquet as pq
+
+    ingest(ws, image_folder, split="train", workers=1)
+    part = next(ws.table_dir("images").glob("*.parquet"))
+    pq.write_table(pq.read_table(part).drop_columns(["true_label"]), part)  # as an older version wrote it
+    con = ws.connect()
+    assert con.execute("SELECT count(*), count(true_label) FROM images").fetchall() == [(11, 0)]
+    assert "union_by_name" in ws.view_sql(ws_table("images"))
+
+
+def ws_table(name):
+    from plabel.schema import table
+
+    return table(name)
