@@ -28,22 +28,14 @@ def ws(trained, tmp_path):
     return open_workspace(tmp_path / "ws")
 
 
-def q(ws, sql, params=None):
-    con = ws.connect()
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
 def test_rows_and_columns_match_the_schema(ws):
     r = infer(ws, InferOptions(round=0, splits=("unlabeled", "test"), workers=0, store_probs="full", embeddings=True))
     assert r.predicted == 300 and r.rows == 300 and r.rejected == 0
     for name in ("predictions", "embeddings"):
         for f in ws.round_dir(name, 0).glob("*.parquet"):
             assert pq.read_schema(f).remove_metadata() == table(name).arrow_schema()
-    assert q(ws, "SELECT split, count(*) FROM predictions GROUP BY 1 ORDER BY 1") == [("test", 100), ("unlabeled", 200)]
-    assert q(ws, "SELECT count(DISTINCT image_id) FROM predictions") == [(300,)]
+    assert ws.rows("SELECT split, count(*) FROM predictions GROUP BY 1 ORDER BY 1") == [("test", 100), ("unlabeled", 200)]
+    assert ws.rows("SELECT count(DISTINCT image_id) FROM predictions") == [(300,)]
 
 
 def test_probabilities_are_consistent(ws):
@@ -64,17 +56,17 @@ def test_probabilities_are_consistent(ws):
 
 def test_embeddings_are_unit_vectors(ws):
     infer(ws, InferOptions(round=0, workers=0, embeddings=True))
-    norms = q(ws, "SELECT min(sqrt(list_sum(list_transform(embedding, lambda x: x * x)))), "
+    norms = ws.rows("SELECT min(sqrt(list_sum(list_transform(embedding, lambda x: x * x)))), "
                   "max(sqrt(list_sum(list_transform(embedding, lambda x: x * x)))) FROM embeddings")[0]
     assert norms[0] == pytest.approx(1, abs=2e-3) and norms[1] == pytest.approx(1, abs=2e-3)
 
 
 def test_same_checkpoint_and_images_give_identical_predictions(ws):
     infer(ws, InferOptions(round=0, workers=2))
-    first = q(ws, "SELECT image_id, class_id, confidence, prob FROM predictions ORDER BY image_id")
+    first = ws.rows("SELECT image_id, class_id, confidence, prob FROM predictions ORDER BY image_id")
     r = infer(ws, InferOptions(round=0, workers=2, overwrite=True))
     assert r.predicted == 200
-    assert q(ws, "SELECT image_id, class_id, confidence, prob FROM predictions ORDER BY image_id") == first
+    assert ws.rows("SELECT image_id, class_id, confidence, prob FROM predictions ORDER BY image_id") == first
 
 
 def test_complete_round_is_not_recomputed(ws):
@@ -85,18 +77,18 @@ def test_complete_round_is_not_recomputed(ws):
 
 def test_temperature_softens_the_distribution(ws):
     infer(ws, InferOptions(round=0, workers=0))
-    cold = dict(q(ws, "SELECT image_id, confidence FROM predictions"))
+    cold = dict(ws.rows("SELECT image_id, confidence FROM predictions"))
     infer(ws, InferOptions(round=0, workers=0, temperature=4.0, overwrite=True))
-    hot = dict(q(ws, "SELECT image_id, confidence FROM predictions"))
+    hot = dict(ws.rows("SELECT image_id, confidence FROM predictions"))
     assert all(hot[i] <= cold[i] + 1e-6 for i in cold)
-    assert q(ws, "SELECT DISTINCT temperature FROM predictions") == [(4.0,)]
+    assert ws.rows("SELECT DISTINCT temperature FROM predictions") == [(4.0,)]
 
 
 def test_unreadable_images_are_rejected_and_skipped(ws, tmp_path):
     # two images of our own (the shared MNIST files must stay intact), broken after ingest
     extra = tmp_path / "extra"
     extra.mkdir()
-    for i, (p,) in enumerate(q(ws, "SELECT path FROM images WHERE split = 'test' ORDER BY path LIMIT 2")):
+    for i, (p,) in enumerate(ws.rows("SELECT path FROM images WHERE split = 'test' ORDER BY path LIMIT 2")):
         data = ws.resolve_path(p).read_bytes()
         (extra / f"{i}.png").write_bytes(data + b"\0")  # new bytes, new image ids
     ingest(ws, extra, split="unlabeled", workers=1)
@@ -105,7 +97,7 @@ def test_unreadable_images_are_rejected_and_skipped(ws, tmp_path):
     (extra / "1.png").write_bytes(data[: len(data) * 2 // 3])
     r = infer(ws, InferOptions(round=0, workers=0))
     assert r.predicted == 200 and r.rejected == 2
-    reasons = sorted(x[0] for x in q(ws, "SELECT reason FROM rejects WHERE stage = 'infer' AND round = 0"))
+    reasons = sorted(x[0] for x in ws.rows("SELECT reason FROM rejects WHERE stage = 'infer' AND round = 0"))
     assert reasons[0] == "file not found" and reasons[1].startswith("truncated or corrupt")
 
 
@@ -116,16 +108,16 @@ def test_killed_infer_resumes_exactly_once(ws, tmp_path):
     shutil.copytree(ws.root, reference)
     points = count_points([*args[:-1], reference], tmp_path)
     assert points > 10  # 13 flushes x 2 files, then 2 commits
-    expected = q(open_workspace(reference), "SELECT image_id, class_id, confidence, prob FROM predictions ORDER BY image_id")
+    expected = open_workspace(reference).rows("SELECT image_id, class_id, confidence, prob FROM predictions ORDER BY image_id")
     for kill_at in (6, points - 1, points):  # inside a flush, at the embeddings commit, at the predictions commit
         r = run_plabel(args, kill_at=kill_at)
         assert killed(r), r.stderr
         assert not ws.round_dir("predictions", 0).exists() or kill_at == points
         r = run_plabel(args)
         assert r.returncode == 0, r.stderr
-        got = q(ws, "SELECT image_id, class_id, confidence, prob FROM predictions ORDER BY image_id")
+        got = ws.rows("SELECT image_id, class_id, confidence, prob FROM predictions ORDER BY image_id")
         assert got == expected  # the very same numbers: batches are the same blocks after a resume
-        assert q(ws, "SELECT count(*), count(DISTINCT image_id) FROM embeddings") == [(200, 200)]
+        assert ws.rows("SELECT count(*), count(DISTINCT image_id) FROM embeddings") == [(200, 200)]
         shutil.rmtree(ws.round_dir("predictions", 0))
         shutil.rmtree(ws.round_dir("embeddings", 0))
 

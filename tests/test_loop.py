@@ -42,22 +42,14 @@ def done(fresh, tmp_path_factory):
     return ws, result
 
 
-def q(ws, sql, params=None):
-    con = ws.connect()
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
 def snapshot(ws) -> dict:
     """What two runs must agree on: ids, hashes and predictions of every round."""
     return {
-        "checkpoints": q(ws, "SELECT round, checkpoint_id, parent_id, manifest_hash FROM checkpoints ORDER BY 1, 2"),
-        "selections": q(ws, "SELECT round, selection_id, checkpoint_id, manifest_hash FROM selections ORDER BY 1"),
-        "predictions": q(ws, "SELECT round, image_id, class_id, confidence FROM predictions ORDER BY 1, 2"),
-        "duplicates": q(ws, "SELECT round, image_id, duplicate_of, scope FROM duplicates ORDER BY 1, 2, 3, 4"),
-        "evals": q(ws, "SELECT checkpoint_id, split, metric, value FROM evals WHERE metric IN ('top1', 'top5') ORDER BY 1, 2, 3"),
+        "checkpoints": ws.rows("SELECT round, checkpoint_id, parent_id, manifest_hash FROM checkpoints ORDER BY 1, 2"),
+        "selections": ws.rows("SELECT round, selection_id, checkpoint_id, manifest_hash FROM selections ORDER BY 1"),
+        "predictions": ws.rows("SELECT round, image_id, class_id, confidence FROM predictions ORDER BY 1, 2"),
+        "duplicates": ws.rows("SELECT round, image_id, duplicate_of, scope FROM duplicates ORDER BY 1, 2, 3, 4"),
+        "evals": ws.rows("SELECT checkpoint_id, split, metric, value FROM evals WHERE metric IN ('top1', 'top5') ORDER BY 1, 2, 3"),
     }
 
 
@@ -66,19 +58,19 @@ def test_every_table_exists_and_lineage_is_consistent(done):
     assert [r["round"] for r in result.rounds] == [0, 1, 2]
     for name, rounds in [("predictions", [0, 1]), ("duplicates", [0, 1]), ("selections", [0, 1]),
                          ("manifests", [0, 1]), ("selection_classes", [0, 1])]:
-        assert [r[0] for r in q(ws, f"SELECT DISTINCT round FROM {name} ORDER BY 1")] == rounds, name
-    ckpts = {r: c for r, c in q(ws, "SELECT round, checkpoint_id FROM checkpoints")}
+        assert [r[0] for r in ws.rows(f"SELECT DISTINCT round FROM {name} ORDER BY 1")] == rounds, name
+    ckpts = {r: c for r, c in ws.rows("SELECT round, checkpoint_id FROM checkpoints")}
     assert sorted(ckpts) == [0, 1, 2]
     for r in (0, 1):
         # each manifest names the predictions it came from, and they were made by round r's teacher
-        (made_by,) = q(ws, "SELECT DISTINCT checkpoint_id FROM predictions WHERE round = ?", [r])
-        (sel_ckpt, manifest_hash) = q(ws, "SELECT checkpoint_id, manifest_hash FROM selections WHERE round = ?", [r])[0]
+        (made_by,) = ws.rows("SELECT DISTINCT checkpoint_id FROM predictions WHERE round = ?", [r])
+        (sel_ckpt, manifest_hash) = ws.rows("SELECT checkpoint_id, manifest_hash FROM selections WHERE round = ?", [r])[0]
         assert made_by[0] == ckpts[r] == sel_ckpt
         assert storage.file_hash(ws.round_dir("manifests", r) / "manifest.parquet") == manifest_hash
         # each student names its manifest and its teacher
-        (student_manifest, parent) = q(ws, "SELECT manifest_hash, parent_id FROM checkpoints WHERE round = ?", [r + 1])[0]
+        (student_manifest, parent) = ws.rows("SELECT manifest_hash, parent_id FROM checkpoints WHERE round = ?", [r + 1])[0]
         assert student_manifest == manifest_hash and parent == ckpts[r]
-    evaluated = {c for (c,) in q(ws, "SELECT DISTINCT checkpoint_id FROM evals WHERE split = 'test'")}
+    evaluated = {c for (c,) in ws.rows("SELECT DISTINCT checkpoint_id FROM evals WHERE split = 'test'")}
     assert evaluated == set(ckpts.values())
     steps = [(s.round, s.step) for s in result.steps]
     assert steps[:3] == [(0, "train teacher"), (0, "eval test"), (0, "infer")]
@@ -147,5 +139,5 @@ def test_student_models_are_used(fresh, tmp_path):
     ws = open_workspace(shutil.copytree(fresh.root, tmp_path / "ws"))
     cfg = replace(load_config(ws), rounds=1, student_models=("test_efficientnet",))
     run(ws, cfg)
-    models = dict(q(ws, "SELECT round, model FROM checkpoints"))
+    models = dict(ws.rows("SELECT round, model FROM checkpoints"))
     assert models == {0: "test_resnet", 1: "test_efficientnet"}
