@@ -272,26 +272,34 @@ def evaluate_robustness(ws: Workspace, options: RobustnessOptions, progress=NULL
             nets[c.checkpoint_id] = m.model(c)
         return nets[c.checkpoint_id]
 
+    def record(c, **row) -> None:
+        rows[c.checkpoint_id].append(dict(row, n=len(m.data)))
+
+    def measured(c, stored: dict, compute, **row) -> float:
+        """A measurement the reference already has with these settings, else measured and recorded."""
+        value = stored.get((row.get("corruption"), row.get("severity"), row["metric"]))
+        if value is None:
+            value = compute()
+            record(c, value=value, **row)
+        return value
+
+    def stored_for(c, kind: str, settings: str) -> dict:
+        return _stored(ws, c.checkpoint_id, kind, settings) if c is ref and c is not ckpt else {}
+
     if "corruptions" in o.kinds:
         names = list(o.corruptions) or C.list_corruptions()
         settings = _settings(o, "corruptions")
         errors = {}
         for c in subjects:
-            stored = _stored(ws, c.checkpoint_id, "corruptions", settings) if c is ref and c is not ckpt else {}
-            dc, e = c.data_config, {}
-            e["clean"] = stored.get((None, None, "clean_error"))
-            if e["clean"] is None:
-                e["clean"] = m.error(net_of(c), dc, label="clean")
-                rows[c.checkpoint_id].append(dict(kind="corruptions", metric="clean_error", value=e["clean"], n=len(m.data), settings=settings))
+            stored, dc = stored_for(c, "corruptions", settings), c.data_config
+            e = {"clean": measured(c, stored, lambda: m.error(net_of(c), dc, label="clean"),
+                                   kind="corruptions", metric="clean_error", settings=settings)}
             for name in names:
                 for s in o.severities:
-                    v = stored.get((name, s, "error"))
-                    if v is None:
-                        v = m.error(net_of(c), dc, partial(_corrupt, name, s), (o.seed, C.list_corruptions().index(name), s),
-                                    f"{name} s{s}")
-                        rows[c.checkpoint_id].append(dict(kind="corruptions", metric="error", corruption=name, severity=s,
-                                                          value=v, n=len(m.data), settings=settings))
-                    e[(name, s)] = v
+                    e[(name, s)] = measured(
+                        c, stored, lambda: m.error(net_of(c), dc, partial(_corrupt, name, s),
+                                                   (o.seed, C.list_corruptions().index(name), s), f"{name} s{s}"),
+                        kind="corruptions", metric="error", corruption=name, severity=s, settings=settings)
             errors[c.checkpoint_id] = e
         f, r = errors[ckpt.checkpoint_id], errors[ref.checkpoint_id]
         result.clean_error = f["clean"]
@@ -304,41 +312,32 @@ def evaluate_robustness(ws: Workspace, options: RobustnessOptions, progress=NULL
                                         if rel_den else float("nan"))
         result.mce = float(np.mean(list(result.ce.values())))
         result.relative_mce = float(np.mean(list(result.relative_ce.values())))
+        normalised = dict(kind="corruptions", reference_id=ref.checkpoint_id, settings=settings)
         for name in names:
-            rows[ckpt.checkpoint_id] += [
-                dict(kind="corruptions", metric="ce", corruption=name, value=result.ce[name], n=len(m.data),
-                     reference_id=ref.checkpoint_id, settings=settings),
-                dict(kind="corruptions", metric="relative_ce", corruption=name, value=result.relative_ce[name],
-                     n=len(m.data), reference_id=ref.checkpoint_id, settings=settings)]
-        rows[ckpt.checkpoint_id] += [
-            dict(kind="corruptions", metric="mce", value=result.mce, n=len(m.data), reference_id=ref.checkpoint_id, settings=settings),
-            dict(kind="corruptions", metric="relative_mce", value=result.relative_mce, n=len(m.data),
-                 reference_id=ref.checkpoint_id, settings=settings)]
+            record(ckpt, metric="ce", corruption=name, value=result.ce[name], **normalised)
+            record(ckpt, metric="relative_ce", corruption=name, value=result.relative_ce[name], **normalised)
+        record(ckpt, metric="mce", value=result.mce, **normalised)
+        record(ckpt, metric="relative_mce", value=result.relative_mce, **normalised)
 
     if "flips" in o.kinds:
         names = list(o.perturbations) or P.list_perturbations()
         settings = _settings(o, "flips")
         rates = {}
         for c in subjects:
-            stored = _stored(ws, c.checkpoint_id, "flips", settings) if c is ref and c is not ckpt else {}
-            rates[c.checkpoint_id] = {}
-            for name in names:
-                v = stored.get((name, None, "flip_rate"))
-                if v is None:
-                    v = m.flip_rate(net_of(c), c.data_config, name)
-                    rows[c.checkpoint_id].append(dict(kind="flips", metric="flip_rate", corruption=name, value=v,
-                                                      n=len(m.data), settings=settings))
-                rates[c.checkpoint_id][name] = v
+            stored = stored_for(c, "flips", settings)
+            rates[c.checkpoint_id] = {
+                name: measured(c, stored, lambda: m.flip_rate(net_of(c), c.data_config, name),
+                               kind="flips", metric="flip_rate", corruption=name, settings=settings)
+                for name in names}
+        normalised = dict(kind="flips", reference_id=ref.checkpoint_id, settings=settings)
         for name in names:
             fv, rv = rates[ckpt.checkpoint_id][name], rates[ref.checkpoint_id][name]
             result.flip_rates[name] = fv
             result.fr[name] = fv / rv * 100 if rv else float("nan")
-            rows[ckpt.checkpoint_id].append(dict(kind="flips", metric="fr", corruption=name, value=result.fr[name],
-                                                 n=len(m.data), reference_id=ref.checkpoint_id, settings=settings))
+            record(ckpt, metric="fr", corruption=name, value=result.fr[name], **normalised)
         finite = [v for v in result.fr.values() if not math.isnan(v)]
         result.mfr = float(np.mean(finite)) if finite else float("nan")
-        rows[ckpt.checkpoint_id].append(dict(kind="flips", metric="mfr", value=result.mfr, n=len(m.data),
-                                             reference_id=ref.checkpoint_id, settings=settings))
+        record(ckpt, metric="mfr", value=result.mfr, **normalised)
 
     for kind in ("fgsm", "pgd"):
         if kind in o.kinds:
@@ -346,8 +345,7 @@ def evaluate_robustness(ws: Workspace, options: RobustnessOptions, progress=NULL
             for eps in (0.0, *o.epsilons) if kind == "fgsm" else o.epsilons:
                 acc = m.attack(net_of(ckpt), ckpt.data_config, kind, eps)
                 getattr(result, kind)[round(eps, 6)] = acc
-                rows[ckpt.checkpoint_id].append(dict(kind=kind, metric="accuracy", epsilon=eps, value=acc,
-                                                     n=len(m.data), settings=settings))
+                record(ckpt, kind=kind, metric="accuracy", epsilon=eps, value=acc, settings=settings)
 
     with ws.writing("plabel eval --robustness"):
         for c in subjects:
