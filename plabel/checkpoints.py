@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pyarrow as pa
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -112,7 +111,7 @@ def _register(ws: Workspace, ckpt_id: str, config: dict) -> None:
     }
     dest = ws.table_dir("checkpoints") / f"{ckpt_id}.parquet"
     if not dest.exists():
-        storage.write_arrow(pa.Table.from_pylist([row]), dest, table("checkpoints"))
+        storage.write_rows([row], dest, table("checkpoints"))
 
 
 FIND_SQL = """

@@ -204,14 +204,11 @@ def dedup(ws: Workspace, round: int, similarity: float | None = None, neighbours
 
 def _write(ws: Workspace, round: int, rows: list[dict]) -> None:
     schema = table("duplicates")
-    data = pa.Table.from_pylist(rows, schema=schema.arrow_schema()) if rows else schema.arrow_schema().empty_table()
+    data = pa.Table.from_pylist(rows, schema=schema.arrow_schema())
     data = data.sort_by([("image_id", "ascending"), ("scope", "ascending"), ("duplicate_of", "ascending")])
     staging = ws.staging_dir("duplicates", round)
     if staging.exists():
         storage.retire_dir(staging, ws.trash_dir)
     storage.write_arrow(data, staging / "duplicates.parquet", schema)
-    dest = ws.round_dir("duplicates", round)
-    if dest.exists():
-        storage.retire_dir(dest, ws.trash_dir)
-    storage.commit_dir(staging, dest)
+    ws.commit_round("duplicates", round, staging)
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import numpy as np
-import pyarrow as pa
 import torch
 from torch.utils.data import DataLoader
 
@@ -144,11 +143,10 @@ def write_rows(ws: Workspace, eval_id: str, ckpt, split: str, rows: list[dict]) 
     now = datetime.now(timezone.utc)
     full = [
         {"eval_id": eval_id, "checkpoint_id": ckpt.checkpoint_id, "round": ckpt.round, "split": split,
-         "corruption": None, "severity": None, "epsilon": None, "class_id": None, "pred_class_id": None,
-         "reference_id": None, "settings": None, "evaluated_at": now, **row}
+         "evaluated_at": now, **row}
         for row in rows
     ]
-    storage.write_arrow(pa.Table.from_pylist(full), ws.table_dir("evals") / storage.part_name(), table("evals"))
+    storage.write_rows(full, ws.table_dir("evals") / storage.part_name(), table("evals"))
 
 
 def record_rejects(ws: Workspace, items: list[tuple[str, str, str]], stage: str, split: str, round: int, source_id: str) -> None:
@@ -158,4 +156,4 @@ def record_rejects(ws: Workspace, items: list[tuple[str, str, str]], stage: str,
          "round": round, "source_id": source_id, "rejected_at": now}
         for image_id, path, reason in items
     ]
-    storage.write_arrow(pa.Table.from_pylist(rows), ws.table_dir("rejects") / storage.part_name(), table("rejects"))
+    storage.write_rows(rows, ws.table_dir("rejects") / storage.part_name(), table("rejects"))

@@ -293,10 +293,7 @@ def _commit(ws: Workspace, o: InferOptions, st: Staging) -> None:
     for name, folder in pairs:
         if not folder.exists():
             continue  # committed before a kill
-        dest = ws.round_dir(name, o.round)
-        if dest.exists():
-            storage.retire_dir(dest, ws.trash_dir)
-        storage.commit_dir(folder, dest)
+        ws.commit_round(name, o.round, folder)
     st.state.unlink(missing_ok=True)
     shutil.rmtree(st.rejects, ignore_errors=True)
 

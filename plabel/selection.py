@@ -24,8 +24,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
-import pyarrow as pa
-
 from plabel import db, storage
 from plabel.errors import UnknownRound, UsageError
 from plabel.progress import NULL
@@ -447,8 +445,8 @@ def _write(ws, con, o: SelectOptions, params: dict, classes, selection_id, check
          "copies": c.copies, "cutoff": c.cutoff}
         for c in classes
     ]
-    storage.write_arrow(pa.Table.from_pylist(class_rows, schema=table("selection_classes").arrow_schema()),
-                        ws.staging_dir("selection_classes", o.round) / "classes.parquet", table("selection_classes"))
+    storage.write_rows(class_rows, ws.staging_dir("selection_classes", o.round) / "classes.parquet",
+                       table("selection_classes"))
     result = _result(o, selection_id, checkpoint_id, n, auto, n_labeled, classes, manifest_path, manifest_hash, notes,
                      started, already=False)
     params_json = {k: v for k, v in asdict(o).items() if k not in ("dry_run", "overwrite")}
@@ -460,14 +458,10 @@ def _write(ws, con, o: SelectOptions, params: dict, classes, selection_id, check
         "manifest_path": manifest_path, "manifest_hash": manifest_hash,
         "params": json.dumps(dict(params_json, per_class_resolved=n), sort_keys=True), "selected_at": now,
     }
-    storage.write_arrow(pa.Table.from_pylist([row], schema=table("selections").arrow_schema()),
-                        ws.staging_dir("selections", o.round) / "selection.parquet", table("selections"))
+    storage.write_rows([row], ws.staging_dir("selections", o.round) / "selection.parquet", table("selections"))
     # selections last: a round with a selections row has its manifest and funnel too
     for name in names:
-        dest = ws.round_dir(name, o.round)
-        if dest.exists():
-            storage.retire_dir(dest, ws.trash_dir)
-        storage.commit_dir(ws.staging_dir(name, o.round), dest)
+        ws.commit_round(name, o.round, ws.staging_dir(name, o.round))
     return result
 
 

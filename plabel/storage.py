@@ -77,6 +77,11 @@ def write_arrow(data: pa.Table, dest: Path, schema: TableSchema) -> Path:
         tmp.unlink(missing_ok=True)
 
 
+def write_rows(rows: list[dict], dest: Path, schema: TableSchema) -> Path:
+    """Write a few rows given as dicts (a column a dict lacks is null) as `dest`, atomically."""
+    return write_arrow(pa.Table.from_pylist(rows, schema=schema.arrow_schema()), dest, schema)
+
+
 class ArrowPartWriter:
     """Writes batches of rows as a sequence of part files in one folder (bounded memory)."""
 

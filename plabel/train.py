@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
@@ -451,7 +450,7 @@ def _validate_epoch(plan: RunPlan, parts: Parts, val) -> tuple[float | None, flo
 def _write_run_row(ws: Workspace, plan: RunPlan, row: dict) -> None:
     full = {"run_id": plan.run_id, "round": plan.options.round, **row}
     dest = ws.table_dir("runs") / f"{plan.run_id}-epoch{row['epoch']:05d}.parquet"
-    storage.write_arrow(pa.Table.from_pylist([full]), dest, table("runs"))
+    storage.write_rows([full], dest, table("runs"))
 
 
 EXISTING_RUN_SQL = "SELECT checkpoint_id FROM checkpoints WHERE run_id = ? ORDER BY created_at DESC LIMIT 1"

@@ -73,6 +73,13 @@ class Workspace:
         """Where a round of a partitioned table is built before it is committed."""
         return self.table_dir(name) / ".staging" / f"round={round}"
 
+    def commit_round(self, name: str, round: int, staging: Path) -> None:
+        """Put a finished staging folder in place as round R of a table, retiring the one it replaces."""
+        dest = self.round_dir(name, round)
+        if dest.exists():
+            storage.retire_dir(dest, self.trash_dir)
+        storage.commit_dir(staging, dest)
+
     # -- paths of images ---------------------------------------------------------------
     def store_path(self, path: str | os.PathLike) -> str:
         """How a file path is stored: relative to the workspace when inside it."""
