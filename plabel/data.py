@@ -18,7 +18,8 @@ def to_bytes_array(paths: list[str]) -> np.ndarray:
     return np.array([p.encode() for p in paths]) if paths else np.array([], dtype="S1")
 
 
-def _load(path: str, in_chans: int):
+def load_image(path: str, in_chans: int):
+    """An image file as the model takes it: RGB, or grayscale for a 1-channel model."""
     im = load_rgb(path)
     return im.convert("L") if in_chans == 1 else im
 
@@ -39,7 +40,7 @@ class ImageFiles(Dataset):
     def __getitem__(self, i: int):
         path = self.files[i].decode()
         try:
-            return self.transform(_load(path, self.in_chans)), i, ""
+            return self.transform(load_image(path, self.in_chans)), i, ""
         except RejectedImage as e:
             return torch.zeros(self.input_size), i, f"{e}"
 
@@ -62,7 +63,7 @@ class TrainImages(Dataset):
         """(tensor, row, reason): reason is "" for a good image, else why it could not be read."""
         row, seed = key
         try:
-            image = _load(self.files[row].decode(), self.in_chans)
+            image = load_image(self.files[row].decode(), self.in_chans)
         except RejectedImage as e:
             return torch.zeros(self.input_size), row, str(e)
         random.seed(seed)

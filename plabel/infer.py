@@ -27,8 +27,9 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from plabel import checkpoints, db, models, storage
+from plabel.data import load_image
 from plabel.errors import UsageError
-from plabel.images import RejectedImage, load_rgb
+from plabel.images import RejectedImage
 from plabel.progress import NULL
 from plabel.schema import table
 from plabel.workspace import SPLITS, Workspace
@@ -111,8 +112,7 @@ class PendingImages(IterableDataset):
             t = f.read_row_group(g)
             for image_id, split, path in zip(*(t.column(c).to_pylist() for c in ("image_id", "split", "fs_path"))):
                 try:
-                    im = load_rgb(path)
-                    x = self.transform(im.convert("L") if self.in_chans == 1 else im)
+                    x = self.transform(load_image(path, self.in_chans))
                     yield x, image_id, split, path, ""
                 except RejectedImage as e:
                     yield torch.zeros(self.input_size), image_id, split, path, str(e)

@@ -21,9 +21,10 @@ from timm.data import create_transform
 from torch.utils.data import DataLoader, Dataset
 
 from plabel import checkpoints, models
+from plabel.data import load_image
 from plabel.errors import UsageError
 from plabel.evaluate import labeled_split, write_rows
-from plabel.images import RejectedImage, load_rgb
+from plabel.images import RejectedImage
 from plabel.progress import NULL
 from plabel.robustness import corruptions as C
 from plabel.robustness import perturbations as P
@@ -144,11 +145,9 @@ class Pixels(Dataset):
 
     def __getitem__(self, i):
         try:
-            im = load_rgb(self.files[i].decode())
+            im = load_image(self.files[i].decode(), self.dc.input_size[0])
         except RejectedImage:
             return torch.zeros(self.dc.input_size), i, False
-        if self.dc.input_size[0] == 1:
-            im = im.convert("L")
         t = self.geometry(im)  # timm's eval geometry without normalisation: uint8 0-255
         x = (t.float() / 255 if t.dtype == torch.uint8 else t.float()).permute(1, 2, 0).numpy()  # H x W x C in [0, 1]
         if self.treat is not None:
