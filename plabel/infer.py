@@ -225,7 +225,7 @@ def _pending(ws: Workspace, o: InferOptions, st: Staging, scratch: Path) -> tupl
         n = 0
         scratch.parent.mkdir(parents=True, exist_ok=True)
         with pq.ParquetWriter(scratch, schema) as w:
-            for chunk in _blocks(rel.to_arrow_reader(o.batch_size * 64), o.batch_size):
+            for chunk in storage.blocks(rel.to_arrow_reader(o.batch_size * 64), o.batch_size):
                 paths = [str(ws.resolve_path(p)) for p in chunk.column("path").to_pylist()]
                 w.write_table(pa.table([chunk.column("image_id"), chunk.column("split"), pa.array(paths)], schema=schema),
                               row_group_size=o.batch_size)
@@ -233,23 +233,6 @@ def _pending(ws: Workspace, o: InferOptions, st: Staging, scratch: Path) -> tupl
     finally:
         con.close()
     return n, staged
-
-
-def _blocks(reader, size: int):
-    """Re-cut record batches into tables whose length is a multiple of `size` (the last: the rest)."""
-    pending = []
-    rows = 0
-    for batch in reader:
-        pending.append(batch)
-        rows += batch.num_rows
-        if rows >= size:
-            t = pa.Table.from_batches(pending)
-            cut = rows - rows % size
-            yield t.slice(0, cut)
-            rest = t.slice(cut)
-            pending, rows = rest.to_batches(), rest.num_rows
-    if rows:
-        yield pa.Table.from_batches(pending)
 
 
 def _open_staging(ws: Workspace, o: InferOptions, ckpt_id: str) -> Staging:

@@ -112,6 +112,23 @@ def _check_not_null(data, target: pa.Schema, name: str) -> None:
 ROW_GROUP = 1 << 17
 
 
+def blocks(reader, size: int):
+    """Re-cut record batches into tables whose length is a multiple of `size` (the last: the rest)."""
+    pending = []
+    rows = 0
+    for batch in reader:
+        pending.append(batch)
+        rows += batch.num_rows
+        if rows >= size:
+            t = pa.Table.from_batches(pending)
+            cut = rows - rows % size
+            yield t.slice(0, cut)
+            rest = t.slice(cut)
+            pending, rows = rest.to_batches(), rest.num_rows
+    if rows:
+        yield pa.Table.from_batches(pending)
+
+
 def write_query(con, query: str, params: list | dict | None, dest: Path, schema: TableSchema) -> int:
     """Stream a query's rows into `dest` atomically, in the table's exact file schema; rows written.
 
@@ -123,22 +140,14 @@ def write_query(con, query: str, params: list | dict | None, dest: Path, schema:
     target = schema.arrow_schema()
     tmp = tmp_path(dest)
     n = 0
-    pending: list[pa.RecordBatch] = []
-    pending_rows = 0
     try:
         reader = con.sql(query, params=db.bind(query, params) or None).to_arrow_reader(ROW_GROUP)
         with pq.ParquetWriter(tmp, target, use_dictionary=schema.dictionary_columns, **PARQUET_OPTIONS) as writer:
-            for batch in reader:
-                pending.append(conform_batch(batch, target, schema.name))
-                pending_rows += batch.num_rows
-                while pending_rows >= ROW_GROUP:
-                    full = pa.Table.from_batches(pending, target)
-                    writer.write_table(full.slice(0, ROW_GROUP), row_group_size=ROW_GROUP)
-                    rest = full.slice(ROW_GROUP)
-                    pending, pending_rows = rest.to_batches(), rest.num_rows
-                n += batch.num_rows
-            if pending_rows or n == 0:
-                writer.write_table(pa.Table.from_batches(pending, target), row_group_size=ROW_GROUP)
+            for block in blocks((conform_batch(b, target, schema.name) for b in reader), ROW_GROUP):
+                writer.write_table(block, row_group_size=ROW_GROUP)
+                n += block.num_rows
+            if n == 0:
+                writer.write_table(target.empty_table(), row_group_size=ROW_GROUP)
         publish(tmp, dest)
         return n
     finally:
