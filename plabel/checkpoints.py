@@ -81,9 +81,7 @@ def save(ws: Workspace, model: torch.nn.Module, ema: torch.nn.Module | None, con
         (staging / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True))
         ckpt_id = _digest(staging)
         final = ws.checkpoints_dir / ckpt_id
-        if final.exists():
-            shutil.rmtree(staging)
-        else:
+        if not final.exists():  # else the same content is there already
             storage.commit_dir(staging, final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

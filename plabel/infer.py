@@ -267,7 +267,7 @@ def _commit(ws: Workspace, o: InferOptions, st: Staging) -> None:
     # rejects first (file by file), then embeddings, then predictions: a committed predictions
     # round means the whole round is done
     for p in sorted(st.rejects.glob("*.parquet")):
-        if pq.ParquetFile(p).metadata.num_rows:
+        if storage.row_count([p]):
             os.replace(p, ws.table_dir("rejects") / p.name)
         else:
             p.unlink()

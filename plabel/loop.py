@@ -14,6 +14,7 @@ from pathlib import Path
 
 import tomllib
 
+from plabel import storage
 from plabel.errors import UsageError
 from plabel.infer import InferOptions
 from plabel.progress import NULL
@@ -65,9 +66,7 @@ class RunConfig:
 
 
 def _check_keys(section: str, given: dict, cls) -> None:
-    valid = {f.name for f in fields(cls)} - RESERVED - ({"splits"} if cls is InferOptions else set())
-    if cls is InferOptions:
-        valid |= {"splits"}
+    valid = {f.name for f in fields(cls)} - RESERVED
     unknown = sorted(set(given) - valid)
     if unknown:
         raise UsageError(f"[run.{section}]: unknown keys {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
@@ -175,12 +174,14 @@ def run(ws: Workspace, config: RunConfig, progress=NULL, on_step=None) -> RunRes
 
     log: list[StepLog] = []
 
-    def step(round: int, name: str, done: bool, action, describe=lambda r: ""):
-        result = None if done else action()
-        entry = StepLog(round, name, done, describe(result) if result is not None else "")
+    def record(entry: StepLog) -> None:
         log.append(entry)
         if on_step:
             on_step(entry)
+
+    def step(round: int, name: str, done: bool, action, describe=lambda r: ""):
+        result = None if done else action()
+        record(StepLog(round, name, done, describe(result) if result is not None else ""))
         return result
 
     eval_splits = [s for s in config.eval_splits if len(labeled_split(ws, s, limit=1))]
@@ -192,9 +193,7 @@ def run(ws: Workspace, config: RunConfig, progress=NULL, on_step=None) -> RunRes
                  lambda r: f"top-1 {r.top1:.2f}%")
 
     teacher = train(ws, config.train_options(0), progress=progress)
-    log.append(StepLog(0, "train teacher", teacher.already_trained, teacher.checkpoint_id))
-    if on_step:
-        on_step(log[-1])
+    record(StepLog(0, "train teacher", teacher.already_trained, teacher.checkpoint_id))
     evaluate_all(teacher.checkpoint_id, 0)
     teacher_id = teacher.checkpoint_id
     for r in range(config.rounds):
@@ -210,9 +209,7 @@ def run(ws: Workspace, config: RunConfig, progress=NULL, on_step=None) -> RunRes
         if config.init_from_teacher:
             options = replace(options, init_from=teacher_id)
         student = train(ws, options, progress=progress)
-        log.append(StepLog(r + 1, "train student", student.already_trained, student.checkpoint_id))
-        if on_step:
-            on_step(log[-1])
+        record(StepLog(r + 1, "train student", student.already_trained, student.checkpoint_id))
         evaluate_all(student.checkpoint_id, r + 1)
         teacher_id = student.checkpoint_id
     return RunResult(round_rows(ws), log)
@@ -233,8 +230,6 @@ def write_default_config(ws: Workspace, config: RunConfig) -> None:
         values = getattr(config, section)
         if values:
             lines += ["", f"[run.{section}]"] + [f"{k} = {_toml(v)}" for k, v in values.items()]
-    from plabel import storage
-
     storage.write_text_atomic(path, path.read_text().rstrip("\n") + "\n" + "\n".join(lines) + "\n")
     ws.config = tomllib.loads(path.read_text())
 

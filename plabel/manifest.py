@@ -22,13 +22,12 @@ from plabel.workspace import Workspace
 
 REQUIRED = ("image_id", "path", "target")
 
-LABELED_SQL = """
-SELECT 0 AS round, i.image_id, i.path, 'labeled' AS origin, c.class_id AS target,
-       NULL::INTEGER[] AS target_index, NULL::FLOAT[] AS target_prob,
-       1 AS copies, 1.0 AS weight, NULL::FLOAT AS confidence
+# The labeled train images as manifest rows: round 0's manifest, and the labeled part of each selection's.
+LABELED_ROWS = """
+SELECT i.image_id, i.path, 'labeled' AS origin, c.class_id AS target, NULL::INTEGER[] AS target_index,
+       NULL::FLOAT[] AS target_prob, 1 AS copies, CAST(1.0 AS FLOAT) AS weight, NULL::FLOAT AS confidence
 FROM images i JOIN classes c ON i.label = c.name
 WHERE i.split = 'train'
-ORDER BY i.image_id
 """
 UNKNOWN_IDS_SQL = """
 SELECT count(*), min(m.image_id) FROM manifest_ids m ANTI JOIN images i USING (image_id)
@@ -91,7 +90,7 @@ def labeled_manifest(ws: Workspace) -> Path:
         if not n:
             raise UsageError("no labeled train images: `plabel ingest DIR --split train` first")
         tmp = folder / storage.part_name("labeled")
-        storage.write_query(con, LABELED_SQL, None, tmp, table("manifests"))
+        storage.write_query(con, f"{LABELED_ROWS} ORDER BY image_id", None, tmp, table("manifests"))
     finally:
         con.close()
     final = folder / f"labeled-{storage.file_hash(tmp, 16)}.parquet"

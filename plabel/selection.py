@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 
 from plabel import db, storage
 from plabel.errors import UnknownRound, UsageError
+from plabel.manifest import LABELED_ROWS
 from plabel.progress import NULL
 from plabel.schema import table
 from plabel.workspace import Workspace
@@ -138,13 +139,6 @@ SOFT_SOURCE = {
     "full": "CAST(range(0, len(probs)) AS INTEGER[]) AS target_index, list_transform(probs, lambda p: pow(p, $inv_t)) AS w",
 }
 
-LABELED_ROWS = """
-SELECT i.image_id, i.path, 'labeled' AS origin, c.class_id AS target, NULL::INTEGER[] AS target_index,
-       NULL::FLOAT[] AS target_prob, 1 AS copies, CAST(1.0 AS FLOAT) AS weight, NULL::FLOAT AS confidence
-FROM images i JOIN classes c ON i.label = c.name
-WHERE i.split = 'train' AND $include_labeled
-"""
-
 
 def _pseudo_sql(cands: str, balance: str, labels: str, soft_source: str) -> str:
     """The selected pseudo rows with their targets (materialised as a temp table: it is small,
@@ -159,7 +153,7 @@ targeted AS (SELECT image_id, class_id, confidence, copies, {TARGET_SOFT} FROM s
 
 
 MANIFEST_SQL = f"""
-SELECT * FROM ({LABELED_ROWS})
+SELECT * FROM ({LABELED_ROWS}) WHERE $include_labeled
 UNION ALL
 SELECT t.image_id, i.path, 'pseudo' AS origin, t.class_id AS target, t.target_index, t.target_prob,
        t.copies, CAST(1.0 AS FLOAT) AS weight, t.confidence
@@ -350,7 +344,7 @@ def select(ws: Workspace, options: SelectOptions, progress=NULL) -> SelectResult
         if o.dry_run:
             counted = {r[0]: r[1:] for r in db.rows(con, _counts_sql(cands, o.balance), params)}
             _fill(classes, counted)
-            n_labeled = db.scalar(con, f"SELECT count(*) FROM ({LABELED_ROWS})", {"include_labeled": o.include_labeled})
+            n_labeled = db.scalar(con, f"SELECT count(*) FROM ({LABELED_ROWS}) WHERE $include_labeled", {"include_labeled": o.include_labeled})
             return _result(o, selection_id, checkpoint_id, n, auto, n_labeled, classes, None, None, notes, started,
                            already=False)
         existing = _existing(ws, con, o.round)
