@@ -25,6 +25,13 @@ def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = 
     return con.execute(sql, bind(sql, params)).fetchall()
 
 
+def dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> list[dict]:
+    """Rows as {column: value}."""
+    cur = con.execute(sql, bind(sql, params))
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
 def row(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> tuple | None:
     result = rows(con, sql, params)
     return result[0] if result else None

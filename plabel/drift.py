@@ -75,9 +75,7 @@ def drift(ws: Workspace, from_round: int | None = None, to_round: int | None = N
             raise UsageError("--from and --to must differ")
         a, b = sorted((from_round, to_round))
         images, flip_rate, change = db.row(con, PAIR_SQL, [a, b])
-        cur = con.execute(SUMMARY_SQL, [a, b])
-        names = [d[0] for d in cur.description]
-        summary_rows = cur.fetchall()
+        summary = db.dicts(con, SUMMARY_SQL, [a, b])
         transitions = [dict(zip(("class_a", "class_b", "name_a", "name_b", "images"), r))
                        for r in db.rows(con, TRANSITIONS_SQL, [a, b])]
         flips = dict(db.rows(con, FLIPS_SQL, [a, b]))
@@ -85,7 +83,7 @@ def drift(ws: Workspace, from_round: int | None = None, to_round: int | None = N
     finally:
         con.close()
     return DriftReport(a, b, images, flip_rate or 0.0, change or 0.0,
-                       dict(zip(names, summary_rows[0])) if summary_rows else None, transitions, classes,
+                       summary[0] if summary else None, transitions, classes,
                        flips.get("negative", 0), flips.get("positive", 0))
 
 
@@ -93,9 +91,7 @@ def rounds(ws: Workspace) -> list[dict]:
     """The round_summary view, plus each round's flip rate towards the next."""
     con = ws.connect()
     try:
-        cur = con.execute("SELECT * FROM round_summary")
-        names = [d[0] for d in cur.description]
-        rows = [dict(zip(names, r)) for r in cur.fetchall()]
+        rows = db.dicts(con, "SELECT * FROM round_summary")
         flips = {r[0]: r[1] for r in db.rows(con, "SELECT round_a, flip_rate FROM drift_summary")}
     finally:
         con.close()

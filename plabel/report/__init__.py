@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from plabel import storage
+from plabel.drift import FLIPS_SQL, TRANSITIONS_SQL
 from plabel.errors import UnknownRound
 from plabel.report import data as D
 from plabel.report import plots
@@ -186,7 +187,7 @@ class _Report:
             return self.section("drift", "Drift", "<p>Drift needs two rounds of predictions.</p>")
         b = self.only_round if self.only_round and self.only_round in self.pred_rounds[1:] else self.pred_rounds[-1]
         a = self.pred_rounds[self.pred_rounds.index(b) - 1]
-        rows = self.ws.rows(D.TRANSITIONS_SQL, [a, b])
+        rows = [(ca, cb, n) for ca, cb, _, _, n in self.ws.rows(TRANSITIONS_SQL, [a, b])]
         totals = {}
         for ca, cb, n in rows:
             totals[ca] = totals.get(ca, 0) + n
@@ -204,7 +205,7 @@ class _Report:
         moves = sorted(((n, ca, cb) for ca, cb, n in rows if ca != cb), reverse=True)
         body += "<h3>Largest transitions</h3>" + _table(["from", "to", "images"],
                                                          [[self.names[ca], self.names[cb], n] for n, ca, cb in moves], "transitions-table", 15)
-        flips = dict(self.ws.rows(D.FLIP_COUNTS_SQL, [a, b]))
+        flips = dict(self.ws.rows(FLIPS_SQL, [a, b]))
         negative = self.ws.rows(D.NEGATIVE_SQL, [a, b, 20])
         body += (f"<h3>Negative flips</h3><p>Val/test images right in round {a} and wrong in round {b}: "
                  f"{flips.get('negative', 0)} (positive flips: {flips.get('positive', 0)}).</p>")

@@ -66,14 +66,10 @@ QUALIFY row_number() OVER (PARTITION BY d.group_id, d.scope ORDER BY d.excluded,
 ORDER BY g.size DESC, d.group_id, d.excluded, d.image_id
 """
 GROUP_MEMBERS = 12
-TRANSITIONS_SQL = """
-SELECT class_a, class_b, images FROM class_transitions WHERE round_a = ? AND round_b = ? AND split = 'unlabeled'
-"""
 NEGATIVE_SQL = """
 SELECT image_id, split, true_name, label_a, label_b, confidence_a, confidence_b FROM negative_flips
 WHERE round_a = ? AND round_b = ? AND kind = 'negative' ORDER BY confidence_b DESC LIMIT ?
 """
-FLIP_COUNTS_SQL = "SELECT kind, count(*) FROM negative_flips WHERE round_a = ? AND round_b = ? GROUP BY kind"
 ROBUSTNESS_SQL = """
 SELECT checkpoint_id, kind, metric, epsilon, arg_max(value, evaluated_at) AS value
 FROM evals WHERE kind <> 'clean' AND metric IN ('mce', 'relative_mce', 'mfr', 'accuracy')
