@@ -19,7 +19,7 @@ def infer(
     store_probs: Annotated[str, typer.Option(help="topk, or full: also the whole probability vector (float16).")] = "topk",
     embeddings: Annotated[bool, typer.Option("--embeddings", help="Also write L2-normalised penultimate features (for dedup).")] = False,
     temperature: Annotated[float, typer.Option(help="Softmax temperature T: probabilities = softmax(logits / T).")] = 1.0,
-    batch_size: Annotated[int, typer.Option(min=1)] = 256,
+    batch_size: Annotated[int, typer.Option(help="Images per forward pass (also the block a resumed run repeats).", min=1)] = 256,
     workers: Annotated[int, typer.Option(help="DataLoader worker processes decoding images.", min=0)] = 2,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
     amp: Annotated[bool, typer.Option("--amp/--no-amp", help="bfloat16 autocast on CUDA.")] = True,
