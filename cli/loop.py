@@ -49,19 +49,15 @@ def run(
     json_output: opt.Json = False,
 ):
     """The whole loop: teacher, then infer -> dedup -> select -> student -> eval per round; resumable."""
-    from plabel.loop import load_config
+    from plabel.loop import load_config, toml_value
     from plabel.loop import run as run_loop
 
-    overrides = list(set_ or [])
     named = {"rounds": rounds, "teacher_model": teacher_model, "img_size": img_size, "seed": seed,
-             "train.epochs": epochs, "select.threshold": threshold}
-    overrides += [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in named.items() if v is not None]
-    if balance is not None:
-        overrides.append(f'select.balance="{balance}"')
-    if student_model:
-        overrides.append("student_models=[" + ", ".join(f'"{m}"' for m in student_model) + "]")
+             "train.epochs": epochs, "select.threshold": threshold, "select.balance": balance,
+             "student_models": student_model or None}
+    overrides = [*(set_ or []), *(f"{k}={toml_value(v)}" for k, v in named.items() if v is not None)]
     ws = opt.open_ws(workspace)
-    cfg = load_config(ws, config, [o.replace("'", '"') for o in overrides])
+    cfg = load_config(ws, config, overrides)
     result = run_loop(ws, cfg, progress=opt.progress(json_output), on_step=_step_printer(not json_output))
     if json_output:
         emit_json(result.to_dict())

@@ -225,20 +225,21 @@ def write_default_config(ws: Workspace, config: RunConfig) -> None:
         value = getattr(config, f.name)
         if isinstance(value, dict) or value is None:
             continue
-        lines.append(f"{f.name} = {_toml(value)}")
+        lines.append(f"{f.name} = {toml_value(value)}")
     for section in SECTIONS:
         values = getattr(config, section)
         if values:
-            lines += ["", f"[run.{section}]"] + [f"{k} = {_toml(v)}" for k, v in values.items()]
+            lines += ["", f"[run.{section}]"] + [f"{k} = {toml_value(v)}" for k, v in values.items()]
     storage.write_text_atomic(path, path.read_text().rstrip("\n") + "\n" + "\n".join(lines) + "\n")
     ws.config = tomllib.loads(path.read_text())
 
 
-def _toml(value) -> str:
+def toml_value(value) -> str:
+    """A Python value as a TOML value (for plabel.toml and `--set KEY=VALUE`)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -9,7 +9,7 @@ from plabel import storage
 from plabel.datasets import write_split_folders
 from plabel.errors import UsageError
 from plabel.ingest import ingest
-from plabel.loop import RunConfig, load_config, parse_config, run, write_default_config
+from plabel.loop import RunConfig, load_config, parse_config, run, toml_value, write_default_config
 from plabel.workspace import init_workspace, open_workspace
 from tests.crashes import count_points, killed, run_plabel
 
@@ -123,6 +123,12 @@ def test_set_overrides_and_the_toml_file(fresh, tmp_path):
     assert load_config(fresh, f).rounds == 4
     with pytest.raises(UsageError):
         load_config(fresh, None, ["select=3"])
+    # what `plabel run --student-model/--balance/...` pass: Python values written as TOML
+    named = {"student_models": ("test_resnet", "test_vit"), "select.balance": "none", "select.threshold": 0.4,
+             "img_size": 24, "init_from_teacher": True}
+    cfg = load_config(fresh, None, [f"{k}={toml_value(v)}" for k, v in named.items()])
+    assert cfg.student_models == ("test_resnet", "test_vit") and cfg.select_options(0).balance == "none"
+    assert cfg.select_options(0).threshold == 0.4 and cfg.img_size == 24 and cfg.init_from_teacher is True
 
 
 def test_cli_run_options(done, cli):
