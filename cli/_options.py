@@ -23,12 +23,28 @@ Seed = Annotated[int, typer.Option("--seed", help="Random seed.")]
 def open_ws(path: Optional[Path]):
     from plabel.workspace import open_workspace
 
-    ws = open_workspace(path)
-    ws.sync_catalog()
-    return ws
+    return open_workspace(path)  # readers never write: catalog.duckdb is refreshed by writers
 
 
 def progress(json_output: bool):
     from plabel.cli._output import RichProgress
 
     return RichProgress(enabled=not json_output)
+
+
+OptionalRound = Annotated[
+    Optional[int],
+    typer.Option("--round", "-r", help="Round number (default: the newest round that has what the command reads).",
+                 min=0, show_default=False),
+]
+
+
+def resolve_round(ws, round_: Optional[int], table: str, what: str) -> int:
+    """`--round`, or the newest round of `table`, said on stderr so the user sees which."""
+    if round_ is not None:
+        return round_
+    from plabel.cli._output import info
+
+    chosen = ws.newest_round(table)
+    info(f"Round {chosen} (the newest {what}; pass --round to choose another)")
+    return chosen

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 import os
 import sys
@@ -44,18 +45,47 @@ def emit_json(data) -> None:
     sys.stdout.flush()
 
 
+# Messages hold user text (paths, class names, SQL): it is printed as text, never read as Rich
+# markup, so "[/x]" in a class name is shown as it is instead of raising MarkupError.
+def _say(prefix: str, style: str, message: str) -> None:
+    err.print(Text.assemble((prefix, style), str(message)) if prefix else Text(str(message)), highlight=False, soft_wrap=True)
+
+
 def info(message: str) -> None:
-    err.print(message, highlight=False, soft_wrap=True)
+    _say("", "", message)
 
 
 def warn(message: str) -> None:
-    err.print(f"[yellow]Warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+    _say("Warning: ", "yellow", message)
+
+
+def error(message: str) -> None:
+    _say("Error: ", "red", message)
+
+
+class _WarningHandler(logging.Handler):
+    """The library's log warnings (e.g. a lock taken over from a dead writer) as CLI warnings."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        warn(record.getMessage())
+
+
+def _route_library_warnings() -> None:
+    logger = logging.getLogger("plabel")
+    if not any(isinstance(h, _WarningHandler) for h in logger.handlers):
+        logger.addHandler(_WarningHandler(logging.WARNING))
+        logger.propagate = False
 
 
 def print_table(title: str | None, columns: list[str], rows: list, caption: str | None = None) -> None:
-    table = Table(title=title, caption=caption, show_lines=False, header_style="bold")
+    table = Table(
+        title=None if title is None else Text(str(title)),
+        caption=None if caption is None else Text(str(caption)),
+        show_lines=False,
+        header_style="bold",
+    )
     for c in columns:
-        table.add_column(str(c), overflow="fold")
+        table.add_column(Text(str(c)), overflow="fold")
     for row in rows:
         table.add_row(*[_cell(v) for v in row])
     out.print(table)
@@ -69,15 +99,26 @@ def _cell(value) -> Text:
     return Text(str(value))
 
 
+def _describe(e: Exception) -> str:
+    """One line for an unexpected exception; a damaged Parquet file gets the way to repair it."""
+    text = " ".join(str(e).split()) or "(no message)"
+    if "magic bytes" in text.lower() or ("corrupt" in text.lower() and ".parquet" in text):
+        from plabel.storage import REPAIR_HINT
+
+        return f"{text}: a damaged Parquet file; {REPAIR_HINT}"
+    return f"{type(e).__name__}: {text} (set PLABEL_DEBUG=1 for a traceback)"
+
+
 def handle_errors(fn):
     """Map library exceptions to one line on stderr and the exit code (2 usage, 1 runtime)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        _route_library_warnings()
         try:
             return fn(*args, **kwargs)
         except PlabelError as e:
-            err.print(f"[red]Error:[/red] {e}", highlight=False, soft_wrap=True)
+            error(str(e))
             raise typer.Exit(e.exit_code) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
@@ -85,12 +126,7 @@ def handle_errors(fn):
             if os.environ.get("PLABEL_DEBUG"):
                 traceback.print_exc()
             else:
-                err.print(
-                    f"[red]Error:[/red] {type(e).__name__}: {' '.join(str(e).split())} "
-                    "(set PLABEL_DEBUG=1 for a traceback)",
-                    highlight=False,
-                    soft_wrap=True,
-                )
+                error(_describe(e))
             raise typer.Exit(1) from None
 
     return wrapper
@@ -126,7 +162,7 @@ class RichProgress:
         if not self.enabled:
             return NullTask()
         progress = Progress(
-            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.description}", style="bold", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             RateColumn(),

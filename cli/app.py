@@ -14,6 +14,21 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"plabel {version('plabel')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print plabel's version and exit.", callback=_version, is_eager=True),
+) -> None:
+    """Pseudo-label management for Noisy-Student self-training on images."""
+
+
 def command(name: str | None = None, **kwargs):
     """Register a command with the shared error handling."""
     from plabel.cli._output import handle_errors

@@ -12,8 +12,8 @@ from plabel.cli.app import command
 
 @command()
 def infer(
-    round_: opt.Round,
-    checkpoint: Annotated[Optional[str], typer.Option(help="Teacher checkpoint id (default: round R's checkpoint).")] = None,
+    round_: opt.OptionalRound = None,
+    checkpoint: Annotated[Optional[str], typer.Option(help="Teacher checkpoint id (default: round R's checkpoint; without --round, its own round).")] = None,
     split: Annotated[Optional[list[str]], typer.Option(help="Also predict val, test or train images (repeatable); the unlabeled pool is always predicted.")] = None,
     topk: Annotated[int, typer.Option(help="Top-k class ids and probabilities kept per image.", min=1)] = 5,
     store_probs: Annotated[str, typer.Option(help="topk, or full: also the whole probability vector (float16).")] = "topk",
@@ -29,15 +29,21 @@ def infer(
     json_output: opt.Json = False,
 ):
     """Predict on the unlabeled pool with round R's teacher, into the predictions table."""
+    from plabel import checkpoints
     from plabel.infer import InferOptions
     from plabel.infer import infer as run
 
+    ws = opt.open_ws(workspace)
+    if checkpoint is not None and round_ is None:
+        round_ = checkpoints.find(ws, checkpoint).round
+        info(f"Round {round_} (checkpoint {checkpoint}'s round; pass --round to choose another)")
+    round_ = opt.resolve_round(ws, round_, "checkpoints", "trained round")
     options = InferOptions(
         round=round_, checkpoint=checkpoint, splits=tuple(split or ()) or ("unlabeled",), topk=topk,
         store_probs=store_probs, embeddings=embeddings, temperature=temperature, batch_size=batch_size,
         workers=workers, device=device, amp=amp, overwrite=overwrite, flush_rows=rows_per_file,
     )
-    r = run(opt.open_ws(workspace), options, progress=opt.progress(json_output))
+    r = run(ws, options, progress=opt.progress(json_output))
     if json_output:
         emit_json(r.to_dict())
         return

@@ -12,7 +12,7 @@ from plabel.cli.app import command
 
 @command()
 def dedup(
-    round_: opt.Round,
+    round_: opt.OptionalRound = None,
     similarity: Annotated[Optional[float], typer.Option(help="Cosine similarity at or above which two images are near duplicates (default 0.995, see docs/selection.md).")] = None,
     neighbours: Annotated[int, typer.Option(help="Nearest neighbours searched per image.", min=1)] = 16,
     exact_limit: Annotated[int, typer.Option(help="Vectors up to which search is exact (IndexFlatIP); above, an IVF index.", min=1)] = 200_000,
@@ -22,7 +22,9 @@ def dedup(
     """Find exact and near duplicates of round R's unlabeled images, and val/test contamination."""
     from plabel.dedup import dedup as run
 
-    r = run(opt.open_ws(workspace), round_, similarity, neighbours, exact_limit, progress=opt.progress(json_output))
+    ws = opt.open_ws(workspace)
+    round_ = opt.resolve_round(ws, round_, "predictions", "round with predictions")
+    r = run(ws, round_, similarity, neighbours, exact_limit, progress=opt.progress(json_output))
     if json_output:
         emit_json(r.to_dict())
         return
@@ -37,7 +39,7 @@ def dedup(
 
 @command()
 def select(
-    round_: opt.Round,
+    round_: opt.OptionalRound = None,
     threshold: Annotated[float, typer.Option(help="Keep predictions with confidence >= threshold (paper: 0.3).")] = 0.3,
     per_class: Annotated[str, typer.Option(help="Images per class N, or auto (the median of the per-class candidate counts).")] = "auto",
     balance: Annotated[str, typer.Option(help="topk (paper), copies (official code) or none.")] = "topk",
@@ -55,12 +57,14 @@ def select(
     from plabel.selection import SelectOptions, parse_per_class
     from plabel.selection import select as run
 
+    ws = opt.open_ws(workspace)
+    round_ = opt.resolve_round(ws, round_, "predictions", "round with predictions")
     options = SelectOptions(
         round=round_, threshold=threshold, per_class=parse_per_class(per_class), balance=balance, labels=labels,
         temperature=temperature, seed=seed, keep_duplicates=keep_duplicates, include_labeled=labeled,
         dry_run=dry_run, overwrite=overwrite,
     )
-    r = run(opt.open_ws(workspace), options, progress=opt.progress(json_output))
+    r = run(ws, options, progress=opt.progress(json_output))
     if json_output:
         emit_json(r.to_dict())
         return

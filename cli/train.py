@@ -116,7 +116,7 @@ def eval_(
                            steps, reference, limit, seed, batch_size, workers, device, json_output)
     from plabel.evaluate import evaluate
 
-    r = evaluate(ws, checkpoint, split, batch_size, workers, device, progress=opt.progress(json_output))
+    r = evaluate(ws, checkpoint, split, batch_size, workers, device, progress=opt.progress(json_output), limit=limit)
     if json_output:
         emit_json(r.to_dict())
         return

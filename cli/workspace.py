@@ -67,6 +67,14 @@ def ingest(
         print_table("Rejected files", ["reason", "files"], list(r.reasons.items()))
 
 
+CATALOG_ADVICE = {
+    "stale": "the duckdb CLI sees older views until the next writing command (or `plabel init` on this folder)",
+    "missing": "the next writing command (or `plabel init` on this folder) creates it",
+    "corrupt": "the next writing command (or `plabel init` on this folder) keeps it aside and rebuilds it",
+    "foreign": "it is a link or holds more than plabel's views; plabel never touches it (remove or rename it)",
+}
+
+
 @command()
 def status(workspace: opt.Workspace = None, json_output: opt.Json = False):
     """Images per split and class, aliases, rejects and rounds so far."""
@@ -89,6 +97,8 @@ def status(workspace: opt.Workspace = None, json_output: opt.Json = False):
         print_table("Rejects", ["stage", "reason", "files"], [list(r.values()) for r in s["rejects"]])
     if s["rounds"]:
         print_table("Rounds", ["round", "checkpoints", "predictions", "manifest rows"], [list(r.values()) for r in s["rounds"]])
+    if s["catalog"] != "fresh":
+        warn(f"catalog.duckdb is {s['catalog']}: {CATALOG_ADVICE.get(s['catalog'], '')}")
 
 
 @command()
@@ -104,13 +114,16 @@ def sql(
     import sys
 
     from plabel.errors import UsageError
-    from plabel.query import FORMATS, run_query, write_result
+    from plabel.query import FORMATS, check_output, run_query, write_result
 
     if format not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
     if format == "table" and output is not None:
         raise UsageError("--output needs --format csv, json or parquet")
-    result = run_query(opt.open_ws(workspace), query, allow_files=allow_files)
+    ws = opt.open_ws(workspace)
+    if output is not None:
+        check_output(ws.root, output)
+    result = run_query(ws, query, allow_files=allow_files)
     try:
         if format != "table":
             n = write_result(result, format, output, sys.stdout)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -57,6 +58,9 @@ class Checkpoint:
 def state_dict_for_save(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     # clone: safetensors refuses tensors that share memory (tied weights)
     return {k: v.detach().to("cpu").contiguous().clone() for k, v in module.state_dict().items()}
+
+
+_ID = re.compile(f"[0-9a-f]{{{ID_LENGTH}}}")
 
 
 def _digest(folder: Path) -> str:
@@ -121,15 +125,23 @@ ORDER BY created_at DESC, checkpoint_id
 
 def find(ws: Workspace, ref: str | None = None, round: int | None = None) -> Checkpoint:
     """A checkpoint by id (or unique prefix), `latest`, or the newest of a round."""
+    if ref is not None and not ref.strip():
+        raise UsageError("--checkpoint is empty: give a checkpoint id (or prefix), or latest")
     prefix = None if ref in (None, "latest") else ref
     ids = [r[0] for r in ws.rows(FIND_SQL, [round, round, prefix, prefix])]
+    bad = [i for i in ids if not _ID.fullmatch(i)]
+    if bad:  # the id names a folder: a crafted row must not lead outside checkpoints/
+        raise CheckpointError(f"the checkpoints table holds an invalid id {bad[0]!r} (expected {ID_LENGTH} hex digits)")
     if not ids:
         where = f" in round {round}" if round is not None else ""
         what = f"checkpoint {ref!r}" if prefix else "checkpoint"
         raise UnknownCheckpoint(f"no {what}{where}; see `plabel sql \"SELECT checkpoint_id, round FROM checkpoints\"`")
     if prefix and len(ids) > 1 and ids[0] != prefix:
         raise UsageError(f"checkpoint prefix {ref!r} is ambiguous: {', '.join(ids[:5])}")
-    return open_folder(ws.checkpoints_dir / ids[0])
+    folder = ws.checkpoints_dir / ids[0]
+    if folder.is_symlink():
+        raise CheckpointError(f"checkpoint {ids[0]}: {folder} is a symbolic link; plabel refuses to follow it")
+    return open_folder(folder)
 
 
 def open_folder(folder: Path) -> Checkpoint:

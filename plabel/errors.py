@@ -13,6 +13,17 @@ class UsageError(PlabelError):
     exit_code = 2
 
 
+def check_finite(options) -> None:
+    """UsageError for the first float option (of a dataclass) that is NaN or infinite."""
+    import dataclasses
+    import math
+
+    for f in dataclasses.fields(options):
+        value = getattr(options, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"--{f.name.replace('_', '-')} must be a finite number (got {value})")
+
+
 class WorkspaceNotFound(UsageError):
     """The folder is not a plabel workspace."""
 
@@ -35,6 +46,10 @@ class LockHeld(PlabelError):
 
 class CheckpointError(PlabelError):
     """A checkpoint's files are missing, corrupt or do not match each other."""
+
+
+class TrainingDiverged(PlabelError):
+    """The loss became NaN or infinite: the run stops and no checkpoint is written."""
 
 
 class DataError(PlabelError):

@@ -96,14 +96,18 @@ class EvalResult:
 
 
 def evaluate(ws: Workspace, checkpoint: str | None = "latest", split: str = "test", batch_size: int = 256,
-             workers: int = 0, device: str = "auto", use_ema: bool = True, progress=NULL) -> EvalResult:
-    """Top-1, top-5, per-class accuracy and the confusion matrix of a checkpoint on a split."""
+             workers: int = 0, device: str = "auto", use_ema: bool = True, progress=NULL,
+             limit: int | None = None) -> EvalResult:
+    """Top-1, top-5, per-class accuracy and the confusion matrix of a checkpoint on a split
+    (its first `limit` images only, when given: the rows record how many)."""
     if split not in EVAL_SPLITS:
         raise UsageError(f"--split must be one of {', '.join(EVAL_SPLITS)}")
     ckpt = checkpoints.find(ws, checkpoint)
     classes = ws.class_names()
     checkpoints.check_classes(ckpt, classes)
-    data = labeled_split(ws, split)
+    if limit is not None and limit < 1:
+        raise UsageError("--limit must be >= 1")
+    data = labeled_split(ws, split, limit)
     if not len(data):
         raise UsageError(f"no labeled {split} images in the workspace")
     dev = models.resolve_device(device)

@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from plabel import checkpoints, db, models, storage
 from plabel.data import load_image
-from plabel.errors import UsageError
+from plabel.errors import DataError, UsageError, check_finite
 from plabel.images import RejectedImage
 from plabel.progress import NULL
 from plabel.schema import table
@@ -83,6 +83,7 @@ class InferResult:
 
 
 def validate(o: InferOptions) -> None:
+    check_finite(o)
     if o.round < 0:
         raise UsageError("--round must be >= 0")
     if o.topk < 1:
@@ -213,7 +214,7 @@ def _pending(ws: Workspace, o: InferOptions, st: Staging, scratch: Path) -> tupl
         pool_size = db.scalar(con, "SELECT count(*) FROM pool")
         if pool_size == 0:
             raise UsageError(f"no images in {', '.join(order)}: ingest an unlabeled pool first")
-        staged_files = [str(p) for p in st.parts()] + [str(p) for p in st.rejects.glob("*.parquet")]
+        staged_files = [storage.literal_path(p) for p in [*st.parts(), *st.rejects.glob("*.parquet")]]
         staged = 0
         con.execute("CREATE TEMP TABLE staged (image_id VARCHAR)")
         if staged_files:
@@ -291,7 +292,9 @@ def infer(ws: Workspace, options: InferOptions, progress=NULL) -> InferResult:
     ckpt = checkpoints.find(ws, o.checkpoint, None if o.checkpoint else o.round)
     checkpoints.check_classes(ckpt, ws.class_names())
     done_dir = ws.round_dir("predictions", o.round)
-    if done_dir.exists() and not o.overwrite:
+    # a committed round always holds a part file (an empty one when there was nothing to predict);
+    # a folder without any lost its files by hand and is predicted again
+    if any(done_dir.glob("*.parquet")) and not o.overwrite:
         return InferResult(o.round, ckpt.checkpoint_id, 0, 0, 0, True, time.perf_counter() - started, 0.0,
                            _bytes(done_dir), _rows(done_dir))
     device = models.resolve_device(o.device)
@@ -310,6 +313,14 @@ def infer(ws: Workspace, options: InferOptions, progress=NULL) -> InferResult:
     rate = predicted / seconds if seconds else 0.0
     return InferResult(o.round, ckpt.checkpoint_id, predicted, staged, rejected, False,
                        time.perf_counter() - started, rate, _bytes(done_dir), _rows(done_dir))
+
+
+def _check_finite(logits: torch.Tensor, checkpoint_id: str, example: str) -> None:
+    if not bool(torch.isfinite(logits).all()):  # NaN confidences would sort above every real one
+        raise DataError(
+            f"checkpoint {checkpoint_id} gives NaN or infinite outputs (batch starting at image {example}): "
+            "its weights are broken, e.g. by a diverged training; nothing was committed"
+        )
 
 
 def _predict(ws, o: InferOptions, ckpt, device, scratch: Path, pending: int, st: Staging, progress) -> tuple[int, int, float]:
@@ -344,6 +355,7 @@ def _predict(ws, o: InferOptions, ckpt, device, scratch: Path, pending: int, st:
                         x = x.contiguous(memory_format=torch.channels_last)
                     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                         logits, feats = _forward(model, x, o.embeddings)
+                    _check_finite(logits, ckpt.checkpoint_id, image_ids[good[0]])
                     s = summarize(logits, o.temperature, o.topk)
                     ids = [image_ids[i] for i in good]
                     spl = [splits[i] for i in good]

@@ -179,15 +179,17 @@ def _folder_candidates(ws: Workspace, root: Path, split: str, labels_from_folder
 
 
 def _escapes(path: str, root: Path) -> bool:
-    resolved = os.path.normpath(os.path.join(root, path))
-    return os.path.commonpath([resolved, str(root)]) != str(root)
+    """Whether a listed path leads outside the listing's folder, `..` or symbolic links followed."""
+    real_root = os.path.realpath(root)
+    resolved = os.path.realpath(os.path.join(root, path))
+    return os.path.commonpath([resolved, real_root]) != real_root
 
 
 def _listing_rows(ws: Workspace, listing: Path) -> Iterator[dict]:
     con = ws.connect()
     try:
         sql = LISTING_PARQUET_SQL if listing.suffix.lower() == ".parquet" else LISTING_SQL
-        rel = con.execute(sql, [str(listing)])
+        rel = con.execute(sql, [storage.literal_path(listing)])
         names = [d[0] for d in rel.description]
         if "path" not in names:
             raise UsageError(f"{listing}: a listing needs a `path` column (found: {', '.join(names)})")
@@ -230,21 +232,27 @@ def _listing_candidates(ws: Workspace, listing: Path, split: str | None, allow_o
 
 def _candidates(ws, source: Path, split, withheld_labels, allow_outside) -> tuple[Iterable[Candidate], int, set[str]]:
     """(candidates, how many, class names they carry), validated before anything is written."""
+    if split is not None and split not in SPLITS:
+        raise UsageError(f"--split must be one of {', '.join(SPLITS)} (got {split!r})")
     if source.is_dir():
-        if split not in SPLITS:
+        if split is None:
             raise UsageError(f"--split is required for a folder: one of {', '.join(SPLITS)}")
         by_folder = split in LABELED_SPLITS or withheld_labels
         total = sum(1 for _ in _walk(source))
         found = set(_class_folders(source)) if by_folder else set()
         return _folder_candidates(ws, source, split, by_folder), total, found
     if source.suffix.lower() in (".csv", ".parquet"):
-        if split is not None and split not in SPLITS:
-            raise UsageError(f"--split must be one of {', '.join(SPLITS)}")
-        total, found = 0, set()
+        total, found, first = 0, set(), {}
         for c in _listing_candidates(ws, source, split, allow_outside):  # every row checked first
             total += 1
             if c.label or c.true_label:
                 found.add(c.label or c.true_label)
+            said = first.setdefault(c.fs_path, (total, c.split, c.label or c.true_label))
+            if said[1:] != (c.split, c.label or c.true_label):
+                raise UsageError(
+                    f"{source}: rows {said[0] + 1} and {total + 1} list {c.path!r} with different splits or labels "
+                    f"({said[1]}/{said[2]} and {c.split}/{c.label or c.true_label}); keep one"
+                )
         return _listing_candidates(ws, source, split, allow_outside), total, found
     raise UsageError(f"{source}: expected a folder, or a listing ending in .csv or .parquet")
 

@@ -1,24 +1,32 @@
 """The workspace's write lock: one writer at a time, readers never wait.
 
-An advisory `flock` on `.plabel.lock`: the kernel releases it when the holder dies, so a lock
-left by a killed process is free again at once; the holder's details (pid, command, start) are
-written into the file so that a waiting writer can name the holder, and a stale record is
-reported as cleared.
+A POSIX record lock (`fcntl.lockf`) on `.plabel.lock`. Unlike `flock`, a record lock belongs to
+the process that took it, not to the open file: forked children (DataLoader workers, which
+outlive a SIGKILLed parent by a few seconds) never hold it, and the kernel frees it the moment
+its owner dies, so a re-run right after a kill gets the lock at once. The file is opened with
+O_NOFOLLOW (a link planted in an untrusted workspace is refused, never truncated), and only
+through the one descriptor: closing any other descriptor of the file would drop a record lock.
+The holder's details (pid, command, start) are written into the file so that a waiting writer
+can name the holder, and a record left by a holder that died is reported as taken over.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
+import logging
 import os
 import socket
+import stat
 import sys
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from plabel.errors import LockHeld
+from plabel.errors import LockHeld, UsageError
 
+log = logging.getLogger("plabel")
 LOCK_FILE = ".plabel.lock"
 _held: dict[tuple[Path, int], int] = {}  # lock depth per (workspace, pid): re-entrant, not inherited by forks
 
@@ -33,10 +41,52 @@ def _describe(info: dict) -> str:
 
 
 def read_holder(root: Path) -> dict:
+    """The record of the lock's holder (from another process: never call it while holding)."""
     try:
-        return json.loads((root / LOCK_FILE).read_text() or "{}")
-    except (OSError, ValueError):
+        fd = _open(root / LOCK_FILE, os.O_RDONLY)
+    except (OSError, UsageError):
         return {}
+    try:
+        return _record(fd)
+    finally:
+        os.close(fd)
+
+
+def _record(fd: int) -> dict:
+    try:
+        return json.loads(os.pread(fd, 1 << 16, 0) or b"{}")
+    except ValueError:
+        return {}
+
+
+def _open(path: Path, flags: int) -> int:
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise UsageError(f"{path} is a symbolic link; plabel refuses to follow it (remove it)") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UsageError(f"{path} is not a plain file; plabel refuses to use it (remove it)")
+    return fd
+
+
+def _acquire(fd: int, root: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            if time.monotonic() >= deadline:
+                raise LockHeld(
+                    f"workspace {root} is being written by {_describe(_record(fd))}; "
+                    "wait for it to finish (or set PLABEL_LOCK_TIMEOUT=SECONDS to wait)"
+                ) from None
+            time.sleep(0.2)
 
 
 @contextmanager
@@ -44,7 +94,7 @@ def write_lock(root: Path, command: str = "", timeout: float | None = None):
     """Hold the workspace's write lock; wait up to `timeout` seconds, then raise LockHeld.
 
     `timeout` defaults to the PLABEL_LOCK_TIMEOUT environment variable, else 0 (fail at once).
-    Yields the record left by a holder that died without releasing (now cleared), or None.
+    Yields the record left by a holder that died without releasing (now taken over), or None.
     """
     root = root.resolve()
     key = (root, os.getpid())
@@ -57,23 +107,13 @@ def write_lock(root: Path, command: str = "", timeout: float | None = None):
         return
     if timeout is None:
         timeout = float(os.environ.get("PLABEL_LOCK_TIMEOUT", "0"))
-    path = root / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + timeout
+    fd = _open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT)
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LockHeld(
-                        f"workspace {root} is being written by {_describe(read_holder(root))}; "
-                        "wait for it to finish (or set PLABEL_LOCK_TIMEOUT=SECONDS to wait)"
-                    ) from None
-                time.sleep(0.2)
+        _acquire(fd, root, timeout)
         # A clean release empties the record, so a record found under a free lock is stale.
-        stale = read_holder(root) or None
+        stale = _record(fd) or None
+        if stale:
+            log.warning("took over the workspace lock of %s, which ended without releasing it", _describe(stale))
         info = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
@@ -88,6 +128,5 @@ def write_lock(root: Path, command: str = "", timeout: float | None = None):
         finally:
             _held.pop(key, None)
             os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
-        os.close(fd)
+        os.close(fd)  # releases the record lock

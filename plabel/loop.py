@@ -9,6 +9,8 @@ staged parts).
 """
 from __future__ import annotations
 
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from plabel.infer import InferOptions
 from plabel.progress import NULL
 from plabel.selection import SelectOptions
 from plabel.train import TrainOptions
-from plabel.workspace import CONFIG_FILE, Workspace, read_toml
+from plabel.workspace import CONFIG_FILE, Workspace, read_toml, toml_value
 
 SECTIONS = ("train", "teacher", "student", "infer", "dedup", "select")
 # what the loop decides itself: passing them in a section would contradict the loop
@@ -70,6 +72,36 @@ def _check_keys(section: str, given: dict, cls) -> None:
     unknown = sorted(set(given) - valid)
     if unknown:
         raise UsageError(f"[run.{section}]: unknown keys {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
+    _check_types(f"run.{section}", given, cls)
+
+
+def _check_types(where: str, given: dict, cls) -> None:
+    """Each value has its field's declared type (TOML gives str, int, float, bool, lists)."""
+    hints = typing.get_type_hints(cls)
+    for key, value in given.items():
+        if key in hints and not _conforms(value, hints[key]):
+            raise UsageError(f"[{where}] {key} = {value!r}: expected {_type_name(hints[key])}")
+
+
+def _conforms(value, hint) -> bool:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_conforms(value, a) for a in args)
+    if origin is tuple:
+        return isinstance(value, (list, tuple)) and all(_conforms(v, args[0]) for v in value)
+    if origin is dict or hint is dict:
+        return isinstance(value, dict)
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def _type_name(hint) -> str:
+    return str(hint).replace("typing.", "") if not isinstance(hint, type) else hint.__name__
 
 
 def parse_config(raw: dict) -> RunConfig:
@@ -87,6 +119,7 @@ def parse_config(raw: dict) -> RunConfig:
     unknown_dedup = sorted(set(raw.get("dedup", {})) - {"similarity", "neighbours", "exact_limit"})
     if unknown_dedup:
         raise UsageError(f"[run.dedup]: unknown keys {', '.join(unknown_dedup)}; valid: exact_limit, neighbours, similarity")
+    _check_types("run", {k: v for k, v in raw.items() if k not in SECTIONS}, RunConfig)
     values = dict(raw)
     for key in ("student_models", "eval_splits"):
         if key in values:
@@ -233,13 +266,3 @@ def write_default_config(ws: Workspace, config: RunConfig) -> None:
     storage.write_text_atomic(path, path.read_text().rstrip("\n") + "\n" + "\n".join(lines) + "\n")
     ws.config = tomllib.loads(path.read_text())
 
-
-def toml_value(value) -> str:
-    """A Python value as a TOML value (for plabel.toml and `--set KEY=VALUE`)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

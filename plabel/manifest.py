@@ -21,6 +21,10 @@ from plabel.schema import table
 from plabel.workspace import Workspace
 
 REQUIRED = ("image_id", "path", "target")
+# A selection balances classes by copies of at most N / 1 per row; a pass of more than this many
+# draws per row on average (or 10M in all) is a crafted or broken manifest, not a selection.
+MAX_MEAN_COPIES = 1000
+MIN_DRAW_LIMIT = 10_000_000
 
 # The labeled train images as manifest rows: round 0's manifest, and the labeled part of each selection's.
 LABELED_ROWS = """
@@ -126,10 +130,7 @@ def read_manifest(ws: Workspace, file: str | os.PathLike, num_classes: int) -> M
     target = t.column("target").to_numpy(zero_copy_only=False)
     if pc.any(pc.is_null(t.column("target"))).as_py() or target.min() < 0 or target.max() >= num_classes:
         raise UsageError(f"{file}: targets must be class ids in [0, {num_classes}); the workspace has {num_classes} classes")
-    copies = t.column("copies").to_numpy(zero_copy_only=False).astype(np.int64) if "copies" in t.column_names else np.ones(n, np.int64)
-    weight = t.column("weight").to_numpy(zero_copy_only=False).astype(np.float32) if "weight" in t.column_names else np.ones(n, np.float32)
-    if (copies < 0).any() or (weight < 0).any():
-        raise UsageError(f"{file}: copies and weight must be >= 0")
+    copies, weight = _draws(t, file)
     origin = t.column("origin").to_pylist() if "origin" in t.column_names else ["labeled"] * n
     soft = (None, None, None)
     if "target_index" in t.column_names and t.column("target_index").null_count < n:
@@ -138,6 +139,8 @@ def read_manifest(ws: Workspace, file: str | os.PathLike, num_classes: int) -> M
         _, prob = _list_column(t.column("target_prob"), np.float32)
         if len(index) != len(prob) or (index < 0).any() or (index >= num_classes).any():
             raise UsageError(f"{file}: target_index/target_prob do not match, or name unknown classes")
+        if not np.isfinite(prob).all() or (prob < 0).any():
+            raise UsageError(f"{file}: target_prob holds NaN, infinite or negative probabilities")
         soft = (offsets, index, prob)
     ids = t.column("image_id")
     _check_ids_known(ws, ids, file)
@@ -147,6 +150,39 @@ def read_manifest(ws: Workspace, file: str | os.PathLike, num_classes: int) -> M
         np.array([p.encode() for p in paths]), target.astype(np.int64), *soft, copies, weight,
         np.array([o == "pseudo" for o in origin]),
     )
+
+
+def _column(t: pa.Table, name: str, default, dtype) -> np.ndarray:
+    if name not in t.column_names:
+        return np.full(t.num_rows, default, dtype)
+    col = t.column(name)
+    if col.null_count:
+        raise UsageError(f"manifest column {name} has {col.null_count} nulls")
+    return col.to_numpy(zero_copy_only=False).astype(dtype)
+
+
+def _draws(t: pa.Table, file: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(copies, weight), checked: finite, >= 0, some row drawn, a pass of bounded length."""
+    copies = _column(t, "copies", 1, np.float64)
+    weight = _column(t, "weight", 1.0, np.float32)
+    if not (np.isfinite(copies).all() and np.isfinite(weight).all()):
+        raise UsageError(f"{file}: copies and weight must be finite numbers")
+    if (copies < 0).any() or (weight < 0).any() or (copies != np.floor(copies)).any():
+        raise UsageError(f"{file}: copies must be whole numbers >= 0 and weight >= 0")
+    draws, limit = copies.sum(), max_draws(t.num_rows)
+    if draws == 0:
+        raise UsageError(f"{file}: every row has copies = 0, so a pass would draw nothing")
+    if draws > limit:
+        raise UsageError(
+            f"{file}: one pass would draw {draws:,.0f} images from {t.num_rows:,} rows; at most {limit:,} "
+            f"({MAX_MEAN_COPIES} per row on average, or {MIN_DRAW_LIMIT:,}) are allowed"
+        )
+    return copies.astype(np.int64), weight
+
+
+def max_draws(rows: int) -> int:
+    """The longest pass a manifest may ask for: its index arrays are held in memory."""
+    return max(MAX_MEAN_COPIES * rows, MIN_DRAW_LIMIT)
 
 
 def _check_ids_known(ws: Workspace, ids: pa.ChunkedArray, file: Path) -> None:

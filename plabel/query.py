@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,26 +22,71 @@ from plabel import storage
 from plabel.errors import ReadOnlyViolation, UsageError
 from plabel.workspace import Workspace
 
-ALLOWED = {"SELECT", "EXPLAIN"}
 FORMATS = ("table", "csv", "json", "parquet")
+READ_ONLY_HELP = "only SELECT, WITH ... SELECT, FROM, VALUES, DESCRIBE, SUMMARIZE, SHOW and EXPLAIN of those"
 
 
 def check_read_only(query: str) -> list:
-    """The parsed statements, or ReadOnlyViolation naming the first that is not a read."""
-    try:
-        statements = duckdb.extract_statements(query)
-    except duckdb.Error as e:
-        raise UsageError(f"SQL syntax: {' '.join(str(e).split())}") from None
+    """The parsed statements, or ReadOnlyViolation naming the first that is not a read.
+
+    DuckDB's own parser decides: a statement is a read when its type is SELECT (DESCRIBE, SHOW,
+    SUMMARIZE, FROM and VALUES parse as SELECT), or when it is an EXPLAIN (with or without
+    ANALYZE, which runs the statement) of a read. A text filter cannot see through comments,
+    case or `EXPLAIN ANALYZE COPY ...`; the parser can.
+    """
+    statements = _parse(query)
     if not statements:
         raise UsageError("empty query")
     for st in statements:
-        kind = st.type.name
-        if kind not in ALLOWED:
-            raise ReadOnlyViolation(
-                f"plabel sql is read-only: {kind} statements are not allowed "
-                "(only SELECT, WITH ... SELECT, DESCRIBE, SUMMARIZE, SHOW and EXPLAIN)"
-            )
+        kind = _read_kind(st)
+        if kind is not None:
+            raise ReadOnlyViolation(f"plabel sql is read-only: {kind} statements are not allowed ({READ_ONLY_HELP})")
     return statements
+
+
+def _parse(text: str) -> list:
+    try:
+        return duckdb.extract_statements(text)
+    except duckdb.Error as e:
+        raise UsageError(f"SQL syntax: {' '.join(str(e).split())}") from None
+
+
+def _read_kind(statement) -> str | None:
+    """None when `statement` only reads; else the name of what it is."""
+    try:
+        kind = statement.type.name
+    except ValueError:  # a type the Python binding cannot name (UPDATE EXTENSIONS): not a read
+        return "UNKNOWN"
+    if kind == "SELECT":
+        return None
+    if kind != "EXPLAIN":
+        return kind
+    inner = _parse(_explained(statement.query))
+    if len(inner) != 1:
+        return "EXPLAIN"
+    found = _read_kind(inner[0])
+    return None if found is None else f"EXPLAIN of {found}"
+
+
+def _explained(text: str) -> str:
+    """The statement an EXPLAIN explains: the text after EXPLAIN [ANALYZE | (options)]."""
+    starts = [pos for pos, _ in duckdb.tokenize(text)]
+    words = [
+        (pos, text[pos:end].strip())
+        for (pos, kind), end in zip(duckdb.tokenize(text), [*starts[1:], len(text)])
+        if kind != duckdb.token_type.comment
+    ]
+    i = 1  # words[0] is EXPLAIN
+    if i < len(words) and words[i][1].upper() in ("ANALYZE", "ANALYSE"):
+        i += 1
+    elif i < len(words) and words[i][1].startswith("("):
+        depth = 0
+        while i < len(words):  # skip the option list: (ANALYZE, FORMAT JSON)
+            depth += words[i][1].count("(") - words[i][1].count(")")
+            i += 1
+            if depth <= 0:
+                break
+    return text[words[i][0]:] if i < len(words) else ""
 
 
 @dataclass
@@ -48,31 +94,52 @@ class QueryResult:
     columns: list[str]
     reader: pa.RecordBatchReader
     con: duckdb.DuckDBPyConnection
+    workspace: Path
+    scratch: tempfile.TemporaryDirectory
 
     def close(self) -> None:
         self.con.close()
+        self.scratch.cleanup()
 
 
 def run_query(ws: Workspace, query: str, params: list | None = None, allow_files: bool = False) -> QueryResult:
-    """Run a read-only query; the result streams as Arrow record batches."""
+    """Run read-only statements; the last one's result streams as Arrow record batches.
+
+    Earlier statements are bound (so their errors are reported) but their results are dropped,
+    as DuckDB's own `sql()` does with several statements.
+    """
     statements = check_read_only(query)
-    con = ws.connect(sandbox=True, allow_files=allow_files)
+    # DuckDB may spill to its temp directory, which a query can read: give it a private one.
+    scratch = tempfile.TemporaryDirectory(prefix="plabel-sql-")
+    con = ws.connect(sandbox=True, allow_files=allow_files, temp_directory=scratch.name)
     try:
         for st in statements[:-1]:
-            con.execute(st.query)
+            con.sql(st.query)
         rel = con.sql(statements[-1].query, params=params or None)
-        columns = list(rel.columns)
-        reader = rel.to_arrow_reader(64 * 1024)
+        if rel is None:
+            raise UsageError("the last statement returns no rows")
+        return QueryResult(list(rel.columns), rel.to_arrow_reader(64 * 1024), con, ws.root, scratch)
     except duckdb.PermissionException as e:
         con.close()
+        scratch.cleanup()
         raise ReadOnlyViolation(
             f"{' '.join(str(e).split())} (plabel sql reads only the workspace's tables; "
             "pass --allow-files to read other files)"
         ) from None
-    except duckdb.Error as e:
+    except (duckdb.Error, UsageError) as e:
         con.close()
-        raise UsageError(f"SQL error: {' '.join(str(e).split())}") from None
-    return QueryResult(columns, reader, con)
+        scratch.cleanup()
+        message = str(e) if isinstance(e, UsageError) else f"SQL error: {' '.join(str(e).split())}"
+        raise UsageError(message) from None
+
+
+def check_output(workspace: Path, output: Path) -> Path:
+    """The absolute output path; UsageError when it lies inside the workspace (links resolved)."""
+    real = Path(os.path.realpath(output))
+    root = Path(os.path.realpath(workspace))
+    if real == root or root in real.parents:
+        raise UsageError(f"--output must be outside the workspace (got {output}): plabel sql never writes into it")
+    return Path(os.path.abspath(output))
 
 
 def _json_value(v):
@@ -87,7 +154,8 @@ def write_result(result: QueryResult, fmt: str, output: Path | None, stream=None
         raise UsageError(f"format must be one of csv, json, parquet (got {fmt!r})")
     if fmt == "parquet" and output is None:
         raise UsageError("--format parquet needs --output FILE")
-    target = storage.tmp_path(Path(os.path.abspath(output))) if output else None
+    dest = check_output(result.workspace, output) if output else None
+    target = storage.tmp_path(dest) if dest else None
     n = 0
     try:
         if fmt == "parquet":
@@ -103,11 +171,21 @@ def write_result(result: QueryResult, fmt: str, output: Path | None, stream=None
                 if target:
                     fh.close()
         if target:
-            storage.publish(target, Path(os.path.abspath(output)))
+            storage.publish(target, dest)
     finally:
         if target:
             target.unlink(missing_ok=True)
     return n
+
+
+def _flat(batch: pa.RecordBatch) -> pa.Table:
+    """List and struct columns as JSON text, which CSV can hold."""
+    table = pa.Table.from_batches([batch])
+    for i, f in enumerate(table.schema):
+        if pa.types.is_nested(f.type):
+            text = [None if v is None else json.dumps(v, default=str) for v in table.column(i).to_pylist()]
+            table = table.set_column(i, f.name, pa.array(text, pa.string()))
+    return table
 
 
 def _write_text(result: QueryResult, fmt: str, fh) -> int:
@@ -118,7 +196,7 @@ def _write_text(result: QueryResult, fmt: str, fh) -> int:
         first = True
         for batch in result.reader:
             buf = io.BytesIO()
-            pacsv.write_csv(pa.Table.from_batches([batch]), buf, pacsv.WriteOptions(include_header=first))
+            pacsv.write_csv(_flat(batch), buf, pacsv.WriteOptions(include_header=first))
             fh.write(buf.getvalue().decode())
             first = False
             n += batch.num_rows

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from plabel import db, storage
-from plabel.errors import UnknownRound, UsageError
+from plabel.errors import DataError, UnknownRound, UsageError, check_finite
 from plabel.manifest import LABELED_ROWS
 from plabel.progress import NULL
 from plabel.schema import table
@@ -171,6 +171,16 @@ SELECT class_id, count(*) AS selected, sum(copies) AS copies, min(confidence) AS
 """
 
 
+# Rows of a round's predictions that no teacher can have written: they would sort above every
+# real confidence (DuckDB orders NaN last, i.e. largest), so a crafted table is refused.
+BAD_PREDICTIONS_SQL = """
+SELECT count(*) FILTER (WHERE NOT (isfinite(confidence) AND confidence BETWEEN 0 AND 1
+                                   AND coalesce(isfinite(list_sum(prob)) AND list_min(prob) >= 0, true)
+                                   AND coalesce(isfinite(list_sum(probs::FLOAT[])), true))) AS bad,
+       min(image_id) FILTER (WHERE NOT isfinite(confidence)) AS example
+FROM predictions WHERE round = ? AND split = 'unlabeled'
+"""
+
 MANIFEST_COUNTS_SQL = """
 SELECT target AS class_id, count(*) AS selected, sum(copies) AS copies, min(confidence) AS cutoff
 FROM read_parquet(?) WHERE origin = 'pseudo' GROUP BY target
@@ -229,6 +239,7 @@ class SelectResult:
 
 
 def validate(o: SelectOptions) -> None:
+    check_finite(o)
     if not 0 <= o.threshold <= 1:
         raise UsageError(f"--threshold must be in [0, 1] (got {o.threshold})")
     if o.balance not in BALANCES:
@@ -311,6 +322,11 @@ def select(ws: Workspace, options: SelectOptions, progress=NULL) -> SelectResult
     validate(o)
     if not ws.round_dir("predictions", o.round).exists():
         raise UnknownRound(f"round {o.round} has no predictions: run `plabel infer --round {o.round}` first")
+    if o.round not in ws.rounds("predictions"):  # committed rounds always hold a part file
+        raise UnknownRound(
+            f"round {o.round}'s predictions folder holds no files (were they deleted?): "
+            f"run `plabel infer --round {o.round} --overwrite`"
+        )
     notes = []
     has_dups = ws.round_dir("duplicates", o.round).exists()
     if not has_dups:
@@ -318,6 +334,7 @@ def select(ws: Workspace, options: SelectOptions, progress=NULL) -> SelectResult
                      "only exact contamination with val/test was excluded")
     con = ws.connect()
     try:
+        _check_predictions(con, o.round)
         checkpoint_id = db.scalar(con, TEACHER_SQL, [o.round, o.round])
         probs_stored = db.scalar(con, "SELECT count(probs) > 0 FROM predictions WHERE round = ? AND split = 'unlabeled'", [o.round])
         names = dict(db.rows(con, "SELECT class_id, name FROM classes"))
@@ -349,7 +366,7 @@ def select(ws: Workspace, options: SelectOptions, progress=NULL) -> SelectResult
                            already=False)
         existing = _existing(ws, con, o.round)
         if existing and existing["selection_id"] == selection_id:
-            counted = {r[0]: r[1:] for r in db.rows(con, MANIFEST_COUNTS_SQL, [str(ws.round_dir("manifests", o.round) / "manifest.parquet")])}
+            counted = {r[0]: r[1:] for r in db.rows(con, MANIFEST_COUNTS_SQL, [storage.literal_path(ws.round_dir("manifests", o.round) / "manifest.parquet")])}
             _fill(classes, counted)
             return _result(o, selection_id, checkpoint_id, n, auto, existing["n_labeled"], classes,
                            existing["manifest_path"], existing["manifest_hash"], notes, started, already=True)
@@ -367,6 +384,15 @@ def select(ws: Workspace, options: SelectOptions, progress=NULL) -> SelectResult
     finally:
         con.close()
     return result
+
+
+def _check_predictions(con, round: int) -> None:
+    bad, example = db.row(con, BAD_PREDICTIONS_SQL, [round])
+    if bad:
+        raise DataError(
+            f"round {round} has {bad} predictions with a NaN, infinite or out-of-range confidence or probability "
+            f"(e.g. image {example}); no teacher writes those: re-run `plabel infer --round {round} --overwrite`"
+        )
 
 
 def _stats(rows: list[tuple], names: dict[int, str]) -> tuple[list[ClassCount], list[tuple[int, int, int]]]:
@@ -427,9 +453,9 @@ def _write(ws, con, o: SelectOptions, params: dict, classes, selection_id, check
             storage.retire_dir(staging, ws.trash_dir)
     manifest = ws.staging_dir("manifests", o.round) / "manifest.parquet"
     storage.write_query(con, MANIFEST_SQL, params, manifest, table("manifests"))
-    counted = {r[0]: r[1:] for r in db.rows(con, MANIFEST_COUNTS_SQL, [str(manifest)])}
+    counted = {r[0]: r[1:] for r in db.rows(con, MANIFEST_COUNTS_SQL, [storage.literal_path(manifest)])}
     _fill(classes, counted)
-    n_labeled = db.scalar(con, "SELECT count(*) FROM read_parquet(?) WHERE origin = 'labeled'", [str(manifest)])
+    n_labeled = db.scalar(con, "SELECT count(*) FROM read_parquet(?) WHERE origin = 'labeled'", [storage.literal_path(manifest)])
     manifest_hash = storage.file_hash(manifest)
     manifest_path = f"tables/manifests/round={o.round}/manifest.parquet"
     now = datetime.now(timezone.utc)

@@ -49,6 +49,7 @@ def status(ws: Workspace) -> dict:
             "rejects": rejects,
             "rejected": sum(r["files"] for r in rejects),
             "rounds": rounds,
+            "catalog": ws.catalog_state(),
         }
     finally:
         con.close()

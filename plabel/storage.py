@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from plabel import db
+from plabel.errors import DataError
 from plabel.schema import TableSchema
 
 TMP_SUFFIX = ".tmp"
@@ -25,6 +26,14 @@ PARQUET_OPTIONS = dict(compression="zstd")
 def part_name(prefix: str = "part") -> str:
     """A file name that sorts by creation time and never collides."""
     return f"{prefix}-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
+
+
+def literal_path(path) -> str:
+    """A path for DuckDB's file readers, which glob every name: `[`, `*` and `?` made literal.
+
+    Without this a workspace named `w[s]` reads its sibling `ws`'s tables.
+    """
+    return "".join(f"[{c}]" if c in "[*?" else c for c in str(path))
 
 
 def tmp_path(dest: Path) -> Path:
@@ -180,9 +189,23 @@ def remove_tmp_files(folder: Path) -> int:
     return n
 
 
+REPAIR_HINT = (
+    "move it out of the workspace's tables/ folder (its rows are then missing) or restore it from a "
+    "backup; a round's files come back by re-running the command that wrote it with --overwrite"
+)
+
+
+def footer(path) -> pq.FileMetaData:
+    """A Parquet file's footer; DataError naming the file (and how to repair) when it is damaged."""
+    try:
+        return pq.ParquetFile(path).metadata
+    except (OSError, pa.ArrowException) as e:
+        raise DataError(f"{path} is not a readable Parquet file ({e}): {REPAIR_HINT}") from None
+
+
 def row_count(files) -> int:
     """Rows in Parquet files, from their footers."""
-    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    return sum(footer(f).num_rows for f in files)
 
 
 def file_hash(path: Path, length: int = 32) -> str:

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 
 from plabel import checkpoints, models, storage
 from plabel.data import TrainImages, seeded_batches
-from plabel.errors import DataError, UnknownCheckpoint, UnknownRound, UsageError
+from plabel.errors import DataError, TrainingDiverged, UnknownCheckpoint, UnknownRound, UsageError, check_finite
 from plabel.evaluate import accuracy, labeled_split, predict_logits
 from plabel.manifest import Manifest, check_files, labeled_manifest, read_manifest
 from plabel.progress import NULL
@@ -123,6 +123,7 @@ class RunPlan:
 
 
 def validate(o: TrainOptions) -> None:
+    check_finite(o)
     checks = [
         (o.round >= 0, "--round must be >= 0"),
         (o.epochs >= 1, "--epochs must be >= 1"),
@@ -167,6 +168,7 @@ TEACHER_OF_MANIFEST_SQL = "SELECT checkpoint_id FROM selections WHERE manifest_h
 def plan_run(ws: Workspace, o: TrainOptions) -> RunPlan:
     """Resolve options, manifest and lineage; every usage error is raised here, before writing."""
     validate(o)
+    device = models.resolve_device(o.device)  # before the labeled manifest is written
     classes = ws.class_names()
     if not classes:
         raise UsageError("the workspace has no classes yet: ingest labeled images first")
@@ -230,7 +232,7 @@ def plan_run(ws: Workspace, o: TrainOptions) -> RunPlan:
     plan = RunPlan(o, kind, model_name, noise, randaug, drop_rate, drop_path, manifest, skipped, parent, init, classes, "")
     identity = json.dumps(
         {"options": plan.resolved(), "manifest": manifest.hash, "parent": parent and parent.checkpoint_id,
-         "init": init and init.checkpoint_id, "classes": classes, "device": models.resolve_device(o.device).type},
+         "init": init and init.checkpoint_id, "classes": classes, "device": device.type},
         sort_keys=True,
     )
     plan.run_id = hashlib.sha256(identity.encode()).hexdigest()[:16]
@@ -275,8 +277,10 @@ def _build(plan: RunPlan) -> Parts:
     m = plan.manifest
     order = np.concatenate([np.flatnonzero(~m.pseudo), np.flatnonzero(m.pseudo)])
     n_lab = int((~m.pseudo).sum())
-    lab_bs = o.batch_size if n_lab else 0
-    unl_bs = (max(1, round(o.unlabeled_ratio * o.batch_size)) if n_lab else o.batch_size) if m.pseudo.any() else 0
+    # a stream is drawn from when some of its rows have copies > 0 (copies = 0 rows are never drawn)
+    has_lab, has_unl = m.copies[~m.pseudo].sum() > 0, m.copies[m.pseudo].sum() > 0
+    lab_bs = o.batch_size if has_lab else 0
+    unl_bs = (max(1, round(o.unlabeled_ratio * o.batch_size)) if has_lab else o.batch_size) if has_unl else 0
     mixed = MixedPlan(m.copies[order[:n_lab]], m.copies[order[n_lab:]], lab_bs, unl_bs)
     optimizer = create_optimizer_v2(model, opt=o.opt, lr=o.lr, weight_decay=o.weight_decay, momentum=o.momentum)
     total = o.epochs * mixed.steps
@@ -413,6 +417,9 @@ def _run_epoch(plan: RunPlan, parts: Parts, dataset: TrainImages, epoch: int, st
         unl_loss = _masked_mean(per_row[lab_bs:], weight[lab_bs:]) if unl_bs else per_row.new_zeros(())
         # the official Noisy Student loss: pseudo rows weigh unl_bs / lab_bs as much as labeled ones
         loss = (lab_loss * lab_bs + unl_loss * unl_bs) / lab_bs if lab_bs else unl_loss
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):  # a diverged model must never become a checkpoint
+            raise _Diverged(epoch, step + 1, loss_value, time.perf_counter() - started)
         parts.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if o.clip_grad:
@@ -422,7 +429,7 @@ def _run_epoch(plan: RunPlan, parts: Parts, dataset: TrainImages, epoch: int, st
         parts.scheduler.step_update(step)
         if parts.ema is not None:
             parts.ema.update(parts.model, step=step)
-        sums["loss"] += loss.item()
+        sums["loss"] += loss_value
         sums["lab_loss"] += lab_loss.item()
         sums["unl_loss"] += unl_loss.item()
         task.advance(1)
@@ -435,6 +442,26 @@ def _run_epoch(plan: RunPlan, parts: Parts, dataset: TrainImages, epoch: int, st
         "images_per_s": steps * (lab_bs + unl_bs) / seconds, "seconds": seconds,
     }
     return step, row, skipped
+
+
+class _Diverged(Exception):
+    def __init__(self, epoch: int, step: int, loss: float, seconds: float):
+        super().__init__(f"non-finite loss ({loss}) at step {step}")
+        self.epoch, self.step, self.loss, self.seconds = epoch, step, loss, seconds
+
+
+def _record_divergence(ws: Workspace, plan: RunPlan, parts: Parts, d: _Diverged) -> TrainingDiverged:
+    """A `runs` row that says why the run stopped, and the error to raise (exit 1)."""
+    reason = f"non-finite loss ({d.loss}) at step {d.step}"
+    _write_run_row(ws, plan, {
+        "epoch": d.epoch, "step": d.step, "loss": d.loss, "lab_loss": math.nan, "unl_loss": None,
+        "lr": float(parts.optimizer.param_groups[0]["lr"]), "images_per_s": 0.0, "seconds": d.seconds,
+        "failure": reason,
+    })
+    return TrainingDiverged(
+        f"training diverged in epoch {d.epoch + 1}: {reason}; no checkpoint was written "
+        f"(lower --lr, currently {plan.options.lr:g}, or set --clip-grad)"
+    )
 
 
 def _validate_epoch(plan: RunPlan, parts: Parts, val) -> tuple[float | None, float | None]:
@@ -484,6 +511,8 @@ def train(ws: Workspace, options: TrainOptions, progress=NULL, resume: bool = Tr
             task = progress.task(f"train round {o.round} epoch {epoch + 1}/{o.epochs}", parts.plan.steps, "steps")
             try:
                 step, row, bad = _run_epoch(plan, parts, dataset, epoch, step, task)
+            except _Diverged as d:
+                raise _record_divergence(ws, plan, parts, d) from None
             finally:
                 task.close()
             skipped += bad

@@ -15,16 +15,19 @@ import glob
 import hashlib
 import os
 import shutil
+import stat
+import tempfile
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
+import tomli_w
 import tomllib
 
 from plabel import db, storage
-from plabel.errors import UsageError, WorkspaceNotFound
+from plabel.errors import UnknownRound, UsageError, WorkspaceNotFound
 from plabel.lock import write_lock
 from plabel.schema import TableSchema, quote_ident, tables, views
 
@@ -73,6 +76,28 @@ class Workspace:
         """Where a round of a partitioned table is built before it is committed."""
         return self.table_dir(name) / ".staging" / f"round={round}"
 
+    def rounds(self, name: str) -> list[int]:
+        """The committed rounds of a partitioned table (folders `round=R` holding a part file)."""
+        folder = self.table_dir(name)
+        found = []
+        for p in folder.glob("round=*") if folder.is_dir() else []:
+            number = p.name[len("round="):]
+            if number.isdigit() and any(p.glob("*.parquet")):
+                found.append(int(number))
+        return sorted(found)
+
+    def newest_round(self, name: str) -> int:
+        """The newest committed round of a table (checkpoints: the newest trained round)."""
+        if name == "checkpoints":
+            found = self.scalar("SELECT max(round) FROM checkpoints")
+            found = [] if found is None else [found]
+        else:
+            found = self.rounds(name)
+        if not found:
+            what = {"checkpoints": "no checkpoint yet: run `plabel train --round 0 --model NAME` first"}
+            raise UnknownRound(what.get(name, f"no round has {name} yet"))
+        return max(found)
+
     def commit_round(self, name: str, round: int, staging: Path) -> None:
         """Put a finished staging folder in place as round R of a table, retiring the one it replaces."""
         dest = self.round_dir(name, round)
@@ -106,14 +131,14 @@ class Workspace:
         if not files:
             return schema.empty_select()
         cols = ", ".join(quote_ident(c) for c in schema.names)
-        folder = str(self.table_dir(schema.name)).replace("'", "''")
+        folder = storage.literal_path(self.table_dir(schema.name)).replace("'", "''")
         # Files are written in the definition's exact schema, so the oldest and the newest having
         # it means all do: a plain scan, which keeps DuckDB's statistics shortcuts. Otherwise a
         # column was added after some files were written: union the files by name, and union by
         # name with the typed empty table for a column that no file has yet (it reads as NULL).
         by_age = sorted(files, key=lambda f: os.stat(f).st_mtime_ns)
         expected = [c.name for c in schema.file_columns]
-        uniform = all(pq.read_schema(f).names == expected for f in {by_age[0], by_age[-1]})
+        uniform = all(storage.footer(f).schema.to_arrow_schema().names == expected for f in {by_age[0], by_age[-1]})
         union = "" if uniform else ", union_by_name = true"
         if schema.partition:
             scan = (f"read_parquet('{folder}/{schema.partition}=*/*.parquet', hive_partitioning = true, "
@@ -132,47 +157,113 @@ class Workspace:
         stmts += [f"CREATE OR REPLACE VIEW {quote_ident(v.name)} AS {v.sql}" for v in views().values()]
         return stmts
 
-    def connect(self, sandbox: bool = False, allow_files: bool = False) -> duckdb.DuckDBPyConnection:
+    def connect(
+        self, sandbox: bool = False, allow_files: bool = False, temp_directory: str | None = None
+    ) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB connection with one view per table and derived view.
 
-        `sandbox` (for `plabel sql`): file access is limited to the workspace's tables unless
-        `allow_files`, and the settings are locked so a query cannot lift the limit.
+        `sandbox` (for `plabel sql`, the second wall behind its parser check): file access is
+        limited to the workspace's tables unless `allow_files`, and the settings are locked so a
+        query cannot lift the limit.
         """
         con = duckdb.connect(":memory:")
         con.execute("SET enable_progress_bar = false")  # it would draw on our stderr
+        if temp_directory is not None:
+            con.execute("SET temp_directory = ?", [temp_directory])
         _create_views(con, self.view_statements())
         if sandbox:
             if not allow_files:
-                tables_dir = str(self.tables_dir) + os.sep
-                con.execute("SET allowed_directories = ?", [[tables_dir]])
+                # the views name the folder as a literal glob pattern, the files they expand to plainly
+                tables = [str(self.tables_dir) + os.sep, storage.literal_path(self.tables_dir) + os.sep]
+                con.execute("SET allowed_directories = ?", [sorted(set(tables))])
                 con.execute("SET enable_external_access = false")
             con.execute("SET autoinstall_known_extensions = false")
             con.execute("SET autoload_known_extensions = false")
             con.execute("SET lock_configuration = true")
         return con
 
-    def sync_catalog(self) -> bool:
-        """Rewrite catalog.duckdb's views when they are stale; best effort (False if busy)."""
-        stmts = self.view_statements()
-        names = [s.name for s in tables().values()] + list(views())
-        fingerprint = hashlib.sha256("\n".join(stmts).encode()).hexdigest()
+    # -- catalog.duckdb ------------------------------------------------------------------
+    # plabel never reads the catalog itself (every connection builds its views in memory); it is
+    # for the duckdb CLI and other tools. It is built whole in a private folder (DuckDB mangles
+    # database paths that hold a `?`) and published like every other file: a reader of the old
+    # one keeps it, a kill leaves the old one. A catalog that is a link, has other names (hard
+    # links), or holds anything but views is not ours and is never touched.
+    def catalog_state(self) -> str:
+        """fresh, stale, missing, corrupt or foreign: what `plabel status` reports."""
+        try:
+            objects = self._catalog_objects()
+        except CatalogProblem as e:
+            return e.state
+        if objects is None:
+            return "missing"
+        if objects["foreign"]:
+            return "foreign"
+        return "fresh" if self._catalog_fingerprint_matches() else "stale"
+
+    def _catalog_fingerprint(self) -> str:
+        """The views' SQL and the catalog file's identity: a file changed by others is re-checked."""
+        path = self.root / CATALOG_FILE
+        st = os.lstat(path) if os.path.lexists(path) else None
+        identity = f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}" if st else "none"
+        return hashlib.sha256("\n".join([identity, *self.view_statements()]).encode()).hexdigest()
+
+    def _catalog_fingerprint_matches(self) -> bool:
         state = self.root / CATALOG_STATE
-        if state.exists() and state.read_text() == fingerprint and (self.root / CATALOG_FILE).exists():
-            return True
+        return state.is_file() and not state.is_symlink() and state.read_text() == self._catalog_fingerprint()
+
+    def _catalog_objects(self) -> dict | None:
+        """What the catalog holds (None: there is none); CatalogProblem when it is not ours or broken."""
+        path = self.root / CATALOG_FILE
+        if not os.path.lexists(path):
+            return None
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
+            raise CatalogProblem("foreign", f"{path} is a link or not a plain file")
+        with tempfile.TemporaryDirectory(prefix="plabel-catalog-") as tmp:
+            copy = Path(shutil.copyfile(path, Path(tmp) / CATALOG_FILE))
+            try:
+                con = duckdb.connect(str(copy), read_only=True)
+            except duckdb.Error as e:
+                raise CatalogProblem("corrupt", " ".join(str(e).split())) from None
+            try:
+                found = db.rows(con, _OBJECTS_SQL)
+            finally:
+                con.close()
+        return {"views": {n for kind, n in found if kind == "view"}, "foreign": any(k != "view" for k, _ in found)}
+
+    def sync_catalog(self) -> str:
+        """Rebuild catalog.duckdb when stale (writers only, under the lock); its state after.
+
+        A corrupt catalog is kept aside as `catalog.duckdb.corrupt-<time>` and rebuilt.
+        """
+        if self._catalog_fingerprint_matches():
+            return "fresh"
+        path = self.root / CATALOG_FILE
         try:
-            con = duckdb.connect(str(self.root / CATALOG_FILE))
-        except duckdb.Error:
-            return False  # another process has the catalog open; plabel never needs it itself
-        try:
-            existing = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
-            for name in existing - set(names):
-                con.execute(f"DROP VIEW {quote_ident(name)}")
-            _create_views(con, stmts)
-            con.execute("CHECKPOINT")
-        finally:
-            con.close()
-        storage.write_text_atomic(state, fingerprint)
-        return True
+            objects = self._catalog_objects()
+        except CatalogProblem as e:
+            if e.state != "corrupt":
+                return e.state
+            os.replace(path, path.with_name(f"{CATALOG_FILE}.corrupt-{time.time_ns()}"))
+            objects = None
+        if objects is not None and objects["foreign"]:
+            return "foreign"
+        with tempfile.TemporaryDirectory(prefix="plabel-catalog-") as tmp:
+            built = Path(tmp) / CATALOG_FILE
+            con = duckdb.connect(str(built))
+            try:
+                _create_views(con, self.view_statements())
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+            staged = storage.tmp_path(path)
+            try:
+                shutil.copyfile(built, staged)
+                storage.publish(staged, path)
+            finally:
+                staged.unlink(missing_ok=True)
+        storage.write_text_atomic(self.root / CATALOG_STATE, self._catalog_fingerprint())
+        return "fresh"
 
     # -- writing -------------------------------------------------------------------------
     @contextmanager
@@ -204,6 +295,22 @@ class Workspace:
         return [r[0] for r in self.rows("SELECT name FROM classes ORDER BY class_id")]
 
 
+class CatalogProblem(Exception):
+    """catalog.duckdb cannot be used: `state` says why (corrupt, foreign)."""
+
+    def __init__(self, state: str, detail: str):
+        super().__init__(detail)
+        self.state = state
+
+
+_OBJECTS_SQL = """
+SELECT 'view' AS type, view_name AS name FROM duckdb_views() WHERE NOT internal
+UNION ALL SELECT 'table', table_name FROM duckdb_tables() WHERE NOT internal
+UNION ALL SELECT 'sequence', sequence_name FROM duckdb_sequences()
+UNION ALL SELECT 'function', function_name FROM duckdb_functions() WHERE NOT internal
+"""
+
+
 def _create_views(con: duckdb.DuckDBPyConnection, stmts: list[str]) -> None:
     # Derived views may read each other: retry the failures until a pass makes no progress.
     pending = list(stmts)
@@ -220,10 +327,25 @@ def _create_views(con: duckdb.DuckDBPyConnection, stmts: list[str]) -> None:
 
 
 def init_workspace(path: str | os.PathLike, classes: list[str] | None = None) -> Workspace:
-    """Create a workspace at `path` (an empty or new folder). Idempotent on a workspace."""
+    """Create a workspace at `path` (an empty or new folder).
+
+    On an existing workspace it only refreshes catalog.duckdb, and refuses `classes` that differ
+    from the workspace's (they cannot change once fixed).
+    """
     root = Path(os.path.abspath(path))
     if (root / CONFIG_FILE).exists():
-        return open_workspace(root)
+        ws = open_workspace(root)
+        if classes is not None:
+            have = ws.class_names() or ws.config.get("workspace", {}).get("classes")
+            if not have:
+                raise UsageError(f"{root} is already a workspace: give the classes to the first labeled "
+                                 "ingest instead (plabel ingest DIR --split train --classes ...)")
+            if list(classes) != list(have):
+                raise UsageError(f"{root} is already a workspace with classes {', '.join(have)}; --classes "
+                                 "cannot change them (plabel ingest --add-classes appends new ones)")
+        with ws.writing("plabel init"):
+            pass
+        return ws
     if root.exists() and not root.is_dir():
         raise UsageError(f"not a folder: {root}")
     if classes is not None:
@@ -231,7 +353,7 @@ def init_workspace(path: str | os.PathLike, classes: list[str] | None = None) ->
     root.mkdir(parents=True, exist_ok=True)
     for sub in ("tables", "checkpoints"):
         (root / sub).mkdir(exist_ok=True)
-    classes_line = f"classes = {list(classes)!r}".replace("'", '"') if classes else "# classes = [\"cat\", \"dog\"]  # fixes the class list before the first labeled ingest"
+    classes_line = f"classes = {toml_value(list(classes))}" if classes else "# classes = [\"cat\", \"dog\"]  # fixes the class list before the first labeled ingest"
     storage.write_text_atomic(
         root / CONFIG_FILE, CONFIG_TEMPLATE.format(format=FORMAT, classes_line=classes_line)
     )
@@ -239,6 +361,11 @@ def init_workspace(path: str | os.PathLike, classes: list[str] | None = None) ->
     with ws.writing("plabel init"):
         pass
     return ws
+
+
+def toml_value(value) -> str:
+    """A Python value as TOML text (for plabel.toml and `--set KEY=VALUE`), by a TOML writer."""
+    return tomli_w.dumps({"v": value})[len("v = "):].rstrip("\n")
 
 
 def _check_class_names(classes: list[str]) -> None:

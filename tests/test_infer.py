@@ -106,12 +106,15 @@ def test_killed_infer_resumes_exactly_once(ws, tmp_path):
             "--embeddings", "-w", ws.root]
     reference = tmp_path / "ref"
     shutil.copytree(ws.root, reference)
+    open_workspace(reference).sync_catalog()  # writers refresh a stale catalog: the same start for both
     points = count_points([*args[:-1], reference], tmp_path)
     assert points > 10  # 13 flushes x 2 files, then 2 commits
     expected = open_workspace(reference).rows("SELECT image_id, class_id, confidence, prob FROM predictions ORDER BY image_id")
-    for kill_at in (6, points - 1, points):  # inside a flush, at the embeddings commit, at the predictions commit
+    # inside a flush, at the embeddings commit, at the predictions commit, at the catalog refresh after them
+    for kill_at in (6, points - 2, points - 1, points):
+        ws.sync_catalog()
         r = run_plabel(args, kill_at=kill_at)
-        assert killed(r), r.stderr
+        assert killed(r), (kill_at, points, r.stderr)
         assert not ws.round_dir("predictions", 0).exists() or kill_at == points
         r = run_plabel(args)
         assert r.returncode == 0, r.stderr

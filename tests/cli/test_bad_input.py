@@ -44,8 +44,22 @@ CASES = [
     (["drift", "--from", "0", "--to", "3"], "round 3 has no predictions"),
     (["sql", "UPDATE images SET label = 'x'"], "read-only"),
     (["ingest", "/no/such/folder", "--split", "train"], "no such file or folder"),
-    (["ingest", ".", "--split", "holdout"], "--split"),
+    (["ingest", ".", "--split", "holdout"], "--split must be one of"),
     (["run", "--set", "select.threshold=2"], "--threshold must be in [0, 1]"),
+    (["run", "--set", 'img_size="x"'], "[run] img_size = 'x': expected int"),
+    (["run", "--set", "train.lr=true"], "[run.train] lr = True: expected float"),
+    (["run", "--set", "train.epochs=nan"], "expected int"),
+    (["eval", "--checkpoint", ""], "--checkpoint is empty"),
+    (["eval", "--checkpoint", " "], "--checkpoint is empty"),
+    (["select", "--round", "0", "--threshold", "nan"], "--threshold must be a finite number"),
+    (["select", "--round", "0", "--labels", "soft", "--temperature", "inf"], "--temperature must be a finite number"),
+    (["infer", "--round", "0", "--temperature", "inf", "--overwrite"], "--temperature must be a finite number"),
+    (["dedup", "--round", "0", "--similarity", "nan"], "--similarity"),
+    (["train", "--round", "1", "--weight-decay", "inf"], "--weight-decay must be a finite number"),
+    (["train", "--round", "1", "--warmup-epochs", "inf"], "--warmup-epochs must be a finite number"),
+    (["train", "--round", "1", "--min-lr", "nan"], "--min-lr must be a finite number"),
+    (["train", "--round", "1", "--momentum", "nan"], "--momentum must be a finite number"),
+    (["train", "--round", "1", "--clip-grad", "nan"], "--clip-grad must be a finite number"),
 ]
 
 

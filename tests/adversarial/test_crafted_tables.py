@@ -1,0 +1,105 @@
+"""Crafted and damaged tables and manifests: a clear error naming the problem, nothing written."""
+import math
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from plabel import checkpoints
+from tests.helpers import tree_digest
+
+
+def _rewrite(path, column: str, values):
+    t = pq.read_table(path)
+    t = t.set_column(t.schema.get_field_index(column), column, pa.array(values, t.schema.field(column).type))
+    pq.write_table(t, path)
+
+
+def test_non_finite_predictions_are_refused_by_select(ws, cli):
+    part = next(ws.round_dir("predictions", 0).glob("*.parquet"))
+    n = pq.read_metadata(part).num_rows
+    _rewrite(part, "confidence", [math.nan] * 3 + [0.5] * (n - 3))
+    before = tree_digest(ws.root)
+    r = cli("select", "--round", "0", "-w", ws.root)
+    assert r.exit_code == 1 and "NaN" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.output
+    assert tree_digest(ws.root) == before
+
+
+def test_a_round_whose_parts_were_deleted(ws, cli):
+    for p in ws.round_dir("predictions", 0).glob("*.parquet"):
+        p.unlink()
+    r = cli("select", "--round", "0", "-w", ws.root)
+    assert r.exit_code == 2 and "holds no files" in r.stderr, r.output
+    assert not ws.round_dir("manifests", 0).exists()
+    r = cli("infer", "--round", "0", "--workers", "0", "--json", "-w", ws.root)
+    assert r.exit_code == 0 and '"predicted": 200' in r.stdout, r.output
+
+
+def test_a_truncated_part_file_is_named_with_the_repair(ws, cli):
+    part = next(ws.table_dir("images").glob("*.parquet"))
+    data = part.read_bytes()
+    part.write_bytes(data[: len(data) // 2])
+    for args in (["status"], ["sql", "SELECT count(*) FROM images"], ["select", "--round", "0"]):
+        r = cli(*args, "-w", ws.root)
+        assert r.exit_code == 1, r.output
+        line = r.stderr.strip()
+        assert len(line.splitlines()) == 1 and part.name in line and "restore it" in line, line
+
+
+def _manifest(ws, tmp_path, **columns):
+    base = pq.read_table(next((ws.train_dir / "manifests").glob("labeled-*.parquet")))
+    for name, values in columns.items():
+        idx = base.schema.get_field_index(name)
+        base = base.set_column(idx, name, pa.array(values, base.schema.field(name).type))
+    path = tmp_path / "crafted.parquet"
+    pq.write_table(base, path)
+    return path, base.num_rows
+
+
+@pytest.mark.parametrize("case,message", [
+    ("nan weight", "finite"),
+    ("inf weight", "finite"),
+    ("huge copies", "one pass would draw"),
+    ("zero copies", "copies = 0"),
+    ("negative copies", "copies must be"),
+    ("nan soft label", "target_prob"),
+])
+def test_a_crafted_manifest_is_refused(ws, cli, tmp_path, case, message):
+    n = pq.read_metadata(next((ws.train_dir / "manifests").glob("labeled-*.parquet"))).num_rows
+    columns = {
+        "nan weight": {"weight": [math.nan] + [1.0] * (n - 1)},
+        "inf weight": {"weight": [math.inf] * n},
+        "huge copies": {"copies": [2**31 - 1] + [1] * (n - 1)},
+        "zero copies": {"copies": [0] * n},
+        "negative copies": {"copies": [-1] + [1] * (n - 1)},
+        "nan soft label": {"target_index": [[0, 1]] * n, "target_prob": [[math.nan, 0.5]] * n},
+    }[case]
+    path, _ = _manifest(ws, tmp_path, **columns)
+    before = tree_digest(ws.root)
+    r = cli("train", "--round", "1", "--manifest", path, "--model", "test_resnet", "--epochs", "1", "--workers", "0",
+            "-w", ws.root)
+    assert r.exit_code == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.output
+    assert tree_digest(ws.root) == before
+
+
+def test_a_diverged_training_is_not_a_checkpoint(ws, cli):
+    r = cli("train", "--round", "1", "--manifest", next((ws.train_dir / "manifests").glob("labeled-*.parquet")),
+            "--model", "test_resnet", "--img-size", "32", "--epochs", "2", "--workers", "0", "--lr", "1e30",
+            "--no-noise", "-w", ws.root)
+    assert r.exit_code == 1 and "diverged" in r.stderr, r.output
+    assert ws.rows("SELECT count(*) FROM checkpoints WHERE round = 1") == [(0,)]
+    (failure,) = ws.rows("SELECT failure FROM runs WHERE round = 1 AND failure IS NOT NULL")
+    assert "non-finite loss" in failure[0]
+
+
+def test_a_checkpoint_with_broken_weights_writes_no_predictions(ws, cli):
+    good = checkpoints.find(ws, "latest")
+    model = checkpoints.build_model(good)
+    with_nan = next(p for p in model.parameters() if p.ndim > 1)
+    with_nan.data.fill_(float("nan"))
+    broken = checkpoints.save(ws, model, None, dict(good.config, round=1))
+    r = cli("infer", "--round", "1", "--checkpoint", broken.checkpoint_id, "--workers", "0", "-w", ws.root)
+    assert r.exit_code == 1 and "NaN or infinite outputs" in r.stderr, r.output
+    assert not ws.round_dir("predictions", 1).exists()
+    assert np.isfinite([c for (c,) in ws.rows("SELECT confidence FROM predictions")]).all()

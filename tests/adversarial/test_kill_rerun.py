@@ -1,0 +1,46 @@
+"""SIGKILL, then re-run at once (no sleep): the lock dies with its owner, whatever it forked."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+from plabel.lock import write_lock
+from tests.crashes import killed, run_plabel
+
+# Holds the lock, forks a child that outlives it (as DataLoader workers do for a few seconds).
+HOLDER_WITH_CHILD = """
+import os, sys, time
+from pathlib import Path
+from plabel.lock import write_lock
+with write_lock(Path(sys.argv[1]), "holder"):
+    if os.fork() == 0:
+        time.sleep(30)
+        os._exit(0)
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_the_lock_is_free_the_moment_its_owner_dies(ws):
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER_WITH_CHILD, str(ws.root)], stdout=subprocess.PIPE,
+                              text=True, start_new_session=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        holder.kill()
+        holder.wait()
+        with write_lock(ws.root, "next", timeout=0) as stale:  # the child is still alive
+            assert stale is not None and stale["pid"] == holder.pid
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+
+
+def test_killed_infer_with_workers_reruns_at_once(ws):
+    shutil.rmtree(ws.round_dir("predictions", 0))
+    args = ["infer", "--round", "0", "--workers", "2", "--batch-size", "8", "--rows-per-file", "16", "-w", ws.root]
+    r = run_plabel(args, kill_at=4)  # inside the loop: DataLoader workers are alive
+    assert killed(r), r.stderr
+    r = run_plabel(args)  # at once: PLABEL_LOCK_TIMEOUT is 0, so a held lock would fail it
+    assert r.returncode == 0, r.stderr
+    assert "took over the workspace lock" in r.stderr
+    assert ws.rows("SELECT count(*), count(DISTINCT image_id) FROM predictions WHERE round = 0") == [(200, 200)]
