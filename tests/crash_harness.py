@@ -4,7 +4,9 @@ For each command a base workspace is prepared, the command runs once uninterrupt
 reference) and once more to count its kill points (every file or folder about to become
 visible, see tests/crashes.py). Each trial copies the base, kills the command at a seeded random
 point, checks the killed workspace (it opens, every table file matches its schema, no key is
-duplicated), runs the command again and compares the result with the reference.
+duplicated), runs the command again at once (no sleep, PLABEL_LOCK_TIMEOUT unset: a lock still
+held by the dead command's forked workers would fail it) and compares the result with the
+reference.
 
     python -m tests.crash_harness --trials 10 [--commands ingest,infer,select,train,run] [--seed 0]
 
@@ -119,8 +121,8 @@ def prepare(command: str, root: Path) -> Setup:
         return Setup(ws.root, ["run"])
     train(ws, TrainOptions(round=0, model="test_resnet", img_size=32, batch_size=16, workers=0, epochs=2,
                            hflip=0.0, crop_scale=0.5))
-    if command == "infer":
-        return Setup(ws.root, ["infer", "--round", "0", "--batch-size", "8", "--rows-per-file", "16", "--workers", "0",
+    if command == "infer":  # one DataLoader worker: killed while a forked child is alive, re-run at once
+        return Setup(ws.root, ["infer", "--round", "0", "--batch-size", "8", "--rows-per-file", "16", "--workers", "1",
                                "--embeddings", "--split", "test"])
     infer(ws, InferOptions(round=0, splits=("unlabeled", "test"), embeddings=True, workers=0))
     dedup(ws, 0)

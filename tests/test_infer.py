@@ -108,14 +108,18 @@ def test_killed_infer_resumes_exactly_once(ws, tmp_path):
     shutil.copytree(ws.root, reference)
     open_workspace(reference).sync_catalog()  # writers refresh a stale catalog: the same start for both
     points = count_points([*args[:-1], reference], tmp_path)
-    assert points > 10  # 13 flushes x 2 files, then 2 commits
+    # the catalog refresh every writer ends with: its points come after the commits
+    stale = shutil.copytree(ws.root, tmp_path / "stale")
+    catalog = count_points(["init", stale], tmp_path)
+    assert points > 10 + catalog  # 13 flushes x 2 files, then 2 commits, then the catalog
     expected = open_workspace(reference).rows("SELECT image_id, class_id, confidence, prob FROM predictions ORDER BY image_id")
+    commits = points - catalog
     # inside a flush, at the embeddings commit, at the predictions commit, at the catalog refresh after them
-    for kill_at in (6, points - 2, points - 1, points):
+    for kill_at in (6, commits - 1, commits, points):
         ws.sync_catalog()
         r = run_plabel(args, kill_at=kill_at)
         assert killed(r), (kill_at, points, r.stderr)
-        assert not ws.round_dir("predictions", 0).exists() or kill_at == points
+        assert not ws.round_dir("predictions", 0).exists() or kill_at > commits
         r = run_plabel(args)
         assert r.returncode == 0, r.stderr
         got = ws.rows("SELECT image_id, class_id, confidence, prob FROM predictions ORDER BY image_id")
