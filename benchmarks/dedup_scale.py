@@ -51,8 +51,8 @@ def main() -> None:
     flat.add(x)
     sims, nbrs = flat.search(x[sample], NEIGHBOURS + 1)
     truth = found = 0
-    for q, (s, n) in zip(sample, zip(sims, nbrs)):
-        for sim, j in zip(s, n):
+    for q, (s, n) in zip(sample, zip(sims, nbrs, strict=False), strict=False):
+        for sim, j in zip(s, n, strict=False):
             if j == q or sim < args.threshold:
                 continue
             truth += 1

@@ -30,7 +30,9 @@ def variants(im: Image.Image, rng: np.random.Generator) -> list[Image.Image]:
     jpeg = Image.open(io.BytesIO(buf.getvalue())).convert("L")
     shift = Image.fromarray(np.roll(np.asarray(im), 1, axis=1))
     bright = ImageEnhance.Brightness(im).enhance(float(rng.choice([0.9, 1.1])))
-    noisy = Image.fromarray(np.clip(np.asarray(im, np.float32) + rng.normal(0, 4, im.size[::-1]), 0, 255).astype(np.uint8))
+    noisy = Image.fromarray(
+        np.clip(np.asarray(im, np.float32) + rng.normal(0, 4, im.size[::-1]), 0, 255).astype(np.uint8)
+    )
     resized = im.resize((20, 20), Image.BILINEAR).resize(im.size, Image.BILINEAR)
     return [jpeg, shift, bright, noisy, resized]
 
@@ -47,12 +49,25 @@ def main() -> None:
     x, y = load_mnist()
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
-        folders = write_split_folders(Path(tmp) / "data", x, y, labeled_per_class=20, test_per_class=0,
-                                      unlabeled_per_class=0)
+        folders = write_split_folders(
+            Path(tmp) / "data", x, y, labeled_per_class=20, test_per_class=0, unlabeled_per_class=0
+        )
         ws = init_workspace(Path(tmp) / "ws")
         ingest(ws, folders.train, split="train")
-        r = train(ws, TrainOptions(round=0, model="test_resnet", img_size=32, epochs=15, batch_size=32, workers=0,
-                                   lr=3e-3, hflip=0.0, crop_scale=0.5))
+        r = train(
+            ws,
+            TrainOptions(
+                round=0,
+                model="test_resnet",
+                img_size=32,
+                epochs=15,
+                batch_size=32,
+                workers=0,
+                lr=3e-3,
+                hflip=0.0,
+                crop_scale=0.5,
+            ),
+        )
         ckpt = checkpoints.find(ws, r.checkpoint_id)
         model = checkpoints.build_model(ckpt)
         tf = eval_transform(ckpt.data_config)
@@ -76,13 +91,25 @@ def main() -> None:
         positives, negatives = np.array(positives), np.array(negatives)
         kinds = np.tile(["jpeg75", "shift1px", "brightness10%", "noise4", "resize20"], len(queries))
         for name, v in (("variant_of_itself", positives), ("most_similar_other_digit", negatives)):
-            report("dedup_similarity", pairs=name, n=len(v), p01=round(float(np.quantile(v, 0.01)), 4),
-                   p10=round(float(np.quantile(v, 0.10)), 4), median=round(float(np.median(v)), 4),
-                   p90=round(float(np.quantile(v, 0.90)), 4), p99=round(float(np.quantile(v, 0.99)), 4))
+            report(
+                "dedup_similarity",
+                pairs=name,
+                n=len(v),
+                p01=round(float(np.quantile(v, 0.01)), 4),
+                p10=round(float(np.quantile(v, 0.10)), 4),
+                median=round(float(np.median(v)), 4),
+                p90=round(float(np.quantile(v, 0.90)), 4),
+                p99=round(float(np.quantile(v, 0.99)), 4),
+            )
         for t in (0.95, 0.97, 0.98, 0.99, 0.995, 0.998):
             per_kind = {k: round(float((positives[kinds == k] >= t).mean()), 3) for k in dict.fromkeys(kinds)}
-            report("dedup_threshold", threshold=t, recall=round(float((positives >= t).mean()), 3),
-                   false_positive_rate=round(float((negatives >= t).mean()), 3), recall_by_variant=per_kind)
+            report(
+                "dedup_threshold",
+                threshold=t,
+                recall=round(float((positives >= t).mean()), 3),
+                false_positive_rate=round(float((negatives >= t).mean()), 3),
+                recall_by_variant=per_kind,
+            )
 
 
 if __name__ == "__main__":

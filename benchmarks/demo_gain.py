@@ -66,9 +66,16 @@ def main() -> None:
                        seconds=round(out["seconds"], 1), pseudo_labels=out["pseudo"][:-1])
                 gains.append(accs[-1] - accs[0])
                 finals.append(accs[-1])
-            report("demo_gain", machine=machine(), variant=variant, seeds=seeds,
-                   gain_mean=round(statistics.mean(gains), 2), gain_sd=round(statistics.stdev(gains), 2) if len(gains) > 1 else 0,
-                   gain_min=round(min(gains), 2), final_mean=round(statistics.mean(finals), 2))
+            report(
+                "demo_gain",
+                machine=machine(),
+                variant=variant,
+                seeds=seeds,
+                gain_mean=round(statistics.mean(gains), 2),
+                gain_sd=round(statistics.stdev(gains), 2) if len(gains) > 1 else 0,
+                gain_min=round(min(gains), 2),
+                final_mean=round(statistics.mean(finals), 2),
+            )
 
 
 if __name__ == "__main__":

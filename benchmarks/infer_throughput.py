@@ -103,16 +103,33 @@ def main() -> None:
             tensors = torch.stack([tf(load_rgb(f)) for f in files])
             a = forward_only(model, tensors)
             shutil.rmtree(ws.round_dir("predictions", 0), ignore_errors=True)
-            res = infer(ws, InferOptions(round=0, checkpoint=r.checkpoint_id, workers=2, batch_size=BATCH, overwrite=True))
+            res = infer(
+                ws, InferOptions(round=0, checkpoint=r.checkpoint_id, workers=2, batch_size=BATCH, overwrite=True)
+            )
             b = res.images_per_s
             c = naive(model, files[: args.naive_images], tf, tmp / "naive.parquet")
-            report("infer_throughput", machine=machine(), model=model_name, img_size=size, images=len(files),
-                   forward_only_per_s=round(a, 1), plabel_per_s=round(b, 1), naive_per_s=round(c, 1),
-                   plabel_over_forward=round(b / a, 3), plabel_over_naive=round(b / c, 2),
-                   targets={"plabel_over_forward": 0.8, "plabel_over_naive": 3})
+            report(
+                "infer_throughput",
+                machine=machine(),
+                model=model_name,
+                img_size=size,
+                images=len(files),
+                forward_only_per_s=round(a, 1),
+                plabel_per_s=round(b, 1),
+                naive_per_s=round(c, 1),
+                plabel_over_forward=round(b / a, 3),
+                plabel_over_naive=round(b / c, 2),
+                targets={"plabel_over_forward": 0.8, "plabel_over_naive": 3},
+            )
         sizes = bytes_per_row(tmp)
-        report("predictions_bytes_per_row", classes=1000, rows=20000, topk5=round(sizes["topk"], 1),
-               full_float16=round(sizes["full"], 1), ratio=round(sizes["full"] / sizes["topk"], 1))
+        report(
+            "predictions_bytes_per_row",
+            classes=1000,
+            rows=20000,
+            topk5=round(sizes["topk"], 1),
+            full_float16=round(sizes["full"], 1),
+            ratio=round(sizes["full"] / sizes["topk"], 1),
+        )
 
 
 if __name__ == "__main__":

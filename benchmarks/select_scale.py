@@ -10,6 +10,7 @@ plabel must finish on a 24 GiB machine (pandas is not run: it would not fit).
     python benchmarks/select_scale.py --rows 10000000 [--pandas]
     python benchmarks/select_scale.py --rows 100000000 --per-class 20000
 """
+
 from __future__ import annotations
 
 import argparse
@@ -106,15 +107,29 @@ def build(folder: Path, rows: int) -> Path:
 
     ws = init_workspace(folder / "ws")
     names = [f"class{k:04d}" for k in range(CLASSES)]
-    storage.write_arrow(pa.table({"class_id": list(range(CLASSES)), "name": names,
-                                  "added_at": pa.array([0] * CLASSES, pa.timestamp("us", tz="UTC"))}),
-                        ws.table_dir("classes") / "classes.parquet", table("classes"))
+    storage.write_arrow(
+        pa.table(
+            {
+                "class_id": list(range(CLASSES)),
+                "name": names,
+                "added_at": pa.array([0] * CLASSES, pa.timestamp("us", tz="UTC")),
+            }
+        ),
+        ws.table_dir("classes") / "classes.parquet",
+        table("classes"),
+    )
     (ws.table_dir("images")).mkdir(parents=True, exist_ok=True)
     ws.round_dir("predictions", 0).mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
-    con.execute(GENERATE.format(rows=rows, classes=CLASSES, images=ws.table_dir("images") / "part-0.parquet",
-                                predictions=ws.round_dir("predictions", 0) / "part-0.parquet"))
+    con.execute(
+        GENERATE.format(
+            rows=rows,
+            classes=CLASSES,
+            images=ws.table_dir("images") / "part-0.parquet",
+            predictions=ws.round_dir("predictions", 0) / "part-0.parquet",
+        )
+    )
     con.close()
     return ws.root
 
@@ -131,14 +146,28 @@ def main() -> None:
         root = build(Path(tmp), args.rows)
         report("select_scale_data", rows=args.rows, seconds=round(time.perf_counter() - started, 1))
         seconds, peak, n, copies = run(PLABEL, root, args.per_class, THRESHOLD)
-        fields = dict(machine=machine(), rows=args.rows, classes=CLASSES, per_class=args.per_class,
-                      plabel_seconds=round(seconds, 2), plabel_peak_rss_mib=round(peak), selected=n, copies=copies)
+        fields = dict(
+            machine=machine(),
+            rows=args.rows,
+            classes=CLASSES,
+            per_class=args.per_class,
+            plabel_seconds=round(seconds, 2),
+            plabel_peak_rss_mib=round(peak),
+            selected=n,
+            copies=copies,
+        )
         if args.pandas:
-            p_seconds, p_peak, p_n, p_copies = run(PANDAS, root, args.per_class, THRESHOLD, Path(tmp) / "pandas.parquet")
+            p_seconds, p_peak, p_n, p_copies = run(
+                PANDAS, root, args.per_class, THRESHOLD, Path(tmp) / "pandas.parquet"
+            )
             assert (p_n, p_copies) == (n, copies), ("the two disagree", p_n, p_copies, n, copies)
-            fields.update(pandas_seconds=round(p_seconds, 2), pandas_peak_rss_mib=round(p_peak),
-                          speedup=round(p_seconds / seconds, 2), memory_ratio=round(peak / p_peak, 3),
-                          targets={"speedup": 10, "memory_ratio": 0.25})
+            fields.update(
+                pandas_seconds=round(p_seconds, 2),
+                pandas_peak_rss_mib=round(p_peak),
+                speedup=round(p_seconds / seconds, 2),
+                memory_ratio=round(peak / p_peak, 3),
+                targets={"speedup": 10, "memory_ratio": 0.25},
+            )
         report("select_scale", **fields)
 
 

@@ -7,6 +7,7 @@ epoch, from the start of the epoch's first batch to its end. Target: plabel >= 0
 
     python benchmarks/train_throughput.py [--model resnet18] [--img-size 64] [--images 2000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,12 @@ def plain_loop(files, targets, model_name, img_size, batch_size, workers, epochs
     model = models.create(model_name, 10, 3, img_size)
     dc = models.data_config(model, img_size, 3)
     # the transform plabel builds for the same options: "off" is a random resized crop at scale 1
-    tf = models.train_transform(dc, "rand-m9-n2-mstd0.5" if augment else None, 0.0, (0.5, 1.0) if augment else (1.0, 1.0))
-    loader = DataLoader(Files(files, targets, tf), batch_size=batch_size, shuffle=True, num_workers=workers, drop_last=True)
+    tf = models.train_transform(
+        dc, "rand-m9-n2-mstd0.5" if augment else None, 0.0, (0.5, 1.0) if augment else (1.0, 1.0)
+    )
+    loader = DataLoader(
+        Files(files, targets, tf), batch_size=batch_size, shuffle=True, num_workers=workers, drop_last=True
+    )
     opt = create_optimizer_v2(model, opt="adamw", lr=1e-3, weight_decay=0.05)
     model.train()
     rates = []
@@ -65,9 +70,23 @@ def plain_loop(files, targets, model_name, img_size, batch_size, workers, epochs
 def plabel_loop(ws, model_name, img_size, batch_size, workers, epochs, augment: bool) -> float:
     from plabel.train import TrainOptions, train
 
-    r = train(ws, TrainOptions(round=0, model=model_name, img_size=img_size, batch_size=batch_size, workers=workers,
-                               epochs=epochs, noise=augment, drop_rate=0.0, drop_path_rate=0.0, hflip=0.0,
-                               crop_scale=0.5 if augment else 1.0, seed=int(augment)))
+    r = train(
+        ws,
+        TrainOptions(
+            round=0,
+            model=model_name,
+            img_size=img_size,
+            batch_size=batch_size,
+            workers=workers,
+            epochs=epochs,
+            noise=augment,
+            drop_rate=0.0,
+            drop_path_rate=0.0,
+            hflip=0.0,
+            crop_scale=0.5 if augment else 1.0,
+            seed=int(augment),
+        ),
+    )
     return float(np.median([h["images_per_s"] for h in r.history[1:]]))
 
 
@@ -87,19 +106,32 @@ def main() -> None:
 
     x, y = load_mnist()
     with tempfile.TemporaryDirectory() as tmp:
-        folders = write_split_folders(Path(tmp) / "data", x, y, labeled_per_class=args.images // 10,
-                                      test_per_class=0, unlabeled_per_class=0)
+        folders = write_split_folders(
+            Path(tmp) / "data", x, y, labeled_per_class=args.images // 10, test_per_class=0, unlabeled_per_class=0
+        )
         ws = init_workspace(Path(tmp) / "ws")
         ingest(ws, folders.train, split="train")
         files = sorted(str(p) for p in folders.train.rglob("*.png"))
         targets = [int(Path(f).parent.name) for f in files]
         for augment in (False, True):
-            base = plain_loop(files, targets, args.model, args.img_size, args.batch_size, args.workers, args.epochs, augment)
+            base = plain_loop(
+                files, targets, args.model, args.img_size, args.batch_size, args.workers, args.epochs, augment
+            )
             ours = plabel_loop(ws, args.model, args.img_size, args.batch_size, args.workers, args.epochs, augment)
-            report("train_throughput", machine=machine(), model=args.model, img_size=args.img_size,
-                   images=len(files), batch_size=args.batch_size, workers=args.workers, augment=augment,
-                   plain_images_per_s=round(base, 1), plabel_images_per_s=round(ours, 1),
-                   ratio=round(ours / base, 3), target=0.9)
+            report(
+                "train_throughput",
+                machine=machine(),
+                model=args.model,
+                img_size=args.img_size,
+                images=len(files),
+                batch_size=args.batch_size,
+                workers=args.workers,
+                augment=augment,
+                plain_images_per_s=round(base, 1),
+                plabel_images_per_s=round(ours, 1),
+                ratio=round(ours / base, 3),
+                target=0.9,
+            )
 
 
 if __name__ == "__main__":

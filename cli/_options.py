@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 Workspace = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--workspace",
         "-w",
@@ -16,11 +16,13 @@ Workspace = Annotated[
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary on stdout.")]
-Round = Annotated[int, typer.Option("--round", "-r", help="Round number (0: the teacher trained on labeled images).", min=0)]
+Round = Annotated[
+    int, typer.Option("--round", "-r", help="Round number (0: the teacher trained on labeled images).", min=0)
+]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed.")]
 
 
-def open_ws(path: Optional[Path]):
+def open_ws(path: Path | None):
     from plabel.workspace import open_workspace
 
     return open_workspace(path)  # readers never write: catalog.duckdb is refreshed by writers
@@ -33,13 +35,18 @@ def progress(json_output: bool):
 
 
 OptionalRound = Annotated[
-    Optional[int],
-    typer.Option("--round", "-r", help="Round number (default: the newest round that has what the command reads).",
-                 min=0, show_default=False),
+    int | None,
+    typer.Option(
+        "--round",
+        "-r",
+        help="Round number (default: the newest round that has what the command reads).",
+        min=0,
+        show_default=False,
+    ),
 ]
 
 
-def resolve_round(ws, round_: Optional[int], table: str, what: str) -> int:
+def resolve_round(ws, round_: int | None, table: str, what: str) -> int:
     """`--round`, or the newest round of `table`, said on stderr so the user sees which."""
     if round_ is not None:
         return round_

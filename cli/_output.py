@@ -48,7 +48,9 @@ def emit_json(data) -> None:
 # Messages hold user text (paths, class names, SQL): it is printed as text, never read as Rich
 # markup, so "[/x]" in a class name is shown as it is instead of raising MarkupError.
 def _say(prefix: str, style: str, message: str) -> None:
-    err.print(Text.assemble((prefix, style), str(message)) if prefix else Text(str(message)), highlight=False, soft_wrap=True)
+    err.print(
+        Text.assemble((prefix, style), str(message)) if prefix else Text(str(message)), highlight=False, soft_wrap=True
+    )
 
 
 def info(message: str) -> None:

@@ -24,7 +24,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", help="Print plabel's version and exit.", callback=_version, is_eager=True),
+    version: bool = typer.Option(
+        False, "--version", help="Print plabel's version and exit.", callback=_version, is_eager=True
+    ),
 ) -> None:
     """Pseudo-label management for Noisy-Student self-training on images."""
 

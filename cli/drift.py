@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -16,9 +16,13 @@ MATRIX_LIMIT = 20
 
 @command()
 def drift(
-    from_round: Annotated[Optional[int], typer.Option("--from", help="Earlier round (default: the second-to-last).")] = None,
-    to_round: Annotated[Optional[int], typer.Option("--to", help="Later round (default: the last).")] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="table, json, or csv (the class transitions).")] = "table",
+    from_round: Annotated[
+        int | None, typer.Option("--from", help="Earlier round (default: the second-to-last).")
+    ] = None,
+    to_round: Annotated[int | None, typer.Option("--to", help="Later round (default: the last).")] = None,
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="table, json, or csv (the class transitions).")
+    ] = "table",
     top: Annotated[int, typer.Option(help="Largest transitions shown.", min=1)] = 10,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
@@ -39,27 +43,45 @@ def drift(
         for t in r.transitions:
             w.writerow([r.round_a, r.round_b, t["class_a"], t["class_b"], t["name_a"], t["name_b"], t["images"]])
         return
-    rows = [["images compared", r.images], ["flip rate", round(r.flip_rate, 4)],
-            ["mean confidence change", round(r.mean_confidence_change, 4)],
-            ["negative flips (val/test)", r.negative_flips], ["positive flips (val/test)", r.positive_flips]]
+    rows = [
+        ["images compared", r.images],
+        ["flip rate", round(r.flip_rate, 4)],
+        ["mean confidence change", round(r.mean_confidence_change, 4)],
+        ["negative flips (val/test)", r.negative_flips],
+        ["positive flips (val/test)", r.positive_flips],
+    ]
     if r.summary:
         s = r.summary
-        rows += [["JS divergence of class distributions", round(s["js_divergence"], 5)],
-                 [f"share >= threshold {s['threshold']:.2f} (round {r.round_a} -> {r.round_b})",
-                  f"{s['above_threshold_a']:.3f} -> {s['above_threshold_b']:.3f}"]]
+        rows += [
+            ["JS divergence of class distributions", round(s["js_divergence"], 5)],
+            [
+                f"share >= threshold {s['threshold']:.2f} (round {r.round_a} -> {r.round_b})",
+                f"{s['above_threshold_a']:.3f} -> {s['above_threshold_b']:.3f}",
+            ],
+        ]
         if s["selection_entered"] is not None:
-            rows.append(["selection churn: entered / left / kept",
-                         f"{s['selection_entered']} / {s['selection_left']} / {s['selection_kept']}"])
+            rows.append(
+                [
+                    "selection churn: entered / left / kept",
+                    f"{s['selection_entered']} / {s['selection_left']} / {s['selection_kept']}",
+                ]
+            )
     print_table(f"Drift, round {r.round_a} -> {r.round_b}", ["measure", "value"], rows)
     largest = r.largest_transitions[:top]
     if largest:
-        print_table("Largest transitions", ["from", "to", "images"], [[t["name_a"], t["name_b"], t["images"]] for t in largest])
+        print_table(
+            "Largest transitions", ["from", "to", "images"], [[t["name_a"], t["name_b"], t["images"]] for t in largest]
+        )
     n = len(r.classes)
     shown = min(n, MATRIX_LIMIT)
     m = r.matrix()
     caption = f"first {shown} of {n} classes shown (--format csv has them all)" if n > shown else None
-    print_table(f"Class transitions (rows: round {r.round_a}, columns: round {r.round_b})", [""] + r.classes[:shown],
-                [[r.classes[i]] + m[i][:shown] for i in range(shown)], caption=caption)
+    print_table(
+        f"Class transitions (rows: round {r.round_a}, columns: round {r.round_b})",
+        [""] + r.classes[:shown],
+        [[r.classes[i]] + m[i][:shown] for i in range(shown)],
+        caption=caption,
+    )
 
 
 @command()
@@ -83,11 +105,33 @@ def rounds(workspace: opt.Workspace = None, json_output: opt.Json = False):
 
     print_table(
         "Rounds",
-        ["round", "teacher", "predictions", "selection", "manifest", "pseudo (copies)", "student",
-         "teacher test", "student test", "teacher mCE", "flip rate"],
-        [[r["round"], short(r["teacher_id"]), r["predictions"],
-          f"{r['balance']} >= {r['threshold']:.2f}" if r["balance"] else "-", short(r["manifest_hash"]),
-          f"{r['n_pseudo']} ({r['n_pseudo_copies']})" if r["n_pseudo"] is not None else "-", short(r["student_id"]),
-          pct(r["teacher_test_top1"]), pct(r["student_test_top1"]), pct(r["teacher_mce"]),
-          "-" if r["flip_rate_to_next"] is None else f"{r['flip_rate_to_next']:.3f}"] for r in rows],
+        [
+            "round",
+            "teacher",
+            "predictions",
+            "selection",
+            "manifest",
+            "pseudo (copies)",
+            "student",
+            "teacher test",
+            "student test",
+            "teacher mCE",
+            "flip rate",
+        ],
+        [
+            [
+                r["round"],
+                short(r["teacher_id"]),
+                r["predictions"],
+                f"{r['balance']} >= {r['threshold']:.2f}" if r["balance"] else "-",
+                short(r["manifest_hash"]),
+                f"{r['n_pseudo']} ({r['n_pseudo_copies']})" if r["n_pseudo"] is not None else "-",
+                short(r["student_id"]),
+                pct(r["teacher_test_top1"]),
+                pct(r["student_test_top1"]),
+                pct(r["teacher_mce"]),
+                "-" if r["flip_rate_to_next"] is None else f"{r['flip_rate_to_next']:.3f}",
+            ]
+            for r in rows
+        ],
     )

@@ -1,7 +1,7 @@
 """infer: round R's teacher predicts on the unlabeled pool."""
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,18 +13,36 @@ from plabel.cli.app import command
 @command()
 def infer(
     round_: opt.OptionalRound = None,
-    checkpoint: Annotated[Optional[str], typer.Option(help="Teacher checkpoint id (default: round R's checkpoint; without --round, its own round).")] = None,
-    split: Annotated[Optional[list[str]], typer.Option(help="Also predict val, test or train images (repeatable); the unlabeled pool is always predicted.")] = None,
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(help="Teacher checkpoint id (default: round R's checkpoint; without --round, its own round)."),
+    ] = None,
+    split: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Also predict val, test or train images (repeatable); the unlabeled pool is always predicted."
+        ),
+    ] = None,
     topk: Annotated[int, typer.Option(help="Top-k class ids and probabilities kept per image.", min=1)] = 5,
-    store_probs: Annotated[str, typer.Option(help="topk, or full: also the whole probability vector (float16).")] = "topk",
-    embeddings: Annotated[bool, typer.Option("--embeddings", help="Also write L2-normalised penultimate features (for dedup).")] = False,
-    temperature: Annotated[float, typer.Option(help="Softmax temperature T: probabilities = softmax(logits / T).")] = 1.0,
-    batch_size: Annotated[int, typer.Option(help="Images per forward pass (also the block a resumed run repeats).", min=1)] = 256,
+    store_probs: Annotated[
+        str, typer.Option(help="topk, or full: also the whole probability vector (float16).")
+    ] = "topk",
+    embeddings: Annotated[
+        bool, typer.Option("--embeddings", help="Also write L2-normalised penultimate features (for dedup).")
+    ] = False,
+    temperature: Annotated[
+        float, typer.Option(help="Softmax temperature T: probabilities = softmax(logits / T).")
+    ] = 1.0,
+    batch_size: Annotated[
+        int, typer.Option(help="Images per forward pass (also the block a resumed run repeats).", min=1)
+    ] = 256,
     workers: Annotated[int, typer.Option(help="DataLoader worker processes decoding images.", min=0)] = 2,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
     amp: Annotated[bool, typer.Option("--amp/--no-amp", help="bfloat16 autocast on CUDA.")] = True,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Recompute a round that is already complete.")] = False,
-    rows_per_file: Annotated[int, typer.Option(help="Rows per Parquet part file (bounds memory; a kill loses at most this many).", min=1)] = 32768,
+    rows_per_file: Annotated[
+        int, typer.Option(help="Rows per Parquet part file (bounds memory; a kill loses at most this many).", min=1)
+    ] = 32768,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ):
@@ -39,16 +57,28 @@ def infer(
         info(f"Round {round_} (checkpoint {checkpoint}'s round; pass --round to choose another)")
     round_ = opt.resolve_round(ws, round_, "checkpoints", "trained round")
     options = InferOptions(
-        round=round_, checkpoint=checkpoint, splits=tuple(split or ()) or ("unlabeled",), topk=topk,
-        store_probs=store_probs, embeddings=embeddings, temperature=temperature, batch_size=batch_size,
-        workers=workers, device=device, amp=amp, overwrite=overwrite, flush_rows=rows_per_file,
+        round=round_,
+        checkpoint=checkpoint,
+        splits=tuple(split or ()) or ("unlabeled",),
+        topk=topk,
+        store_probs=store_probs,
+        embeddings=embeddings,
+        temperature=temperature,
+        batch_size=batch_size,
+        workers=workers,
+        device=device,
+        amp=amp,
+        overwrite=overwrite,
+        flush_rows=rows_per_file,
     )
     r = run(ws, options, progress=opt.progress(json_output))
     if json_output:
         emit_json(r.to_dict())
         return
     if r.already_complete:
-        info(f"Round {r.round} already has {r.rows} predictions (checkpoint {r.checkpoint_id}); --overwrite recomputes it.")
+        info(
+            f"Round {r.round} already has {r.rows} predictions (checkpoint {r.checkpoint_id}); --overwrite recomputes it."
+        )
         return
     resumed = f", {r.resumed} kept from an interrupted run" if r.resumed else ""
     info(

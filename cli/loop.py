@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -35,16 +35,29 @@ def _step_printer(enabled: bool):
 
 @command()
 def run(
-    rounds: Annotated[Optional[int], typer.Option(help="Student rounds after the teacher (config: rounds).", min=1)] = None,
-    config: Annotated[Optional[Path], typer.Option(help="TOML file with a [run] table (default: the workspace's plabel.toml).")] = None,
-    teacher_model: Annotated[Optional[str], typer.Option(help="timm model of the teacher (config: teacher_model).")] = None,
-    student_model: Annotated[Optional[list[str]], typer.Option(help="timm model of each student round, repeatable (config: student_models).")] = None,
-    img_size: Annotated[Optional[int], typer.Option(help="Image size (config: img_size).")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs of every model (config: train.epochs).")] = None,
-    threshold: Annotated[Optional[float], typer.Option(help="Selection threshold (config: select.threshold).")] = None,
-    balance: Annotated[Optional[str], typer.Option(help="topk, copies or none (config: select.balance).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed (config: seed).")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Any config key, e.g. --set student.epochs=20 --set select.labels=soft (TOML values).")] = None,
+    rounds: Annotated[
+        int | None, typer.Option(help="Student rounds after the teacher (config: rounds).", min=1)
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML file with a [run] table (default: the workspace's plabel.toml).")
+    ] = None,
+    teacher_model: Annotated[
+        str | None, typer.Option(help="timm model of the teacher (config: teacher_model).")
+    ] = None,
+    student_model: Annotated[
+        list[str] | None, typer.Option(help="timm model of each student round, repeatable (config: student_models).")
+    ] = None,
+    img_size: Annotated[int | None, typer.Option(help="Image size (config: img_size).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs of every model (config: train.epochs).")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Selection threshold (config: select.threshold).")] = None,
+    balance: Annotated[str | None, typer.Option(help="topk, copies or none (config: select.balance).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (config: seed).")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", "-s", help="Any config key, e.g. --set student.epochs=20 --set select.labels=soft (TOML values)."
+        ),
+    ] = None,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ):
@@ -52,9 +65,16 @@ def run(
     from plabel.loop import load_config, toml_value
     from plabel.loop import run as run_loop
 
-    named = {"rounds": rounds, "teacher_model": teacher_model, "img_size": img_size, "seed": seed,
-             "train.epochs": epochs, "select.threshold": threshold, "select.balance": balance,
-             "student_models": student_model or None}
+    named = {
+        "rounds": rounds,
+        "teacher_model": teacher_model,
+        "img_size": img_size,
+        "seed": seed,
+        "train.epochs": epochs,
+        "select.threshold": threshold,
+        "select.balance": balance,
+        "student_models": student_model or None,
+    }
     overrides = [*(set_ or []), *(f"{k}={toml_value(v)}" for k, v in named.items() if v is not None)]
     ws = opt.open_ws(workspace)
     cfg = load_config(ws, config, overrides)
@@ -67,7 +87,9 @@ def run(
 
 @command()
 def demo(
-    directory: Annotated[Path, typer.Argument(help="Folder for the demo's images and workspace.")] = Path("plabel-demo"),
+    directory: Annotated[Path, typer.Argument(help="Folder for the demo's images and workspace.")] = Path(
+        "plabel-demo"
+    ),
     seed: Annotated[int, typer.Option(help="Seed of the data split and of every step.")] = 0,
     json_output: opt.Json = False,
 ):
@@ -82,7 +104,9 @@ def demo(
         return
     _round_table(r.rounds)
     gain = r.student_test_top1 - r.teacher_test_top1
-    info(f"Teacher {r.teacher_test_top1:.2f}% -> student {r.student_test_top1:.2f}% on {r.images.get('test', 0)} "
-         f"held-out test digits ({gain:+.2f} points) in {r.seconds:.0f}s.")
+    info(
+        f"Teacher {r.teacher_test_top1:.2f}% -> student {r.student_test_top1:.2f}% on {r.images.get('test', 0)} "
+        f"held-out test digits ({gain:+.2f} points) in {r.seconds:.0f}s."
+    )
     info(f"Report: {r.report}")
     info(f"Workspace: {r.workspace}   (try: plabel rounds -w {r.workspace}; plabel drift -w {r.workspace})")

@@ -19,7 +19,14 @@ failure, 2 bad input (nothing written).
 
 
 def _help(command: click.Command, name: str, parent: click.Context | None = None) -> str:
-    ctx = click.Context(command, info_name=name, parent=parent, terminal_width=WIDTH, max_content_width=WIDTH, help_option_names=["-h", "--help"])
+    ctx = click.Context(
+        command,
+        info_name=name,
+        parent=parent,
+        terminal_width=WIDTH,
+        max_content_width=WIDTH,
+        help_option_names=["-h", "--help"],
+    )
     return command.get_help(ctx)
 
 
@@ -29,7 +36,9 @@ def command_names() -> list[str]:
 
 def cli_markdown() -> str:
     root = typer.main.get_command(app)
-    root_ctx = click.Context(root, info_name="plabel", terminal_width=WIDTH, max_content_width=WIDTH, help_option_names=["-h", "--help"])
+    root_ctx = click.Context(
+        root, info_name="plabel", terminal_width=WIDTH, max_content_width=WIDTH, help_option_names=["-h", "--help"]
+    )
     parts = [INTRO, "## plabel", "", "```", root.get_help(root_ctx), "```", ""]
     for name, command in root.commands.items():
         parts += [f"## plabel {name}", "", "```", _help(command, name, root_ctx), "```", ""]

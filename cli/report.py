@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,8 +13,12 @@ from plabel.cli.app import command
 
 @command()
 def report(
-    round_: Annotated[Optional[int], typer.Option("--round", "-r", help="Only this round's section (default: every round).", min=0)] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="HTML file (default: reports/report.html in the workspace).")] = None,
+    round_: Annotated[
+        int | None, typer.Option("--round", "-r", help="Only this round's section (default: every round).", min=0)
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="HTML file (default: reports/report.html in the workspace).")
+    ] = None,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ):

@@ -1,7 +1,7 @@
 """dedup and select: from a round's predictions to the student's training set."""
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,9 +13,16 @@ from plabel.cli.app import command
 @command()
 def dedup(
     round_: opt.OptionalRound = None,
-    similarity: Annotated[Optional[float], typer.Option(help="Cosine similarity at or above which two images are near duplicates (default 0.995, see docs/selection.md).")] = None,
+    similarity: Annotated[
+        float | None,
+        typer.Option(
+            help="Cosine similarity at or above which two images are near duplicates (default 0.995, see docs/selection.md)."
+        ),
+    ] = None,
     neighbours: Annotated[int, typer.Option(help="Nearest neighbours searched per image.", min=1)] = 16,
-    exact_limit: Annotated[int, typer.Option(help="Vectors up to which search is exact (IndexFlatIP); above, an IVF index.", min=1)] = 200_000,
+    exact_limit: Annotated[
+        int, typer.Option(help="Vectors up to which search is exact (IndexFlatIP); above, an IVF index.", min=1)
+    ] = 200_000,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ):
@@ -41,15 +48,24 @@ def dedup(
 def select(
     round_: opt.OptionalRound = None,
     threshold: Annotated[float, typer.Option(help="Keep predictions with confidence >= threshold (paper: 0.3).")] = 0.3,
-    per_class: Annotated[str, typer.Option(help="Images per class N, or auto (the median of the per-class candidate counts).")] = "auto",
+    per_class: Annotated[
+        str, typer.Option(help="Images per class N, or auto (the median of the per-class candidate counts).")
+    ] = "auto",
     balance: Annotated[str, typer.Option(help="topk (paper), copies (official code) or none.")] = "topk",
     labels: Annotated[str, typer.Option(help="hard (argmax) or soft (the teacher's distribution).")] = "hard",
     temperature: Annotated[float, typer.Option(help="Soft labels: p ** (1/T), renormalised.")] = 1.0,
     seed: opt.Seed = 0,
-    keep_duplicates: Annotated[bool, typer.Option("--keep-duplicates", help="Keep every member of near-duplicate groups (never val/test contamination).")] = False,
+    keep_duplicates: Annotated[
+        bool,
+        typer.Option(
+            "--keep-duplicates", help="Keep every member of near-duplicate groups (never val/test contamination)."
+        ),
+    ] = False,
     labeled: Annotated[bool, typer.Option("--labeled/--no-labeled", help="Include the labeled train images.")] = True,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the selection; write nothing.")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a selection made with other parameters.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a selection made with other parameters.")
+    ] = False,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ):
@@ -60,9 +76,17 @@ def select(
     ws = opt.open_ws(workspace)
     round_ = opt.resolve_round(ws, round_, "predictions", "round with predictions")
     options = SelectOptions(
-        round=round_, threshold=threshold, per_class=parse_per_class(per_class), balance=balance, labels=labels,
-        temperature=temperature, seed=seed, keep_duplicates=keep_duplicates, include_labeled=labeled,
-        dry_run=dry_run, overwrite=overwrite,
+        round=round_,
+        threshold=threshold,
+        per_class=parse_per_class(per_class),
+        balance=balance,
+        labels=labels,
+        temperature=temperature,
+        seed=seed,
+        keep_duplicates=keep_duplicates,
+        include_labeled=labeled,
+        dry_run=dry_run,
+        overwrite=overwrite,
     )
     r = run(ws, options, progress=opt.progress(json_output))
     if json_output:
@@ -73,8 +97,18 @@ def select(
     print_table(
         f"Round {r.round} selection ({options.balance}, N = {r.per_class}{' auto' if r.per_class_auto else ''}, threshold {threshold})",
         ["class", "predicted", "above threshold", "after dedup", "selected", "copies", "cutoff"],
-        [[c.name, c.predicted, c.above_threshold, c.after_dedup, c.selected, c.copies,
-          None if c.cutoff is None else round(c.cutoff, 4)] for c in r.classes],
+        [
+            [
+                c.name,
+                c.predicted,
+                c.above_threshold,
+                c.after_dedup,
+                c.selected,
+                c.copies,
+                None if c.cutoff is None else round(c.cutoff, 4),
+            ]
+            for c in r.classes
+        ],
     )
     what = "Would select" if r.dry_run else ("Already selected" if r.already_selected else "Selected")
     info(f"{what}: {r.n_pseudo} pseudo-labeled images ({r.n_pseudo_copies} draws per pass) and {r.n_labeled} labeled.")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -19,41 +19,139 @@ RUNTIME = "Runtime"
 @command()
 def train(
     round_: opt.Round,
-    model: Annotated[Optional[str], typer.Option(help="timm model name (default for a student: the teacher's, with its image size, channels, flips and crops).", rich_help_panel=TRAIN)] = None,
-    manifest: Annotated[Optional[Path], typer.Option(help="Manifest Parquet file (default: labeled images for round 0, else round R-1's manifest).", rich_help_panel=TRAIN)] = None,
-    epochs: Annotated[int, typer.Option(help="Passes over the manifest (copies included).", min=1, rich_help_panel=TRAIN)] = 10,
-    img_size: Annotated[Optional[int], typer.Option(help="Input size in pixels (default: the model's).", rich_help_panel=TRAIN)] = None,
-    in_chans: Annotated[Optional[int], typer.Option(help="3 (grayscale images are converted to RGB) or 1 (default: the teacher's, else 3).", rich_help_panel=TRAIN)] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="timm model name (default for a student: the teacher's, with its image size, channels, flips and crops).",
+            rich_help_panel=TRAIN,
+        ),
+    ] = None,
+    manifest: Annotated[
+        Path | None,
+        typer.Option(
+            help="Manifest Parquet file (default: labeled images for round 0, else round R-1's manifest).",
+            rich_help_panel=TRAIN,
+        ),
+    ] = None,
+    epochs: Annotated[
+        int, typer.Option(help="Passes over the manifest (copies included).", min=1, rich_help_panel=TRAIN)
+    ] = 10,
+    img_size: Annotated[
+        int | None, typer.Option(help="Input size in pixels (default: the model's).", rich_help_panel=TRAIN)
+    ] = None,
+    in_chans: Annotated[
+        int | None,
+        typer.Option(
+            help="3 (grayscale images are converted to RGB) or 1 (default: the teacher's, else 3).",
+            rich_help_panel=TRAIN,
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="Labeled images per step.", min=1, rich_help_panel=TRAIN)] = 64,
-    unlabeled_ratio: Annotated[float, typer.Option(help="Pseudo-labeled images per labeled image in each step.", rich_help_panel=TRAIN)] = 1.0,
-    pretrained: Annotated[bool, typer.Option("--pretrained", help="Start from timm's pretrained weights (needs network access).", rich_help_panel=TRAIN)] = False,
-    init_from: Annotated[Optional[str], typer.Option(help="Start from this checkpoint's weights (e.g. the teacher).", rich_help_panel=TRAIN)] = None,
-    finetune_from: Annotated[Optional[str], typer.Option(help="FixRes-style fine-tune of this checkpoint on unaugmented labeled images (use a larger --img-size).", rich_help_panel=TRAIN)] = None,
-    freeze_stages: Annotated[int, typer.Option(help="With --finetune-from: freeze the first K stages (stem = 1).", rich_help_panel=TRAIN)] = 0,
-    skip_missing: Annotated[bool, typer.Option("--skip-missing", help="Skip and count manifest rows whose file is gone or unreadable.", rich_help_panel=TRAIN)] = False,
-    resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue a killed run of the same options from its last epoch, or start it over.", rich_help_panel=TRAIN)] = True,
-    noise: Annotated[Optional[bool], typer.Option("--noise/--no-noise", help="Student noise: RandAugment, dropout, stochastic depth.", rich_help_panel=NOISE, show_default=False)] = None,
-    randaug: Annotated[Optional[str], typer.Option(help="timm RandAugment string, e.g. rand-m9-n2-mstd0.5 (overrides the next two).", rich_help_panel=NOISE)] = None,
-    randaug_magnitude: Annotated[int, typer.Option(help="RandAugment magnitude on timm's 0-10 scale (the m in rand-m9-n2-mstd0.5).", rich_help_panel=NOISE)] = 9,
-    randaug_ops: Annotated[int, typer.Option(help="RandAugment operations applied per image.", rich_help_panel=NOISE)] = 2,
-    drop_rate: Annotated[Optional[float], typer.Option(help="Head dropout (default 0.5 noised, else 0).", rich_help_panel=NOISE)] = None,
-    drop_path_rate: Annotated[Optional[float], typer.Option(help="Stochastic depth (default 0.2 noised, else 0).", rich_help_panel=NOISE)] = None,
-    label_smoothing: Annotated[float, typer.Option(help="For hard targets; soft targets use soft cross-entropy.", rich_help_panel=NOISE)] = 0.1,
-    hflip: Annotated[Optional[float], typer.Option(help="Horizontal flip probability (default: the teacher's, else 0.5).", rich_help_panel=NOISE)] = None,
-    crop_scale: Annotated[Optional[float], typer.Option(help="Smallest area kept by the random resized crop (default: the teacher's, else 0.08).", rich_help_panel=NOISE)] = None,
+    unlabeled_ratio: Annotated[
+        float, typer.Option(help="Pseudo-labeled images per labeled image in each step.", rich_help_panel=TRAIN)
+    ] = 1.0,
+    pretrained: Annotated[
+        bool,
+        typer.Option(
+            "--pretrained", help="Start from timm's pretrained weights (needs network access).", rich_help_panel=TRAIN
+        ),
+    ] = False,
+    init_from: Annotated[
+        str | None, typer.Option(help="Start from this checkpoint's weights (e.g. the teacher).", rich_help_panel=TRAIN)
+    ] = None,
+    finetune_from: Annotated[
+        str | None,
+        typer.Option(
+            help="FixRes-style fine-tune of this checkpoint on unaugmented labeled images (use a larger --img-size).",
+            rich_help_panel=TRAIN,
+        ),
+    ] = None,
+    freeze_stages: Annotated[
+        int, typer.Option(help="With --finetune-from: freeze the first K stages (stem = 1).", rich_help_panel=TRAIN)
+    ] = 0,
+    skip_missing: Annotated[
+        bool,
+        typer.Option(
+            "--skip-missing",
+            help="Skip and count manifest rows whose file is gone or unreadable.",
+            rich_help_panel=TRAIN,
+        ),
+    ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume/--no-resume",
+            help="Continue a killed run of the same options from its last epoch, or start it over.",
+            rich_help_panel=TRAIN,
+        ),
+    ] = True,
+    noise: Annotated[
+        bool | None,
+        typer.Option(
+            "--noise/--no-noise",
+            help="Student noise: RandAugment, dropout, stochastic depth.",
+            rich_help_panel=NOISE,
+            show_default=False,
+        ),
+    ] = None,
+    randaug: Annotated[
+        str | None,
+        typer.Option(
+            help="timm RandAugment string, e.g. rand-m9-n2-mstd0.5 (overrides the next two).", rich_help_panel=NOISE
+        ),
+    ] = None,
+    randaug_magnitude: Annotated[
+        int,
+        typer.Option(
+            help="RandAugment magnitude on timm's 0-10 scale (the m in rand-m9-n2-mstd0.5).", rich_help_panel=NOISE
+        ),
+    ] = 9,
+    randaug_ops: Annotated[
+        int, typer.Option(help="RandAugment operations applied per image.", rich_help_panel=NOISE)
+    ] = 2,
+    drop_rate: Annotated[
+        float | None, typer.Option(help="Head dropout (default 0.5 noised, else 0).", rich_help_panel=NOISE)
+    ] = None,
+    drop_path_rate: Annotated[
+        float | None, typer.Option(help="Stochastic depth (default 0.2 noised, else 0).", rich_help_panel=NOISE)
+    ] = None,
+    label_smoothing: Annotated[
+        float, typer.Option(help="For hard targets; soft targets use soft cross-entropy.", rich_help_panel=NOISE)
+    ] = 0.1,
+    hflip: Annotated[
+        float | None,
+        typer.Option(help="Horizontal flip probability (default: the teacher's, else 0.5).", rich_help_panel=NOISE),
+    ] = None,
+    crop_scale: Annotated[
+        float | None,
+        typer.Option(
+            help="Smallest area kept by the random resized crop (default: the teacher's, else 0.08).",
+            rich_help_panel=NOISE,
+        ),
+    ] = None,
     opt_name: Annotated[str, typer.Option("--opt", help="adamw or sgd (Nesterov).", rich_help_panel=LOOP)] = "adamw",
     lr: Annotated[float, typer.Option(help="Peak learning rate (after warmup).", rich_help_panel=LOOP)] = 1e-3,
-    weight_decay: Annotated[float, typer.Option(help="Weight decay (decoupled for AdamW).", rich_help_panel=LOOP)] = 0.05,
+    weight_decay: Annotated[
+        float, typer.Option(help="Weight decay (decoupled for AdamW).", rich_help_panel=LOOP)
+    ] = 0.05,
     momentum: Annotated[float, typer.Option(help="SGD momentum (Nesterov).", rich_help_panel=LOOP)] = 0.9,
-    warmup_epochs: Annotated[float, typer.Option(help="Linear warmup, in epochs (fractions allowed).", rich_help_panel=LOOP)] = 1.0,
-    min_lr: Annotated[float, typer.Option(help="Learning rate at the end of the cosine schedule.", rich_help_panel=LOOP)] = 1e-6,
+    warmup_epochs: Annotated[
+        float, typer.Option(help="Linear warmup, in epochs (fractions allowed).", rich_help_panel=LOOP)
+    ] = 1.0,
+    min_lr: Annotated[
+        float, typer.Option(help="Learning rate at the end of the cosine schedule.", rich_help_panel=LOOP)
+    ] = 1e-6,
     ema_decay: Annotated[float, typer.Option(help="EMA of weights (0: off).", rich_help_panel=LOOP)] = 0.0,
-    clip_grad: Annotated[Optional[float], typer.Option(help="Clip the gradient norm.", rich_help_panel=LOOP)] = None,
+    clip_grad: Annotated[float | None, typer.Option(help="Clip the gradient norm.", rich_help_panel=LOOP)] = None,
     seed: opt.Seed = 0,
     workers: Annotated[int, typer.Option(help="DataLoader worker processes.", min=0, rich_help_panel=RUNTIME)] = 2,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...", rich_help_panel=RUNTIME)] = "auto",
-    amp: Annotated[bool, typer.Option("--amp/--no-amp", help="bfloat16 autocast on CUDA.", rich_help_panel=RUNTIME)] = True,
-    channels_last: Annotated[bool, typer.Option("--channels-last/--no-channels-last", help="On CUDA.", rich_help_panel=RUNTIME)] = True,
+    amp: Annotated[
+        bool, typer.Option("--amp/--no-amp", help="bfloat16 autocast on CUDA.", rich_help_panel=RUNTIME)
+    ] = True,
+    channels_last: Annotated[
+        bool, typer.Option("--channels-last/--no-channels-last", help="On CUDA.", rich_help_panel=RUNTIME)
+    ] = True,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ):
@@ -62,14 +160,41 @@ def train(
     from plabel.train import train as run
 
     options = TrainOptions(
-        round=round_, model=model, manifest=str(manifest) if manifest else None, epochs=epochs, img_size=img_size,
-        in_chans=in_chans, batch_size=batch_size, unlabeled_ratio=unlabeled_ratio, opt=opt_name, lr=lr,
-        weight_decay=weight_decay, momentum=momentum, warmup_epochs=warmup_epochs, min_lr=min_lr,
-        ema_decay=ema_decay, clip_grad=clip_grad, label_smoothing=label_smoothing, noise=noise, randaug=randaug,
-        randaug_magnitude=randaug_magnitude, randaug_ops=randaug_ops, drop_rate=drop_rate,
-        drop_path_rate=drop_path_rate, hflip=hflip, crop_scale=crop_scale, pretrained=pretrained,
-        init_from=init_from, finetune_from=finetune_from, freeze_stages=freeze_stages,
-        skip_missing=skip_missing, seed=seed, workers=workers, device=device, amp=amp, channels_last=channels_last,
+        round=round_,
+        model=model,
+        manifest=str(manifest) if manifest else None,
+        epochs=epochs,
+        img_size=img_size,
+        in_chans=in_chans,
+        batch_size=batch_size,
+        unlabeled_ratio=unlabeled_ratio,
+        opt=opt_name,
+        lr=lr,
+        weight_decay=weight_decay,
+        momentum=momentum,
+        warmup_epochs=warmup_epochs,
+        min_lr=min_lr,
+        ema_decay=ema_decay,
+        clip_grad=clip_grad,
+        label_smoothing=label_smoothing,
+        noise=noise,
+        randaug=randaug,
+        randaug_magnitude=randaug_magnitude,
+        randaug_ops=randaug_ops,
+        drop_rate=drop_rate,
+        drop_path_rate=drop_path_rate,
+        hflip=hflip,
+        crop_scale=crop_scale,
+        pretrained=pretrained,
+        init_from=init_from,
+        finetune_from=finetune_from,
+        freeze_stages=freeze_stages,
+        skip_missing=skip_missing,
+        seed=seed,
+        workers=workers,
+        device=device,
+        amp=amp,
+        channels_last=channels_last,
     )
     r = run(opt.open_ws(workspace), options, progress=opt.progress(json_output), resume=resume)
     if json_output:
@@ -83,7 +208,19 @@ def train(
     print_table(
         f"Round {r.round} {r.kind}",
         ["epoch", "loss", "lab_loss", "unl_loss", "lr", "img/s", "val top1", "val top5"],
-        [[h["epoch"] + 1, h["loss"], h["lab_loss"], h["unl_loss"], h["lr"], round(h["images_per_s"]), h["val_top1"], h["val_top5"]] for h in r.history],
+        [
+            [
+                h["epoch"] + 1,
+                h["loss"],
+                h["lab_loss"],
+                h["unl_loss"],
+                h["lr"],
+                round(h["images_per_s"]),
+                h["val_top1"],
+                h["val_top5"],
+            ]
+            for h in r.history
+        ],
     )
     if r.skipped_missing:
         info(f"Skipped {r.skipped_missing} missing or unreadable images.")
@@ -94,14 +231,22 @@ def train(
 def eval_(
     checkpoint: Annotated[str, typer.Option(help="Checkpoint id (or prefix), or latest.")] = "latest",
     split: Annotated[str, typer.Option(help="val or test.")] = "test",
-    robustness: Annotated[Optional[str], typer.Option(help="Robustness instead of clean accuracy: corruptions, flips, fgsm, pgd (comma-separated).")] = None,
+    robustness: Annotated[
+        str | None,
+        typer.Option(help="Robustness instead of clean accuracy: corruptions, flips, fgsm, pgd (comma-separated)."),
+    ] = None,
     severities: Annotated[str, typer.Option(help="Corruption severities: 1-5 or a list like 1,3,5.")] = "1-5",
-    corruptions: Annotated[Optional[str], typer.Option(help="Corruptions to apply (default: all twelve).")] = None,
-    perturbations: Annotated[Optional[str], typer.Option(help="Perturbation sequences for flips (default: translate, brightness, gaussian_noise).")] = None,
+    corruptions: Annotated[str | None, typer.Option(help="Corruptions to apply (default: all twelve).")] = None,
+    perturbations: Annotated[
+        str | None,
+        typer.Option(help="Perturbation sequences for flips (default: translate, brightness, gaussian_noise)."),
+    ] = None,
     epsilon: Annotated[str, typer.Option(help="Attack budgets in pixel units.")] = "1/255,2/255,4/255,8/255",
     steps: Annotated[int, typer.Option(help="PGD steps.", min=1)] = 10,
-    reference: Annotated[Optional[str], typer.Option(help="Reference checkpoint of mCE and mFR (default: the round-0 teacher).")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Evaluate the first N images only (a quick look).", min=1)] = None,
+    reference: Annotated[
+        str | None, typer.Option(help="Reference checkpoint of mCE and mFR (default: the round-0 teacher).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Evaluate the first N images only (a quick look).", min=1)] = None,
     seed: opt.Seed = 0,
     batch_size: Annotated[int, typer.Option(help="Images per forward pass.", min=1)] = 256,
     workers: Annotated[int, typer.Option(help="DataLoader worker processes decoding images.", min=0)] = 0,
@@ -112,45 +257,102 @@ def eval_(
     """Accuracy of a checkpoint on a split (EMA weights when kept), or its robustness; into evals."""
     ws = opt.open_ws(workspace)
     if robustness:
-        return _robustness(ws, checkpoint, split, robustness, severities, corruptions, perturbations, epsilon,
-                           steps, reference, limit, seed, batch_size, workers, device, json_output)
+        return _robustness(
+            ws,
+            checkpoint,
+            split,
+            robustness,
+            severities,
+            corruptions,
+            perturbations,
+            epsilon,
+            steps,
+            reference,
+            limit,
+            seed,
+            batch_size,
+            workers,
+            device,
+            json_output,
+        )
     from plabel.evaluate import evaluate
 
     r = evaluate(ws, checkpoint, split, batch_size, workers, device, progress=opt.progress(json_output), limit=limit)
     if json_output:
         emit_json(r.to_dict())
         return
-    info(f"Checkpoint {r.checkpoint_id} (round {r.round}) on {r.split}: top-1 {r.top1:.2f}%, top-5 {r.top5:.2f}% ({r.n} images)")
+    info(
+        f"Checkpoint {r.checkpoint_id} (round {r.round}) on {r.split}: top-1 {r.top1:.2f}%, top-5 {r.top5:.2f}% ({r.n} images)"
+    )
     print_table("Per-class top-1", ["class", "top1 %"], [[c, round(v, 2)] for c, v in r.per_class.items()])
 
 
-def _robustness(ws, checkpoint, split, kinds, severities, corruptions, perturbations, epsilon, steps, reference,
-                limit, seed, batch_size, workers, device, json_output):
+def _robustness(
+    ws,
+    checkpoint,
+    split,
+    kinds,
+    severities,
+    corruptions,
+    perturbations,
+    epsilon,
+    steps,
+    reference,
+    limit,
+    seed,
+    batch_size,
+    workers,
+    device,
+    json_output,
+):
     from plabel.robustness.measure import RobustnessOptions, evaluate_robustness, parse_epsilons, parse_severities
 
     def items(text):
         return tuple(x.strip() for x in text.split(",") if x.strip()) if text else ()
 
     options = RobustnessOptions(
-        kinds=items(kinds), checkpoint=checkpoint, split=split, severities=parse_severities(severities),
-        corruptions=items(corruptions), perturbations=items(perturbations), epsilons=parse_epsilons(epsilon),
-        steps=steps, reference=reference, limit=limit, seed=seed, batch_size=batch_size, workers=workers, device=device,
+        kinds=items(kinds),
+        checkpoint=checkpoint,
+        split=split,
+        severities=parse_severities(severities),
+        corruptions=items(corruptions),
+        perturbations=items(perturbations),
+        epsilons=parse_epsilons(epsilon),
+        steps=steps,
+        reference=reference,
+        limit=limit,
+        seed=seed,
+        batch_size=batch_size,
+        workers=workers,
+        device=device,
     )
     r = evaluate_robustness(ws, options, progress=opt.progress(json_output))
     if json_output:
         emit_json(r.to_dict())
         return
-    info(f"Checkpoint {r.checkpoint_id} (round {r.round}) on {r.n} {split} images, reference {r.reference_id} "
-         f"({r.images_per_s:,.0f} images/s)")
+    info(
+        f"Checkpoint {r.checkpoint_id} (round {r.round}) on {r.n} {split} images, reference {r.reference_id} "
+        f"({r.images_per_s:,.0f} images/s)"
+    )
     if r.mce is not None:
-        print_table(f"Corruptions (clean error {r.clean_error:.2f}%): mCE {r.mce:.1f}, relative mCE {r.relative_mce:.1f}",
-                    ["corruption", *[f"s{s}" for s in options.severities], "CE", "rel. CE"],
-                    [[c, *[round(e[s], 2) for s in options.severities], round(r.ce[c], 1), round(r.relative_ce[c], 1)]
-                     for c, e in r.corruption_errors.items()])
+        print_table(
+            f"Corruptions (clean error {r.clean_error:.2f}%): mCE {r.mce:.1f}, relative mCE {r.relative_mce:.1f}",
+            ["corruption", *[f"s{s}" for s in options.severities], "CE", "rel. CE"],
+            [
+                [c, *[round(e[s], 2) for s in options.severities], round(r.ce[c], 1), round(r.relative_ce[c], 1)]
+                for c, e in r.corruption_errors.items()
+            ],
+        )
     if r.mfr is not None:
-        print_table(f"Perturbation flips: mFR {r.mfr:.1f}", ["perturbation", "flip rate %", "FR"],
-                    [[p, round(v, 2), round(r.fr[p], 1)] for p, v in r.flip_rates.items()])
+        print_table(
+            f"Perturbation flips: mFR {r.mfr:.1f}",
+            ["perturbation", "flip rate %", "FR"],
+            [[p, round(v, 2), round(r.fr[p], 1)] for p, v in r.flip_rates.items()],
+        )
     for kind in ("fgsm", "pgd"):
         if getattr(r, kind):
-            print_table(f"{kind.upper()} accuracy", ["epsilon", "accuracy %"],
-                        [[f"{e * 255:.1f}/255", round(a, 2)] for e, a in getattr(r, kind).items()])
+            print_table(
+                f"{kind.upper()} accuracy",
+                ["epsilon", "accuracy %"],
+                [[f"{e * 255:.1f}/255", round(a, 2)] for e, a in getattr(r, kind).items()],
+            )

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,7 +14,9 @@ from plabel.cli.app import command
 @command()
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder to make a workspace (created if missing).")],
-    classes: Annotated[Optional[str], typer.Option(help="Fix the class list now: comma-separated names, in id order.")] = None,
+    classes: Annotated[
+        str | None, typer.Option(help="Fix the class list now: comma-separated names, in id order.")
+    ] = None,
     json_output: opt.Json = False,
 ):
     """Create a workspace: tables folder, DuckDB catalog, plabel.toml."""
@@ -29,14 +31,37 @@ def init(
 
 @command()
 def ingest(
-    source: Annotated[Path, typer.Argument(help="A folder (ImageFolder layout for train/val/test) or a listing .csv/.parquet with columns path[, label][, split].")],
-    split: Annotated[Optional[str], typer.Option(help="train, val, test (one subfolder per class) or unlabeled (any layout).")] = None,
-    classes: Annotated[Optional[str], typer.Option(help="Class list in id order (comma-separated), for the first labeled ingest.")] = None,
-    add_classes: Annotated[bool, typer.Option("--add-classes", help="Append classes not yet in the workspace instead of failing.")] = False,
-    withheld_labels: Annotated[bool, typer.Option("--withheld-labels", help="With --split unlabeled: class subfolders hold withheld ground truth (for benchmarks).")] = False,
-    workers: Annotated[Optional[int], typer.Option(help="Worker processes for hashing and decoding (default: all cores).", min=1)] = None,
-    pixel_limit: Annotated[int, typer.Option(help="Reject images with more pixels than this (decompression bombs).", min=1)] = 89_478_485,
-    allow_outside: Annotated[bool, typer.Option("--allow-outside", help="Allow listing paths outside the listing's folder.")] = False,
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="A folder (ImageFolder layout for train/val/test) or a listing .csv/.parquet with columns path[, label][, split]."
+        ),
+    ],
+    split: Annotated[
+        str | None, typer.Option(help="train, val, test (one subfolder per class) or unlabeled (any layout).")
+    ] = None,
+    classes: Annotated[
+        str | None, typer.Option(help="Class list in id order (comma-separated), for the first labeled ingest.")
+    ] = None,
+    add_classes: Annotated[
+        bool, typer.Option("--add-classes", help="Append classes not yet in the workspace instead of failing.")
+    ] = False,
+    withheld_labels: Annotated[
+        bool,
+        typer.Option(
+            "--withheld-labels",
+            help="With --split unlabeled: class subfolders hold withheld ground truth (for benchmarks).",
+        ),
+    ] = False,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes for hashing and decoding (default: all cores).", min=1)
+    ] = None,
+    pixel_limit: Annotated[
+        int, typer.Option(help="Reject images with more pixels than this (decompression bombs).", min=1)
+    ] = 89_478_485,
+    allow_outside: Annotated[
+        bool, typer.Option("--allow-outside", help="Allow listing paths outside the listing's folder.")
+    ] = False,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ):
@@ -45,9 +70,16 @@ def ingest(
 
     ws = opt.open_ws(workspace)
     r = run(
-        ws, source, split=split, classes=classes.split(",") if classes else None, add_classes=add_classes,
-        withheld_labels=withheld_labels, workers=workers, pixel_limit=pixel_limit,
-        allow_outside=allow_outside, progress=opt.progress(json_output),
+        ws,
+        source,
+        split=split,
+        classes=classes.split(",") if classes else None,
+        add_classes=add_classes,
+        withheld_labels=withheld_labels,
+        workers=workers,
+        pixel_limit=pixel_limit,
+        allow_outside=allow_outside,
+        progress=opt.progress(json_output),
     )
     if json_output:
         emit_json(r.to_dict())
@@ -84,7 +116,9 @@ def status(workspace: opt.Workspace = None, json_output: opt.Json = False):
     if json_output:
         emit_json(s)
         return
-    info(f"Workspace {s['workspace']}: {s['images']} images, {len(s['classes'])} classes, {s['aliases']} aliases, {s['rejected']} rejected")
+    info(
+        f"Workspace {s['workspace']}: {s['images']} images, {len(s['classes'])} classes, {s['aliases']} aliases, {s['rejected']} rejected"
+    )
     if s["splits"]:
         print_table("Images per split", ["split", "images"], list(s["splits"].items()))
     labeled = [r for r in s["per_class"] if r["class"] is not None]
@@ -96,18 +130,26 @@ def status(workspace: opt.Workspace = None, json_output: opt.Json = False):
     if s["rejects"]:
         print_table("Rejects", ["stage", "reason", "files"], [list(r.values()) for r in s["rejects"]])
     if s["rounds"]:
-        print_table("Rounds", ["round", "checkpoints", "predictions", "manifest rows"], [list(r.values()) for r in s["rounds"]])
+        print_table(
+            "Rounds", ["round", "checkpoints", "predictions", "manifest rows"], [list(r.values()) for r in s["rounds"]]
+        )
     if s["catalog"] != "fresh":
         warn(f"catalog.duckdb is {s['catalog']}: {CATALOG_ADVICE.get(s['catalog'], '')}")
 
 
 @command()
 def sql(
-    query: Annotated[str, typer.Argument(help="SELECT (or WITH, DESCRIBE, SUMMARIZE, SHOW, EXPLAIN) over the workspace's views.")],
+    query: Annotated[
+        str, typer.Argument(help="SELECT (or WITH, DESCRIBE, SUMMARIZE, SHOW, EXPLAIN) over the workspace's views.")
+    ],
     format: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or parquet.")] = "table",
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the result to this file instead of stdout.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the result to this file instead of stdout.")
+    ] = None,
     limit: Annotated[int, typer.Option(help="Rows shown with --format table.", min=1)] = 100,
-    allow_files: Annotated[bool, typer.Option("--allow-files", help="Let the query read files outside the workspace's tables.")] = False,
+    allow_files: Annotated[
+        bool, typer.Option("--allow-files", help="Let the query read files outside the workspace's tables.")
+    ] = False,
     workspace: opt.Workspace = None,
 ):
     """Run a read-only SQL query (DuckDB) over every table and view."""

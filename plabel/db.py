@@ -29,7 +29,7 @@ def dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None =
     """Rows as {column: value}."""
     cur = con.execute(sql, bind(sql, params))
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    return [dict(zip(names, r, strict=False)) for r in cur.fetchall()]
 
 
 def row(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> tuple | None:

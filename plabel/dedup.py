@@ -186,7 +186,9 @@ def dedup(ws: Workspace, round: int, similarity: float | None = None, neighbours
                 task.advance(1)
             task.close()
         else:
-            result.notes.append(f"round {round} has no embeddings: only exact duplicates were searched (infer --embeddings)")
+            result.notes.append(
+                f"round {round} has no embeddings: only exact duplicates were searched (infer --embeddings)"
+            )
     finally:
         con.close()
     result.exact = len({r["image_id"] for r in exact})
@@ -211,4 +213,3 @@ def _write(ws: Workspace, round: int, rows: list[dict]) -> None:
         storage.retire_dir(staging, ws.trash_dir)
     storage.write_arrow(data, staging / "duplicates.parquet", schema)
     ws.commit_round("duplicates", round, staging)
-

@@ -76,7 +76,7 @@ def drift(ws: Workspace, from_round: int | None = None, to_round: int | None = N
         a, b = sorted((from_round, to_round))
         images, flip_rate, change = db.row(con, PAIR_SQL, [a, b])
         summary = db.dicts(con, SUMMARY_SQL, [a, b])
-        transitions = [dict(zip(("class_a", "class_b", "name_a", "name_b", "images"), r))
+        transitions = [dict(zip(("class_a", "class_b", "name_a", "name_b", "images"), r, strict=False))
                        for r in db.rows(con, TRANSITIONS_SQL, [a, b])]
         flips = dict(db.rows(con, FLIPS_SQL, [a, b]))
         classes = [r[0] for r in db.rows(con, "SELECT name FROM classes ORDER BY class_id")]

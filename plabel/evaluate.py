@@ -58,7 +58,7 @@ def predict_logits(model, files: np.ndarray, dc: models.DataConfig, device, batc
     for x, idx, reasons in loader(files, models.eval_transform(dc), dc, batch_size, workers, device):
         logits = model(x.to(device)).float().cpu().numpy()
         chunks.append((idx.numpy(), logits))
-        for i, r in zip(idx.tolist(), reasons):
+        for i, r in zip(idx.tolist(), reasons, strict=False):
             if r:
                 bad[i] = r
         task.advance(len(idx))
@@ -112,7 +112,9 @@ def evaluate(ws: Workspace, checkpoint: str | None = "latest", split: str = "tes
         raise UsageError(f"no labeled {split} images in the workspace")
     dev = models.resolve_device(device)
     model = checkpoints.build_model(ckpt, use_ema=use_ema, device=dev)
-    logits, bad = predict_logits(model, data.files, ckpt.data_config, dev, batch_size, workers, progress, f"eval {split}")
+    logits, bad = predict_logits(
+        model, data.files, ckpt.data_config, dev, batch_size, workers, progress, f"eval {split}"
+    )
     ok = np.array([i not in bad for i in range(len(data))], dtype=bool)
     logits, targets = logits[ok], data.targets[ok]
     preds = logits.argmax(1)
@@ -120,25 +122,60 @@ def evaluate(ws: Workspace, checkpoint: str | None = "latest", split: str = "tes
     confusion = np.zeros((C, C), np.int64)
     np.add.at(confusion, (targets, preds), 1)
     per_class = {classes[c]: float(confusion[c, c] / confusion[c].sum() * 100) for c in range(C) if confusion[c].sum()}
-    result = EvalResult(uuid.uuid4().hex[:12], ckpt.checkpoint_id, ckpt.round, split, int(ok.sum()),
-                        accuracy(logits, targets, 1), accuracy(logits, targets, 5), per_class,
-                        confusion.tolist(), len(bad))
+    result = EvalResult(
+        uuid.uuid4().hex[:12],
+        ckpt.checkpoint_id,
+        ckpt.round,
+        split,
+        int(ok.sum()),
+        accuracy(logits, targets, 1),
+        accuracy(logits, targets, 5),
+        per_class,
+        confusion.tolist(),
+        len(bad),
+    )
     with ws.writing("plabel eval"):
         write_rows(ws, result.eval_id, ckpt, split, _clean_rows(result, classes, confusion))
         if bad:
-            record_rejects(ws, [(data.image_ids[i], str(data.files[i].decode()), r) for i, r in bad.items()],
-                           "eval", split, ckpt.round, result.eval_id)
+            record_rejects(
+                ws,
+                [(data.image_ids[i], str(data.files[i].decode()), r) for i, r in bad.items()],
+                "eval",
+                split,
+                ckpt.round,
+                result.eval_id,
+            )
     return result
 
 
 def _clean_rows(r: EvalResult, classes: list[str], confusion: np.ndarray) -> list[dict]:
-    rows = [dict(kind="clean", metric="top1", value=r.top1, n=r.n), dict(kind="clean", metric="top5", value=r.top5, n=r.n)]
+    rows = [
+        dict(kind="clean", metric="top1", value=r.top1, n=r.n),
+        dict(kind="clean", metric="top5", value=r.top5, n=r.n),
+    ]
     for c in range(len(classes)):
         support = int(confusion[c].sum())
         if support:
-            rows.append(dict(kind="clean", metric="class_top1", class_id=c, value=float(confusion[c, c] / support * 100), n=support))
+            rows.append(
+                dict(
+                    kind="clean",
+                    metric="class_top1",
+                    class_id=c,
+                    value=float(confusion[c, c] / support * 100),
+                    n=support,
+                )
+            )
         for p in np.flatnonzero(confusion[c]):
-            rows.append(dict(kind="clean", metric="confusion", class_id=c, pred_class_id=int(p), value=float(confusion[c, p]), n=support))
+            rows.append(
+                dict(
+                    kind="clean",
+                    metric="confusion",
+                    class_id=c,
+                    pred_class_id=int(p),
+                    value=float(confusion[c, p]),
+                    n=support,
+                )
+            )
     return rows
 
 
@@ -146,18 +183,34 @@ def write_rows(ws: Workspace, eval_id: str, ckpt, split: str, rows: list[dict]) 
     """Append measurements to `evals` (one part file per call)."""
     now = datetime.now(timezone.utc)
     full = [
-        {"eval_id": eval_id, "checkpoint_id": ckpt.checkpoint_id, "round": ckpt.round, "split": split,
-         "evaluated_at": now, **row}
+        {
+            "eval_id": eval_id,
+            "checkpoint_id": ckpt.checkpoint_id,
+            "round": ckpt.round,
+            "split": split,
+            "evaluated_at": now,
+            **row,
+        }
         for row in rows
     ]
     storage.write_rows(full, ws.table_dir("evals") / storage.part_name(), table("evals"))
 
 
-def record_rejects(ws: Workspace, items: list[tuple[str, str, str]], stage: str, split: str, round: int, source_id: str) -> None:
+def record_rejects(
+    ws: Workspace, items: list[tuple[str, str, str]], stage: str, split: str, round: int, source_id: str
+) -> None:
     now = datetime.now(timezone.utc)
     rows = [
-        {"path": ws.store_path(path), "reason": reason, "stage": stage, "split": split, "image_id": image_id,
-         "round": round, "source_id": source_id, "rejected_at": now}
+        {
+            "path": ws.store_path(path),
+            "reason": reason,
+            "stage": stage,
+            "split": split,
+            "image_id": image_id,
+            "round": round,
+            "source_id": source_id,
+            "rejected_at": now,
+        }
         for image_id, path, reason in items
     ]
     storage.write_rows(rows, ws.table_dir("rejects") / storage.part_name(), table("rejects"))

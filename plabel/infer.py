@@ -111,7 +111,7 @@ class PendingImages(IterableDataset):
         f = pq.ParquetFile(self.pending)
         for g in range(worker, f.num_row_groups, workers):
             t = f.read_row_group(g)
-            for image_id, split, path in zip(*(t.column(c).to_pylist() for c in ("image_id", "split", "fs_path"))):
+            for image_id, split, path in zip(*(t.column(c).to_pylist() for c in ("image_id", "split", "fs_path")), strict=False):
                 try:
                     x = self.transform(load_image(path, self.in_chans))
                     yield x, image_id, split, path, ""
@@ -146,29 +146,35 @@ class _Rows:
 
 def _predictions_table(c: dict, checkpoint_id: str, temperature: float, full: bool) -> pa.Table:
     n = len(c["image_id"])
-    return pa.table({
-        "image_id": pa.array(c["image_id"], pa.string()),
-        "split": pa.array(c["split"], pa.string()),
-        "checkpoint_id": pa.array([checkpoint_id] * n, pa.string()),
-        "class_id": pa.array(c["index"][:, 0].astype(np.int32)),
-        "confidence": pa.array(c["prob"][:, 0].astype(np.float32)),
-        "margin": pa.array(c["margin"].astype(np.float32)),
-        "entropy": pa.array(c["entropy"].astype(np.float32)),
-        "index": _list_array(c["index"].astype(np.int32), pa.int32()),
-        "prob": _list_array(c["prob"].astype(np.float32), pa.float32()),
-        "probs": _list_array(c["probs"].astype(np.float16), pa.float16()) if full else pa.nulls(n, pa.list_(pa.float16())),
-        "temperature": pa.array(np.full(n, temperature, np.float32)),
-    })
+    return pa.table(
+        {
+            "image_id": pa.array(c["image_id"], pa.string()),
+            "split": pa.array(c["split"], pa.string()),
+            "checkpoint_id": pa.array([checkpoint_id] * n, pa.string()),
+            "class_id": pa.array(c["index"][:, 0].astype(np.int32)),
+            "confidence": pa.array(c["prob"][:, 0].astype(np.float32)),
+            "margin": pa.array(c["margin"].astype(np.float32)),
+            "entropy": pa.array(c["entropy"].astype(np.float32)),
+            "index": _list_array(c["index"].astype(np.int32), pa.int32()),
+            "prob": _list_array(c["prob"].astype(np.float32), pa.float32()),
+            "probs": _list_array(c["probs"].astype(np.float16), pa.float16())
+            if full
+            else pa.nulls(n, pa.list_(pa.float16())),
+            "temperature": pa.array(np.full(n, temperature, np.float32)),
+        }
+    )
 
 
 def _embeddings_table(c: dict, checkpoint_id: str) -> pa.Table:
     n = len(c["image_id"])
-    return pa.table({
-        "image_id": pa.array(c["image_id"], pa.string()),
-        "split": pa.array(c["split"], pa.string()),
-        "checkpoint_id": pa.array([checkpoint_id] * n, pa.string()),
-        "embedding": _list_array(c["embedding"].astype(np.float16), pa.float16()),
-    })
+    return pa.table(
+        {
+            "image_id": pa.array(c["image_id"], pa.string()),
+            "split": pa.array(c["split"], pa.string()),
+            "checkpoint_id": pa.array([checkpoint_id] * n, pa.string()),
+            "embedding": _list_array(c["embedding"].astype(np.float16), pa.float16()),
+        }
+    )
 
 
 def summarize(logits: torch.Tensor, temperature: float, topk: int) -> dict[str, np.ndarray]:
@@ -179,8 +185,13 @@ def summarize(logits: torch.Tensor, temperature: float, topk: int) -> dict[str, 
     margin = top_p[:, 0] - top_p[:, 1] if k > 1 else torch.ones_like(top_p[:, 0])
     entropy = -(probs * torch.log(probs.clamp_min(1e-30))).sum(-1)
     keep = min(topk, probs.shape[1])
-    return {"index": top_i[:, :keep].cpu().numpy(), "prob": top_p[:, :keep].cpu().numpy(),
-            "margin": margin.cpu().numpy(), "entropy": entropy.cpu().numpy(), "probs": probs.cpu().numpy()}
+    return {
+        "index": top_i[:, :keep].cpu().numpy(),
+        "prob": top_p[:, :keep].cpu().numpy(),
+        "margin": margin.cpu().numpy(),
+        "entropy": entropy.cpu().numpy(),
+        "probs": probs.cpu().numpy(),
+    }
 
 
 def _forward(model, x: torch.Tensor, want_features: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -228,8 +239,10 @@ def _pending(ws: Workspace, o: InferOptions, st: Staging, scratch: Path) -> tupl
         with pq.ParquetWriter(scratch, schema) as w:
             for chunk in storage.blocks(rel.to_arrow_reader(o.batch_size * 64), o.batch_size):
                 paths = [str(ws.resolve_path(p)) for p in chunk.column("path").to_pylist()]
-                w.write_table(pa.table([chunk.column("image_id"), chunk.column("split"), pa.array(paths)], schema=schema),
-                              row_group_size=o.batch_size)
+                w.write_table(
+                    pa.table([chunk.column("image_id"), chunk.column("split"), pa.array(paths)], schema=schema),
+                    row_group_size=o.batch_size,
+                )
                 n += chunk.num_rows
     finally:
         con.close()
@@ -238,9 +251,16 @@ def _pending(ws: Workspace, o: InferOptions, st: Staging, scratch: Path) -> tupl
 
 def _open_staging(ws: Workspace, o: InferOptions, ckpt_id: str) -> Staging:
     """The staging folders, reused when an interrupted run had the same options, else fresh."""
-    wanted = {"checkpoint_id": ckpt_id, "splits": sorted(o.splits), "topk": o.topk, "store_probs": o.store_probs,
-              "embeddings": o.embeddings, "temperature": o.temperature, "use_ema": o.use_ema,
-              "batch_size": o.batch_size}
+    wanted = {
+        "checkpoint_id": ckpt_id,
+        "splits": sorted(o.splits),
+        "topk": o.topk,
+        "store_probs": o.store_probs,
+        "embeddings": o.embeddings,
+        "temperature": o.temperature,
+        "use_ema": o.use_ema,
+        "batch_size": o.batch_size,
+    }
     predictions = ws.staging_dir("predictions", o.round)
     state = predictions.with_name(predictions.name + ".json")
     folders = [predictions, ws.staging_dir("embeddings", o.round), ws.staging_dir("rejects", o.round)]
@@ -295,8 +315,18 @@ def infer(ws: Workspace, options: InferOptions, progress=NULL) -> InferResult:
     # a committed round always holds a part file (an empty one when there was nothing to predict);
     # a folder without any lost its files by hand and is predicted again
     if any(done_dir.glob("*.parquet")) and not o.overwrite:
-        return InferResult(o.round, ckpt.checkpoint_id, 0, 0, 0, True, time.perf_counter() - started, 0.0,
-                           _bytes(done_dir), _rows(done_dir))
+        return InferResult(
+            o.round,
+            ckpt.checkpoint_id,
+            0,
+            0,
+            0,
+            True,
+            time.perf_counter() - started,
+            0.0,
+            _bytes(done_dir),
+            _rows(done_dir),
+        )
     device = models.resolve_device(o.device)
     with ws.writing(f"plabel infer --round {o.round}"):
         st = _open_staging(ws, o, ckpt.checkpoint_id)
@@ -307,12 +337,25 @@ def infer(ws: Workspace, options: InferOptions, progress=NULL) -> InferResult:
         finally:
             scratch.unlink(missing_ok=True)
         if not st.parts():  # nothing to predict at all: the round exists, empty
-            storage.write_arrow(table("predictions").arrow_schema().empty_table(),
-                                st.predictions / storage.part_name(), table("predictions"))
+            storage.write_arrow(
+                table("predictions").arrow_schema().empty_table(),
+                st.predictions / storage.part_name(),
+                table("predictions"),
+            )
         _commit(ws, o, st)
     rate = predicted / seconds if seconds else 0.0
-    return InferResult(o.round, ckpt.checkpoint_id, predicted, staged, rejected, False,
-                       time.perf_counter() - started, rate, _bytes(done_dir), _rows(done_dir))
+    return InferResult(
+        o.round,
+        ckpt.checkpoint_id,
+        predicted,
+        staged,
+        rejected,
+        False,
+        time.perf_counter() - started,
+        rate,
+        _bytes(done_dir),
+        _rows(done_dir),
+    )
 
 
 def _check_finite(logits: torch.Tensor, checkpoint_id: str, example: str) -> None:
@@ -323,7 +366,9 @@ def _check_finite(logits: torch.Tensor, checkpoint_id: str, example: str) -> Non
         )
 
 
-def _predict(ws, o: InferOptions, ckpt, device, scratch: Path, pending: int, st: Staging, progress) -> tuple[int, int, float]:
+def _predict(
+    ws, o: InferOptions, ckpt, device, scratch: Path, pending: int, st: Staging, progress
+) -> tuple[int, int, float]:
     if pending == 0:
         return 0, 0, 0.0
     model = checkpoints.build_model(ckpt, use_ema=o.use_ema, device=device)
@@ -345,8 +390,12 @@ def _predict(ws, o: InferOptions, ckpt, device, scratch: Path, pending: int, st:
             for x, image_ids, splits, paths, reasons in loader:
                 bad = [i for i, r in enumerate(reasons) if r]
                 if bad:
-                    bad_rows.add(image_id=[image_ids[i] for i in bad], split=[splits[i] for i in bad],
-                                 path=[ws.store_path(paths[i]) for i in bad], reason=[reasons[i] for i in bad])
+                    bad_rows.add(
+                        image_id=[image_ids[i] for i in bad],
+                        split=[splits[i] for i in bad],
+                        path=[ws.store_path(paths[i]) for i in bad],
+                        reason=[reasons[i] for i in bad],
+                    )
                     rejected += len(bad)
                 good = [i for i, r in enumerate(reasons) if not r]
                 if good:
@@ -359,8 +408,15 @@ def _predict(ws, o: InferOptions, ckpt, device, scratch: Path, pending: int, st:
                     s = summarize(logits, o.temperature, o.topk)
                     ids = [image_ids[i] for i in good]
                     spl = [splits[i] for i in good]
-                    rows.add(image_id=ids, split=spl, index=s["index"], prob=s["prob"], margin=s["margin"],
-                             entropy=s["entropy"], **({"probs": s["probs"]} if full else {}))
+                    rows.add(
+                        image_id=ids,
+                        split=spl,
+                        index=s["index"],
+                        prob=s["prob"],
+                        margin=s["margin"],
+                        entropy=s["entropy"],
+                        **({"probs": s["probs"]} if full else {}),
+                    )
                     if feats is not None:
                         embs.add(image_id=ids, split=spl, embedding=feats.cpu().numpy())
                     predicted += len(good)
@@ -382,14 +438,28 @@ def _flush(ckpt, o: InferOptions, rows: _Rows, embs: _Rows, bad_rows: _Rows, st:
     if bad_rows.n:
         b = bad_rows.take()
         now = datetime.now(timezone.utc)
-        rejects = pa.table({"path": b["path"], "reason": b["reason"], "stage": ["infer"] * len(b["path"]),
-                            "split": b["split"], "image_id": b["image_id"], "round": [o.round] * len(b["path"]),
-                            "source_id": [st.infer_id] * len(b["path"]), "rejected_at": [now] * len(b["path"])})
+        rejects = pa.table(
+            {
+                "path": b["path"],
+                "reason": b["reason"],
+                "stage": ["infer"] * len(b["path"]),
+                "split": b["split"],
+                "image_id": b["image_id"],
+                "round": [o.round] * len(b["path"]),
+                "source_id": [st.infer_id] * len(b["path"]),
+                "rejected_at": [now] * len(b["path"]),
+            }
+        )
         storage.write_arrow(rejects, st.rejects / name, table("rejects"))
     if st.embeddings is not None and embs.n:
-        storage.write_arrow(_embeddings_table(embs.take(), ckpt.checkpoint_id), st.embeddings / name, table("embeddings"))
-    data = (_predictions_table(rows.take(), ckpt.checkpoint_id, o.temperature, full) if rows.n
-            else table("predictions").arrow_schema().empty_table())
+        storage.write_arrow(
+            _embeddings_table(embs.take(), ckpt.checkpoint_id), st.embeddings / name, table("embeddings")
+        )
+    data = (
+        _predictions_table(rows.take(), ckpt.checkpoint_id, o.temperature, full)
+        if rows.n
+        else table("predictions").arrow_schema().empty_table()
+    )
     storage.write_arrow(data, st.predictions / name, table("predictions"))
 
 
@@ -399,4 +469,3 @@ def _bytes(folder: Path) -> int:
 
 def _rows(folder: Path) -> int:
     return storage.row_count(folder.glob("*.parquet")) if folder.exists() else 0
-

@@ -12,12 +12,12 @@ import os
 import time
 import uuid
 from collections import Counter, deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import pyarrow as pa
 
@@ -133,9 +133,9 @@ def _probe_many(job: tuple[list, int]) -> pa.RecordBatch:
                 (info.image_id, info.bytes, info.width, info.height, info.mode, info.format)
                 if info else (None,) * 6
             ) + (reason,)
-            for col, v in zip(cols, values):
+            for col, v in zip(cols, values, strict=False):
                 col.append(v)
-    return pa.RecordBatch.from_arrays([pa.array(c, f.type) for c, f in zip(cols, BATCH_SCHEMA)], schema=BATCH_SCHEMA)
+    return pa.RecordBatch.from_arrays([pa.array(c, f.type) for c, f in zip(cols, BATCH_SCHEMA, strict=False)], schema=BATCH_SCHEMA)
 
 
 # -- finding candidates ----------------------------------------------------------------------
@@ -198,7 +198,7 @@ def _listing_rows(ws: Workspace, listing: Path) -> Iterator[dict]:
             if not rows:
                 return
             for row in rows:
-                yield dict(zip(names, row))
+                yield dict(zip(names, row, strict=False))
     finally:
         con.close()
 
@@ -258,7 +258,9 @@ def _candidates(ws, source: Path, split, withheld_labels, allow_outside) -> tupl
 
 
 # -- classes ---------------------------------------------------------------------------------
-def _resolve_classes(ws: Workspace, found: set[str], classes: list[str] | None, add_classes: bool) -> tuple[list[str], list[str]]:
+def _resolve_classes(
+    ws: Workspace, found: set[str], classes: list[str] | None, add_classes: bool
+) -> tuple[list[str], list[str]]:
     """(all classes after this ingest, classes to add); raises before anything is written."""
     existing = ws.class_names()
     if not existing:
@@ -267,7 +269,9 @@ def _resolve_classes(ws: Workspace, found: set[str], classes: list[str] | None, 
             _check_class_names(list(declared))
             unknown = sorted(found - set(declared))
             if unknown and not add_classes:
-                raise UsageError(f"labels not in the class list: {', '.join(unknown[:10])} (pass --add-classes to add them)")
+                raise UsageError(
+                    f"labels not in the class list: {', '.join(unknown[:10])} (pass --add-classes to add them)"
+                )
             new = list(declared) + unknown
         else:
             new = sorted(found)
@@ -315,12 +319,16 @@ def ingest(
     cands, total, found = _candidates(ws, source, split, withheld_labels, allow_outside)
     result = IngestResult(uuid.uuid4().hex[:12], str(source))
     with ws.writing(f"plabel ingest {source}"):
-        all_classes, to_add = _resolve_classes(ws, found, classes, add_classes) if found or classes else (ws.class_names(), [])
+        all_classes, to_add = (
+            _resolve_classes(ws, found, classes, add_classes) if found or classes else (ws.class_names(), [])
+        )
         now = datetime.now(timezone.utc)
         if to_add:
             first = len(all_classes) - len(to_add)
             storage.write_arrow(
-                pa.table({"class_id": list(range(first, len(all_classes))), "name": to_add, "added_at": [now] * len(to_add)}),
+                pa.table(
+                    {"class_id": list(range(first, len(all_classes))), "name": to_add, "added_at": [now] * len(to_add)}
+                ),
                 ws.table_dir("classes") / storage.part_name(),
                 table("classes"),
             )
@@ -417,7 +425,9 @@ def _flush(ws: Workspace, con, buffer: list[pa.RecordBatch], result: IngestResul
             storage.write_query(con, sql, stamp, ws.table_dir(name) / storage.part_name(), table(name))
     rejected = [r for r in data.column("reason").to_pylist() if r is not None]
     if rejected:
-        storage.write_query(con, NEW_REJECTS_SQL, stamp, ws.table_dir("rejects") / storage.part_name(), table("rejects"))
+        storage.write_query(
+            con, NEW_REJECTS_SQL, stamp, ws.table_dir("rejects") / storage.part_name(), table("rejects")
+        )
     reasons.update(r.split(":")[0] for r in rejected)
     con.execute(REMEMBER_IDS_SQL)
     result.added += counts[0]

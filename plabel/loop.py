@@ -11,17 +11,26 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import partial
 from pathlib import Path
 
 import tomllib
 
-from plabel import storage
+from plabel import models, storage
+from plabel.dedup import dedup
+from plabel.drift import rounds as round_rows
 from plabel.errors import UsageError
-from plabel.infer import InferOptions
+from plabel.evaluate import evaluate, labeled_split
+from plabel.infer import InferOptions, infer
+from plabel.infer import validate as validate_infer
 from plabel.progress import NULL
-from plabel.selection import SelectOptions
+from plabel.selection import SelectOptions, select
+from plabel.selection import validate as validate_select
 from plabel.train import TrainOptions
+from plabel.train import train as train_round
+from plabel.train import validate as validate_train
 from plabel.workspace import CONFIG_FILE, Workspace, read_toml, toml_value
 
 SECTIONS = ("train", "teacher", "student", "infer", "dedup", "select")
@@ -104,22 +113,14 @@ def _type_name(hint) -> str:
     return str(hint).replace("typing.", "") if not isinstance(hint, type) else hint.__name__
 
 
+SECTION_OPTIONS = {"train": TrainOptions, "teacher": TrainOptions, "student": TrainOptions,
+                   "infer": InferOptions, "select": SelectOptions}
+DEDUP_KEYS = ("exact_limit", "neighbours", "similarity")
+
+
 def parse_config(raw: dict) -> RunConfig:
     """A RunConfig from the `[run]` table of plabel.toml (or equivalent), checked key by key."""
-    top = {f.name for f in fields(RunConfig)}
-    unknown = sorted(set(raw) - top)
-    if unknown:
-        raise UsageError(f"[run]: unknown keys {', '.join(unknown)}; valid: {', '.join(sorted(top))}")
-    for section in SECTIONS:
-        if not isinstance(raw.get(section, {}), dict):
-            raise UsageError(f"[run.{section}] must be a table of keys, not {raw[section]!r}")
-    for section, cls in (("train", TrainOptions), ("teacher", TrainOptions), ("student", TrainOptions),
-                         ("infer", InferOptions), ("select", SelectOptions)):
-        _check_keys(section, raw.get(section, {}), cls)
-    unknown_dedup = sorted(set(raw.get("dedup", {})) - {"similarity", "neighbours", "exact_limit"})
-    if unknown_dedup:
-        raise UsageError(f"[run.dedup]: unknown keys {', '.join(unknown_dedup)}; valid: exact_limit, neighbours, similarity")
-    _check_types("run", {k: v for k, v in raw.items() if k not in SECTIONS}, RunConfig)
+    _check_sections(raw)
     values = dict(raw)
     for key in ("student_models", "eval_splits"):
         if key in values:
@@ -128,24 +129,46 @@ def parse_config(raw: dict) -> RunConfig:
         values["infer"] = dict(values["infer"], splits=tuple(values["infer"]["splits"]))
     try:
         config = RunConfig(**values)
+    except TypeError as e:
+        raise UsageError(f"[run]: {e}") from None
+    _check_values(config)
+    return config
+
+
+def _check_sections(raw: dict) -> None:
+    """Every key known, every section a table, every value of its declared type."""
+    top = {f.name for f in fields(RunConfig)}
+    unknown = sorted(set(raw) - top)
+    if unknown:
+        raise UsageError(f"[run]: unknown keys {', '.join(unknown)}; valid: {', '.join(sorted(top))}")
+    for section in SECTIONS:
+        if not isinstance(raw.get(section, {}), dict):
+            raise UsageError(f"[run.{section}] must be a table of keys, not {raw[section]!r}")
+    for section, cls in SECTION_OPTIONS.items():
+        _check_keys(section, raw.get(section, {}), cls)
+    unknown_dedup = sorted(set(raw.get("dedup", {})) - set(DEDUP_KEYS))
+    if unknown_dedup:
+        raise UsageError(f"[run.dedup]: unknown keys {', '.join(unknown_dedup)}; valid: {', '.join(DEDUP_KEYS)}")
+    _check_types("run", {k: v for k, v in raw.items() if k not in SECTIONS}, RunConfig)
+
+
+def _check_values(config: RunConfig) -> None:
+    """Every option of every step, checked now: a bad one fails before the first step writes."""
+    if config.rounds < 1:
+        raise UsageError("rounds must be >= 1")
+    try:
         trains = [config.train_options(r) for r in range(config.rounds + 1)]
         infer_opts, select_opts = config.infer_options(0), config.select_options(0)
     except TypeError as e:
         raise UsageError(f"[run]: {e}") from None
-    if config.rounds < 1:
-        raise UsageError("rounds must be >= 1")
-    # every value is checked now, so that a bad one fails before the first step writes anything
-    from plabel import infer, models, selection, train
-
     for opts in trains:
-        train.validate(opts)
+        validate_train(opts)
         models.check_model_name(opts.model)
-    infer.validate(infer_opts)
-    selection.validate(select_opts)
+    validate_infer(infer_opts)
+    validate_select(select_opts)
     similarity = config.dedup.get("similarity")
     if similarity is not None and not -1 <= similarity <= 1:
         raise UsageError("dedup.similarity must be in [-1, 1]")
-    return config
 
 
 def load_config(ws: Workspace, path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
@@ -193,59 +216,82 @@ class RunResult:
         return {"rounds": self.rounds, "steps": [asdict(s) for s in self.steps]}
 
 
-EVALUATED_SQL = "SELECT count(*) FROM evals WHERE checkpoint_id = ? AND split = ? AND kind = 'clean' AND metric = 'top1'"
+EVALUATED_SQL = (
+    "SELECT count(*) FROM evals WHERE checkpoint_id = ? AND split = ? AND kind = 'clean' AND metric = 'top1'"
+)
+
+
+@dataclass
+class _Steps:
+    """The loop's steps, each recorded as it runs (a step found done is recorded as such)."""
+
+    ws: Workspace
+    config: RunConfig
+    progress: object
+    on_step: Callable[[StepLog], None] | None
+    eval_splits: list[str]
+    log: list[StepLog] = field(default_factory=list)
+
+    def record(self, entry: StepLog) -> None:
+        self.log.append(entry)
+        if self.on_step:
+            self.on_step(entry)
+
+    def step(self, round: int, name: str, done: bool, action: Callable, describe: Callable[[object], str]):
+        result = None if done else action()
+        self.record(StepLog(round, name, done, describe(result) if result is not None else ""))
+        return result
+
+    def train(self, options: TrainOptions, name: str) -> str:
+        """Train round R's model, then evaluate it; its checkpoint id."""
+        result = train_round(self.ws, options, progress=self.progress)
+        self.record(StepLog(options.round, name, result.already_trained, result.checkpoint_id))
+        for split in self.eval_splits:
+            done = bool(self.ws.scalar(EVALUATED_SQL, [result.checkpoint_id, split]))
+            action = partial(evaluate, self.ws, result.checkpoint_id, split, progress=self.progress)
+            self.step(options.round, f"eval {split}", done, action, _described_eval)
+        return result.checkpoint_id
+
+    def pseudo_label(self, r: int, teacher_id: str) -> None:
+        """Round r's predictions, duplicates and selection, each unless already committed."""
+        ws, config, progress = self.ws, self.config, self.progress
+        infer_opts = replace(config.infer_options(r), checkpoint=teacher_id)
+        self.step(r, "infer", ws.round_dir("predictions", r).exists(),
+                  partial(infer, ws, infer_opts, progress=progress), _described_infer)
+        self.step(r, "dedup", ws.round_dir("duplicates", r).exists(),
+                  partial(dedup, ws, r, progress=progress, **config.dedup), _described_dedup)
+        self.step(r, "select", ws.round_dir("selections", r).exists(),
+                  partial(select, ws, config.select_options(r), progress=progress), _described_select)
+
+
+def _described_eval(r) -> str:
+    return f"top-1 {r.top1:.2f}%"
+
+
+def _described_infer(r) -> str:
+    return f"{r.predicted} images"
+
+
+def _described_dedup(r) -> str:
+    return f"{r.excluded} excluded"
+
+
+def _described_select(r) -> str:
+    return f"{r.n_pseudo} pseudo labels ({r.n_pseudo_copies} draws)"
 
 
 def run(ws: Workspace, config: RunConfig, progress=NULL, on_step=None) -> RunResult:
     """Run (or continue) the loop for `config.rounds` student rounds."""
-    from plabel.dedup import dedup
-    from plabel.drift import rounds as round_rows
-    from plabel.evaluate import evaluate, labeled_split
-    from plabel.infer import infer
-    from plabel.selection import select
-    from plabel.train import train
-
-    log: list[StepLog] = []
-
-    def record(entry: StepLog) -> None:
-        log.append(entry)
-        if on_step:
-            on_step(entry)
-
-    def step(round: int, name: str, done: bool, action, describe=lambda r: ""):
-        result = None if done else action()
-        record(StepLog(round, name, done, describe(result) if result is not None else ""))
-        return result
-
     eval_splits = [s for s in config.eval_splits if len(labeled_split(ws, s, limit=1))]
-
-    def evaluate_all(ckpt_id: str, round: int):
-        for split in eval_splits:
-            done = bool(ws.scalar(EVALUATED_SQL, [ckpt_id, split]))
-            step(round, f"eval {split}", done, lambda: evaluate(ws, ckpt_id, split, progress=progress),
-                 lambda r: f"top-1 {r.top1:.2f}%")
-
-    teacher = train(ws, config.train_options(0), progress=progress)
-    record(StepLog(0, "train teacher", teacher.already_trained, teacher.checkpoint_id))
-    evaluate_all(teacher.checkpoint_id, 0)
-    teacher_id = teacher.checkpoint_id
+    steps = _Steps(ws, config, progress, on_step, eval_splits)
+    teacher_id = steps.train(config.train_options(0), "train teacher")
     for r in range(config.rounds):
-        infer_opts = replace(config.infer_options(r), checkpoint=teacher_id)
-        step(r, "infer", ws.round_dir("predictions", r).exists(), lambda: infer(ws, infer_opts, progress=progress),
-             lambda x: f"{x.predicted} images")
-        step(r, "dedup", ws.round_dir("duplicates", r).exists(),
-             lambda: dedup(ws, r, progress=progress, **config.dedup), lambda x: f"{x.excluded} excluded")
-        step(r, "select", ws.round_dir("selections", r).exists(),
-             lambda: select(ws, config.select_options(r), progress=progress),
-             lambda x: f"{x.n_pseudo} pseudo labels ({x.n_pseudo_copies} draws)")
+        steps.pseudo_label(r, teacher_id)
         options = config.train_options(r + 1)
         if config.init_from_teacher:
             options = replace(options, init_from=teacher_id)
-        student = train(ws, options, progress=progress)
-        record(StepLog(r + 1, "train student", student.already_trained, student.checkpoint_id))
-        evaluate_all(student.checkpoint_id, r + 1)
-        teacher_id = student.checkpoint_id
-    return RunResult(round_rows(ws), log)
+        teacher_id = steps.train(options, "train student")
+    return RunResult(round_rows(ws), steps.log)
 
 
 def write_default_config(ws: Workspace, config: RunConfig) -> None:
@@ -265,4 +311,3 @@ def write_default_config(ws: Workspace, config: RunConfig) -> None:
             lines += ["", f"[run.{section}]"] + [f"{k} = {toml_value(v)}" for k, v in values.items()]
     storage.write_text_atomic(path, path.read_text().rstrip("\n") + "\n" + "\n".join(lines) + "\n")
     ws.config = tomllib.loads(path.read_text())
-

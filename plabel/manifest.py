@@ -73,12 +73,12 @@ class Manifest:
                     has[j] = True
         return dense, has
 
-    def select(self, mask: np.ndarray) -> "Manifest":
+    def select(self, mask: np.ndarray) -> Manifest:
         idx = np.flatnonzero(mask)
         soft = None
         if self.has_soft:
             lo, hi = self.soft_offsets[idx], self.soft_offsets[idx + 1]
-            take = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)]) if len(idx) else np.empty(0, np.int64)
+            take = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=False)]) if len(idx) else np.empty(0, np.int64)
             offsets = np.concatenate([[0], np.cumsum(hi - lo)])
             soft = (offsets, self.soft_index[take], self.soft_prob[take])
         return Manifest(self.path, self.hash, self.image_ids[idx], self.files[idx], self.target[idx],
@@ -146,8 +146,14 @@ def read_manifest(ws: Workspace, file: str | os.PathLike, num_classes: int) -> M
     _check_ids_known(ws, ids, file)
     paths = [str(ws.resolve_path(p)) for p in t.column("path").to_pylist()]
     return Manifest(
-        ws.store_path(file), storage.file_hash(file), np.array(ids.to_pylist(), dtype=object),
-        np.array([p.encode() for p in paths]), target.astype(np.int64), *soft, copies, weight,
+        ws.store_path(file),
+        storage.file_hash(file),
+        np.array(ids.to_pylist(), dtype=object),
+        np.array([p.encode() for p in paths]),
+        target.astype(np.int64),
+        *soft,
+        copies,
+        weight,
         np.array([o == "pseudo" for o in origin]),
     )
 
@@ -205,5 +211,7 @@ def check_files(m: Manifest, skip_missing: bool) -> tuple[Manifest, int]:
     missing = int((~exists).sum())
     if missing and not skip_missing:
         first = m.files[~exists][0].decode()
-        raise DataError(f"{missing} files of the manifest no longer exist (first: {first}); pass --skip-missing to skip them")
+        raise DataError(
+            f"{missing} files of the manifest no longer exist (first: {first}); pass --skip-missing to skip them"
+        )
     return (m.select(exists) if missing else m), missing

@@ -25,7 +25,7 @@ class DataConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "DataConfig":
+    def from_dict(cls, d: dict) -> DataConfig:
         return cls(tuple(d["input_size"]), tuple(d["mean"]), tuple(d["std"]), d["interpolation"],
                    float(d["crop_pct"]), d["crop_mode"])
 
@@ -72,9 +72,18 @@ def eval_transform(dc: DataConfig):
 
 def train_transform(dc: DataConfig, auto_augment: str | None, hflip: float, scale: tuple[float, float]):
     """timm's training transform: random resized crop, flip, RandAugment when noised."""
-    return create_transform(dc.input_size, is_training=True, auto_augment=auto_augment, hflip=hflip,
-                            scale=scale, color_jitter=0.0, interpolation="bilinear" if dc.interpolation not in ("bicubic", "bilinear") else dc.interpolation,
-                            mean=dc.mean, std=dc.std, re_prob=0.0)
+    return create_transform(
+        dc.input_size,
+        is_training=True,
+        auto_augment=auto_augment,
+        hflip=hflip,
+        scale=scale,
+        color_jitter=0.0,
+        interpolation="bilinear" if dc.interpolation not in ("bicubic", "bilinear") else dc.interpolation,
+        mean=dc.mean,
+        std=dc.std,
+        re_prob=0.0,
+    )
 
 
 def resolve_device(device: str) -> torch.device:
@@ -87,5 +96,7 @@ def resolve_device(device: str) -> torch.device:
     if d.type == "cuda" and not torch.cuda.is_available():
         raise UsageError(f"--device {device}: no CUDA device is available")
     if d.type == "cuda" and d.index is not None and d.index >= torch.cuda.device_count():
-        raise UsageError(f"--device {device}: there are {torch.cuda.device_count()} CUDA devices (0 to {torch.cuda.device_count() - 1})")
+        raise UsageError(
+            f"--device {device}: there are {torch.cuda.device_count()} CUDA devices (0 to {torch.cuda.device_count() - 1})"
+        )
     return d

@@ -330,13 +330,17 @@ def select(ws: Workspace, options: SelectOptions, progress=NULL) -> SelectResult
     notes = []
     has_dups = ws.round_dir("duplicates", o.round).exists()
     if not has_dups:
-        notes.append(f"round {o.round} was not deduplicated (`plabel dedup --round {o.round}`): "
-                     "only exact contamination with val/test was excluded")
+        notes.append(
+            f"round {o.round} was not deduplicated (`plabel dedup --round {o.round}`): "
+            "only exact contamination with val/test was excluded"
+        )
     con = ws.connect()
     try:
         _check_predictions(con, o.round)
         checkpoint_id = db.scalar(con, TEACHER_SQL, [o.round, o.round])
-        probs_stored = db.scalar(con, "SELECT count(probs) > 0 FROM predictions WHERE round = ? AND split = 'unlabeled'", [o.round])
+        probs_stored = db.scalar(
+            con, "SELECT count(probs) > 0 FROM predictions WHERE round = ? AND split = 'unlabeled'", [o.round]
+        )
         names = dict(db.rows(con, "SELECT class_id, name FROM classes"))
         params = {"round": o.round, "keep_duplicates": o.keep_duplicates}
         db.execute(con, EXCLUDED_SQL, params)
@@ -349,27 +353,59 @@ def select(ws: Workspace, options: SelectOptions, progress=NULL) -> SelectResult
             n = None
         soft_source = "full" if probs_stored else "topk"
         if o.balance == "topk":
-            _temp_table(con, "boundaries", [("class_id", "INTEGER"), ("boundary", "INTEGER"), ("above", "BIGINT"),
-                                             ("total", "BIGINT")], boundaries(hist, n))
+            _temp_table(
+                con,
+                "boundaries",
+                [("class_id", "INTEGER"), ("boundary", "INTEGER"), ("above", "BIGINT"), ("total", "BIGINT")],
+                boundaries(hist, n),
+            )
             params["per_class"] = n
         if o.balance == "copies":
-            _temp_table(con, "cutoffs", [("class_id", "INTEGER"), ("cutoff", "FLOAT"), ("count", "BIGINT")],
-                        cutoffs(hist, n, o.threshold))
+            _temp_table(
+                con,
+                "cutoffs",
+                [("class_id", "INTEGER"), ("cutoff", "FLOAT"), ("count", "BIGINT")],
+                cutoffs(hist, n, o.threshold),
+            )
             params.update(per_class=n, seed=o.seed)
         fingerprint = _fingerprint(ws, o, n, checkpoint_id, soft_source)
         selection_id = fingerprint[:16]
         if o.dry_run:
             counted = {r[0]: r[1:] for r in db.rows(con, _counts_sql(cands, o.balance), params)}
             _fill(classes, counted)
-            n_labeled = db.scalar(con, f"SELECT count(*) FROM ({LABELED_ROWS}) WHERE $include_labeled", {"include_labeled": o.include_labeled})
-            return _result(o, selection_id, checkpoint_id, n, auto, n_labeled, classes, None, None, notes, started,
-                           already=False)
+            n_labeled = db.scalar(
+                con,
+                f"SELECT count(*) FROM ({LABELED_ROWS}) WHERE $include_labeled",
+                {"include_labeled": o.include_labeled},
+            )
+            return _result(
+                o, selection_id, checkpoint_id, n, auto, n_labeled, classes, None, None, notes, started, already=False
+            )
         existing = _existing(ws, con, o.round)
         if existing and existing["selection_id"] == selection_id:
-            counted = {r[0]: r[1:] for r in db.rows(con, MANIFEST_COUNTS_SQL, [storage.literal_path(ws.round_dir("manifests", o.round) / "manifest.parquet")])}
+            counted = {
+                r[0]: r[1:]
+                for r in db.rows(
+                    con,
+                    MANIFEST_COUNTS_SQL,
+                    [storage.literal_path(ws.round_dir("manifests", o.round) / "manifest.parquet")],
+                )
+            }
             _fill(classes, counted)
-            return _result(o, selection_id, checkpoint_id, n, auto, existing["n_labeled"], classes,
-                           existing["manifest_path"], existing["manifest_hash"], notes, started, already=True)
+            return _result(
+                o,
+                selection_id,
+                checkpoint_id,
+                n,
+                auto,
+                existing["n_labeled"],
+                classes,
+                existing["manifest_path"],
+                existing["manifest_hash"],
+                notes,
+                started,
+                already=True,
+            )
         if existing and not o.overwrite:
             raise UsageError(
                 f"round {o.round} already has a selection ({existing['selection_id']}, manifest "
@@ -379,8 +415,19 @@ def select(ws: Workspace, options: SelectOptions, progress=NULL) -> SelectResult
             params["inv_t"] = 1.0 / o.temperature
         with ws.writing(f"plabel select --round {o.round}"):
             db.execute(con, _pseudo_sql(cands, o.balance, o.labels, soft_source), params)
-            result = _write(ws, con, o, {"include_labeled": o.include_labeled}, classes, selection_id,
-                            checkpoint_id, n, auto, notes, started)
+            result = _write(
+                ws,
+                con,
+                o,
+                {"include_labeled": o.include_labeled},
+                classes,
+                selection_id,
+                checkpoint_id,
+                n,
+                auto,
+                notes,
+                started,
+            )
     finally:
         con.close()
     return result
@@ -412,7 +459,7 @@ def _stats(rows: list[tuple], names: dict[int, str]) -> tuple[list[ClassCount], 
 
 def _temp_table(con, name: str, columns: list[tuple[str, str]], rows: list[tuple]) -> None:
     """A small temp table from Python rows, one list parameter per column (names are ours)."""
-    cols = list(zip(*rows)) if rows else [[] for _ in columns]
+    cols = list(zip(*rows, strict=False)) if rows else [[] for _ in columns]
     select = ", ".join(f"unnest(?::{t}[]) AS {n}" for n, t in columns)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {select}", [list(c) for c in cols]).fetchall()
 
@@ -422,7 +469,9 @@ def _fingerprint(ws: Workspace, o: SelectOptions, n, checkpoint_id: str, soft_so
     dup_files = sorted(ws.round_dir("duplicates", o.round).glob("*.parquet"))
     inputs = {
         "options": {k: v for k, v in asdict(o).items() if k not in ("dry_run", "overwrite")},
-        "per_class": n, "checkpoint_id": checkpoint_id, "soft_source": soft_source,
+        "per_class": n,
+        "checkpoint_id": checkpoint_id,
+        "soft_source": soft_source,
         # row counts from the Parquet footers: no scan of 10^8 rows to name a selection
         "predictions": storage.row_count(ws.round_dir("predictions", o.round).glob("*.parquet")),
         "images": storage.row_count(ws.table_dir("images").glob("*.parquet")),
@@ -441,8 +490,10 @@ def _fill(classes: list[ClassCount], counted: dict) -> None:
 def _existing(ws: Workspace, con, round: int) -> dict | None:
     if not ws.round_dir("selections", round).exists():
         return None
-    rows = db.rows(con, "SELECT selection_id, manifest_path, manifest_hash, n_labeled FROM selections WHERE round = ?", [round])
-    return dict(zip(("selection_id", "manifest_path", "manifest_hash", "n_labeled"), rows[0])) if rows else None
+    rows = db.rows(
+        con, "SELECT selection_id, manifest_path, manifest_hash, n_labeled FROM selections WHERE round = ?", [round]
+    )
+    return dict(zip(("selection_id", "manifest_path", "manifest_hash", "n_labeled"), rows[0], strict=False)) if rows else None
 
 
 def _write(ws, con, o: SelectOptions, params: dict, classes, selection_id, checkpoint_id, n, auto, notes, started):
@@ -455,28 +506,62 @@ def _write(ws, con, o: SelectOptions, params: dict, classes, selection_id, check
     storage.write_query(con, MANIFEST_SQL, params, manifest, table("manifests"))
     counted = {r[0]: r[1:] for r in db.rows(con, MANIFEST_COUNTS_SQL, [storage.literal_path(manifest)])}
     _fill(classes, counted)
-    n_labeled = db.scalar(con, "SELECT count(*) FROM read_parquet(?) WHERE origin = 'labeled'", [storage.literal_path(manifest)])
+    n_labeled = db.scalar(
+        con, "SELECT count(*) FROM read_parquet(?) WHERE origin = 'labeled'", [storage.literal_path(manifest)]
+    )
     manifest_hash = storage.file_hash(manifest)
     manifest_path = f"tables/manifests/round={o.round}/manifest.parquet"
     now = datetime.now(timezone.utc)
     class_rows = [
-        {"selection_id": selection_id, "class_id": c.class_id, "predicted": c.predicted,
-         "above_threshold": c.above_threshold, "after_dedup": c.after_dedup, "selected": c.selected,
-         "copies": c.copies, "cutoff": c.cutoff}
+        {
+            "selection_id": selection_id,
+            "class_id": c.class_id,
+            "predicted": c.predicted,
+            "above_threshold": c.above_threshold,
+            "after_dedup": c.after_dedup,
+            "selected": c.selected,
+            "copies": c.copies,
+            "cutoff": c.cutoff,
+        }
         for c in classes
     ]
-    storage.write_rows(class_rows, ws.staging_dir("selection_classes", o.round) / "classes.parquet",
-                       table("selection_classes"))
-    result = _result(o, selection_id, checkpoint_id, n, auto, n_labeled, classes, manifest_path, manifest_hash, notes,
-                     started, already=False)
+    storage.write_rows(
+        class_rows, ws.staging_dir("selection_classes", o.round) / "classes.parquet", table("selection_classes")
+    )
+    result = _result(
+        o,
+        selection_id,
+        checkpoint_id,
+        n,
+        auto,
+        n_labeled,
+        classes,
+        manifest_path,
+        manifest_hash,
+        notes,
+        started,
+        already=False,
+    )
     params_json = {k: v for k, v in asdict(o).items() if k not in ("dry_run", "overwrite")}
     row = {
-        "selection_id": selection_id, "checkpoint_id": checkpoint_id, "threshold": o.threshold, "per_class": n,
-        "per_class_auto": auto, "balance": o.balance, "labels": o.labels, "temperature": o.temperature,
-        "seed": o.seed, "keep_duplicates": o.keep_duplicates, "include_labeled": o.include_labeled,
-        "n_labeled": n_labeled, "n_pseudo": result.n_pseudo, "n_pseudo_copies": result.n_pseudo_copies,
-        "manifest_path": manifest_path, "manifest_hash": manifest_hash,
-        "params": json.dumps(dict(params_json, per_class_resolved=n), sort_keys=True), "selected_at": now,
+        "selection_id": selection_id,
+        "checkpoint_id": checkpoint_id,
+        "threshold": o.threshold,
+        "per_class": n,
+        "per_class_auto": auto,
+        "balance": o.balance,
+        "labels": o.labels,
+        "temperature": o.temperature,
+        "seed": o.seed,
+        "keep_duplicates": o.keep_duplicates,
+        "include_labeled": o.include_labeled,
+        "n_labeled": n_labeled,
+        "n_pseudo": result.n_pseudo,
+        "n_pseudo_copies": result.n_pseudo_copies,
+        "manifest_path": manifest_path,
+        "manifest_hash": manifest_hash,
+        "params": json.dumps(dict(params_json, per_class_resolved=n), sort_keys=True),
+        "selected_at": now,
     }
     storage.write_rows([row], ws.staging_dir("selections", o.round) / "selection.parquet", table("selections"))
     # selections last: a round with a selections row has its manifest and funnel too
@@ -487,7 +572,19 @@ def _write(ws, con, o: SelectOptions, params: dict, classes, selection_id, check
 
 def _result(o, selection_id, checkpoint_id, n, auto, n_labeled, classes, path, digest, notes, started, already):
     return SelectResult(
-        o.round, selection_id, checkpoint_id, n, auto and o.balance != "none", int(n_labeled or 0),
-        sum(c.selected for c in classes), sum(c.copies for c in classes), path, digest, o.dry_run, already,
-        classes, notes, time.perf_counter() - started,
+        o.round,
+        selection_id,
+        checkpoint_id,
+        n,
+        auto and o.balance != "none",
+        int(n_labeled or 0),
+        sum(c.selected for c in classes),
+        sum(c.copies for c in classes),
+        path,
+        digest,
+        o.dry_run,
+        already,
+        classes,
+        notes,
+        time.perf_counter() - started,
     )

@@ -44,7 +44,10 @@ def status(ws: Workspace) -> dict:
             "classes": [r[0] for r in con.execute("SELECT name FROM classes ORDER BY class_id").fetchall()],
             "images": sum(splits.values()),
             "splits": splits,
-            "per_class": [{"split": d["split"], "class": d["cls"], "withheld": d["withheld"], "images": d["images"]} for d in per_class],
+            "per_class": [
+                {"split": d["split"], "class": d["cls"], "withheld": d["withheld"], "images": d["images"]}
+                for d in per_class
+            ],
             "aliases": db.scalar(con, "SELECT count(*) FROM aliases"),
             "rejects": rejects,
             "rejected": sum(r["files"] for r in rejects),

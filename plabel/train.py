@@ -231,8 +231,14 @@ def plan_run(ws: Workspace, o: TrainOptions) -> RunPlan:
     drop_path = o.drop_path_rate if o.drop_path_rate is not None else (NOISE["drop_path_rate"] if noise else 0.0)
     plan = RunPlan(o, kind, model_name, noise, randaug, drop_rate, drop_path, manifest, skipped, parent, init, classes, "")
     identity = json.dumps(
-        {"options": plan.resolved(), "manifest": manifest.hash, "parent": parent and parent.checkpoint_id,
-         "init": init and init.checkpoint_id, "classes": classes, "device": device.type},
+        {
+            "options": plan.resolved(),
+            "manifest": manifest.hash,
+            "parent": parent and parent.checkpoint_id,
+            "init": init and init.checkpoint_id,
+            "classes": classes,
+            "device": device.type,
+        },
         sort_keys=True,
     )
     plan.run_id = hashlib.sha256(identity.encode()).hexdigest()[:16]
@@ -263,8 +269,9 @@ def _build(plan: RunPlan) -> Parts:
     source = plan.parent if plan.kind == "finetune" else plan.init
     in_chans = source.config["in_chans"] if source is not None else o.in_chans
     img_size = o.img_size or (source.data_config.input_size[-1] if source is not None else None)
-    model = models.create(plan.model_name, len(plan.classes), in_chans, img_size, o.pretrained, plan.drop_rate,
-                          plan.drop_path_rate)
+    model = models.create(
+        plan.model_name, len(plan.classes), in_chans, img_size, o.pretrained, plan.drop_rate, plan.drop_path_rate
+    )
     if source is not None:
         weights = checkpoints.EMA if source.has_ema else checkpoints.WEIGHTS
         checkpoints.load_weights(model, source.folder / weights, source.checkpoint_id)
@@ -285,8 +292,9 @@ def _build(plan: RunPlan) -> Parts:
     optimizer = create_optimizer_v2(model, opt=o.opt, lr=o.lr, weight_decay=o.weight_decay, momentum=o.momentum)
     total = o.epochs * mixed.steps
     warmup = min(int(o.warmup_epochs * mixed.steps), max(total - 1, 0))
-    scheduler = CosineLRScheduler(optimizer, t_initial=total, lr_min=o.min_lr, warmup_t=warmup,
-                                  warmup_lr_init=o.lr * 0.01, t_in_epochs=False)
+    scheduler = CosineLRScheduler(
+        optimizer, t_initial=total, lr_min=o.min_lr, warmup_t=warmup, warmup_lr_init=o.lr * 0.01, t_in_epochs=False
+    )
     scheduler.step_update(0)
     ema = ModelEmaV3(model, decay=o.ema_decay, use_warmup=True) if o.ema_decay else None
     return Parts(model, ema, optimizer, scheduler, dc, mixed, order, device)
@@ -329,8 +337,13 @@ def _save_state(run_dir: Path, parts: Parts, epoch: int, step: int, history: lis
                 tensors[f"optim.{pid}.{key}"] = value.detach().cpu().contiguous().clone()
             else:
                 scalars[f"{pid}.{key}"] = value
-    meta = {"epoch": epoch, "step": step, "history": history, "param_groups": opt_state["param_groups"],
-            "optim_scalars": scalars}
+    meta = {
+        "epoch": epoch,
+        "step": step,
+        "history": history,
+        "param_groups": opt_state["param_groups"],
+        "optim_scalars": scalars,
+    }
     staging = run_dir / f".staging-{uuid.uuid4().hex[:8]}"
     staging.mkdir(parents=True)
     save_file(tensors, str(staging / "state.safetensors"))
@@ -404,7 +417,9 @@ def _run_epoch(plan: RunPlan, parts: Parts, dataset: TrainImages, epoch: int, st
         if bad.any():
             if not o.skip_missing:
                 j = int(np.flatnonzero(bad)[0])
-                raise DataError(f"{m.files[rows[j]].decode()}: {reasons[j]} (pass --skip-missing to skip unreadable images)")
+                raise DataError(
+                    f"{m.files[rows[j]].decode()}: {reasons[j]} (pass --skip-missing to skip unreadable images)"
+                )
             skipped += int(bad.sum())
         x = x.to(parts.device, non_blocking=True)
         if parts.device.type == "cuda" and o.channels_last:
@@ -436,10 +451,14 @@ def _run_epoch(plan: RunPlan, parts: Parts, dataset: TrainImages, epoch: int, st
     seconds = time.perf_counter() - started
     steps = len(batches)
     row = {
-        "epoch": epoch, "step": step, "loss": sums["loss"] / steps, "lab_loss": sums["lab_loss"] / steps,
+        "epoch": epoch,
+        "step": step,
+        "loss": sums["loss"] / steps,
+        "lab_loss": sums["lab_loss"] / steps,
         "unl_loss": sums["unl_loss"] / steps if unl_bs else None,
         "lr": float(parts.optimizer.param_groups[0]["lr"]),
-        "images_per_s": steps * (lab_bs + unl_bs) / seconds, "seconds": seconds,
+        "images_per_s": steps * (lab_bs + unl_bs) / seconds,
+        "seconds": seconds,
     }
     return step, row, skipped
 
@@ -453,11 +472,21 @@ class _Diverged(Exception):
 def _record_divergence(ws: Workspace, plan: RunPlan, parts: Parts, d: _Diverged) -> TrainingDiverged:
     """A `runs` row that says why the run stopped, and the error to raise (exit 1)."""
     reason = f"non-finite loss ({d.loss}) at step {d.step}"
-    _write_run_row(ws, plan, {
-        "epoch": d.epoch, "step": d.step, "loss": d.loss, "lab_loss": math.nan, "unl_loss": None,
-        "lr": float(parts.optimizer.param_groups[0]["lr"]), "images_per_s": 0.0, "seconds": d.seconds,
-        "failure": reason,
-    })
+    _write_run_row(
+        ws,
+        plan,
+        {
+            "epoch": d.epoch,
+            "step": d.step,
+            "loss": d.loss,
+            "lab_loss": math.nan,
+            "unl_loss": None,
+            "lr": float(parts.optimizer.param_groups[0]["lr"]),
+            "images_per_s": 0.0,
+            "seconds": d.seconds,
+            "failure": reason,
+        },
+    )
     return TrainingDiverged(
         f"training diverged in epoch {d.epoch + 1}: {reason}; no checkpoint was written "
         f"(lower --lr, currently {plan.options.lr:g}, or set --clip-grad)"
@@ -492,8 +521,18 @@ def train(ws: Workspace, options: TrainOptions, progress=NULL, resume: bool = Tr
     done = ws.scalar(EXISTING_RUN_SQL, [plan.run_id])
     if done:
         ckpt = checkpoints.find(ws, done)
-        return TrainResult(done, ckpt.round, plan.kind, plan.run_id, o.epochs, None, True, plan.skipped_missing,
-                           ckpt.config.get("metrics", {}), seconds=time.perf_counter() - started)
+        return TrainResult(
+            done,
+            ckpt.round,
+            plan.kind,
+            plan.run_id,
+            o.epochs,
+            None,
+            True,
+            plan.skipped_missing,
+            ckpt.config.get("metrics", {}),
+            seconds=time.perf_counter() - started,
+        )
     with ws.writing(f"plabel train --round {o.round}"):
         parts = _build(plan)
         run_dir = ws.train_dir / plan.run_id
@@ -504,8 +543,12 @@ def train(ws: Workspace, options: TrainOptions, progress=NULL, resume: bool = Tr
         for row in history:  # rows of epochs saved before a kill may not have reached the table
             _write_run_row(ws, plan, row)
         val = labeled_split(ws, "val")
-        dataset = TrainImages(plan.manifest.files, _transform(plan, parts.data_config), parts.data_config.input_size[0],
-                              parts.data_config.input_size)
+        dataset = TrainImages(
+            plan.manifest.files,
+            _transform(plan, parts.data_config),
+            parts.data_config.input_size[0],
+            parts.data_config.input_size,
+        )
         skipped = 0
         for epoch in range(first_epoch, o.epochs):
             task = progress.task(f"train round {o.round} epoch {epoch + 1}/{o.epochs}", parts.plan.steps, "steps")
@@ -525,9 +568,19 @@ def train(ws: Workspace, options: TrainOptions, progress=NULL, resume: bool = Tr
         config = _checkpoint_config(plan, parts, metrics)
         ckpt = checkpoints.save(ws, parts.model, parts.ema.module if parts.ema is not None else None, config)
         shutil.rmtree(run_dir, ignore_errors=True)
-    return TrainResult(ckpt.checkpoint_id, ckpt.round, plan.kind, plan.run_id, o.epochs,
-                       first_epoch if resumed else None, False, plan.skipped_missing + skipped, metrics, history,
-                       time.perf_counter() - started)
+    return TrainResult(
+        ckpt.checkpoint_id,
+        ckpt.round,
+        plan.kind,
+        plan.run_id,
+        o.epochs,
+        first_epoch if resumed else None,
+        False,
+        plan.skipped_missing + skipped,
+        metrics,
+        history,
+        time.perf_counter() - started,
+    )
 
 
 def _checkpoint_config(plan: RunPlan, parts: Parts, metrics: dict) -> dict:
@@ -542,8 +595,14 @@ def _checkpoint_config(plan: RunPlan, parts: Parts, metrics: dict) -> dict:
         "data_config": parts.data_config.to_dict(),
         "ema": parts.ema is not None,
         "train": plan.resolved(),
-        "manifest": {"path": m.path, "hash": m.hash, "rows": len(m), "labeled": int((~m.pseudo).sum()),
-                     "pseudo": int(m.pseudo.sum()), "skipped_missing": plan.skipped_missing},
+        "manifest": {
+            "path": m.path,
+            "hash": m.hash,
+            "rows": len(m),
+            "labeled": int((~m.pseudo).sum()),
+            "pseudo": int(m.pseudo.sum()),
+            "skipped_missing": plan.skipped_missing,
+        },
         "parent_id": plan.parent.checkpoint_id if plan.parent else None,
         "init_id": plan.init.checkpoint_id if plan.init else None,
         "run_id": plan.run_id,

@@ -354,9 +354,7 @@ def init_workspace(path: str | os.PathLike, classes: list[str] | None = None) ->
     for sub in ("tables", "checkpoints"):
         (root / sub).mkdir(exist_ok=True)
     classes_line = f"classes = {toml_value(list(classes))}" if classes else "# classes = [\"cat\", \"dog\"]  # fixes the class list before the first labeled ingest"
-    storage.write_text_atomic(
-        root / CONFIG_FILE, CONFIG_TEMPLATE.format(format=FORMAT, classes_line=classes_line)
-    )
+    storage.write_text_atomic(root / CONFIG_FILE, CONFIG_TEMPLATE.format(format=FORMAT, classes_line=classes_line))
     ws = open_workspace(root)
     with ws.writing("plabel init"):
         pass
@@ -365,7 +363,7 @@ def init_workspace(path: str | os.PathLike, classes: list[str] | None = None) ->
 
 def toml_value(value) -> str:
     """A Python value as TOML text (for plabel.toml and `--set KEY=VALUE`), by a TOML writer."""
-    return tomli_w.dumps({"v": value})[len("v = "):].rstrip("\n")
+    return tomli_w.dumps({"v": value})[len("v = ") :].rstrip("\n")
 
 
 def _check_class_names(classes: list[str]) -> None:

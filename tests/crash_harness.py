@@ -54,20 +54,31 @@ def q(ws: Workspace, sql: str) -> list[tuple]:
 
 
 SNAPSHOTS = {
-    "ingest": ["SELECT image_id, split, path, label, true_label, width, height FROM images ORDER BY ALL",
-               "SELECT image_id, split, path FROM aliases ORDER BY ALL", "SELECT path, reason FROM rejects ORDER BY ALL",
-               "SELECT class_id, name FROM classes ORDER BY ALL"],
-    "infer": ["SELECT round, image_id, class_id, confidence, prob FROM predictions ORDER BY ALL",
-              "SELECT round, image_id, embedding FROM embeddings ORDER BY ALL"],
-    "select": ["SELECT selection_id, manifest_hash, n_pseudo, n_pseudo_copies FROM selections",
-               "SELECT class_id, predicted, above_threshold, after_dedup, selected, copies FROM selection_classes ORDER BY ALL",
-               "SELECT image_id, origin, target, copies FROM manifests ORDER BY ALL"],
-    "train": ["SELECT checkpoint_id, round, manifest_hash FROM checkpoints ORDER BY ALL",
-              "SELECT run_id, epoch, step, loss FROM runs ORDER BY ALL"],
-    "run": ["SELECT round, checkpoint_id, parent_id, manifest_hash FROM checkpoints ORDER BY ALL",
-            "SELECT round, selection_id, manifest_hash FROM selections ORDER BY ALL",
-            "SELECT round, image_id, class_id, confidence FROM predictions ORDER BY ALL",
-            "SELECT checkpoint_id, split, metric, value FROM evals WHERE metric IN ('top1', 'top5') ORDER BY ALL"],
+    "ingest": [
+        "SELECT image_id, split, path, label, true_label, width, height FROM images ORDER BY ALL",
+        "SELECT image_id, split, path FROM aliases ORDER BY ALL",
+        "SELECT path, reason FROM rejects ORDER BY ALL",
+        "SELECT class_id, name FROM classes ORDER BY ALL",
+    ],
+    "infer": [
+        "SELECT round, image_id, class_id, confidence, prob FROM predictions ORDER BY ALL",
+        "SELECT round, image_id, embedding FROM embeddings ORDER BY ALL",
+    ],
+    "select": [
+        "SELECT selection_id, manifest_hash, n_pseudo, n_pseudo_copies FROM selections",
+        "SELECT class_id, predicted, above_threshold, after_dedup, selected, copies FROM selection_classes ORDER BY ALL",
+        "SELECT image_id, origin, target, copies FROM manifests ORDER BY ALL",
+    ],
+    "train": [
+        "SELECT checkpoint_id, round, manifest_hash FROM checkpoints ORDER BY ALL",
+        "SELECT run_id, epoch, step, loss FROM runs ORDER BY ALL",
+    ],
+    "run": [
+        "SELECT round, checkpoint_id, parent_id, manifest_hash FROM checkpoints ORDER BY ALL",
+        "SELECT round, selection_id, manifest_hash FROM selections ORDER BY ALL",
+        "SELECT round, image_id, class_id, confidence FROM predictions ORDER BY ALL",
+        "SELECT checkpoint_id, split, metric, value FROM evals WHERE metric IN ('top1', 'top5') ORDER BY ALL",
+    ],
 }
 
 
@@ -88,7 +99,9 @@ def check_consistent(ws: Workspace) -> None:
                 assert pq.read_schema(f).remove_metadata() == schema.arrow_schema(), f"{f} does not match {name}"
         for name, keys in UNIQUE_KEYS.items():
             cols = ", ".join(keys)
-            dup = con.execute(f'SELECT {cols}, count(*) FROM "{name}" GROUP BY ALL HAVING count(*) > 1 LIMIT 1').fetchall()
+            dup = con.execute(
+                f'SELECT {cols}, count(*) FROM "{name}" GROUP BY ALL HAVING count(*) > 1 LIMIT 1'
+            ).fetchall()
             assert not dup, f"{name}: duplicated key {dup}"
     finally:
         con.close()
@@ -110,7 +123,9 @@ def prepare(command: str, root: Path) -> Setup:
     folders = write_split_folders(root / "data", x, y, labeled_per_class=8, test_per_class=4, unlabeled_per_class=12)
     ws = init_workspace(root / "base")
     if command == "ingest":
-        return Setup(ws.root, ["ingest", folders.unlabeled, "--split", "unlabeled", "--withheld-labels", "--workers", "1"])
+        return Setup(
+            ws.root, ["ingest", folders.unlabeled, "--split", "unlabeled", "--withheld-labels", "--workers", "1"]
+        )
     ingest(ws, folders.train, split="train", workers=1)
     ingest(ws, folders.test, split="test", workers=1)
     ingest(ws, folders.unlabeled, split="unlabeled", withheld_labels=True, workers=1)
@@ -119,15 +134,36 @@ def prepare(command: str, root: Path) -> Setup:
     if command == "run":
         write_default_config(ws, RUN_CONFIG)
         return Setup(ws.root, ["run"])
-    train(ws, TrainOptions(round=0, model="test_resnet", img_size=32, batch_size=16, workers=0, epochs=2,
-                           hflip=0.0, crop_scale=0.5))
+    train(
+        ws,
+        TrainOptions(
+            round=0, model="test_resnet", img_size=32, batch_size=16, workers=0, epochs=2, hflip=0.0, crop_scale=0.5
+        ),
+    )
     if command == "infer":  # one DataLoader worker: killed while a forked child is alive, re-run at once
-        return Setup(ws.root, ["infer", "--round", "0", "--batch-size", "8", "--rows-per-file", "16", "--workers", "1",
-                               "--embeddings", "--split", "test"])
+        return Setup(
+            ws.root,
+            [
+                "infer",
+                "--round",
+                "0",
+                "--batch-size",
+                "8",
+                "--rows-per-file",
+                "16",
+                "--workers",
+                "1",
+                "--embeddings",
+                "--split",
+                "test",
+            ],
+        )
     infer(ws, InferOptions(round=0, splits=("unlabeled", "test"), embeddings=True, workers=0))
     dedup(ws, 0)
-    return Setup(ws.root, ["select", "--round", "0", "--threshold", "0.1", "--per-class", "5", "--balance", "copies",
-                           "--labels", "soft"])
+    return Setup(
+        ws.root,
+        ["select", "--round", "0", "--threshold", "0.1", "--per-class", "5", "--balance", "copies", "--labels", "soft"],
+    )
 
 
 def trials(command: str, n: int, seed: int, scratch: Path) -> list[dict]:
@@ -179,8 +215,17 @@ def main() -> int:
                 print(json.dumps(r), flush=True)
             good = sum(ok(r) for r in results)
             failures += len(results) - good
-            print(json.dumps({"command": command, "trials": len(results), "passed": good,
-                              "points": results[0]["points"] if results else 0}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "command": command,
+                        "trials": len(results),
+                        "passed": good,
+                        "points": results[0]["points"] if results else 0,
+                    }
+                ),
+                flush=True,
+            )
     return 1 if failures else 0
 
 

@@ -39,12 +39,19 @@ main()
 """
 
 
-def run_plabel(args: list, kill_at: int = 0, count_file: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_plabel(
+    args: list, kill_at: int = 0, count_file: Path | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
     env = dict(os.environ, PLABEL_TEST_KILL_AT=str(kill_at))
     if count_file is not None:
         env["PLABEL_TEST_COUNT_FILE"] = str(count_file)
-    return subprocess.run([sys.executable, "-c", RUNNER, *[str(a) for a in args]], env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", RUNNER, *[str(a) for a in args]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def count_points(args: list, scratch: Path) -> int:

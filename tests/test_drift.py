@@ -25,7 +25,7 @@ def q(ws, sql, params=None):
     try:
         cur = con.execute(sql, params or [])
         names = [d[0] for d in cur.description]
-        return [dict(zip(names, r)) for r in cur.fetchall()]
+        return [dict(zip(names, r, strict=False)) for r in cur.fetchall()]
     finally:
         con.close()
 

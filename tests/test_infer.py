@@ -34,7 +34,10 @@ def test_rows_and_columns_match_the_schema(ws):
     for name in ("predictions", "embeddings"):
         for f in ws.round_dir(name, 0).glob("*.parquet"):
             assert pq.read_schema(f).remove_metadata() == table(name).arrow_schema()
-    assert ws.rows("SELECT split, count(*) FROM predictions GROUP BY 1 ORDER BY 1") == [("test", 100), ("unlabeled", 200)]
+    assert ws.rows("SELECT split, count(*) FROM predictions GROUP BY 1 ORDER BY 1") == [
+        ("test", 100),
+        ("unlabeled", 200),
+    ]
     assert ws.rows("SELECT count(DISTINCT image_id) FROM predictions") == [(300,)]
 
 
@@ -56,8 +59,10 @@ def test_probabilities_are_consistent(ws):
 
 def test_embeddings_are_unit_vectors(ws):
     infer(ws, InferOptions(round=0, workers=0, embeddings=True))
-    norms = ws.rows("SELECT min(sqrt(list_sum(list_transform(embedding, lambda x: x * x)))), "
-                  "max(sqrt(list_sum(list_transform(embedding, lambda x: x * x)))) FROM embeddings")[0]
+    norms = ws.rows(
+        "SELECT min(sqrt(list_sum(list_transform(embedding, lambda x: x * x)))), "
+        "max(sqrt(list_sum(list_transform(embedding, lambda x: x * x)))) FROM embeddings"
+    )[0]
     assert norms[0] == pytest.approx(1, abs=2e-3) and norms[1] == pytest.approx(1, abs=2e-3)
 
 
@@ -102,8 +107,20 @@ def test_unreadable_images_are_rejected_and_skipped(ws, tmp_path):
 
 
 def test_killed_infer_resumes_exactly_once(ws, tmp_path):
-    args = ["infer", "--round", "0", "--workers", "0", "--batch-size", "8", "--rows-per-file", "16",
-            "--embeddings", "-w", ws.root]
+    args = [
+        "infer",
+        "--round",
+        "0",
+        "--workers",
+        "0",
+        "--batch-size",
+        "8",
+        "--rows-per-file",
+        "16",
+        "--embeddings",
+        "-w",
+        ws.root,
+    ]
     reference = tmp_path / "ref"
     shutil.copytree(ws.root, reference)
     open_workspace(reference).sync_catalog()  # writers refresh a stale catalog: the same start for both
@@ -112,7 +129,9 @@ def test_killed_infer_resumes_exactly_once(ws, tmp_path):
     stale = shutil.copytree(ws.root, tmp_path / "stale")
     catalog = count_points(["init", stale], tmp_path)
     assert points > 10 + catalog  # 13 flushes x 2 files, then 2 commits, then the catalog
-    expected = open_workspace(reference).rows("SELECT image_id, class_id, confidence, prob FROM predictions ORDER BY image_id")
+    expected = open_workspace(reference).rows(
+        "SELECT image_id, class_id, confidence, prob FROM predictions ORDER BY image_id"
+    )
     commits = points - catalog
     # inside a flush, at the embeddings commit, at the predictions commit, at the catalog refresh after them
     for kill_at in (6, commits - 1, commits, points):

@@ -49,26 +49,37 @@ def snapshot(ws) -> dict:
         "selections": ws.rows("SELECT round, selection_id, checkpoint_id, manifest_hash FROM selections ORDER BY 1"),
         "predictions": ws.rows("SELECT round, image_id, class_id, confidence FROM predictions ORDER BY 1, 2"),
         "duplicates": ws.rows("SELECT round, image_id, duplicate_of, scope FROM duplicates ORDER BY 1, 2, 3, 4"),
-        "evals": ws.rows("SELECT checkpoint_id, split, metric, value FROM evals WHERE metric IN ('top1', 'top5') ORDER BY 1, 2, 3"),
+        "evals": ws.rows(
+            "SELECT checkpoint_id, split, metric, value FROM evals WHERE metric IN ('top1', 'top5') ORDER BY 1, 2, 3"
+        ),
     }
 
 
 def test_every_table_exists_and_lineage_is_consistent(done):
     ws, result = done
     assert [r["round"] for r in result.rounds] == [0, 1, 2]
-    for name, rounds in [("predictions", [0, 1]), ("duplicates", [0, 1]), ("selections", [0, 1]),
-                         ("manifests", [0, 1]), ("selection_classes", [0, 1])]:
+    for name, rounds in [
+        ("predictions", [0, 1]),
+        ("duplicates", [0, 1]),
+        ("selections", [0, 1]),
+        ("manifests", [0, 1]),
+        ("selection_classes", [0, 1]),
+    ]:
         assert [r[0] for r in ws.rows(f"SELECT DISTINCT round FROM {name} ORDER BY 1")] == rounds, name
     ckpts = {r: c for r, c in ws.rows("SELECT round, checkpoint_id FROM checkpoints")}
     assert sorted(ckpts) == [0, 1, 2]
     for r in (0, 1):
         # each manifest names the predictions it came from, and they were made by round r's teacher
         (made_by,) = ws.rows("SELECT DISTINCT checkpoint_id FROM predictions WHERE round = ?", [r])
-        (sel_ckpt, manifest_hash) = ws.rows("SELECT checkpoint_id, manifest_hash FROM selections WHERE round = ?", [r])[0]
+        (sel_ckpt, manifest_hash) = ws.rows("SELECT checkpoint_id, manifest_hash FROM selections WHERE round = ?", [r])[
+            0
+        ]
         assert made_by[0] == ckpts[r] == sel_ckpt
         assert storage.file_hash(ws.round_dir("manifests", r) / "manifest.parquet") == manifest_hash
         # each student names its manifest and its teacher
-        (student_manifest, parent) = ws.rows("SELECT manifest_hash, parent_id FROM checkpoints WHERE round = ?", [r + 1])[0]
+        (student_manifest, parent) = ws.rows(
+            "SELECT manifest_hash, parent_id FROM checkpoints WHERE round = ?", [r + 1]
+        )[0]
         assert student_manifest == manifest_hash and parent == ckpts[r]
     evaluated = {c for (c,) in ws.rows("SELECT DISTINCT checkpoint_id FROM evals WHERE split = 'test'")}
     assert evaluated == set(ckpts.values())
@@ -124,8 +135,13 @@ def test_set_overrides_and_the_toml_file(fresh, tmp_path):
     with pytest.raises(UsageError):
         load_config(fresh, None, ["select=3"])
     # what `plabel run --student-model/--balance/...` pass: Python values written as TOML
-    named = {"student_models": ("test_resnet", "test_vit"), "select.balance": "none", "select.threshold": 0.4,
-             "img_size": 24, "init_from_teacher": True}
+    named = {
+        "student_models": ("test_resnet", "test_vit"),
+        "select.balance": "none",
+        "select.threshold": 0.4,
+        "img_size": 24,
+        "init_from_teacher": True,
+    }
     cfg = load_config(fresh, None, [f"{k}={toml_value(v)}" for k, v in named.items()])
     assert cfg.student_models == ("test_resnet", "test_vit") and cfg.select_options(0).balance == "none"
     assert cfg.select_options(0).threshold == 0.4 and cfg.img_size == 24 and cfg.init_from_teacher is True

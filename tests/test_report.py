@@ -93,8 +93,10 @@ def test_numbers_match_the_tables(hand_built, tmp_path):
     r = write_report(hand_built, output=tmp_path / "r.html")
     p = parse(r.path)
     funnel = p.tables["funnel-table-0"][1:]
-    expected = hand_built.rows("SELECT c.name, s.predicted, s.above_threshold, s.after_dedup, s.selected, s.copies "
-                               "FROM selection_classes s JOIN classes c USING (class_id) WHERE s.round = 0 ORDER BY s.class_id")
+    expected = hand_built.rows(
+        "SELECT c.name, s.predicted, s.above_threshold, s.after_dedup, s.selected, s.copies "
+        "FROM selection_classes s JOIN classes c USING (class_id) WHERE s.round = 0 ORDER BY s.class_id"
+    )
     assert [row[:6] for row in funnel] == [[str(x) for x in e] for e in expected]
     rounds = {row[0]: row for row in p.tables["rounds-table"][1:]}
     assert rounds["0"][2] == "50" and rounds["1"][2] == "66.7" and rounds["0"][4] == "4"
@@ -157,8 +159,14 @@ def test_cli_report_json(real, cli, tmp_path):
 def test_demo_runs_end_to_end_and_writes_the_report(tmp_path):
     from plabel.demo import DEMO_CONFIG, demo
 
-    small = replace(DEMO_CONFIG, rounds=1, student_models=("test_resnet",), teacher={"epochs": 2},
-                    student={"epochs": 1, "unlabeled_ratio": 1.0}, train={**DEMO_CONFIG.train, "workers": 0})
+    small = replace(
+        DEMO_CONFIG,
+        rounds=1,
+        student_models=("test_resnet",),
+        teacher={"epochs": 2},
+        student={"epochs": 1, "unlabeled_ratio": 1.0},
+        train={**DEMO_CONFIG.train, "workers": 0},
+    )
     r = demo(tmp_path / "demo", seed=0, config=small)
     assert r.images == {"train": 200, "test": 1000, "unlabeled": 3800}
     assert [x["round"] for x in r.rounds] == [0, 1] and r.teacher_test_top1 is not None

@@ -41,7 +41,7 @@ def test_each_corruption_changes_the_image_and_is_seeded(name, channels):
     for severity in (1, 5):
         a = C.get(name)(x, severity, np.random.default_rng(7))
         b = C.get(name)(x, severity, np.random.default_rng(7))
-        assert a.shape == x.shape and a.dtype == np.float32 and 0 <= a.min() and a.max() <= 1
+        assert a.shape == x.shape and a.dtype == np.float32 and a.min() >= 0 and a.max() <= 1
         assert np.array_equal(a, b)
         assert np.abs(a - x).mean() > 1e-3, f"{name} at severity {severity} leaves the image as it was"
 
@@ -57,7 +57,7 @@ def test_perturbation_sequences_are_seeded_and_small(name):
     x = ndimage.gaussian_filter(image(), (2, 2, 0))  # a smooth image, like a photo at this size
     seq = P.REGISTRY[name][0](x, P.FRAMES, np.random.default_rng(3))
     again = P.REGISTRY[name][0](x, P.FRAMES, np.random.default_rng(3))
-    assert len(seq) == P.FRAMES and all(np.array_equal(a, b) for a, b in zip(seq, again))
+    assert len(seq) == P.FRAMES and all(np.array_equal(a, b) for a, b in zip(seq, again, strict=False))
     assert 0 < np.abs(seq[-1] - seq[0]).mean() < 0.3
 
 
@@ -87,26 +87,39 @@ def test_another_checkpoint_is_normalised_by_the_reference_and_reuses_its_rows(w
     opts = dict(kinds=("corruptions",), corruptions=("contrast",), severities=(2, 4), **QUICK)
     r = evaluate_robustness(ws, RobustnessOptions(checkpoint=trained[2], reference=trained[1], **opts))
     con = ws.connect()
-    ref_rows = con.execute("SELECT count(*) FROM evals WHERE checkpoint_id = ? AND metric = 'error'", [trained[1]]).fetchall()
+    ref_rows = con.execute(
+        "SELECT count(*) FROM evals WHERE checkpoint_id = ? AND metric = 'error'", [trained[1]]
+    ).fetchall()
     assert ref_rows == [(2,)]  # the reference was measured with the same settings, and recorded
     again = evaluate_robustness(ws, RobustnessOptions(checkpoint=trained[2], reference=trained[1], **opts))
-    ref_rows = con.execute("SELECT count(*) FROM evals WHERE checkpoint_id = ? AND metric = 'error'", [trained[1]]).fetchall()
+    ref_rows = con.execute(
+        "SELECT count(*) FROM evals WHERE checkpoint_id = ? AND metric = 'error'", [trained[1]]
+    ).fetchall()
     assert ref_rows == [(2,)] and again.ce == r.ce  # reused, not measured again
-    ref_err = {s: v for s, v in con.execute(
-        "SELECT severity, value FROM evals WHERE checkpoint_id = ? AND metric = 'error'", [trained[1]]).fetchall()}
+    ref_err = {
+        s: v
+        for s, v in con.execute(
+            "SELECT severity, value FROM evals WHERE checkpoint_id = ? AND metric = 'error'", [trained[1]]
+        ).fetchall()
+    }
     expect = sum(r.corruption_errors["contrast"].values()) / sum(ref_err.values()) * 100
     assert r.ce["contrast"] == pytest.approx(expect)
 
 
 def test_fgsm_at_zero_is_clean_accuracy_and_does_not_rise(ws, trained):
-    r = evaluate_robustness(ws, RobustnessOptions(kinds=("fgsm", "pgd"), checkpoint=trained[1],
-                                                  epsilons=(1 / 255, 4 / 255, 16 / 255), steps=5, **QUICK))
+    r = evaluate_robustness(
+        ws,
+        RobustnessOptions(
+            kinds=("fgsm", "pgd"), checkpoint=trained[1], epsilons=(1 / 255, 4 / 255, 16 / 255), steps=5, **QUICK
+        ),
+    )
     clean = evaluate(ws, trained[1], "test")
     # the same 60 images: the clean accuracy of the limited split
     from plabel.evaluate import labeled_split
+
     assert r.fgsm[0.0] == pytest.approx(_clean_on_first(ws, trained[1], 60))
     accs = [r.fgsm[k] for k in sorted(r.fgsm)]
-    assert all(b <= a for a, b in zip(accs, accs[1:])), accs
+    assert all(b <= a for a, b in zip(accs, accs[1:], strict=False)), accs
     assert r.pgd[round(16 / 255, 6)] <= r.fgsm[round(16 / 255, 6)]
     assert clean.n == len(labeled_split(ws, "test"))
 
@@ -123,14 +136,36 @@ def _clean_on_first(ws, ckpt_id, n):
 
 
 def test_results_land_in_evals_and_match_the_json(ws, trained, cli):
-    r = cli("eval", "--checkpoint", trained[1], "--robustness", "corruptions,fgsm", "--corruptions", "fog",
-            "--severities", "1,5", "--epsilon", "2/255", "--limit", "40", "--workers", "0", "-w", ws.root, "--json")
+    r = cli(
+        "eval",
+        "--checkpoint",
+        trained[1],
+        "--robustness",
+        "corruptions,fgsm",
+        "--corruptions",
+        "fog",
+        "--severities",
+        "1,5",
+        "--epsilon",
+        "2/255",
+        "--limit",
+        "40",
+        "--workers",
+        "0",
+        "-w",
+        ws.root,
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     con = ws.connect()
-    rows = {(k, m, c, s, e): v for k, m, c, s, e, v in con.execute(
-        "SELECT kind, metric, corruption, severity, epsilon, value FROM evals WHERE eval_id = ? AND checkpoint_id = ?",
-        [out["eval_id"], trained[1]]).fetchall()}
+    rows = {
+        (k, m, c, s, e): v
+        for k, m, c, s, e, v in con.execute(
+            "SELECT kind, metric, corruption, severity, epsilon, value FROM evals WHERE eval_id = ? AND checkpoint_id = ?",
+            [out["eval_id"], trained[1]],
+        ).fetchall()
+    }
     assert rows[("corruptions", "error", "fog", 5, None)] == pytest.approx(out["corruption_errors"]["fog"]["5"])
     assert rows[("corruptions", "mce", None, None, None)] == pytest.approx(out["mce"])
     fgsm = {round(e, 6): v for (k, m, c, s, e), v in rows.items() if k == "fgsm"}

@@ -51,8 +51,19 @@ def test_topk_keeps_the_n_most_confident_with_ties_by_id(tmp_path):
 
 
 def test_topk_duplicates_a_small_class_evenly(tmp_path):
-    ws = setup(tmp_path, [("a1", 0, 0.9), ("a2", 0, 0.6), ("b1", 1, 0.9), ("b2", 1, 0.8), ("b3", 1, 0.7), ("b4", 1, 0.65),
-                          ("b5", 1, 0.61), ("b6", 1, 0.6)])
+    ws = setup(
+        tmp_path,
+        [
+            ("a1", 0, 0.9),
+            ("a2", 0, 0.6),
+            ("b1", 1, 0.9),
+            ("b2", 1, 0.8),
+            ("b3", 1, 0.7),
+            ("b4", 1, 0.65),
+            ("b5", 1, 0.61),
+            ("b6", 1, 0.6),
+        ],
+    )
     select(ws, SelectOptions(round=0, threshold=0.3, per_class=5, balance="topk"))
     rows = pseudo(ws)
     assert rows[iid("a1")]["copies"] == 3 and rows[iid("a2")]["copies"] == 2  # 5 = 3 + 2, more to the surer
@@ -175,9 +186,18 @@ def test_duplicate_groups_keep_one_representative(tmp_path):
     preds = [("a1", 0, 0.7), ("a2", 0, 0.9), ("a3", 0, 0.8), ("b1", 1, 0.9), ("t1", 1, 0.9)]
     ws = setup(tmp_path, preds, others=[("tt", "test", "b")])
     same, other, leak = [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]
-    add_embeddings(ws, 0, [(iid("a1"), "unlabeled", same), (iid("a2"), "unlabeled", same),
-                           (iid("a3"), "unlabeled", [1, 0.001, 0, 0]), (iid("b1"), "unlabeled", other),
-                           (iid("t1"), "unlabeled", leak), (iid("tt"), "test", [0, 0, 1, 0.001])])
+    add_embeddings(
+        ws,
+        0,
+        [
+            (iid("a1"), "unlabeled", same),
+            (iid("a2"), "unlabeled", same),
+            (iid("a3"), "unlabeled", [1, 0.001, 0, 0]),
+            (iid("b1"), "unlabeled", other),
+            (iid("t1"), "unlabeled", leak),
+            (iid("tt"), "test", [0, 0, 1, 0.001]),
+        ],
+    )
     d = dedup(ws, 0)
     assert d.near_groups == 1 and d.near_members == 3 and d.contaminated == 1
     select(ws, SelectOptions(round=0, balance="none"))
@@ -207,9 +227,13 @@ def test_selection_records_parameters_and_funnel(tmp_path):
     ws = setup(tmp_path, [("a1", 0, 0.9), ("a2", 0, 0.2), ("b1", 1, 0.8)])
     r = select(ws, SelectOptions(round=0, per_class=2, seed=9))
     con = ws.connect()
-    row = con.execute("SELECT selection_id, threshold, per_class, balance, seed, manifest_hash, n_pseudo FROM selections").fetchall()
+    row = con.execute(
+        "SELECT selection_id, threshold, per_class, balance, seed, manifest_hash, n_pseudo FROM selections"
+    ).fetchall()
     assert row == [(r.selection_id, pytest.approx(0.3), 2, "topk", 9, r.manifest_hash, 2)]
-    funnel = con.execute("SELECT class_id, predicted, above_threshold, after_dedup, selected, copies FROM selection_classes ORDER BY 1").fetchall()
+    funnel = con.execute(
+        "SELECT class_id, predicted, above_threshold, after_dedup, selected, copies FROM selection_classes ORDER BY 1"
+    ).fetchall()
     assert funnel == [(0, 2, 1, 1, 1, 2), (1, 1, 1, 1, 1, 2), (2, 0, 0, 0, 0, 0)]
     assert json.loads(con.execute("SELECT params FROM selections").fetchall()[0][0])["per_class_resolved"] == 2
 
@@ -218,11 +242,17 @@ def test_per_class_auto_is_the_median():
     assert auto_per_class([10, 0, 4, 7]) == 7 and auto_per_class([0, 0]) == 0
 
 
-@pytest.mark.parametrize("opts,message", [
-    (dict(threshold=1.5), "--threshold"), (dict(threshold=-0.1), "--threshold"),
-    (dict(per_class=-1), "--per-class"), (dict(balance="random"), "--balance"), (dict(labels="fuzzy"), "--labels"),
-    (dict(temperature=0), "--temperature"),
-])
+@pytest.mark.parametrize(
+    "opts,message",
+    [
+        (dict(threshold=1.5), "--threshold"),
+        (dict(threshold=-0.1), "--threshold"),
+        (dict(per_class=-1), "--per-class"),
+        (dict(balance="random"), "--balance"),
+        (dict(labels="fuzzy"), "--labels"),
+        (dict(temperature=0), "--temperature"),
+    ],
+)
 def test_bad_parameters(tmp_path, opts, message):
     ws = setup(tmp_path, [("a1", 0, 0.9)])
     before = tree_digest(ws.root)

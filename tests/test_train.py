@@ -92,11 +92,17 @@ def soft_manifest(ws, dest: Path, mislead: bool) -> Path:
     src = pq.read_table(labeled_manifest(ws))
     true = src.column("target").to_pylist()
     n = len(true)
-    t = src.set_column(src.schema.get_field_index("target"), "target", pa.array([0] * n if mislead else true, pa.int32()))
-    t = t.set_column(t.schema.get_field_index("target_index"), "target_index",
-                     pa.array([[c, (c + 1) % 10] for c in true], pa.list_(pa.int32())))
-    t = t.set_column(t.schema.get_field_index("target_prob"), "target_prob",
-                     pa.array([[0.9, 0.1]] * n, pa.list_(pa.float32())))
+    t = src.set_column(
+        src.schema.get_field_index("target"), "target", pa.array([0] * n if mislead else true, pa.int32())
+    )
+    t = t.set_column(
+        t.schema.get_field_index("target_index"),
+        "target_index",
+        pa.array([[c, (c + 1) % 10] for c in true], pa.list_(pa.int32())),
+    )
+    t = t.set_column(
+        t.schema.get_field_index("target_prob"), "target_prob", pa.array([[0.9, 0.1]] * n, pa.list_(pa.float32()))
+    )
     t = t.set_column(t.schema.get_field_index("origin"), "origin", pa.array(["pseudo"] * n))
     pq.write_table(t, dest)
     return dest
@@ -135,8 +141,8 @@ def test_batches_depend_only_on_seed_and_epoch():
     plan = MixedPlan(np.ones(10, np.int64), np.full(7, 2), 4, 4)
     a = plan.batches(3, 5)
     b = plan.batches(3, 5)
-    assert all((x == y).all() for x, y in zip(a, b))
-    assert not all((x == y).all() for x, y in zip(a, plan.batches(3, 6)))
+    assert all((x == y).all() for x, y in zip(a, b, strict=False))
+    assert not all((x == y).all() for x, y in zip(a, plan.batches(3, 6), strict=False))
 
 
 KILLABLE = """
@@ -172,7 +178,11 @@ def test_killed_run_resumes_to_the_same_weights(base_ws, tmp_path):
         wa, wb = load_file(ck_a.folder / name), load_file(ck_b.folder / name)
         for k in wa:
             torch.testing.assert_close(wa[k], wb[k], rtol=1e-5, atol=1e-6)
-    runs = b.connect().execute("SELECT epoch FROM runs WHERE run_id = ? ORDER BY epoch", [ck_b.config["run_id"]]).fetchall()
+    runs = (
+        b.connect()
+        .execute("SELECT epoch FROM runs WHERE run_id = ? ORDER BY epoch", [ck_b.config["run_id"]])
+        .fetchall()
+    )
     assert [r[0] for r in runs] == list(range(5))
 
 
@@ -228,8 +238,19 @@ def test_manifest_from_another_workspace_is_refused(base_ws, tmp_path, image_fol
 
 def test_finetune_at_a_larger_size_freezes_the_stem(base_ws, teacher, tmp_path):
     ws = copy_ws(base_ws, tmp_path / "ws")
-    r = train(ws, TrainOptions(round=0, finetune_from=teacher.checkpoint_id, img_size=40, epochs=1,
-                               freeze_stages=1, batch_size=32, workers=0, lr=1e-3))
+    r = train(
+        ws,
+        TrainOptions(
+            round=0,
+            finetune_from=teacher.checkpoint_id,
+            img_size=40,
+            epochs=1,
+            freeze_stages=1,
+            batch_size=32,
+            workers=0,
+            lr=1e-3,
+        ),
+    )
     ft = checkpoints.find(ws, r.checkpoint_id)
     assert ft.config["kind"] == "finetune" and ft.round == 0 and ft.config["parent_id"] == teacher.checkpoint_id
     assert ft.config["data_config"]["input_size"] == [3, 40, 40]
@@ -262,8 +283,11 @@ def test_cli_train_and_eval_json(base_ws, teacher, cli):
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["checkpoint_id"] == teacher.checkpoint_id and out["n"] == 100
-    rows = dict(base_ws.connect().execute(
-        "SELECT metric, value FROM evals WHERE eval_id = ? AND metric IN ('top1', 'top5')", [out["eval_id"]]).fetchall())
+    rows = dict(
+        base_ws.connect()
+        .execute("SELECT metric, value FROM evals WHERE eval_id = ? AND metric IN ('top1', 'top5')", [out["eval_id"]])
+        .fetchall()
+    )
     assert rows == {"top1": pytest.approx(out["top1"]), "top5": pytest.approx(out["top5"])}
     r = cli("train", "--round", "0", "--model", "nope_net", "-w", base_ws.root)
     assert r.exit_code == 2 and "unknown timm model" in r.stderr
@@ -276,14 +300,25 @@ def test_mixed_manifest_rows_keep_their_own_targets(base_ws, tmp_path):
     rows = con.execute(
         "SELECT i.image_id, i.path, CASE WHEN i.split = 'train' THEN 'labeled' ELSE 'pseudo' END AS origin, "
         "c.class_id AS target FROM images i JOIN classes c ON c.name = coalesce(i.label, i.true_label) "
-        "WHERE i.split IN ('train', 'unlabeled') ORDER BY i.image_id").fetchall()
+        "WHERE i.split IN ('train', 'unlabeled') ORDER BY i.image_id"
+    ).fetchall()
     con.close()
-    t = pa.table({"image_id": [r[0] for r in rows], "path": [r[1] for r in rows], "origin": [r[2] for r in rows],
-                  "target": pa.array([r[3] for r in rows], pa.int32())})
+    t = pa.table(
+        {
+            "image_id": [r[0] for r in rows],
+            "path": [r[1] for r in rows],
+            "origin": [r[2] for r in rows],
+            "target": pa.array([r[3] for r in rows], pa.int32()),
+        }
+    )
     assert len(set(t.column("origin").to_pylist()[:20])) == 2  # really interleaved
     pq.write_table(t, tmp_path / "mixed.parquet")
-    r = train(ws, TrainOptions(round=1, manifest=str(tmp_path / "mixed.parquet"), epochs=8, noise=False,
-                               unlabeled_ratio=1.0, **FAST))
+    r = train(
+        ws,
+        TrainOptions(
+            round=1, manifest=str(tmp_path / "mixed.parquet"), epochs=8, noise=False, unlabeled_ratio=1.0, **FAST
+        ),
+    )
     assert r.history[-1]["unl_loss"] < r.history[0]["unl_loss"] * 0.7
     assert evaluate(ws, r.checkpoint_id, "test").top1 > 60
 

@@ -101,13 +101,33 @@ class _Report:
             table_rows.append([r["round"], (r["teacher_id"] or "-")[:10], r["teacher_test_top1"], r["teacher_val_top1"],
                                r["n_pseudo"], (r["student_id"] or "-")[:10], r["student_test_top1"],
                                r["flip_rate_to_next"], *extra])
-        body = _table(["round", "teacher", "teacher test top-1", "teacher val top-1", "pseudo labels", "student",
-                       "student test top-1", "flip rate to next", *[f"teacher {k}" for k in keys]], table_rows, "rounds-table")
+        body = _table(
+            [
+                "round",
+                "teacher",
+                "teacher test top-1",
+                "teacher val top-1",
+                "pseudo labels",
+                "student",
+                "student test top-1",
+                "flip rate to next",
+                *[f"teacher {k}" for k in keys],
+            ],
+            table_rows,
+            "rounds-table",
+        )
         rounds = [r["round"] for r in rows]
         if rounds:
-            body += _plot("plot-accuracy", plots.accuracy_by_round(rounds, {
-                "test top-1": [r["teacher_test_top1"] for r in rows],
-                "val top-1": [r["teacher_val_top1"] for r in rows]}))
+            body += _plot(
+                "plot-accuracy",
+                plots.accuracy_by_round(
+                    rounds,
+                    {
+                        "test top-1": [r["teacher_test_top1"] for r in rows],
+                        "val top-1": [r["teacher_val_top1"] for r in rows],
+                    },
+                ),
+            )
         if keys:
             body += "<p>Robustness columns are the latest measurements of each round's teacher (<code>plabel eval --robustness</code>): mCE and mFR relative to the reference checkpoint (100 = as robust as it), accuracy under attack in %.</p>"
         return self.section("overview", "Rounds at a glance", body)
@@ -118,35 +138,64 @@ class _Report:
         body = ""
         if sel:
             t, n, balance, labels, n_lab, n_pseudo, copies = sel[0]
-            body += (f"<p>Selection: threshold {t:.2f}, balance <code>{escape(balance)}</code>, N = {n}, "
-                     f"{escape(labels)} labels: {n_pseudo} pseudo-labeled images ({copies} draws per pass) and "
-                     f"{n_lab} labeled.</p>")
+            body += (
+                f"<p>Selection: threshold {t:.2f}, balance <code>{escape(balance)}</code>, N = {n}, "
+                f"{escape(labels)} labels: {n_pseudo} pseudo-labeled images ({copies} draws per pass) and "
+                f"{n_lab} labeled.</p>"
+            )
         else:
             body += '<div class="note">No selection for this round yet.</div>'
         edges, overall, per_class = D.histograms(self.ws, r, self.names)
         top = self.ws.rows(D.TOP_CLASSES_SQL, {"round": r, "limit": D.MAX_CLASSES})
         if len(self.names) > D.MAX_CLASSES:
-            self.notes.append(f"round {r}: per-class plots and samples show {D.MAX_CLASSES} of {len(self.names)} classes")
-            body += (f'<div class="note">{len(self.names)} classes: per-class plots and samples show the '
-                     f"{D.MAX_CLASSES} with the most selected pseudo labels.</div>")
+            self.notes.append(
+                f"round {r}: per-class plots and samples show {D.MAX_CLASSES} of {len(self.names)} classes"
+            )
+            body += (
+                f'<div class="note">{len(self.names)} classes: per-class plots and samples show the '
+                f"{D.MAX_CLASSES} with the most selected pseudo labels.</div>"
+            )
         body += "<h3>Confidence</h3><div class='row'>"
         body += _plot(f"plot-confidence-{r}", plots.histogram(edges, overall, threshold, f"round {r}, all classes"))
-        body += _plot(f"plot-confidence-classes-{r}", plots.small_multiples(
-            edges, {name: per_class.get(c, np.zeros(len(edges))) for c, name, _, _ in top}, threshold))
+        body += _plot(
+            f"plot-confidence-classes-{r}",
+            plots.small_multiples(
+                edges, {name: per_class.get(c, np.zeros(len(edges))) for c, name, _, _ in top}, threshold
+            ),
+        )
         body += "</div>"
         funnel = self.ws.rows(D.FUNNEL_SQL, [r])
         if funnel:
             shown = {c for c, _, _, _ in top}
             f = [row for row in funnel if row[0] in shown]
             body += "<h3>Selection funnel per class</h3>"
-            body += _plot(f"plot-funnel-{r}", plots.grouped_bars([x[1] for x in f], {
-                "predicted": [x[2] for x in f], "above threshold": [x[3] for x in f],
-                "after dedup": [x[4] for x in f], "selected": [x[5] for x in f]}, "images"))
+            body += _plot(
+                f"plot-funnel-{r}",
+                plots.grouped_bars(
+                    [x[1] for x in f],
+                    {
+                        "predicted": [x[2] for x in f],
+                        "above threshold": [x[3] for x in f],
+                        "after dedup": [x[4] for x in f],
+                        "selected": [x[5] for x in f],
+                    },
+                    "images",
+                ),
+            )
             body += "<h3>Class balance before and after selection</h3>"
-            body += _plot(f"plot-balance-{r}", plots.grouped_bars([x[1] for x in f], {
-                "candidates (after dedup)": [x[4] for x in f], "draws per pass (copies)": [x[6] for x in f]}, "images"))
-            body += _table(["class", "predicted", "above threshold", "after dedup", "selected", "copies", "cutoff"],
-                           [list(x[1:]) for x in funnel], f"funnel-table-{r}")
+            body += _plot(
+                f"plot-balance-{r}",
+                plots.grouped_bars(
+                    [x[1] for x in f],
+                    {"candidates (after dedup)": [x[4] for x in f], "draws per pass (copies)": [x[6] for x in f]},
+                    "images",
+                ),
+            )
+            body += _table(
+                ["class", "predicted", "above threshold", "after dedup", "selected", "copies", "cutoff"],
+                [list(x[1:]) for x in funnel],
+                f"funnel-table-{r}",
+            )
             body += self.samples(r, [(c, name) for c, name, _, _ in top], threshold)
         body += self.duplicates(r)
         return self.section(f"round-{r}", f"Round {r}", body)
@@ -155,19 +204,29 @@ class _Report:
         blocks = []
         for cs in D.samples(self.ws, r, classes, threshold):
             parts = []
-            for bucket, title in (("high", "most confident"), ("medium", "medium"), ("threshold", "at the cutoff"),
-                                  ("rejected", "rejected, below threshold")):
+            for bucket, title in (
+                ("high", "most confident"),
+                ("medium", "medium"),
+                ("threshold", "at the cutoff"),
+                ("rejected", "rejected, below threshold"),
+            ):
                 items = cs.buckets[bucket]
                 if items:
-                    parts.append(f'<div class="bucket"><b>{title}</b><div class="grid">'
-                                 f'{_thumbs(items, lambda t: f"{t.confidence:.2f}")}</div></div>')
+                    parts.append(
+                        f'<div class="bucket"><b>{title}</b><div class="grid">'
+                        f"{_thumbs(items, lambda t: f'{t.confidence:.2f}')}</div></div>"
+                    )
             if parts:
-                blocks.append(f'<div class="classblock" data-class="{escape(cs.name)}"><h3>{escape(cs.name)}</h3>'
-                              f'<div class="row">{"".join(parts)}</div></div>')
+                blocks.append(
+                    f'<div class="classblock" data-class="{escape(cs.name)}"><h3>{escape(cs.name)}</h3>'
+                    f'<div class="row">{"".join(parts)}</div></div>'
+                )
         body = "".join(blocks) or '<div class="note">No pseudo labels selected.</div>'
-        return (f'<div id="samples-{r}"><h3>Samples of the pseudo labels</h3><p>Confidence under each thumbnail; '
-                f"where the unlabeled image carries a withheld true label it is shown, in red when the pseudo label is wrong.</p>"
-                f"{body}</div>")
+        return (
+            f'<div id="samples-{r}"><h3>Samples of the pseudo labels</h3><p>Confidence under each thumbnail; '
+            f"where the unlabeled image carries a withheld true label it is shown, in red when the pseudo label is wrong.</p>"
+            f"{body}</div>"
+        )
 
     def duplicates(self, r: int) -> str:
         groups = D.duplicate_groups(self.ws, r)
@@ -178,9 +237,13 @@ class _Report:
             thumbs = "".join(_member(m) for m in g["members"])
             more = g["size"] - len(g["members"]) + (1 if g["scope"] != "unlabeled" else 0)
             more_note = f'<span class="more">+{more} more</span>' if more > 0 else ""
-            items.append(f'<div class="group" title="{escape(g["scope"])} group of {g["size"]}">{thumbs}{more_note}</div>')
-        return (f'<div id="duplicates-{r}"><h3>Duplicates</h3><p>The largest near-duplicate groups, side by side: the '
-                f"kept representative first; val/test look-alikes (never trained on) in red.</p><div class='row'>{''.join(items)}</div></div>")
+            items.append(
+                f'<div class="group" title="{escape(g["scope"])} group of {g["size"]}">{thumbs}{more_note}</div>'
+            )
+        return (
+            f'<div id="duplicates-{r}"><h3>Duplicates</h3><p>The largest near-duplicate groups, side by side: the '
+            f"kept representative first; val/test look-alikes (never trained on) in red.</p><div class='row'>{''.join(items)}</div></div>"
+        )
 
     def drift(self) -> str:
         if len(self.pred_rounds) < 2:
@@ -200,27 +263,68 @@ class _Report:
         labels = [self.names[c] for c in sorted(keep)]
         body = f"<p>Round {a} to round {b}, unlabeled pool.</p>"
         if len(totals) > D.MAX_CLASSES:
-            body += f'<div class="note">The matrix shows the {D.MAX_CLASSES} most predicted of {len(totals)} classes.</div>'
+            body += (
+                f'<div class="note">The matrix shows the {D.MAX_CLASSES} most predicted of {len(totals)} classes.</div>'
+            )
         body += _plot("plot-transitions", plots.heatmap(matrix, labels, f"class in round {b}", f"class in round {a}"))
         moves = sorted(((n, ca, cb) for ca, cb, n in rows if ca != cb), reverse=True)
-        body += "<h3>Largest transitions</h3>" + _table(["from", "to", "images"],
-                                                         [[self.names[ca], self.names[cb], n] for n, ca, cb in moves], "transitions-table", 15)
+        body += "<h3>Largest transitions</h3>" + _table(
+            ["from", "to", "images"],
+            [[self.names[ca], self.names[cb], n] for n, ca, cb in moves],
+            "transitions-table",
+            15,
+        )
         flips = dict(self.ws.rows(FLIPS_SQL, [a, b]))
         negative = self.ws.rows(D.NEGATIVE_SQL, [a, b, 20])
-        body += (f"<h3>Negative flips</h3><p>Val/test images right in round {a} and wrong in round {b}: "
-                 f"{flips.get('negative', 0)} (positive flips: {flips.get('positive', 0)}).</p>")
-        body += _table(["image", "split", "true", f"round {a}", f"round {b}", f"confidence {a}", f"confidence {b}"],
-                       [[i[:12], s, t, self.names.get(la), self.names.get(lb), ca, cb] for i, s, t, la, lb, ca, cb in negative],
-                       "negative-flips-table")
+        body += (
+            f"<h3>Negative flips</h3><p>Val/test images right in round {a} and wrong in round {b}: "
+            f"{flips.get('negative', 0)} (positive flips: {flips.get('positive', 0)}).</p>"
+        )
+        body += _table(
+            ["image", "split", "true", f"round {a}", f"round {b}", f"confidence {a}", f"confidence {b}"],
+            [[i[:12], s, t, self.names.get(la), self.names.get(lb), ca, cb] for i, s, t, la, lb, ca, cb in negative],
+            "negative-flips-table",
+        )
         return self.section("drift", f"Drift: round {a} to round {b}", body)
 
     def lineage(self) -> str:
         rows, _ = D.rounds_overview(self.ws)
-        body = _table(["round", "teacher", "predictions", "selection", "threshold", "N", "balance", "labels",
-                       "manifest sha256", "labeled", "pseudo", "draws", "student"],
-                      [[r["round"], r["teacher_id"], r["predictions"], r["selection_id"], r["threshold"], r["per_class"],
-                        r["balance"], r["labels"], r["manifest_hash"], r["n_labeled"], r["n_pseudo"],
-                        r["n_pseudo_copies"], r["student_id"]] for r in rows], "lineage-table")
+        body = _table(
+            [
+                "round",
+                "teacher",
+                "predictions",
+                "selection",
+                "threshold",
+                "N",
+                "balance",
+                "labels",
+                "manifest sha256",
+                "labeled",
+                "pseudo",
+                "draws",
+                "student",
+            ],
+            [
+                [
+                    r["round"],
+                    r["teacher_id"],
+                    r["predictions"],
+                    r["selection_id"],
+                    r["threshold"],
+                    r["per_class"],
+                    r["balance"],
+                    r["labels"],
+                    r["manifest_hash"],
+                    r["n_labeled"],
+                    r["n_pseudo"],
+                    r["n_pseudo_copies"],
+                    r["student_id"],
+                ]
+                for r in rows
+            ],
+            "lineage-table",
+        )
         return self.section("lineage", "Lineage", body)
 
 
@@ -236,11 +340,13 @@ def write_report(ws: Workspace, round: int | None = None, output: str | os.PathL
     css = resources.files("plabel.report").joinpath("style.css").read_text()
     notes = "".join(f'<div class="note">{escape(n)}</div> ' for n in rep.notes)
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    html = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>plabel report</title>'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{css}</style></head><body>'
-            f"<header><h1>plabel report</h1><p>{escape(str(ws.root))} &middot; {len(rep.names)} classes &middot; "
-            f"rounds {', '.join(map(str, rounds)) or 'none'} &middot; generated {generated} &middot; {SIZE_PLACEHOLDER}</p></header>"
-            f"<nav>{nav}</nav><main>{notes}{''.join(parts)}</main></body></html>")
+    html = (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>plabel report</title>'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{css}</style></head><body>'
+        f"<header><h1>plabel report</h1><p>{escape(str(ws.root))} &middot; {len(rep.names)} classes &middot; "
+        f"rounds {', '.join(map(str, rounds)) or 'none'} &middot; generated {generated} &middot; {SIZE_PLACEHOLDER}</p></header>"
+        f"<nav>{nav}</nav><main>{notes}{''.join(parts)}</main></body></html>"
+    )
     size = len(html.encode()) - len(SIZE_PLACEHOLDER)
     html = html.replace(SIZE_PLACEHOLDER, f"{size / 1e6:.2f} MB", 1)
     path = Path(os.path.abspath(output)) if output else ws.root / "reports" / "report.html"

@@ -25,7 +25,9 @@ FUNNEL_SQL = """
 SELECT s.class_id, c.name, s.predicted, s.above_threshold, s.after_dedup, s.selected, s.copies, s.cutoff
 FROM selection_classes s JOIN classes c USING (class_id) WHERE s.round = ? ORDER BY s.class_id
 """
-SELECTION_SQL = "SELECT threshold, per_class, balance, labels, n_labeled, n_pseudo, n_pseudo_copies FROM selections WHERE round = ?"
+SELECTION_SQL = (
+    "SELECT threshold, per_class, balance, labels, n_labeled, n_pseudo, n_pseudo_copies FROM selections WHERE round = ?"
+)
 # the classes worth drawing: the most selected (then the most predicted)
 TOP_CLASSES_SQL = """
 SELECT c.class_id, c.name, coalesce(s.selected, 0) AS selected, coalesce(p.n, 0) AS predicted
@@ -119,7 +121,9 @@ def rounds_overview(ws: Workspace) -> tuple[list[dict], dict]:
     return rows, robust
 
 
-def histograms(ws: Workspace, round: int, names: dict[int, str]) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
+def histograms(
+    ws: Workspace, round: int, names: dict[int, str]
+) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
     edges = np.arange(BINS) / BINS
     overall = np.zeros(BINS)
     per_class: dict[int, np.ndarray] = {}
@@ -137,8 +141,9 @@ def samples(ws: Workspace, round: int, classes: list[tuple[int, str]], threshold
         rows += ws.rows(REJECTED_SQL, {"round": round, "class_id": class_id, "threshold": threshold, "k": SAMPLES})
         for bucket, image_id, conf, path, truth in rows:
             if len(cs.buckets[bucket]) < SAMPLES:
-                cs.buckets[bucket].append(Thumb(image_id, float(conf), thumbnail(ws, path), truth,
-                                                truth is not None and truth != name))
+                cs.buckets[bucket].append(
+                    Thumb(image_id, float(conf), thumbnail(ws, path), truth, truth is not None and truth != name)
+                )
         out.append(cs)
     return out
 
@@ -149,8 +154,22 @@ def duplicate_groups(ws: Workspace, round: int, limit: int = 8) -> list[dict]:
     for group_id, scope, image_id, sim, excluded, size, path, other in ws.rows(GROUPS_SQL, params):
         g = groups.setdefault((group_id, scope), {"group_id": group_id, "scope": scope, "size": size, "members": []})
         if scope != "unlabeled" and not g["members"]:
-            g["members"].append({"image_id": group_id, "similarity": 1.0, "excluded": False, "role": scope,
-                                 "thumb": thumbnail(ws, other)})
-        g["members"].append({"image_id": image_id, "similarity": float(sim), "excluded": bool(excluded),
-                             "role": "excluded" if excluded else "kept", "thumb": thumbnail(ws, path)})
+            g["members"].append(
+                {
+                    "image_id": group_id,
+                    "similarity": 1.0,
+                    "excluded": False,
+                    "role": scope,
+                    "thumb": thumbnail(ws, other),
+                }
+            )
+        g["members"].append(
+            {
+                "image_id": image_id,
+                "similarity": float(sim),
+                "excluded": bool(excluded),
+                "role": "excluded" if excluded else "kept",
+                "thumb": thumbnail(ws, path),
+            }
+        )
     return list(groups.values())

@@ -25,7 +25,7 @@ def accuracy_by_round(rounds: list[int], series: dict[str, list[float | None]]) 
     fig, ax = plt.subplots(figsize=(5.2, 2.6))
     drawn = 0
     for name, values in series.items():
-        xs = [r for r, v in zip(rounds, values) if v is not None]
+        xs = [r for r, v in zip(rounds, values, strict=False) if v is not None]
         ys = [v for v in values if v is not None]
         if ys:
             ax.plot(xs, ys, marker="o", label=name)
@@ -59,7 +59,7 @@ def small_multiples(edges: np.ndarray, per_class: dict[str, np.ndarray], thresho
     for ax in axes.flat:
         ax.set_visible(False)
     width = edges[1] - edges[0] if len(edges) > 1 else 0.05
-    for ax, (name, counts) in zip(axes.flat, per_class.items()):
+    for ax, (name, counts) in zip(axes.flat, per_class.items(), strict=False):
         ax.set_visible(True)
         ax.bar(edges, counts, width=width, align="edge", color="#4a6fd1")
         if threshold is not None:

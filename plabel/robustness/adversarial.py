@@ -37,7 +37,9 @@ def fgsm(model, x: torch.Tensor, y: torch.Tensor, epsilon: float) -> torch.Tenso
     return (x + epsilon * _grad(model, x, y).sign()).clamp(0, 1).detach()
 
 
-def pgd(model, x: torch.Tensor, y: torch.Tensor, epsilon: float, steps: int, generator: torch.Generator) -> torch.Tensor:
+def pgd(
+    model, x: torch.Tensor, y: torch.Tensor, epsilon: float, steps: int, generator: torch.Generator
+) -> torch.Tensor:
     """Madry et al. 2018: a random start in the L-inf ball, `steps` signed steps of 2.5 eps/steps."""
     if epsilon == 0 or steps == 0:
         return x

@@ -14,7 +14,7 @@ reference's affine jitter plus smoothed displacement field.
 from __future__ import annotations
 
 import io
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
@@ -109,7 +109,7 @@ def motion_blur(x, severity, rng):
     centre = length // 2
     steps = np.arange(length) - centre
     weights = np.exp(-(steps ** 2) / (2 * max(sigma * s, 0.5) ** 2))
-    for t, w in zip(steps, weights):
+    for t, w in zip(steps, weights, strict=False):
         kernel[int(round(centre + t * np.sin(angle))), int(round(centre + t * np.cos(angle)))] += w
     return _clip(_convolve(x, kernel / kernel.sum()))
 

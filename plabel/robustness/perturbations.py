@@ -9,7 +9,7 @@ adds 0.01 to HSV value per frame; noise adds independent gaussian noise of sd 0.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy import ndimage

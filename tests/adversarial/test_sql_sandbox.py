@@ -54,8 +54,16 @@ WRITES = [
 ]
 # Types DuckDB 2's parser never gives a statement (ANALYZE parses as VACUUM, CREATE MACRO as
 # CREATE, INSTALL as LOAD, SET VARIABLE as SET, COPY FROM DATABASE as PRAGMA), or reads.
-NEVER_PARSED = {"ANALYZE", "CREATE_FUNC", "EXTENSION", "VARIABLE_SET", "COPY_DATABASE", "INVALID", "LOGICAL_PLAN",
-                "RELATION"}
+NEVER_PARSED = {
+    "ANALYZE",
+    "CREATE_FUNC",
+    "EXTENSION",
+    "VARIABLE_SET",
+    "COPY_DATABASE",
+    "INVALID",
+    "LOGICAL_PLAN",
+    "RELATION",
+}
 DISGUISES = {
     "plain": "{s}",
     "lower": "{lower}",
@@ -165,8 +173,14 @@ def test_duckdb_temp_directory_is_private(ws, cli, tmp_path, monkeypatch):
 
 
 def test_csv_holds_list_columns(ws, cli):
-    r = cli("sql", "SELECT image_id, index, prob FROM predictions ORDER BY image_id LIMIT 3", "--format", "csv",
-            "-w", ws.root)
+    r = cli(
+        "sql",
+        "SELECT image_id, index, prob FROM predictions ORDER BY image_id LIMIT 3",
+        "--format",
+        "csv",
+        "-w",
+        ws.root,
+    )
     assert r.exit_code == 0, r.output
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert len(rows) == 3 and all(len(json.loads(row["prob"])) == 5 for row in rows)
