@@ -252,104 +252,142 @@ def _stored(ws: Workspace, ckpt_id: str, kind: str, settings: str) -> dict:
 
 
 def evaluate_robustness(ws: Workspace, options: RobustnessOptions, progress=NULL) -> RobustnessResult:
+    """Corruption errors (mCE), perturbation flips (mFR) and attack accuracy of a checkpoint, into evals."""
     started = time.perf_counter()
-    o = options
-    validate(o)
-    ckpt = checkpoints.find(ws, o.checkpoint)
-    ref = checkpoints.find(ws, o.reference) if o.reference else checkpoints.find(ws, round=0)
-    classes = ws.class_names()
-    for c in (ckpt, ref):
-        checkpoints.check_classes(c, classes)
-    m = _Measure(ws, o, progress)
-    result = RobustnessResult(uuid.uuid4().hex[:12], ckpt.checkpoint_id, ref.checkpoint_id, ckpt.round, len(m.data))
-    rows: dict[str, list[dict]] = {ckpt.checkpoint_id: [], ref.checkpoint_id: []}
-    subjects = [ckpt] if ref.checkpoint_id == ckpt.checkpoint_id else [ckpt, ref]
-    nets = {}
+    validate(options)
+    s = _Session.open(ws, options, progress)
+    if "corruptions" in options.kinds:
+        s.corruptions()
+    if "flips" in options.kinds:
+        s.flips()
+    for kind in ("fgsm", "pgd"):
+        if kind in options.kinds:
+            s.attacks(kind)
+    with ws.writing("plabel eval --robustness"):
+        for c in s.subjects:
+            if s.rows[c.checkpoint_id]:
+                write_rows(ws, s.result.eval_id, c, options.split, s.rows[c.checkpoint_id])
+    s.result.seconds = time.perf_counter() - started
+    s.result.images_per_s = s.m.images / s.result.seconds if s.result.seconds else 0.0
+    return s.result
 
-    def net_of(c):
-        if c.checkpoint_id not in nets:
-            nets[c.checkpoint_id] = m.model(c)
-        return nets[c.checkpoint_id]
 
-    def record(c, **row) -> None:
-        rows[c.checkpoint_id].append(dict(row, n=len(m.data)))
+@dataclass
+class _Session:
+    """One robustness evaluation: the checkpoint, its reference, their models and the rows to write."""
 
-    def measured(c, stored: dict, compute, **row) -> float:
+    ws: Workspace
+    o: RobustnessOptions
+    ckpt: checkpoints.Checkpoint
+    ref: checkpoints.Checkpoint
+    m: _Measure
+    result: RobustnessResult
+    rows: dict[str, list[dict]]
+    nets: dict = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, ws: Workspace, o: RobustnessOptions, progress) -> _Session:
+        ckpt = checkpoints.find(ws, o.checkpoint)
+        ref = checkpoints.find(ws, o.reference) if o.reference else checkpoints.find(ws, round=0)
+        classes = ws.class_names()
+        for c in (ckpt, ref):
+            checkpoints.check_classes(c, classes)
+        m = _Measure(ws, o, progress)
+        result = RobustnessResult(uuid.uuid4().hex[:12], ckpt.checkpoint_id, ref.checkpoint_id, ckpt.round, len(m.data))
+        return cls(ws, o, ckpt, ref, m, result, {ckpt.checkpoint_id: [], ref.checkpoint_id: []})
+
+    @property
+    def subjects(self) -> list:
+        return [self.ckpt] if self.ref.checkpoint_id == self.ckpt.checkpoint_id else [self.ckpt, self.ref]
+
+    def net(self, c):
+        if c.checkpoint_id not in self.nets:
+            self.nets[c.checkpoint_id] = self.m.model(c)
+        return self.nets[c.checkpoint_id]
+
+    def record(self, c, **row) -> None:
+        self.rows[c.checkpoint_id].append(dict(row, n=len(self.m.data)))
+
+    def measured(self, c, stored: dict, compute, **row) -> float:
         """A measurement the reference already has with these settings, else measured and recorded."""
         value = stored.get((row.get("corruption"), row.get("severity"), row["metric"]))
         if value is None:
             value = compute()
-            record(c, value=value, **row)
+            self.record(c, value=value, **row)
         return value
 
-    def stored_for(c, kind: str, settings: str) -> dict:
-        return _stored(ws, c.checkpoint_id, kind, settings) if c is ref and c is not ckpt else {}
+    def stored_for(self, c, kind: str, settings: str) -> dict:
+        reuse = c is self.ref and c is not self.ckpt
+        return _stored(self.ws, c.checkpoint_id, kind, settings) if reuse else {}
 
-    if "corruptions" in o.kinds:
+    def corruption_errors(self, c, names: list[str], settings: str) -> dict:
+        """Clean error and the error under each corruption and severity, of one checkpoint."""
+        o, stored = self.o, self.stored_for(c, "corruptions", settings)
+        row = dict(kind="corruptions", settings=settings)
+        e = {"clean": self.measured(c, stored, partial(self.error, c, label="clean"), metric="clean_error", **row)}
+        for name in names:
+            for sev in o.severities:
+                seed = (o.seed, C.list_corruptions().index(name), sev)
+                compute = partial(self.error, c, partial(_corrupt, name, sev), seed, f"{name} s{sev}")
+                e[(name, sev)] = self.measured(c, stored, compute, metric="error", corruption=name, severity=sev, **row)
+        return e
+
+    def error(self, c, treat=None, seed_key=(), label="") -> float:
+        return self.m.error(self.net(c), c.data_config, treat, seed_key, label)  # the model is built when needed
+
+    def flip_rate(self, c, name: str) -> float:
+        return self.m.flip_rate(self.net(c), c.data_config, name)
+
+    def corruptions(self) -> None:
+        o, result = self.o, self.result
         names = list(o.corruptions) or C.list_corruptions()
         settings = _settings(o, "corruptions")
-        errors = {}
-        for c in subjects:
-            stored, dc = stored_for(c, "corruptions", settings), c.data_config
-            e = {"clean": measured(c, stored, lambda: m.error(net_of(c), dc, label="clean"),
-                                   kind="corruptions", metric="clean_error", settings=settings)}
-            for name in names:
-                for s in o.severities:
-                    e[(name, s)] = measured(
-                        c, stored, lambda: m.error(net_of(c), dc, partial(_corrupt, name, s),
-                                                   (o.seed, C.list_corruptions().index(name), s), f"{name} s{s}"),
-                        kind="corruptions", metric="error", corruption=name, severity=s, settings=settings)
-            errors[c.checkpoint_id] = e
-        f, r = errors[ckpt.checkpoint_id], errors[ref.checkpoint_id]
+        errors = {c.checkpoint_id: self.corruption_errors(c, names, settings) for c in self.subjects}
+        f, r = errors[self.ckpt.checkpoint_id], errors[self.ref.checkpoint_id]
         result.clean_error = f["clean"]
         for name in names:
             result.corruption_errors[name] = {s: f[(name, s)] for s in o.severities}
-            den = sum(r[(name, s)] for s in o.severities)
-            rel_den = sum(r[(name, s)] - r["clean"] for s in o.severities)
-            result.ce[name] = sum(f[(name, s)] for s in o.severities) / den * 100 if den else float("nan")
-            result.relative_ce[name] = (sum(f[(name, s)] - f["clean"] for s in o.severities) / rel_den * 100
-                                        if rel_den else float("nan"))
+            result.ce[name] = _ratio(sum(f[(name, s)] for s in o.severities), sum(r[(name, s)] for s in o.severities))
+            result.relative_ce[name] = _ratio(sum(f[(name, s)] - f["clean"] for s in o.severities),
+                                              sum(r[(name, s)] - r["clean"] for s in o.severities))
         result.mce = float(np.mean(list(result.ce.values())))
         result.relative_mce = float(np.mean(list(result.relative_ce.values())))
-        normalised = dict(kind="corruptions", reference_id=ref.checkpoint_id, settings=settings)
+        normalised = dict(kind="corruptions", reference_id=self.ref.checkpoint_id, settings=settings)
         for name in names:
-            record(ckpt, metric="ce", corruption=name, value=result.ce[name], **normalised)
-            record(ckpt, metric="relative_ce", corruption=name, value=result.relative_ce[name], **normalised)
-        record(ckpt, metric="mce", value=result.mce, **normalised)
-        record(ckpt, metric="relative_mce", value=result.relative_mce, **normalised)
+            self.record(self.ckpt, metric="ce", corruption=name, value=result.ce[name], **normalised)
+            self.record(self.ckpt, metric="relative_ce", corruption=name, value=result.relative_ce[name], **normalised)
+        self.record(self.ckpt, metric="mce", value=result.mce, **normalised)
+        self.record(self.ckpt, metric="relative_mce", value=result.relative_mce, **normalised)
 
-    if "flips" in o.kinds:
+    def flips(self) -> None:
+        o, result = self.o, self.result
         names = list(o.perturbations) or P.list_perturbations()
         settings = _settings(o, "flips")
         rates = {}
-        for c in subjects:
-            stored = stored_for(c, "flips", settings)
+        for c in self.subjects:
+            stored = self.stored_for(c, "flips", settings)
             rates[c.checkpoint_id] = {
-                name: measured(c, stored, lambda: m.flip_rate(net_of(c), c.data_config, name),
-                               kind="flips", metric="flip_rate", corruption=name, settings=settings)
+                name: self.measured(c, stored, partial(self.flip_rate, c, name),
+                                    kind="flips", metric="flip_rate", corruption=name, settings=settings)
                 for name in names}
-        normalised = dict(kind="flips", reference_id=ref.checkpoint_id, settings=settings)
+        normalised = dict(kind="flips", reference_id=self.ref.checkpoint_id, settings=settings)
         for name in names:
-            fv, rv = rates[ckpt.checkpoint_id][name], rates[ref.checkpoint_id][name]
+            fv, rv = rates[self.ckpt.checkpoint_id][name], rates[self.ref.checkpoint_id][name]
             result.flip_rates[name] = fv
-            result.fr[name] = fv / rv * 100 if rv else float("nan")
-            record(ckpt, metric="fr", corruption=name, value=result.fr[name], **normalised)
+            result.fr[name] = _ratio(fv, rv)
+            self.record(self.ckpt, metric="fr", corruption=name, value=result.fr[name], **normalised)
         finite = [v for v in result.fr.values() if not math.isnan(v)]
         result.mfr = float(np.mean(finite)) if finite else float("nan")
-        record(ckpt, metric="mfr", value=result.mfr, **normalised)
+        self.record(self.ckpt, metric="mfr", value=result.mfr, **normalised)
 
-    for kind in ("fgsm", "pgd"):
-        if kind in o.kinds:
-            settings = _settings(o, kind)
-            for eps in (0.0, *o.epsilons) if kind == "fgsm" else o.epsilons:
-                acc = m.attack(net_of(ckpt), ckpt.data_config, kind, eps)
-                getattr(result, kind)[round(eps, 6)] = acc
-                record(ckpt, kind=kind, metric="accuracy", epsilon=eps, value=acc, settings=settings)
+    def attacks(self, kind: str) -> None:
+        settings = _settings(self.o, kind)
+        for eps in (0.0, *self.o.epsilons) if kind == "fgsm" else self.o.epsilons:
+            acc = self.m.attack(self.net(self.ckpt), self.ckpt.data_config, kind, eps)
+            getattr(self.result, kind)[round(eps, 6)] = acc
+            self.record(self.ckpt, kind=kind, metric="accuracy", epsilon=eps, value=acc, settings=settings)
 
-    with ws.writing("plabel eval --robustness"):
-        for c in subjects:
-            if rows[c.checkpoint_id]:
-                write_rows(ws, result.eval_id, c, o.split, rows[c.checkpoint_id])
-    result.seconds = time.perf_counter() - started
-    result.images_per_s = m.images / result.seconds if result.seconds else 0.0
-    return result
+
+def _ratio(a: float, b: float) -> float:
+    """a / b in percent (mCE and mFR normalise by the reference), NaN when b is 0."""
+    return a / b * 100 if b else float("nan")
