@@ -136,7 +136,8 @@ TARGET_SOFT = """
 """
 SOFT_SOURCE = {
     "topk": "index AS target_index, list_transform(prob, lambda p: pow(p, $inv_t)) AS w",
-    "full": "CAST(range(0, len(probs)) AS INTEGER[]) AS target_index, list_transform(probs, lambda p: pow(p, $inv_t)) AS w",
+    "full": """CAST(range(0, len(probs)) AS INTEGER[]) AS target_index,
+               list_transform(probs, lambda p: pow(p, $inv_t)) AS w""",
 }
 
 
@@ -181,6 +182,8 @@ SELECT count(*) FILTER (WHERE NOT (isfinite(confidence) AND confidence BETWEEN 0
 FROM predictions WHERE round = ? AND split = 'unlabeled'
 """
 
+PROBS_STORED_SQL = "SELECT count(probs) > 0 FROM predictions WHERE round = ? AND split = 'unlabeled'"
+MANIFEST_LABELED_SQL = "SELECT count(*) FROM read_parquet(?) WHERE origin = 'labeled'"
 MANIFEST_COUNTS_SQL = """
 SELECT target AS class_id, count(*) AS selected, sum(copies) AS copies, min(confidence) AS cutoff
 FROM read_parquet(?) WHERE origin = 'pseudo' GROUP BY target
@@ -315,122 +318,116 @@ def cutoffs(histogram: list[tuple[int, int, int]], per_class: int, threshold: fl
     return out
 
 
+@dataclass
+class _Plan:
+    """What a selection will do, resolved from the options and round R's predictions."""
+
+    o: SelectOptions
+    started: float
+    checkpoint_id: str
+    classes: list[ClassCount]
+    per_class: int | None
+    auto: bool
+    soft_source: str
+    candidates: str  # the candidates' CTE
+    params: dict
+    selection_id: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def result(self, n_labeled, path: str | None, digest: str | None, already: bool) -> SelectResult:
+        o, classes = self.o, self.classes
+        return SelectResult(
+            o.round, self.selection_id, self.checkpoint_id, self.per_class, self.auto and o.balance != "none",
+            int(n_labeled or 0), sum(c.selected for c in classes), sum(c.copies for c in classes), path, digest,
+            o.dry_run, already, classes, self.notes, time.perf_counter() - self.started,
+        )
+
+
 def select(ws: Workspace, options: SelectOptions, progress=NULL) -> SelectResult:
     """Select round R's pseudo labels and write round R's manifest (unless dry_run)."""
     started = time.perf_counter()
     o = options
     validate(o)
-    if not ws.round_dir("predictions", o.round).exists():
-        raise UnknownRound(f"round {o.round} has no predictions: run `plabel infer --round {o.round}` first")
-    if o.round not in ws.rounds("predictions"):  # committed rounds always hold a part file
-        raise UnknownRound(
-            f"round {o.round}'s predictions folder holds no files (were they deleted?): "
-            f"run `plabel infer --round {o.round} --overwrite`"
-        )
-    notes = []
-    has_dups = ws.round_dir("duplicates", o.round).exists()
-    if not has_dups:
-        notes.append(
-            f"round {o.round} was not deduplicated (`plabel dedup --round {o.round}`): "
-            "only exact contamination with val/test was excluded"
-        )
+    _check_round(ws, o.round)
     con = ws.connect()
     try:
-        _check_predictions(con, o.round)
-        checkpoint_id = db.scalar(con, TEACHER_SQL, [o.round, o.round])
-        probs_stored = db.scalar(
-            con, "SELECT count(probs) > 0 FROM predictions WHERE round = ? AND split = 'unlabeled'", [o.round]
-        )
-        names = dict(db.rows(con, "SELECT class_id, name FROM classes"))
-        params = {"round": o.round, "keep_duplicates": o.keep_duplicates}
-        db.execute(con, EXCLUDED_SQL, params)
-        cands = candidates(bool(db.scalar(con, "SELECT count(*) FROM excluded")))
-        params = {"round": o.round, "threshold": o.threshold}
-        classes, hist = _stats(db.rows(con, STATS_SQL.replace("{CANDIDATES}", cands), params), names)
-        auto = o.per_class == "auto"
-        n = auto_per_class([c.after_dedup for c in classes]) if auto else o.per_class
-        if o.balance == "none":
-            n = None
-        soft_source = "full" if probs_stored else "topk"
-        if o.balance == "topk":
-            _temp_table(
-                con,
-                "boundaries",
-                [("class_id", "INTEGER"), ("boundary", "INTEGER"), ("above", "BIGINT"), ("total", "BIGINT")],
-                boundaries(hist, n),
-            )
-            params["per_class"] = n
-        if o.balance == "copies":
-            _temp_table(
-                con,
-                "cutoffs",
-                [("class_id", "INTEGER"), ("cutoff", "FLOAT"), ("count", "BIGINT")],
-                cutoffs(hist, n, o.threshold),
-            )
-            params.update(per_class=n, seed=o.seed)
-        fingerprint = _fingerprint(ws, o, n, checkpoint_id, soft_source)
-        selection_id = fingerprint[:16]
+        plan = _plan(ws, con, o, started)
         if o.dry_run:
-            counted = {r[0]: r[1:] for r in db.rows(con, _counts_sql(cands, o.balance), params)}
-            _fill(classes, counted)
-            n_labeled = db.scalar(
-                con,
-                f"SELECT count(*) FROM ({LABELED_ROWS}) WHERE $include_labeled",
-                {"include_labeled": o.include_labeled},
-            )
-            return _result(
-                o, selection_id, checkpoint_id, n, auto, n_labeled, classes, None, None, notes, started, already=False
-            )
+            return _dry_run(con, plan)
         existing = _existing(ws, con, o.round)
-        if existing and existing["selection_id"] == selection_id:
-            counted = {
-                r[0]: r[1:]
-                for r in db.rows(
-                    con,
-                    MANIFEST_COUNTS_SQL,
-                    [storage.literal_path(ws.round_dir("manifests", o.round) / "manifest.parquet")],
-                )
-            }
-            _fill(classes, counted)
-            return _result(
-                o,
-                selection_id,
-                checkpoint_id,
-                n,
-                auto,
-                existing["n_labeled"],
-                classes,
-                existing["manifest_path"],
-                existing["manifest_hash"],
-                notes,
-                started,
-                already=True,
-            )
+        if existing and existing["selection_id"] == plan.selection_id:
+            manifest = storage.literal_path(ws.round_dir("manifests", o.round) / "manifest.parquet")
+            _fill(plan.classes, {r[0]: r[1:] for r in db.rows(con, MANIFEST_COUNTS_SQL, [manifest])})
+            return plan.result(existing["n_labeled"], existing["manifest_path"], existing["manifest_hash"], True)
         if existing and not o.overwrite:
             raise UsageError(
                 f"round {o.round} already has a selection ({existing['selection_id']}, manifest "
                 f"{existing['manifest_hash'][:12]}) made with other parameters; pass --overwrite to replace it"
             )
-        if o.labels == "soft":
-            params["inv_t"] = 1.0 / o.temperature
         with ws.writing(f"plabel select --round {o.round}"):
-            db.execute(con, _pseudo_sql(cands, o.balance, o.labels, soft_source), params)
-            result = _write(
-                ws,
-                con,
-                o,
-                {"include_labeled": o.include_labeled},
-                classes,
-                selection_id,
-                checkpoint_id,
-                n,
-                auto,
-                notes,
-                started,
-            )
+            db.execute(con, _pseudo_sql(plan.candidates, o.balance, o.labels, plan.soft_source), plan.params)
+            return _write(ws, con, plan)
     finally:
         con.close()
-    return result
+
+
+def _check_round(ws: Workspace, round: int) -> None:
+    if not ws.round_dir("predictions", round).exists():
+        raise UnknownRound(f"round {round} has no predictions: run `plabel infer --round {round}` first")
+    if round not in ws.rounds("predictions"):  # committed rounds always hold a part file
+        raise UnknownRound(
+            f"round {round}'s predictions folder holds no files (were they deleted?): "
+            f"run `plabel infer --round {round} --overwrite`"
+        )
+
+
+def _plan(ws: Workspace, con, o: SelectOptions, started: float) -> _Plan:
+    """Candidates, per-class counts, N and the balancing tables, up to the selection's id."""
+    _check_predictions(con, o.round)
+    checkpoint_id = db.scalar(con, TEACHER_SQL, [o.round, o.round])
+    probs_stored = db.scalar(con, PROBS_STORED_SQL, [o.round])
+    names = dict(db.rows(con, "SELECT class_id, name FROM classes"))
+    db.execute(con, EXCLUDED_SQL, {"round": o.round, "keep_duplicates": o.keep_duplicates})
+    cands = candidates(bool(db.scalar(con, "SELECT count(*) FROM excluded")))
+    params = {"round": o.round, "threshold": o.threshold}
+    classes, hist = _stats(db.rows(con, STATS_SQL.replace("{CANDIDATES}", cands), params), names)
+    auto = o.per_class == "auto"
+    n = auto_per_class([c.after_dedup for c in classes]) if auto else o.per_class
+    if o.balance == "none":
+        n = None
+    _balance_tables(con, o, hist, n, params)
+    plan = _Plan(o, started, checkpoint_id, classes, n, auto, "full" if probs_stored else "topk", cands, params)
+    plan.selection_id = _fingerprint(ws, o, n, checkpoint_id, plan.soft_source)[:16]
+    if not ws.round_dir("duplicates", o.round).exists():
+        plan.notes.append(
+            f"round {o.round} was not deduplicated (`plabel dedup --round {o.round}`): "
+            "only exact contamination with val/test was excluded"
+        )
+    return plan
+
+
+def _balance_tables(con, o: SelectOptions, hist, n, params: dict) -> None:
+    """The per-class tables the balancing SQL joins: topk's boundary bins, copies' cutoffs."""
+    if o.balance == "topk":
+        columns = [("class_id", "INTEGER"), ("boundary", "INTEGER"), ("above", "BIGINT"), ("total", "BIGINT")]
+        _temp_table(con, "boundaries", columns, boundaries(hist, n))
+        params["per_class"] = n
+    if o.balance == "copies":
+        columns = [("class_id", "INTEGER"), ("cutoff", "FLOAT"), ("count", "BIGINT")]
+        _temp_table(con, "cutoffs", columns, cutoffs(hist, n, o.threshold))
+        params.update(per_class=n, seed=o.seed)
+    if o.labels == "soft":
+        params["inv_t"] = 1.0 / o.temperature
+
+
+def _dry_run(con, plan: _Plan) -> SelectResult:
+    """What the selection would be, counted without writing anything."""
+    o = plan.o
+    _fill(plan.classes, {r[0]: r[1:] for r in db.rows(con, _counts_sql(plan.candidates, o.balance), plan.params)})
+    n_labeled = db.scalar(
+        con, f"SELECT count(*) FROM ({LABELED_ROWS}) WHERE $include_labeled", {"include_labeled": o.include_labeled}
+    )
+    return plan.result(n_labeled, None, None, False)
 
 
 def _check_predictions(con, round: int) -> None:
@@ -493,98 +490,47 @@ def _existing(ws: Workspace, con, round: int) -> dict | None:
     rows = db.rows(
         con, "SELECT selection_id, manifest_path, manifest_hash, n_labeled FROM selections WHERE round = ?", [round]
     )
-    return dict(zip(("selection_id", "manifest_path", "manifest_hash", "n_labeled"), rows[0], strict=False)) if rows else None
+    keys = ("selection_id", "manifest_path", "manifest_hash", "n_labeled")
+    return dict(zip(keys, rows[0], strict=True)) if rows else None
 
 
-def _write(ws, con, o: SelectOptions, params: dict, classes, selection_id, checkpoint_id, n, auto, notes, started):
+def _write(ws: Workspace, con, plan: _Plan) -> SelectResult:
+    """Stage the manifest, the per-class funnel and the selections row; commit them, selections last."""
+    o = plan.o
     names = ("manifests", "selection_classes", "selections")
     for name in names:  # what a killed selection left half built
         staging = ws.staging_dir(name, o.round)
         if staging.exists():
             storage.retire_dir(staging, ws.trash_dir)
     manifest = ws.staging_dir("manifests", o.round) / "manifest.parquet"
-    storage.write_query(con, MANIFEST_SQL, params, manifest, table("manifests"))
+    storage.write_query(con, MANIFEST_SQL, {"include_labeled": o.include_labeled}, manifest, table("manifests"))
     counted = {r[0]: r[1:] for r in db.rows(con, MANIFEST_COUNTS_SQL, [storage.literal_path(manifest)])}
-    _fill(classes, counted)
-    n_labeled = db.scalar(
-        con, "SELECT count(*) FROM read_parquet(?) WHERE origin = 'labeled'", [storage.literal_path(manifest)]
-    )
-    manifest_hash = storage.file_hash(manifest)
-    manifest_path = f"tables/manifests/round={o.round}/manifest.parquet"
-    now = datetime.now(timezone.utc)
-    class_rows = [
-        {
-            "selection_id": selection_id,
-            "class_id": c.class_id,
-            "predicted": c.predicted,
-            "above_threshold": c.above_threshold,
-            "after_dedup": c.after_dedup,
-            "selected": c.selected,
-            "copies": c.copies,
-            "cutoff": c.cutoff,
-        }
-        for c in classes
-    ]
-    storage.write_rows(
-        class_rows, ws.staging_dir("selection_classes", o.round) / "classes.parquet", table("selection_classes")
-    )
-    result = _result(
-        o,
-        selection_id,
-        checkpoint_id,
-        n,
-        auto,
-        n_labeled,
-        classes,
-        manifest_path,
-        manifest_hash,
-        notes,
-        started,
-        already=False,
-    )
-    params_json = {k: v for k, v in asdict(o).items() if k not in ("dry_run", "overwrite")}
-    row = {
-        "selection_id": selection_id,
-        "checkpoint_id": checkpoint_id,
-        "threshold": o.threshold,
-        "per_class": n,
-        "per_class_auto": auto,
-        "balance": o.balance,
-        "labels": o.labels,
-        "temperature": o.temperature,
-        "seed": o.seed,
-        "keep_duplicates": o.keep_duplicates,
-        "include_labeled": o.include_labeled,
-        "n_labeled": n_labeled,
-        "n_pseudo": result.n_pseudo,
-        "n_pseudo_copies": result.n_pseudo_copies,
-        "manifest_path": manifest_path,
-        "manifest_hash": manifest_hash,
-        "params": json.dumps(dict(params_json, per_class_resolved=n), sort_keys=True),
-        "selected_at": now,
-    }
-    storage.write_rows([row], ws.staging_dir("selections", o.round) / "selection.parquet", table("selections"))
+    _fill(plan.classes, counted)
+    n_labeled = db.scalar(con, MANIFEST_LABELED_SQL, [storage.literal_path(manifest)])
+    class_rows = [{"selection_id": plan.selection_id, **asdict(c)} for c in plan.classes]
+    dest = ws.staging_dir("selection_classes", o.round) / "classes.parquet"
+    storage.write_rows(class_rows, dest, table("selection_classes"))
+    path = f"tables/manifests/round={o.round}/manifest.parquet"
+    result = plan.result(n_labeled, path, storage.file_hash(manifest), False)
+    dest = ws.staging_dir("selections", o.round) / "selection.parquet"
+    storage.write_rows([_selection_row(plan, result)], dest, table("selections"))
     # selections last: a round with a selections row has its manifest and funnel too
     for name in names:
         ws.commit_round(name, o.round, ws.staging_dir(name, o.round))
     return result
 
 
-def _result(o, selection_id, checkpoint_id, n, auto, n_labeled, classes, path, digest, notes, started, already):
-    return SelectResult(
-        o.round,
-        selection_id,
-        checkpoint_id,
-        n,
-        auto and o.balance != "none",
-        int(n_labeled or 0),
-        sum(c.selected for c in classes),
-        sum(c.copies for c in classes),
-        path,
-        digest,
-        o.dry_run,
-        already,
-        classes,
-        notes,
-        time.perf_counter() - started,
-    )
+def _selection_row(plan: _Plan, r: SelectResult) -> dict:
+    o = plan.o
+    params_json = {k: v for k, v in asdict(o).items() if k not in ("dry_run", "overwrite")}
+    return {
+        "selection_id": plan.selection_id, "checkpoint_id": plan.checkpoint_id, "threshold": o.threshold,
+        "per_class": plan.per_class, "per_class_auto": plan.auto, "balance": o.balance, "labels": o.labels,
+        "temperature": o.temperature, "seed": o.seed, "keep_duplicates": o.keep_duplicates,
+        "include_labeled": o.include_labeled, "n_labeled": r.n_labeled, "n_pseudo": r.n_pseudo,
+        "n_pseudo_copies": r.n_pseudo_copies, "manifest_path": r.manifest_path, "manifest_hash": r.manifest_hash,
+        "params": json.dumps(dict(params_json, per_class_resolved=plan.per_class), sort_keys=True),
+        "selected_at": datetime.now(timezone.utc),
+    }
+
+
