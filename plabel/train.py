@@ -172,40 +172,9 @@ def plan_run(ws: Workspace, o: TrainOptions) -> RunPlan:
     classes = ws.class_names()
     if not classes:
         raise UsageError("the workspace has no classes yet: ingest labeled images first")
-    parent = init = None
-    kind = "train"
-    if o.finetune_from:
-        parent = checkpoints.find(ws, o.finetune_from)
-        kind = "finetune"
-        o = replace(o, round=parent.round)
-    if o.init_from:
-        init = checkpoints.find(ws, o.init_from)
-    for ck in (parent, init):
-        if ck is not None:
-            checkpoints.check_classes(ck, classes)
-    teacher = None
-    if o.round > 0 and kind == "train":
-        try:
-            teacher = checkpoints.find(ws, round=o.round - 1)
-        except UnknownCheckpoint:
-            if not (o.model or init):
-                raise
-    if o.model:
-        model_name = o.model
-    elif parent or init:
-        model_name = (parent or init).config["model"]
-    elif teacher is not None:
-        model_name = teacher.config["model"]  # a student is, by default, its teacher's equal
-    else:
-        raise UsageError("--model is required for round 0 (a timm model name, e.g. resnet18)")
-    # what the data looks like is the teacher's unless said otherwise: size, channels, flips, crops
-    source = teacher or init or parent
-    if o.img_size is None and kind == "train" and (teacher or init) is not None:
-        o = replace(o, img_size=(teacher or init).data_config.input_size[-1])
-    inherited = source.config.get("train", {}) if source is not None else {}
-    o = replace(o, in_chans=o.in_chans or (source.config["in_chans"] if source is not None else 3),
-                hflip=o.hflip if o.hflip is not None else inherited.get("hflip", 0.5),
-                crop_scale=o.crop_scale if o.crop_scale is not None else inherited.get("crop_scale", 0.08))
+    o, kind, parent, init, teacher = _lineage(ws, o, classes)
+    model_name = _model_name(o, parent or init, teacher)
+    o = _inherit(o, kind, teacher, init, parent)
     models.check_model_name(model_name)
     if init is not None and init.config["model"] != model_name:
         raise UsageError(f"--init-from {init.checkpoint_id} is a {init.config['model']}, not a {model_name}")
@@ -217,10 +186,61 @@ def plan_run(ws: Workspace, o: TrainOptions) -> RunPlan:
         manifest = manifest.select(~manifest.pseudo)
     if parent is None and kind == "train":
         made_by = ws.scalar(TEACHER_OF_MANIFEST_SQL, [manifest.hash])  # whose predictions the manifest holds
-        if made_by:
-            parent = checkpoints.find(ws, made_by)
-        elif init is not None:
-            parent = init
+        parent = checkpoints.find(ws, made_by) if made_by else init
+    plan = RunPlan(o, kind, model_name, *_noise(o, kind), manifest, skipped, parent, init, classes, "")
+    identity = {"options": plan.resolved(), "manifest": manifest.hash, "parent": parent and parent.checkpoint_id,
+                "init": init and init.checkpoint_id, "classes": classes, "device": device.type}
+    plan.run_id = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    return plan
+
+
+def _lineage(ws: Workspace, o: TrainOptions, classes: list[str]):
+    """(options, kind, parent, init, teacher): the checkpoints this run starts from or follows."""
+    parent = init = teacher = None
+    kind = "train"
+    if o.finetune_from:
+        parent = checkpoints.find(ws, o.finetune_from)
+        kind = "finetune"
+        o = replace(o, round=parent.round)
+    if o.init_from:
+        init = checkpoints.find(ws, o.init_from)
+    for ck in (parent, init):
+        if ck is not None:
+            checkpoints.check_classes(ck, classes)
+    if o.round > 0 and kind == "train":
+        try:
+            teacher = checkpoints.find(ws, round=o.round - 1)
+        except UnknownCheckpoint:
+            if not (o.model or init):
+                raise
+    return o, kind, parent, init, teacher
+
+
+def _model_name(o: TrainOptions, start, teacher) -> str:
+    if o.model:
+        return o.model
+    if start is not None:
+        return start.config["model"]
+    if teacher is not None:
+        return teacher.config["model"]  # a student is, by default, its teacher's equal
+    raise UsageError("--model is required for round 0 (a timm model name, e.g. resnet18)")
+
+
+def _inherit(o: TrainOptions, kind: str, teacher, init, parent) -> TrainOptions:
+    """What the data looks like is the teacher's unless said otherwise: size, channels, flips, crops."""
+    source = teacher or init or parent
+    if o.img_size is None and kind == "train" and (teacher or init) is not None:
+        o = replace(o, img_size=(teacher or init).data_config.input_size[-1])
+    inherited = source.config.get("train", {}) if source is not None else {}
+    return replace(
+        o, in_chans=o.in_chans or (source.config["in_chans"] if source is not None else 3),
+        hflip=o.hflip if o.hflip is not None else inherited.get("hflip", 0.5),
+        crop_scale=o.crop_scale if o.crop_scale is not None else inherited.get("crop_scale", 0.08),
+    )
+
+
+def _noise(o: TrainOptions, kind: str) -> tuple[bool, str | None, float, float]:
+    """(noised, RandAugment string, dropout, drop path): students are noised unless told otherwise."""
     noise = (o.round > 0 and kind == "train") if o.noise is None else o.noise
     if kind == "finetune":
         noise = False
@@ -229,20 +249,7 @@ def plan_run(ws: Workspace, o: TrainOptions) -> RunPlan:
         raise UsageError(f"--randaug must be a timm RandAugment string such as rand-m9-n2-mstd0.5, not {randaug!r}")
     drop_rate = o.drop_rate if o.drop_rate is not None else (NOISE["drop_rate"] if noise else 0.0)
     drop_path = o.drop_path_rate if o.drop_path_rate is not None else (NOISE["drop_path_rate"] if noise else 0.0)
-    plan = RunPlan(o, kind, model_name, noise, randaug, drop_rate, drop_path, manifest, skipped, parent, init, classes, "")
-    identity = json.dumps(
-        {
-            "options": plan.resolved(),
-            "manifest": manifest.hash,
-            "parent": parent and parent.checkpoint_id,
-            "init": init and init.checkpoint_id,
-            "classes": classes,
-            "device": device.type,
-        },
-        sort_keys=True,
-    )
-    plan.run_id = hashlib.sha256(identity.encode()).hexdigest()[:16]
-    return plan
+    return noise, randaug, drop_rate, drop_path
 
 
 # -- building ---------------------------------------------------------------------------------
@@ -400,67 +407,74 @@ def _masked_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
 
 
 def _run_epoch(plan: RunPlan, parts: Parts, dataset: TrainImages, epoch: int, step: int, task) -> tuple[int, dict, int]:
-    o, m = plan.options, plan.manifest
+    o = plan.options
     torch.manual_seed(o.seed * 1_000_003 + epoch)  # dropout and drop-path draws of this epoch
     # the plan draws positions (labeled rows first, then pseudo); the dataset reads manifest rows
     batches = seeded_batches([parts.order[b] for b in parts.plan.batches(o.seed, epoch)], o.seed, epoch)
     loader = DataLoader(dataset, batch_sampler=batches, num_workers=o.workers, pin_memory=parts.device.type == "cuda")
-    lab_bs, unl_bs = parts.plan.lab_bs, parts.plan.unl_bs
-    amp = o.amp and parts.device.type == "cuda"
-    sums = {"loss": 0.0, "lab_loss": 0.0, "unl_loss": 0.0}
+    sums = np.zeros(3)  # loss, labeled loss, pseudo loss
     skipped = 0
     started = time.perf_counter()
     parts.model.train()
     for x, rows, reasons in loader:
         rows = rows.numpy()
-        bad = np.array([bool(r) for r in reasons])
-        if bad.any():
-            if not o.skip_missing:
-                j = int(np.flatnonzero(bad)[0])
-                raise DataError(
-                    f"{m.files[rows[j]].decode()}: {reasons[j]} (pass --skip-missing to skip unreadable images)"
-                )
-            skipped += int(bad.sum())
-        x = x.to(parts.device, non_blocking=True)
-        if parts.device.type == "cuda" and o.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        weight = torch.as_tensor(m.weight[rows] * ~bad, device=parts.device)
-        with torch.autocast(parts.device.type, dtype=torch.bfloat16, enabled=amp):
-            logits = parts.model(x)
-        per_row = _loss(logits.float(), rows, m, o.label_smoothing)
-        lab_loss = _masked_mean(per_row[:lab_bs], weight[:lab_bs]) if lab_bs else per_row.new_zeros(())
-        unl_loss = _masked_mean(per_row[lab_bs:], weight[lab_bs:]) if unl_bs else per_row.new_zeros(())
-        # the official Noisy Student loss: pseudo rows weigh unl_bs / lab_bs as much as labeled ones
-        loss = (lab_loss * lab_bs + unl_loss * unl_bs) / lab_bs if lab_bs else unl_loss
-        loss_value = loss.item()
-        if not math.isfinite(loss_value):  # a diverged model must never become a checkpoint
-            raise _Diverged(epoch, step + 1, loss_value, time.perf_counter() - started)
-        parts.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if o.clip_grad:
-            torch.nn.utils.clip_grad_norm_(parts.model.parameters(), o.clip_grad)
-        parts.optimizer.step()
+        bad = _unreadable(plan, rows, reasons)
+        skipped += int(bad.sum())
+        losses = _losses(plan, parts, x, rows, bad)
+        if not math.isfinite(losses[0]):  # a diverged model must never become a checkpoint
+            raise _Diverged(epoch, step + 1, losses[0], time.perf_counter() - started)
         step += 1
-        parts.scheduler.step_update(step)
-        if parts.ema is not None:
-            parts.ema.update(parts.model, step=step)
-        sums["loss"] += loss_value
-        sums["lab_loss"] += lab_loss.item()
-        sums["unl_loss"] += unl_loss.item()
+        _optimize(parts, o, step)
+        sums += losses
         task.advance(1)
     seconds = time.perf_counter() - started
-    steps = len(batches)
-    row = {
-        "epoch": epoch,
-        "step": step,
-        "loss": sums["loss"] / steps,
-        "lab_loss": sums["lab_loss"] / steps,
-        "unl_loss": sums["unl_loss"] / steps if unl_bs else None,
-        "lr": float(parts.optimizer.param_groups[0]["lr"]),
-        "images_per_s": steps * (lab_bs + unl_bs) / seconds,
-        "seconds": seconds,
-    }
-    return step, row, skipped
+    steps, lab_bs, unl_bs = len(batches), parts.plan.lab_bs, parts.plan.unl_bs
+    return step, {
+        "epoch": epoch, "step": step, "loss": sums[0] / steps, "lab_loss": sums[1] / steps,
+        "unl_loss": sums[2] / steps if unl_bs else None, "lr": float(parts.optimizer.param_groups[0]["lr"]),
+        "images_per_s": steps * (lab_bs + unl_bs) / seconds, "seconds": seconds,
+    }, skipped
+
+
+def _unreadable(plan: RunPlan, rows: np.ndarray, reasons) -> np.ndarray:
+    """Which rows of a batch could not be read; DataError unless --skip-missing."""
+    bad = np.array([bool(r) for r in reasons])
+    if bad.any() and not plan.options.skip_missing:
+        j = int(np.flatnonzero(bad)[0])
+        path = plan.manifest.files[rows[j]].decode()
+        raise DataError(f"{path}: {reasons[j]} (pass --skip-missing to skip unreadable images)")
+    return bad
+
+
+def _losses(plan: RunPlan, parts: Parts, x: torch.Tensor, rows: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """Forward and backward of one batch; (loss, labeled loss, pseudo loss) as numbers."""
+    o, m = plan.options, plan.manifest
+    lab_bs, unl_bs = parts.plan.lab_bs, parts.plan.unl_bs
+    x = x.to(parts.device, non_blocking=True)
+    if parts.device.type == "cuda" and o.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    weight = torch.as_tensor(m.weight[rows] * ~bad, device=parts.device)
+    with torch.autocast(parts.device.type, dtype=torch.bfloat16, enabled=o.amp and parts.device.type == "cuda"):
+        logits = parts.model(x)
+    per_row = _loss(logits.float(), rows, m, o.label_smoothing)
+    lab_loss = _masked_mean(per_row[:lab_bs], weight[:lab_bs]) if lab_bs else per_row.new_zeros(())
+    unl_loss = _masked_mean(per_row[lab_bs:], weight[lab_bs:]) if unl_bs else per_row.new_zeros(())
+    # the official Noisy Student loss: pseudo rows weigh unl_bs / lab_bs as much as labeled ones
+    loss = (lab_loss * lab_bs + unl_loss * unl_bs) / lab_bs if lab_bs else unl_loss
+    values = np.array([loss.item(), lab_loss.item(), unl_loss.item()])
+    if math.isfinite(values[0]):
+        parts.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+    return values
+
+
+def _optimize(parts: Parts, o: TrainOptions, step: int) -> None:
+    if o.clip_grad:
+        torch.nn.utils.clip_grad_norm_(parts.model.parameters(), o.clip_grad)
+    parts.optimizer.step()
+    parts.scheduler.step_update(step)
+    if parts.ema is not None:
+        parts.ema.update(parts.model, step=step)
 
 
 class _Diverged(Exception):
@@ -521,66 +535,58 @@ def train(ws: Workspace, options: TrainOptions, progress=NULL, resume: bool = Tr
     done = ws.scalar(EXISTING_RUN_SQL, [plan.run_id])
     if done:
         ckpt = checkpoints.find(ws, done)
-        return TrainResult(
-            done,
-            ckpt.round,
-            plan.kind,
-            plan.run_id,
-            o.epochs,
-            None,
-            True,
-            plan.skipped_missing,
-            ckpt.config.get("metrics", {}),
-            seconds=time.perf_counter() - started,
-        )
+        return TrainResult(done, ckpt.round, plan.kind, plan.run_id, o.epochs, None, True, plan.skipped_missing,
+                           ckpt.config.get("metrics", {}), seconds=time.perf_counter() - started)
     with ws.writing(f"plabel train --round {o.round}"):
         parts = _build(plan)
         run_dir = ws.train_dir / plan.run_id
         if not resume:
             shutil.rmtree(run_dir, ignore_errors=True)
         resumed = _load_state(run_dir, parts)
-        first_epoch, step, history = (resumed[0] + 1, resumed[1], resumed[2]) if resumed else (0, 0, [])
+        at = _Position(resumed[0] + 1, resumed[1], resumed[2]) if resumed else _Position(0, 0, [])
+        first_epoch, history = at.epoch, at.history
         for row in history:  # rows of epochs saved before a kill may not have reached the table
             _write_run_row(ws, plan, row)
-        val = labeled_split(ws, "val")
-        dataset = TrainImages(
-            plan.manifest.files,
-            _transform(plan, parts.data_config),
-            parts.data_config.input_size[0],
-            parts.data_config.input_size,
-        )
-        skipped = 0
-        for epoch in range(first_epoch, o.epochs):
-            task = progress.task(f"train round {o.round} epoch {epoch + 1}/{o.epochs}", parts.plan.steps, "steps")
-            try:
-                step, row, bad = _run_epoch(plan, parts, dataset, epoch, step, task)
-            except _Diverged as d:
-                raise _record_divergence(ws, plan, parts, d) from None
-            finally:
-                task.close()
-            skipped += bad
-            row["val_top1"], row["val_top5"] = _validate_epoch(plan, parts, val)
-            history.append(row)
-            _save_state(run_dir, parts, epoch, step, history)
-            _write_run_row(ws, plan, row)
+        skipped = _epochs(ws, plan, parts, run_dir, at, progress)
         last = history[-1]
         metrics = {"val_top1": last["val_top1"], "val_top5": last["val_top5"], "loss": last["loss"]}
         config = _checkpoint_config(plan, parts, metrics)
         ckpt = checkpoints.save(ws, parts.model, parts.ema.module if parts.ema is not None else None, config)
         shutil.rmtree(run_dir, ignore_errors=True)
-    return TrainResult(
-        ckpt.checkpoint_id,
-        ckpt.round,
-        plan.kind,
-        plan.run_id,
-        o.epochs,
-        first_epoch if resumed else None,
-        False,
-        plan.skipped_missing + skipped,
-        metrics,
-        history,
-        time.perf_counter() - started,
-    )
+    return TrainResult(ckpt.checkpoint_id, ckpt.round, plan.kind, plan.run_id, o.epochs,
+                       first_epoch if resumed else None, False, plan.skipped_missing + skipped, metrics, history,
+                       time.perf_counter() - started)
+
+
+@dataclass
+class _Position:
+    """Where a run stands: the next epoch, the optimizer steps so far, the rows of the epochs done."""
+
+    epoch: int
+    step: int
+    history: list[dict]
+
+
+def _epochs(ws: Workspace, plan: RunPlan, parts: Parts, run_dir: Path, at: _Position, progress) -> int:
+    """The remaining epochs of the run, each saved (state, then its runs row); images skipped."""
+    o, dc = plan.options, parts.data_config
+    val = labeled_split(ws, "val")
+    dataset = TrainImages(plan.manifest.files, _transform(plan, dc), dc.input_size[0], dc.input_size)
+    skipped, step, history = 0, at.step, at.history
+    for epoch in range(at.epoch, o.epochs):
+        task = progress.task(f"train round {o.round} epoch {epoch + 1}/{o.epochs}", parts.plan.steps, "steps")
+        try:
+            step, row, bad = _run_epoch(plan, parts, dataset, epoch, step, task)
+        except _Diverged as d:
+            raise _record_divergence(ws, plan, parts, d) from None
+        finally:
+            task.close()
+        skipped += bad
+        row["val_top1"], row["val_top5"] = _validate_epoch(plan, parts, val)
+        history.append(row)
+        _save_state(run_dir, parts, epoch, step, history)
+        _write_run_row(ws, plan, row)
+    return skipped
 
 
 def _checkpoint_config(plan: RunPlan, parts: Parts, metrics: dict) -> dict:
