@@ -16,7 +16,7 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -111,7 +111,8 @@ class PendingImages(IterableDataset):
         f = pq.ParquetFile(self.pending)
         for g in range(worker, f.num_row_groups, workers):
             t = f.read_row_group(g)
-            for image_id, split, path in zip(*(t.column(c).to_pylist() for c in ("image_id", "split", "fs_path")), strict=False):
+            columns = (t.column(c).to_pylist() for c in ("image_id", "split", "fs_path"))
+            for image_id, split, path in zip(*columns, strict=True):
                 try:
                     x = self.transform(load_image(path, self.in_chans))
                     yield x, image_id, split, path, ""
@@ -216,8 +217,8 @@ class Staging:
         return sorted(self.predictions.glob("*.parquet"))
 
 
-def _pending(ws: Workspace, o: InferOptions, st: Staging, scratch: Path) -> tuple[int, int]:
-    """Write the images still to predict to `scratch`, one row group per batch; (pending, staged)."""
+def _pending(ws: Workspace, o: InferOptions, st: Staging, scratch: Path) -> int:
+    """Write the images still to predict to `scratch`, one row group per batch; the rows staged before."""
     order = ["unlabeled", *[s for s in ("val", "test", "train") if s in o.splits]]
     con = ws.connect()
     try:
@@ -234,7 +235,6 @@ def _pending(ws: Workspace, o: InferOptions, st: Staging, scratch: Path) -> tupl
         con.execute(f"INSERT INTO staged {REJECTED_SQL}", [o.round, st.infer_id])
         rel = con.sql("SELECT image_id, split, path FROM pool ANTI JOIN staged USING (image_id) ORDER BY image_id")
         schema = pa.schema([("image_id", pa.string()), ("split", pa.string()), ("fs_path", pa.string())])
-        n = 0
         scratch.parent.mkdir(parents=True, exist_ok=True)
         with pq.ParquetWriter(scratch, schema) as w:
             for chunk in storage.blocks(rel.to_arrow_reader(o.batch_size * 64), o.batch_size):
@@ -243,10 +243,9 @@ def _pending(ws: Workspace, o: InferOptions, st: Staging, scratch: Path) -> tupl
                     pa.table([chunk.column("image_id"), chunk.column("split"), pa.array(paths)], schema=schema),
                     row_group_size=o.batch_size,
                 )
-                n += chunk.num_rows
     finally:
         con.close()
-    return n, staged
+    return staged
 
 
 def _open_staging(ws: Workspace, o: InferOptions, ckpt_id: str) -> Staging:
@@ -315,47 +314,24 @@ def infer(ws: Workspace, options: InferOptions, progress=NULL) -> InferResult:
     # a committed round always holds a part file (an empty one when there was nothing to predict);
     # a folder without any lost its files by hand and is predicted again
     if any(done_dir.glob("*.parquet")) and not o.overwrite:
-        return InferResult(
-            o.round,
-            ckpt.checkpoint_id,
-            0,
-            0,
-            0,
-            True,
-            time.perf_counter() - started,
-            0.0,
-            _bytes(done_dir),
-            _rows(done_dir),
-        )
+        return InferResult(o.round, ckpt.checkpoint_id, 0, 0, 0, True, time.perf_counter() - started, 0.0,
+                           _bytes(done_dir), _rows(done_dir))
     device = models.resolve_device(o.device)
     with ws.writing(f"plabel infer --round {o.round}"):
         st = _open_staging(ws, o, ckpt.checkpoint_id)
         scratch = ws.root / ".scratch" / f"infer-round{o.round}-{st.infer_id}.parquet"
         try:
-            pending, staged = _pending(ws, o, st, scratch)
-            predicted, rejected, seconds = _predict(ws, o, ckpt, device, scratch, pending, st, progress)
+            staged = _pending(ws, o, st, scratch)
+            predicted, rejected, seconds = _predict(ws, o, ckpt, device, scratch, st, progress)
         finally:
             scratch.unlink(missing_ok=True)
         if not st.parts():  # nothing to predict at all: the round exists, empty
-            storage.write_arrow(
-                table("predictions").arrow_schema().empty_table(),
-                st.predictions / storage.part_name(),
-                table("predictions"),
-            )
+            empty = table("predictions").arrow_schema().empty_table()
+            storage.write_arrow(empty, st.predictions / storage.part_name(), table("predictions"))
         _commit(ws, o, st)
     rate = predicted / seconds if seconds else 0.0
-    return InferResult(
-        o.round,
-        ckpt.checkpoint_id,
-        predicted,
-        staged,
-        rejected,
-        False,
-        time.perf_counter() - started,
-        rate,
-        _bytes(done_dir),
-        _rows(done_dir),
-    )
+    return InferResult(o.round, ckpt.checkpoint_id, predicted, staged, rejected, False,
+                       time.perf_counter() - started, rate, _bytes(done_dir), _rows(done_dir))
 
 
 def _check_finite(logits: torch.Tensor, checkpoint_id: str, example: str) -> None:
@@ -366,9 +342,79 @@ def _check_finite(logits: torch.Tensor, checkpoint_id: str, example: str) -> Non
         )
 
 
-def _predict(
-    ws, o: InferOptions, ckpt, device, scratch: Path, pending: int, st: Staging, progress
-) -> tuple[int, int, float]:
+@dataclass
+class _Predictor:
+    """One pass of the teacher over the pending images, buffered into staged part files."""
+
+    ws: Workspace
+    o: InferOptions
+    ckpt: checkpoints.Checkpoint
+    device: torch.device
+    st: Staging
+    model: torch.nn.Module
+    rows: _Rows = field(default_factory=_Rows)
+    embs: _Rows = field(default_factory=_Rows)
+    bad_rows: _Rows = field(default_factory=_Rows)
+    predicted: int = 0
+    rejected: int = 0
+
+    def batch(self, x: torch.Tensor, image_ids, splits, paths, reasons) -> None:
+        bad = [i for i, r in enumerate(reasons) if r]
+        if bad:
+            self.bad_rows.add(image_id=[image_ids[i] for i in bad], split=[splits[i] for i in bad],
+                              path=[self.ws.store_path(paths[i]) for i in bad], reason=[reasons[i] for i in bad])
+            self.rejected += len(bad)
+        good = [i for i, r in enumerate(reasons) if not r]
+        if good:
+            self.predict(x[good], [image_ids[i] for i in good], [splits[i] for i in good])
+        if self.rows.n + self.bad_rows.n >= self.o.flush_rows:
+            self.flush()
+
+    def predict(self, x: torch.Tensor, ids: list[str], splits: list[str]) -> None:
+        o, device = self.o, self.device
+        x = x.to(device, non_blocking=True)
+        if device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=o.amp and device.type == "cuda"):
+            logits, feats = _forward(self.model, x, o.embeddings)
+        _check_finite(logits, self.ckpt.checkpoint_id, ids[0])
+        s = summarize(logits, o.temperature, o.topk)
+        full = {"probs": s["probs"]} if o.store_probs == "full" else {}
+        self.rows.add(image_id=ids, split=splits, index=s["index"], prob=s["prob"], margin=s["margin"],
+                      entropy=s["entropy"], **full)
+        if feats is not None:
+            self.embs.add(image_id=ids, split=splits, embedding=feats.cpu().numpy())
+        self.predicted += len(ids)
+
+    def flush(self) -> None:
+        """Write the buffered whole batches as parts of one name; the predictions part goes last and
+        marks the flush as done (it is written even when every image of the flush was unreadable)."""
+        if self.rows.n + self.bad_rows.n == 0:
+            return
+        o, st, ckpt_id, name = self.o, self.st, self.ckpt.checkpoint_id, storage.part_name()
+        if self.bad_rows.n:
+            storage.write_arrow(_rejects_table(self.bad_rows.take(), o.round, st.infer_id), st.rejects / name,
+                                table("rejects"))
+        if st.embeddings is not None and self.embs.n:
+            storage.write_arrow(_embeddings_table(self.embs.take(), ckpt_id), st.embeddings / name,
+                                table("embeddings"))
+        data = (_predictions_table(self.rows.take(), ckpt_id, o.temperature, o.store_probs == "full")
+                if self.rows.n else table("predictions").arrow_schema().empty_table())
+        storage.write_arrow(data, st.predictions / name, table("predictions"))
+
+
+def _rejects_table(b: dict, round: int, infer_id: str) -> pa.Table:
+    n = len(b["path"])
+    return pa.table({
+        "path": b["path"], "reason": b["reason"], "stage": ["infer"] * n, "split": b["split"],
+        "image_id": b["image_id"], "round": [round] * n, "source_id": [infer_id] * n,
+        "rejected_at": [datetime.now(timezone.utc)] * n,
+    })
+
+
+def _predict(ws, o: InferOptions, ckpt, device, scratch: Path, st: Staging, progress) -> tuple[int, int, float]:
+    """Predict the pending images listed in `scratch`; (predicted, rejected, seconds)."""
+    pending = pq.ParquetFile(scratch).metadata.num_rows
     if pending == 0:
         return 0, 0, 0.0
     model = checkpoints.build_model(ckpt, use_ema=o.use_ema, device=device)
@@ -379,88 +425,18 @@ def _predict(
     workers = min(o.workers, pq.ParquetFile(scratch).num_row_groups)
     # one row group per batch and per worker stream: each batch is one block of the pending list
     loader = DataLoader(dataset, batch_size=o.batch_size, num_workers=workers, pin_memory=device.type == "cuda")
-    full = o.store_probs == "full"
-    rows, embs, bad_rows = _Rows(), _Rows(), _Rows()
-    predicted = rejected = 0
+    p = _Predictor(ws, o, ckpt, device, st, model)
     task = progress.task(f"infer round {o.round}", pending, "images")
     started = time.perf_counter()
-    amp = o.amp and device.type == "cuda"
     try:
         with torch.inference_mode():
             for x, image_ids, splits, paths, reasons in loader:
-                bad = [i for i, r in enumerate(reasons) if r]
-                if bad:
-                    bad_rows.add(
-                        image_id=[image_ids[i] for i in bad],
-                        split=[splits[i] for i in bad],
-                        path=[ws.store_path(paths[i]) for i in bad],
-                        reason=[reasons[i] for i in bad],
-                    )
-                    rejected += len(bad)
-                good = [i for i, r in enumerate(reasons) if not r]
-                if good:
-                    x = x[good].to(device, non_blocking=True)
-                    if device.type == "cuda":
-                        x = x.contiguous(memory_format=torch.channels_last)
-                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                        logits, feats = _forward(model, x, o.embeddings)
-                    _check_finite(logits, ckpt.checkpoint_id, image_ids[good[0]])
-                    s = summarize(logits, o.temperature, o.topk)
-                    ids = [image_ids[i] for i in good]
-                    spl = [splits[i] for i in good]
-                    rows.add(
-                        image_id=ids,
-                        split=spl,
-                        index=s["index"],
-                        prob=s["prob"],
-                        margin=s["margin"],
-                        entropy=s["entropy"],
-                        **({"probs": s["probs"]} if full else {}),
-                    )
-                    if feats is not None:
-                        embs.add(image_id=ids, split=spl, embedding=feats.cpu().numpy())
-                    predicted += len(good)
-                if rows.n + bad_rows.n >= o.flush_rows:
-                    _flush(ckpt, o, rows, embs, bad_rows, st, full)
+                p.batch(x, image_ids, splits, paths, reasons)
                 task.advance(len(reasons))
-        _flush(ckpt, o, rows, embs, bad_rows, st, full)
+        p.flush()
     finally:
         task.close()
-    return predicted, rejected, time.perf_counter() - started
-
-
-def _flush(ckpt, o: InferOptions, rows: _Rows, embs: _Rows, bad_rows: _Rows, st: Staging, full: bool) -> None:
-    """Write the buffered whole batches as parts of one name; the predictions part goes last and
-    marks the flush as done (it is written even when every image of the flush was unreadable)."""
-    if rows.n + bad_rows.n == 0:
-        return
-    name = storage.part_name()
-    if bad_rows.n:
-        b = bad_rows.take()
-        now = datetime.now(timezone.utc)
-        rejects = pa.table(
-            {
-                "path": b["path"],
-                "reason": b["reason"],
-                "stage": ["infer"] * len(b["path"]),
-                "split": b["split"],
-                "image_id": b["image_id"],
-                "round": [o.round] * len(b["path"]),
-                "source_id": [st.infer_id] * len(b["path"]),
-                "rejected_at": [now] * len(b["path"]),
-            }
-        )
-        storage.write_arrow(rejects, st.rejects / name, table("rejects"))
-    if st.embeddings is not None and embs.n:
-        storage.write_arrow(
-            _embeddings_table(embs.take(), ckpt.checkpoint_id), st.embeddings / name, table("embeddings")
-        )
-    data = (
-        _predictions_table(rows.take(), ckpt.checkpoint_id, o.temperature, full)
-        if rows.n
-        else table("predictions").arrow_schema().empty_table()
-    )
-    storage.write_arrow(data, st.predictions / name, table("predictions"))
+    return p.predicted, p.rejected, time.perf_counter() - started
 
 
 def _bytes(folder: Path) -> int:
