@@ -115,6 +115,11 @@ def near_groups(ids: list[str], x: np.ndarray, confidence: np.ndarray, threshold
     keep = (cols >= 0) & (cols != rows) & (vals >= threshold)
     graph = coo_matrix((np.ones(keep.sum()), (rows[keep], cols[keep])), shape=(len(ids), len(ids)))
     _, labels = connected_components(graph, directed=False)
+    return _group_rows(ids, x, confidence, labels), kind
+
+
+def _group_rows(ids: list[str], x: np.ndarray, confidence: np.ndarray, labels: np.ndarray) -> list[dict]:
+    """One row per member of each connected group of two or more."""
     sizes = np.bincount(labels)
     out = []
     order = np.array(ids, dtype=object)
@@ -128,7 +133,7 @@ def near_groups(ids: list[str], x: np.ndarray, confidence: np.ndarray, threshold
                 "similarity": float(x[m] @ x[rep]) if m != rep else 1.0, "group_id": ids[rep],
                 "excluded": bool(m != rep),
             })
-    return out, kind
+    return out
 
 
 def cross_duplicates(ids: list[str], x: np.ndarray, other_ids: list[str], y: np.ndarray, scope: str,
@@ -162,35 +167,50 @@ def dedup(ws: Workspace, round: int, similarity: float | None = None, neighbours
     has_embeddings = ws.round_dir("embeddings", round).exists()
     if similarity is not None and not has_embeddings:
         raise UsageError(f"round {round} has no embeddings to compare: run `plabel infer --round {round} --embeddings`")
-    con = ws.connect()
     result = DedupResult(round, threshold, 0, 0, 0, 0, 0, 0, "none")
+    con = ws.connect()
     try:
         exact = con.sql(EXACT_SQL).to_arrow_table().to_pylist()
-        rows = list(exact)
         if has_embeddings:
-            task = progress.task(f"dedup round {round}", None, "steps")
-            ids, x, conf = _vectors(con, round, "unlabeled")
-            result.searched["unlabeled"] = len(ids)
-            groups, result.index = near_groups(ids, x, conf, threshold, neighbours, exact_limit)
-            rows += groups
-            task.advance(1)
-            others = sorted(r[0] for r in db.rows(con, OTHER_SPLITS_SQL, [round]))
-            for split in ("val", "test", "train"):
-                if split not in others:
-                    if split != "train":
-                        result.notes.append(f"no {split} embeddings in round {round}: near contamination with {split} not checked (infer --split {split} --embeddings)")
-                    continue
-                oids, y, _ = _vectors(con, round, split)
-                result.searched[split] = len(oids)
-                rows += cross_duplicates(ids, x, oids, y, split, threshold, exact_limit)
-                task.advance(1)
-            task.close()
+            rows = exact + _near(con, result, neighbours, exact_limit, progress)
         else:
+            rows = exact
             result.notes.append(
                 f"round {round} has no embeddings: only exact duplicates were searched (infer --embeddings)"
             )
     finally:
         con.close()
+    _count(result, exact, rows)
+    with ws.writing(f"plabel dedup --round {round}"):
+        _write(ws, round, rows)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _near(con, result: DedupResult, neighbours: int, exact_limit: int, progress) -> list[dict]:
+    """Near duplicates within the unlabeled pool and against the other splits' embeddings."""
+    round, threshold = result.round, result.similarity
+    task = progress.task(f"dedup round {round}", None, "steps")
+    ids, x, conf = _vectors(con, round, "unlabeled")
+    result.searched["unlabeled"] = len(ids)
+    rows, result.index = near_groups(ids, x, conf, threshold, neighbours, exact_limit)
+    task.advance(1)
+    others = {r[0] for r in db.rows(con, OTHER_SPLITS_SQL, [round])}
+    for split in ("val", "test", "train"):
+        if split not in others:
+            if split != "train":
+                result.notes.append(f"no {split} embeddings in round {round}: near contamination with {split} "
+                                    f"not checked (infer --split {split} --embeddings)")
+            continue
+        oids, y, _ = _vectors(con, round, split)
+        result.searched[split] = len(oids)
+        rows += cross_duplicates(ids, x, oids, y, split, threshold, exact_limit)
+        task.advance(1)
+    task.close()
+    return rows
+
+
+def _count(result: DedupResult, exact: list[dict], rows: list[dict]) -> None:
     result.exact = len({r["image_id"] for r in exact})
     near = [r for r in rows if r["kind"] == "near" and r["scope"] == "unlabeled"]
     result.near_members = len(near)
@@ -198,10 +218,6 @@ def dedup(ws: Workspace, round: int, similarity: float | None = None, neighbours
     result.contaminated = len({r["image_id"] for r in rows if r["scope"] in ("val", "test")})
     result.train_duplicates = len({r["image_id"] for r in rows if r["scope"] == "train"})
     result.excluded = len({r["image_id"] for r in rows if r["excluded"]})
-    with ws.writing(f"plabel dedup --round {round}"):
-        _write(ws, round, rows)
-    result.seconds = time.perf_counter() - started
-    return result
 
 
 def _write(ws: Workspace, round: int, rows: list[dict]) -> None:
