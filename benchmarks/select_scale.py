@@ -2,7 +2,8 @@
 
 Synthetic round-0 predictions for N rows over 1,000 classes with Zipf-skewed class sizes and
 Beta-distributed confidences are written as a plabel workspace (images, classes, predictions
-Parquet). Both are timed from after their imports. Both contenders apply the topk rule (threshold 0.3, N per class, small classes
+Parquet). Both are timed from after their imports. Both contenders apply the topk rule (threshold 0.3, N per
+    class, small classes
 duplicated up to N) and write a manifest; each runs in its own process so that its peak RSS is
 its own. Targets at 10M rows: plabel >= 10x faster, <= 1/4 of pandas' peak memory. At 100M rows
 plabel must finish on a 24 GiB machine (pandas is not run: it would not fit).
@@ -81,7 +82,8 @@ import pandas  # noqa: F401  (pyarrow imports it lazily; the baseline's imports 
 from plabel import open_workspace
 from plabel.selection import SelectOptions, select
 start = time.perf_counter()
-r = select(open_workspace(sys.argv[1]), SelectOptions(round=0, threshold=float(sys.argv[3]), per_class=int(sys.argv[2])))
+r = select(open_workspace(sys.argv[1]), SelectOptions(round=0, threshold=float(sys.argv[3]),
+    per_class=int(sys.argv[2])))
 print(time.perf_counter() - start, r.n_pseudo, r.n_pseudo_copies)
 """
 PEAK = "\nimport resource\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"

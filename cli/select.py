@@ -16,7 +16,10 @@ def dedup(
     similarity: Annotated[
         float | None,
         typer.Option(
-            help="Cosine similarity at or above which two images are near duplicates (default 0.995, see docs/selection.md)."
+            help=(
+                "Cosine similarity at or above which two images are near duplicates (default 0.995, see "
+                "docs/selection.md)."
+            )
         ),
     ] = None,
     neighbours: Annotated[int, typer.Option(help="Nearest neighbours searched per image.", min=1)] = 16,
@@ -39,8 +42,8 @@ def dedup(
         warn(note)
     info(
         f"Round {r.round} (similarity >= {r.similarity}, index {r.index}): {r.exact} exact duplicates across splits, "
-        f"{r.near_groups} near-duplicate groups ({r.near_members} images), {r.contaminated} contaminated with val/test, "
-        f"{r.train_duplicates} duplicating train images; {r.excluded} will not be selected."
+        f"{r.near_groups} near-duplicate groups ({r.near_members} images), {r.contaminated} contaminated with "
+        f"val/test, {r.train_duplicates} duplicating train images; {r.excluded} will not be selected."
     )
 
 
@@ -95,7 +98,8 @@ def select(
     for note in r.notes:
         warn(note)
     print_table(
-        f"Round {r.round} selection ({options.balance}, N = {r.per_class}{' auto' if r.per_class_auto else ''}, threshold {threshold})",
+        f"Round {r.round} selection ({options.balance}, N = {r.per_class}{' auto' if r.per_class_auto else ''}, "
+        f"threshold {threshold})",
         ["class", "predicted", "above threshold", "after dedup", "selected", "copies", "cutoff"],
         [
             [

@@ -22,7 +22,10 @@ def train(
     model: Annotated[
         str | None,
         typer.Option(
-            help="timm model name (default for a student: the teacher's, with its image size, channels, flips and crops).",
+            help=(
+                "timm model name (default for a student: the teacher's, with its image size, channels, "
+                "flips and crops)."
+            ),
             rich_help_panel=TRAIN,
         ),
     ] = None,
@@ -282,7 +285,8 @@ def eval_(
         emit_json(r.to_dict())
         return
     info(
-        f"Checkpoint {r.checkpoint_id} (round {r.round}) on {r.split}: top-1 {r.top1:.2f}%, top-5 {r.top5:.2f}% ({r.n} images)"
+        f"Checkpoint {r.checkpoint_id} (round {r.round}) on {r.split}: top-1 {r.top1:.2f}%, top-5 "
+        f"{r.top5:.2f}% ({r.n} images)"
     )
     print_table("Per-class top-1", ["class", "top1 %"], [[c, round(v, 2)] for c, v in r.per_class.items()])
 

@@ -34,7 +34,10 @@ def ingest(
     source: Annotated[
         Path,
         typer.Argument(
-            help="A folder (ImageFolder layout for train/val/test) or a listing .csv/.parquet with columns path[, label][, split]."
+            help=(
+                "A folder (ImageFolder layout for train/val/test) or a listing .csv/.parquet with columns "
+                "path[, label][, split]."
+            )
         ),
     ],
     split: Annotated[
@@ -117,7 +120,8 @@ def status(workspace: opt.Workspace = None, json_output: opt.Json = False):
         emit_json(s)
         return
     info(
-        f"Workspace {s['workspace']}: {s['images']} images, {len(s['classes'])} classes, {s['aliases']} aliases, {s['rejected']} rejected"
+        f"Workspace {s['workspace']}: {s['images']} images, {len(s['classes'])} classes, {s['aliases']} "
+        f"aliases, {s['rejected']} rejected"
     )
     if s["splits"]:
         print_table("Images per split", ["split", "images"], list(s["splits"].items()))

@@ -112,40 +112,28 @@ def evaluate(ws: Workspace, checkpoint: str | None = "latest", split: str = "tes
         raise UsageError(f"no labeled {split} images in the workspace")
     dev = models.resolve_device(device)
     model = checkpoints.build_model(ckpt, use_ema=use_ema, device=dev)
-    logits, bad = predict_logits(
-        model, data.files, ckpt.data_config, dev, batch_size, workers, progress, f"eval {split}"
-    )
+    logits, bad = predict_logits(model, data.files, ckpt.data_config, dev, batch_size, workers, progress,
+                                 f"eval {split}")
     ok = np.array([i not in bad for i in range(len(data))], dtype=bool)
     logits, targets = logits[ok], data.targets[ok]
-    preds = logits.argmax(1)
-    C = len(classes)
-    confusion = np.zeros((C, C), np.int64)
-    np.add.at(confusion, (targets, preds), 1)
-    per_class = {classes[c]: float(confusion[c, c] / confusion[c].sum() * 100) for c in range(C) if confusion[c].sum()}
-    result = EvalResult(
-        uuid.uuid4().hex[:12],
-        ckpt.checkpoint_id,
-        ckpt.round,
-        split,
-        int(ok.sum()),
-        accuracy(logits, targets, 1),
-        accuracy(logits, targets, 5),
-        per_class,
-        confusion.tolist(),
-        len(bad),
-    )
+    confusion = _confusion(logits, targets, len(classes))
+    per_class = {classes[c]: float(row[c] / row.sum() * 100) for c, row in enumerate(confusion) if row.sum()}
+    result = EvalResult(uuid.uuid4().hex[:12], ckpt.checkpoint_id, ckpt.round, split, int(ok.sum()),
+                        accuracy(logits, targets, 1), accuracy(logits, targets, 5), per_class, confusion.tolist(),
+                        len(bad))
     with ws.writing("plabel eval"):
         write_rows(ws, result.eval_id, ckpt, split, _clean_rows(result, classes, confusion))
         if bad:
-            record_rejects(
-                ws,
-                [(data.image_ids[i], str(data.files[i].decode()), r) for i, r in bad.items()],
-                "eval",
-                split,
-                ckpt.round,
-                result.eval_id,
-            )
+            unreadable = [(data.image_ids[i], str(data.files[i].decode()), r) for i, r in bad.items()]
+            record_rejects(ws, unreadable, "eval", split, ckpt.round, result.eval_id)
     return result
+
+
+def _confusion(logits: np.ndarray, targets: np.ndarray, num_classes: int) -> np.ndarray:
+    """Counts of (true class, predicted class)."""
+    confusion = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(confusion, (targets, logits.argmax(1)), 1)
+    return confusion
 
 
 def _clean_rows(r: EvalResult, classes: list[str], confusion: np.ndarray) -> list[dict]:

@@ -1,6 +1,7 @@
 """Reading image files safely: every failure becomes a one-line reason, never a crash or a hang."""
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import io
@@ -128,10 +129,8 @@ def _orientation(im: Image.Image) -> int:
 def to_rgb(im: Image.Image) -> Image.Image:
     """Normalise any decoded image to 8-bit RGB: EXIF orientation, first frame, alpha on white."""
     if _orientation(im) != 1:
-        try:
+        with contextlib.suppress(Exception):  # a broken EXIF block: keep the image as stored
             im = ImageOps.exif_transpose(im)
-        except Exception:
-            pass
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(im, dtype=np.float64)
         top = 65535.0 if im.mode != "I" or arr.max() > 255 else 255.0

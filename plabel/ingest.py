@@ -135,7 +135,8 @@ def _probe_many(job: tuple[list, int]) -> pa.RecordBatch:
             ) + (reason,)
             for col, v in zip(cols, values, strict=False):
                 col.append(v)
-    return pa.RecordBatch.from_arrays([pa.array(c, f.type) for c, f in zip(cols, BATCH_SCHEMA, strict=False)], schema=BATCH_SCHEMA)
+    return pa.RecordBatch.from_arrays([pa.array(c, f.type) for c, f in zip(cols, BATCH_SCHEMA,
+        strict=False)], schema=BATCH_SCHEMA)
 
 
 # -- finding candidates ----------------------------------------------------------------------
@@ -217,7 +218,9 @@ def _listing_candidates(ws: Workspace, listing: Path, split: str | None, allow_o
                 "(give a `split` column or --split)"
             )
         if not allow_outside and _escapes(raw, root):
-            raise UsageError(f"{listing}: row {n}: path {raw!r} escapes the listing's folder {root} (pass --allow-outside to allow)")
+            raise UsageError(
+                f"{listing}: row {n}: path {raw!r} escapes the listing's folder {root} (pass --allow-outside to allow)"
+            )
         label = row.get("label")
         label = str(label).strip() if label not in (None, "") else None
         if row_split in LABELED_SPLITS and label is None:

@@ -78,11 +78,24 @@ class Manifest:
         soft = None
         if self.has_soft:
             lo, hi = self.soft_offsets[idx], self.soft_offsets[idx + 1]
-            take = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=False)]) if len(idx) else np.empty(0, np.int64)
+            take = (
+                np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=False)])
+                if len(idx)
+                else np.empty(0, np.int64)
+            )
             offsets = np.concatenate([[0], np.cumsum(hi - lo)])
             soft = (offsets, self.soft_index[take], self.soft_prob[take])
-        return Manifest(self.path, self.hash, self.image_ids[idx], self.files[idx], self.target[idx],
-                        *(soft or (None, None, None)), self.copies[idx], self.weight[idx], self.pseudo[idx])
+        return Manifest(
+            self.path,
+            self.hash,
+            self.image_ids[idx],
+            self.files[idx],
+            self.target[idx],
+            *(soft or (None, None, None)),
+            self.copies[idx],
+            self.weight[idx],
+            self.pseudo[idx],
+        )
 
 
 def labeled_manifest(ws: Workspace) -> Path:
@@ -109,7 +122,7 @@ def _list_column(col: pa.ChunkedArray, dtype) -> tuple[np.ndarray, np.ndarray]:
     arr = col.combine_chunks()
     offsets = arr.offsets.to_numpy().astype(np.int64)
     values = arr.values.to_numpy(zero_copy_only=False).astype(dtype)
-    return offsets - offsets[0], values[offsets[0]: offsets[-1]]
+    return offsets - offsets[0], values[offsets[0] : offsets[-1]]
 
 
 def read_manifest(ws: Workspace, file: str | os.PathLike, num_classes: int) -> Manifest:
@@ -129,19 +142,12 @@ def read_manifest(ws: Workspace, file: str | os.PathLike, num_classes: int) -> M
         raise UsageError(f"{file}: the manifest is empty")
     target = t.column("target").to_numpy(zero_copy_only=False)
     if pc.any(pc.is_null(t.column("target"))).as_py() or target.min() < 0 or target.max() >= num_classes:
-        raise UsageError(f"{file}: targets must be class ids in [0, {num_classes}); the workspace has {num_classes} classes")
+        raise UsageError(
+            f"{file}: targets must be class ids in [0, {num_classes}); the workspace has {num_classes} classes"
+        )
     copies, weight = _draws(t, file)
     origin = t.column("origin").to_pylist() if "origin" in t.column_names else ["labeled"] * n
-    soft = (None, None, None)
-    if "target_index" in t.column_names and t.column("target_index").null_count < n:
-        # rows without a soft label (null) are hard: their list is empty
-        offsets, index = _list_column(t.column("target_index"), np.int64)
-        _, prob = _list_column(t.column("target_prob"), np.float32)
-        if len(index) != len(prob) or (index < 0).any() or (index >= num_classes).any():
-            raise UsageError(f"{file}: target_index/target_prob do not match, or name unknown classes")
-        if not np.isfinite(prob).all() or (prob < 0).any():
-            raise UsageError(f"{file}: target_prob holds NaN, infinite or negative probabilities")
-        soft = (offsets, index, prob)
+    soft = _soft_labels(t, file, num_classes)
     ids = t.column("image_id")
     _check_ids_known(ws, ids, file)
     paths = [str(ws.resolve_path(p)) for p in t.column("path").to_pylist()]
@@ -156,6 +162,20 @@ def read_manifest(ws: Workspace, file: str | os.PathLike, num_classes: int) -> M
         weight,
         np.array([o == "pseudo" for o in origin]),
     )
+
+
+def _soft_labels(t: pa.Table, file: Path, num_classes: int) -> tuple:
+    """(offsets, class ids, probabilities) of the sparse soft labels, CSR style; Nones when all are hard."""
+    if "target_index" not in t.column_names or t.column("target_index").null_count == t.num_rows:
+        return None, None, None
+    # rows without a soft label (null) are hard: their list is empty
+    offsets, index = _list_column(t.column("target_index"), np.int64)
+    _, prob = _list_column(t.column("target_prob"), np.float32)
+    if len(index) != len(prob) or (index < 0).any() or (index >= num_classes).any():
+        raise UsageError(f"{file}: target_index/target_prob do not match, or name unknown classes")
+    if not np.isfinite(prob).all() or (prob < 0).any():
+        raise UsageError(f"{file}: target_prob holds NaN, infinite or negative probabilities")
+    return offsets, index, prob
 
 
 def _column(t: pa.Table, name: str, default, dtype) -> np.ndarray:

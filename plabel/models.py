@@ -97,6 +97,7 @@ def resolve_device(device: str) -> torch.device:
         raise UsageError(f"--device {device}: no CUDA device is available")
     if d.type == "cuda" and d.index is not None and d.index >= torch.cuda.device_count():
         raise UsageError(
-            f"--device {device}: there are {torch.cuda.device_count()} CUDA devices (0 to {torch.cuda.device_count() - 1})"
+            f"--device {device}: there are {torch.cuda.device_count()} CUDA devices (0 to "
+            f"{torch.cuda.device_count() - 1})"
         )
     return d

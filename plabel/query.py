@@ -6,6 +6,7 @@ settings locked), unless the caller opts in with `allow_files`.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -164,12 +165,8 @@ def write_result(result: QueryResult, fmt: str, output: Path | None, stream=None
                     w.write_batch(batch)
                     n += batch.num_rows
         else:
-            fh = open(target, "w", newline="") if target else stream
-            try:
+            with open(target, "w", newline="") if target else contextlib.nullcontext(stream) as fh:
                 n = _write_text(result, fmt, fh)
-            finally:
-                if target:
-                    fh.close()
         if target:
             storage.publish(target, dest)
     finally:

@@ -353,7 +353,8 @@ def init_workspace(path: str | os.PathLike, classes: list[str] | None = None) ->
     root.mkdir(parents=True, exist_ok=True)
     for sub in ("tables", "checkpoints"):
         (root / sub).mkdir(exist_ok=True)
-    classes_line = f"classes = {toml_value(list(classes))}" if classes else "# classes = [\"cat\", \"dog\"]  # fixes the class list before the first labeled ingest"
+    unset = '# classes = ["cat", "dog"]  # fixes the class list before the first labeled ingest'
+    classes_line = f"classes = {toml_value(list(classes))}" if classes else unset
     storage.write_text_atomic(root / CONFIG_FILE, CONFIG_TEMPLATE.format(format=FORMAT, classes_line=classes_line))
     ws = open_workspace(root)
     with ws.writing("plabel init"):

@@ -66,7 +66,8 @@ SNAPSHOTS = {
     ],
     "select": [
         "SELECT selection_id, manifest_hash, n_pseudo, n_pseudo_copies FROM selections",
-        "SELECT class_id, predicted, above_threshold, after_dedup, selected, copies FROM selection_classes ORDER BY ALL",
+        "SELECT class_id, predicted, above_threshold, after_dedup, selected, copies FROM selection_classes "
+        "ORDER BY ALL",
         "SELECT image_id, origin, target, copies FROM manifests ORDER BY ALL",
     ],
     "train": [

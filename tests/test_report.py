@@ -4,6 +4,7 @@ import re
 import shutil
 from dataclasses import replace
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -63,7 +64,7 @@ class Cells(HTMLParser):
 
 def parse(path) -> Cells:
     p = Cells()
-    p.feed(open(path).read())
+    p.feed(Path(path).read_text())
     return p
 
 
@@ -76,7 +77,7 @@ def hand_built(tmp_path_factory):
 
 def test_sections_plots_and_self_containment(hand_built, tmp_path):
     r = write_report(hand_built, output=tmp_path / "r.html")
-    html = open(r.path).read()
+    html = Path(r.path).read_text()
     p = parse(r.path)
     for section in ("overview", "round-0", "round-1", "round-2", "drift", "lineage"):
         assert section in p.ids and section in r.sections
@@ -125,7 +126,7 @@ def test_a_thousand_classes_stay_small(tmp_path):
     r = write_report(ws, output=tmp_path / "r.html")
     assert r.bytes < 5_000_000, r.bytes  # the documented limit
     assert any("30 of 1000 classes" in n for n in r.notes)
-    html = open(r.path).read()
+    html = Path(r.path).read_text()
     assert "50 of 1000 rows shown" in html  # the funnel table is cut, with a note
 
 
@@ -141,7 +142,7 @@ def real(tmp_path_factory, mnist_folders):
 
 def test_sample_grids_show_images_and_withheld_labels(real, tmp_path):
     r = write_report(real, output=tmp_path / "r.html")
-    html = open(r.path).read()
+    html = Path(r.path).read_text()
     assert html.count("data:image/png;base64,") >= 40
     blocks = re.findall(r'<div class="classblock" data-class="([^"]+)">', html)
     assert len(blocks) == 10
@@ -170,6 +171,6 @@ def test_demo_runs_end_to_end_and_writes_the_report(tmp_path):
     r = demo(tmp_path / "demo", seed=0, config=small)
     assert r.images == {"train": 200, "test": 1000, "unlabeled": 3800}
     assert [x["round"] for x in r.rounds] == [0, 1] and r.teacher_test_top1 is not None
-    assert open(r.report).read().startswith("<!DOCTYPE html>")
+    assert Path(r.report).read_text().startswith("<!DOCTYPE html>")
     again = demo(tmp_path / "demo", seed=0, config=small)  # a second call resumes: nothing to do
     assert again.student_test_top1 == r.student_test_top1

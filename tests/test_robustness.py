@@ -162,7 +162,8 @@ def test_results_land_in_evals_and_match_the_json(ws, trained, cli):
     rows = {
         (k, m, c, s, e): v
         for k, m, c, s, e, v in con.execute(
-            "SELECT kind, metric, corruption, severity, epsilon, value FROM evals WHERE eval_id = ? AND checkpoint_id = ?",
+            "SELECT kind, metric, corruption, severity, epsilon, value FROM evals WHERE eval_id = ? AND "
+            "checkpoint_id = ?",
             [out["eval_id"], trained[1]],
         ).fetchall()
     }

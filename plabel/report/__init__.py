@@ -129,7 +129,11 @@ class _Report:
                 ),
             )
         if keys:
-            body += "<p>Robustness columns are the latest measurements of each round's teacher (<code>plabel eval --robustness</code>): mCE and mFR relative to the reference checkpoint (100 = as robust as it), accuracy under attack in %.</p>"
+            body += (
+                "<p>Robustness columns are the latest measurements of each round's teacher (<code>plabel "
+                "eval --robustness</code>): mCE and mFR relative to the reference checkpoint (100 = as robust "
+                "as it), accuracy under attack in %.</p>"
+            )
         return self.section("overview", "Rounds at a glance", body)
 
     def round_section(self, r: int) -> str:
@@ -224,7 +228,8 @@ class _Report:
         body = "".join(blocks) or '<div class="note">No pseudo labels selected.</div>'
         return (
             f'<div id="samples-{r}"><h3>Samples of the pseudo labels</h3><p>Confidence under each thumbnail; '
-            f"where the unlabeled image carries a withheld true label it is shown, in red when the pseudo label is wrong.</p>"
+            f"where the unlabeled image carries a withheld true label it is shown, in red when the pseudo "
+            f"label is wrong.</p>"
             f"{body}</div>"
         )
 
@@ -242,7 +247,8 @@ class _Report:
             )
         return (
             f'<div id="duplicates-{r}"><h3>Duplicates</h3><p>The largest near-duplicate groups, side by side: the '
-            f"kept representative first; val/test look-alikes (never trained on) in red.</p><div class='row'>{''.join(items)}</div></div>"
+            f"kept representative first; val/test look-alikes (never trained on) in red.</p><div "
+            f"class='row'>{''.join(items)}</div></div>"
         )
 
     def drift(self) -> str:
@@ -252,7 +258,7 @@ class _Report:
         a = self.pred_rounds[self.pred_rounds.index(b) - 1]
         rows = [(ca, cb, n) for ca, cb, _, _, n in self.ws.rows(TRANSITIONS_SQL, [a, b])]
         totals = {}
-        for ca, cb, n in rows:
+        for ca, _, n in rows:
             totals[ca] = totals.get(ca, 0) + n
         keep = sorted(totals, key=lambda c: (-totals[c], c))[: D.MAX_CLASSES]
         index = {c: i for i, c in enumerate(sorted(keep))}
@@ -344,7 +350,8 @@ def write_report(ws: Workspace, round: int | None = None, output: str | os.PathL
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>plabel report</title>'
         f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{css}</style></head><body>'
         f"<header><h1>plabel report</h1><p>{escape(str(ws.root))} &middot; {len(rep.names)} classes &middot; "
-        f"rounds {', '.join(map(str, rounds)) or 'none'} &middot; generated {generated} &middot; {SIZE_PLACEHOLDER}</p></header>"
+        f"rounds {', '.join(map(str, rounds)) or 'none'} &middot; generated {generated} &middot; "
+        f"{SIZE_PLACEHOLDER}</p></header>"
         f"<nav>{nav}</nav><main>{notes}{''.join(parts)}</main></body></html>"
     )
     size = len(html.encode()) - len(SIZE_PLACEHOLDER)

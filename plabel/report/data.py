@@ -32,8 +32,10 @@ SELECTION_SQL = (
 TOP_CLASSES_SQL = """
 SELECT c.class_id, c.name, coalesce(s.selected, 0) AS selected, coalesce(p.n, 0) AS predicted
 FROM classes c
-LEFT JOIN (SELECT target AS class_id, count(*) AS selected FROM manifests WHERE round = $round AND origin = 'pseudo' GROUP BY 1) s USING (class_id)
-LEFT JOIN (SELECT class_id, count(*) AS n FROM predictions WHERE round = $round AND split = 'unlabeled' GROUP BY 1) p USING (class_id)
+LEFT JOIN (SELECT target AS class_id, count(*) AS selected FROM manifests
+           WHERE round = $round AND origin = 'pseudo' GROUP BY 1) s USING (class_id)
+LEFT JOIN (SELECT class_id, count(*) AS n FROM predictions
+           WHERE round = $round AND split = 'unlabeled' GROUP BY 1) p USING (class_id)
 ORDER BY selected DESC, predicted DESC, c.class_id
 LIMIT $limit
 """
@@ -113,10 +115,7 @@ def rounds_overview(ws: Workspace) -> tuple[list[dict], dict]:
     rows = round_rows(ws)
     robust: dict[str, dict] = {}
     for ckpt, kind, metric, eps, value in ws.rows(ROBUSTNESS_SQL):
-        if metric == "accuracy":
-            key = f"{kind} {eps * 255:.0f}/255"
-        else:
-            key = metric
+        key = f"{kind} {eps * 255:.0f}/255" if metric == "accuracy" else metric
         robust.setdefault(ckpt, {})[key] = value
     return rows, robust
 

@@ -14,7 +14,8 @@ import pytest
 
 WRITES = [
     "COPY (SELECT * FROM images) TO '{ws}/tables/images/part-evil.parquet' (FORMAT parquet)",
-    "COPY (SELECT name AS class_id, class_id AS name FROM classes) TO '{ws}/tables/classes/part-0.parquet' (FORMAT parquet)",
+    "COPY (SELECT name AS class_id, class_id AS name FROM classes) TO '{ws}/tables/classes/part-0.parquet' "
+    "(FORMAT parquet)",
     "COPY images TO '{out}/images.csv'",
     "COPY images FROM '{out}/images.csv'",
     "CREATE TABLE t AS SELECT 1 AS a",
