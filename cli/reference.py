@@ -1,7 +1,8 @@
 """docs/cli.md: the CLI reference, generated from the commands' own --help text."""
 from __future__ import annotations
 
-import click
+from typing import Any
+
 import typer.main
 
 from plabel.cli.app import app
@@ -18,8 +19,9 @@ failure, 2 bad input (nothing written).
 """
 
 
-def _help(command: click.Command, name: str, parent: click.Context | None = None) -> str:
-    ctx = click.Context(
+def _help(command: Any, name: str, parent: Any = None) -> str:
+    # the command's own context class: Typer's vendored click, whatever `click` is installed
+    ctx = command.context_class(
         command,
         info_name=name,
         parent=parent,
@@ -31,12 +33,13 @@ def _help(command: click.Command, name: str, parent: click.Context | None = None
 
 
 def command_names() -> list[str]:
-    return list(typer.main.get_command(app).commands)
+    root: Any = typer.main.get_command(app)
+    return list(root.commands)
 
 
 def cli_markdown() -> str:
-    root = typer.main.get_command(app)
-    root_ctx = click.Context(
+    root: Any = typer.main.get_command(app)
+    root_ctx = root.context_class(
         root, info_name="plabel", terminal_width=WIDTH, max_content_width=WIDTH, help_option_names=["-h", "--help"]
     )
     parts = [INTRO, "## plabel", "", "```", root.get_help(root_ctx), "```", ""]

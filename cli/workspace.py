@@ -176,7 +176,8 @@ def sql(
             if output:
                 info(f"Wrote {n} rows to {output}")
             return
-        rows, total = [], 0
+        rows: list[list] = []
+        total = 0
         for batch in result.reader:
             for row in batch.to_pylist():
                 if len(rows) < limit:

@@ -79,7 +79,7 @@ def _write(folder: Path, images: np.ndarray, idx: np.ndarray, size: int | None) 
     for i in idx:
         im = Image.fromarray(images[i], "L")
         if size and im.size != (size, size):
-            im = im.resize((size, size), Image.BILINEAR)
+            im = im.resize((size, size), Image.Resampling.BILINEAR)
         dest = folder / f"{int(i):05d}.png"
         tmp = folder / f".{dest.name}.tmp"
         im.save(tmp, format="PNG")

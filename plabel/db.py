@@ -32,14 +32,18 @@ def dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None =
     return [dict(zip(names, r, strict=False)) for r in cur.fetchall()]
 
 
-def row(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> tuple | None:
+def row(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> tuple:
+    """The one row of a query that always has one (an aggregate)."""
     result = rows(con, sql, params)
-    return result[0] if result else None
+    if len(result) != 1:
+        raise ValueError(f"expected one row, got {len(result)}")
+    return result[0]
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None):
-    result = row(con, sql, params)
-    return result[0] if result else None
+    """The first value of the first row, or None when there is no row."""
+    result = rows(con, sql, params)
+    return result[0][0] if result else None
 
 
 def execute(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> None:

@@ -77,9 +77,9 @@ def build_index(x: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT, nprobe: in
     faiss.omp_set_num_threads(os.cpu_count() or 1)
     d = x.shape[1]
     if len(x) <= exact_limit:
-        index = faiss.IndexFlatIP(d)
-        index.add(x)
-        return index, "flat"
+        flat = faiss.IndexFlatIP(d)
+        flat.add(x)
+        return flat, "flat"
     nlist = int(4 * math.sqrt(len(x)))
     quantizer = faiss.IndexFlatIP(d)
     index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)

@@ -61,7 +61,7 @@ def _os_reason(e: OSError) -> str:
         errno.EPERM: "permission denied",
         errno.ELOOP: "symlink loop",
         errno.EISDIR: "is a folder",
-    }.get(e.errno, f"cannot read: {e.strerror or e}")
+    }.get(e.errno or 0, f"cannot read: {e.strerror or e}")
 
 
 def _open(data: bytes, pixel_limit: int) -> Image.Image:

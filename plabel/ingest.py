@@ -120,7 +120,7 @@ BATCH_SCHEMA = pa.schema(
 def _probe_many(job: tuple[list, int]) -> pa.RecordBatch:
     """Probe a list of candidates into one Arrow batch (cheap to send back, ready to write)."""
     cands, pixel_limit = job
-    cols = [[] for _ in BATCH_SCHEMA]
+    cols: list[list] = [[] for _ in BATCH_SCHEMA]
     with quiet_pillow():
         for c in cands:
             info, reason = None, c.reason
@@ -245,13 +245,14 @@ def _candidates(ws, source: Path, split, withheld_labels, allow_outside) -> tupl
         found = set(_class_folders(source)) if by_folder else set()
         return _folder_candidates(ws, source, split, by_folder), total, found
     if source.suffix.lower() in (".csv", ".parquet"):
-        total, found, first = 0, set(), {}
+        total, found, first = 0, set[str](), dict[str, tuple]()
         for c in _listing_candidates(ws, source, split, allow_outside):  # every row checked first
             total += 1
-            if c.label or c.true_label:
-                found.add(c.label or c.true_label)
-            said = first.setdefault(c.fs_path, (total, c.split, c.label or c.true_label))
-            if said[1:] != (c.split, c.label or c.true_label):
+            label = c.label or c.true_label
+            if label:
+                found.add(label)
+            said = first.setdefault(c.fs_path, (total, c.split, label))
+            if said[1:] != (c.split, label):
                 raise UsageError(
                     f"{source}: rows {said[0] + 1} and {total + 1} list {c.path!r} with different splits or labels "
                     f"({said[1]}/{said[2]} and {c.split}/{c.label or c.true_label}); keep one"

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Callable
+from typing import Any
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import partial
 from pathlib import Path
@@ -58,7 +59,7 @@ class RunConfig:
 
     def train_options(self, round: int) -> TrainOptions:
         model = self.teacher_model if round == 0 else self.student_model(round)
-        opts = dict(round=round, model=model, img_size=self.img_size, seed=self.seed + round)
+        opts: dict[str, Any] = dict(round=round, model=model, img_size=self.img_size, seed=self.seed + round)
         opts.update(self.train)
         opts.update(self.student if round else self.teacher)
         return TrainOptions(**opts)
@@ -163,7 +164,7 @@ def _check_values(config: RunConfig) -> None:
         raise UsageError(f"[run]: {e}") from None
     for opts in trains:
         validate_train(opts)
-        models.check_model_name(opts.model)
+        models.check_model_name(opts.model or "")
     validate_infer(infer_opts)
     validate_select(select_opts)
     similarity = config.dedup.get("similarity")
@@ -171,7 +172,7 @@ def _check_values(config: RunConfig) -> None:
         raise UsageError("dedup.similarity must be in [-1, 1]")
 
 
-def load_config(ws: Workspace, path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
+def load_config(ws: Workspace, path: str | Path | None = None, overrides: Sequence[str] = ()) -> RunConfig:
     """`[run]` from the workspace's plabel.toml (or `path`), then `KEY=VALUE` overrides (TOML values)."""
     if path is None:
         raw = dict(ws.config.get("run", {}))
@@ -192,9 +193,9 @@ def load_config(ws: Workspace, path: str | Path | None = None, overrides: list[s
         *path_keys, last = key.strip().split(".")
         target = raw
         for k in path_keys:
-            target = target.setdefault(k, {}) if isinstance(target.get(k, {}), dict) else None
-            if target is None:
+            if not isinstance(target.get(k, {}), dict):
                 raise UsageError(f"--set {key}: {k} is not a section")
+            target = target.setdefault(k, {})
         target[last] = parsed
     return parse_config(raw)
 

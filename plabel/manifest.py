@@ -39,6 +39,21 @@ SELECT count(*), min(m.image_id) FROM manifest_ids m ANTI JOIN images i USING (i
 
 
 @dataclass
+class SoftLabels:
+    """Sparse soft labels, CSR style: row r's classes are index[offsets[r]:offsets[r + 1]]."""
+
+    offsets: np.ndarray  # int64, one more than rows
+    index: np.ndarray  # int64 class ids
+    prob: np.ndarray  # float32
+
+    def take(self, idx: np.ndarray) -> SoftLabels:
+        lo, hi = self.offsets[idx], self.offsets[idx + 1]
+        parts = [np.arange(a, b) for a, b in zip(lo, hi, strict=True)]
+        take = np.concatenate(parts) if parts else np.empty(0, np.int64)
+        return SoftLabels(np.concatenate([[0], np.cumsum(hi - lo)]), self.index[take], self.prob[take])
+
+
+@dataclass
 class Manifest:
     """A manifest's rows, as arrays (no Python object per row)."""
 
@@ -47,9 +62,7 @@ class Manifest:
     image_ids: np.ndarray  # object strings, for error messages and lineage
     files: np.ndarray  # fixed-width bytes: workers read them without touching refcounts
     target: np.ndarray  # int64
-    soft_offsets: np.ndarray | None  # CSR of the soft labels (None: all hard)
-    soft_index: np.ndarray | None
-    soft_prob: np.ndarray | None
+    soft: SoftLabels | None  # None: every row is hard
     copies: np.ndarray  # int64
     weight: np.ndarray  # float32
     pseudo: np.ndarray  # bool
@@ -59,43 +72,26 @@ class Manifest:
 
     @property
     def has_soft(self) -> bool:
-        return self.soft_offsets is not None
+        return self.soft is not None
 
     def soft_targets(self, rows: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
         """(dense soft targets [len(rows), C], mask of rows that have one)."""
         dense = np.zeros((len(rows), num_classes), np.float32)
         has = np.zeros(len(rows), bool)
-        if self.has_soft:
+        if self.soft is not None:
+            offsets, index, prob = self.soft.offsets, self.soft.index, self.soft.prob
             for j, r in enumerate(rows):
-                a, b = self.soft_offsets[r], self.soft_offsets[r + 1]
+                a, b = offsets[r], offsets[r + 1]
                 if b > a:
-                    dense[j, self.soft_index[a:b]] = self.soft_prob[a:b]
+                    dense[j, index[a:b]] = prob[a:b]
                     has[j] = True
         return dense, has
 
     def select(self, mask: np.ndarray) -> Manifest:
         idx = np.flatnonzero(mask)
-        soft = None
-        if self.has_soft:
-            lo, hi = self.soft_offsets[idx], self.soft_offsets[idx + 1]
-            take = (
-                np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=False)])
-                if len(idx)
-                else np.empty(0, np.int64)
-            )
-            offsets = np.concatenate([[0], np.cumsum(hi - lo)])
-            soft = (offsets, self.soft_index[take], self.soft_prob[take])
-        return Manifest(
-            self.path,
-            self.hash,
-            self.image_ids[idx],
-            self.files[idx],
-            self.target[idx],
-            *(soft or (None, None, None)),
-            self.copies[idx],
-            self.weight[idx],
-            self.pseudo[idx],
-        )
+        soft = self.soft.take(idx) if self.soft is not None else None
+        return Manifest(self.path, self.hash, self.image_ids[idx], self.files[idx], self.target[idx], soft,
+                        self.copies[idx], self.weight[idx], self.pseudo[idx])
 
 
 def labeled_manifest(ws: Workspace) -> Path:
@@ -151,23 +147,15 @@ def read_manifest(ws: Workspace, file: str | os.PathLike, num_classes: int) -> M
     ids = t.column("image_id")
     _check_ids_known(ws, ids, file)
     paths = [str(ws.resolve_path(p)) for p in t.column("path").to_pylist()]
-    return Manifest(
-        ws.store_path(file),
-        storage.file_hash(file),
-        np.array(ids.to_pylist(), dtype=object),
-        np.array([p.encode() for p in paths]),
-        target.astype(np.int64),
-        *soft,
-        copies,
-        weight,
-        np.array([o == "pseudo" for o in origin]),
-    )
+    return Manifest(ws.store_path(file), storage.file_hash(file), np.array(ids.to_pylist(), dtype=object),
+                    np.array([p.encode() for p in paths]), target.astype(np.int64), soft, copies, weight,
+                    np.array([o == "pseudo" for o in origin]))
 
 
-def _soft_labels(t: pa.Table, file: Path, num_classes: int) -> tuple:
-    """(offsets, class ids, probabilities) of the sparse soft labels, CSR style; Nones when all are hard."""
+def _soft_labels(t: pa.Table, file: Path, num_classes: int) -> SoftLabels | None:
+    """The sparse soft labels; None when every row is hard."""
     if "target_index" not in t.column_names or t.column("target_index").null_count == t.num_rows:
-        return None, None, None
+        return None
     # rows without a soft label (null) are hard: their list is empty
     offsets, index = _list_column(t.column("target_index"), np.int64)
     _, prob = _list_column(t.column("target_prob"), np.float32)
@@ -175,7 +163,7 @@ def _soft_labels(t: pa.Table, file: Path, num_classes: int) -> tuple:
         raise UsageError(f"{file}: target_index/target_prob do not match, or name unknown classes")
     if not np.isfinite(prob).all() or (prob < 0).any():
         raise UsageError(f"{file}: target_prob holds NaN, infinite or negative probabilities")
-    return offsets, index, prob
+    return SoftLabels(offsets, index, prob)
 
 
 def _column(t: pa.Table, name: str, default, dtype) -> np.ndarray:

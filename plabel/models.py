@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import timm
 import torch
@@ -41,7 +42,8 @@ def create(name: str, num_classes: int, in_chans: int = 3, img_size: int | None 
            pretrained: bool = False, drop_rate: float = 0.0, drop_path_rate: float = 0.0) -> torch.nn.Module:
     """A timm model with our head; models of fixed input size (ViTs) are built for `img_size`."""
     check_model_name(name)
-    kwargs = dict(num_classes=num_classes, in_chans=in_chans, pretrained=pretrained, drop_rate=drop_rate)
+    kwargs: dict[str, Any] = dict(num_classes=num_classes, in_chans=in_chans, pretrained=pretrained,
+                                  drop_rate=drop_rate)
     if drop_path_rate:
         kwargs["drop_path_rate"] = drop_path_rate
     cfg = timm.models.get_pretrained_cfg(name)

@@ -167,7 +167,7 @@ def write_result(result: QueryResult, fmt: str, output: Path | None, stream=None
         else:
             with open(target, "w", newline="") if target else contextlib.nullcontext(stream) as fh:
                 n = _write_text(result, fmt, fh)
-        if target:
+        if target and dest:
             storage.publish(target, dest)
     finally:
         if target:

@@ -392,9 +392,9 @@ def _plan(ws: Workspace, con, o: SelectOptions, started: float) -> _Plan:
     params = {"round": o.round, "threshold": o.threshold}
     classes, hist = _stats(db.rows(con, STATS_SQL.replace("{CANDIDATES}", cands), params), names)
     auto = o.per_class == "auto"
-    n = auto_per_class([c.after_dedup for c in classes]) if auto else o.per_class
-    if o.balance == "none":
-        n = None
+    n: int | None = None
+    if o.balance != "none":
+        n = auto_per_class([c.after_dedup for c in classes]) if auto else int(o.per_class)
     _balance_tables(con, o, hist, n, params)
     plan = _Plan(o, started, checkpoint_id, classes, n, auto, "full" if probs_stored else "topk", cands, params)
     plan.selection_id = _fingerprint(ws, o, n, checkpoint_id, plan.soft_source)[:16]
@@ -456,7 +456,7 @@ def _stats(rows: list[tuple], names: dict[int, str]) -> tuple[list[ClassCount], 
 
 def _temp_table(con, name: str, columns: list[tuple[str, str]], rows: list[tuple]) -> None:
     """A small temp table from Python rows, one list parameter per column (names are ours)."""
-    cols = list(zip(*rows, strict=False)) if rows else [[] for _ in columns]
+    cols: list = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]
     select = ", ".join(f"unnest(?::{t}[]) AS {n}" for n, t in columns)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {select}", [list(c) for c in cols]).fetchall()
 

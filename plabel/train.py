@@ -14,6 +14,7 @@ import shutil
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -256,9 +257,9 @@ def _noise(o: TrainOptions, kind: str) -> tuple[bool, str | None, float, float]:
 @dataclass
 class Parts:
     model: torch.nn.Module
-    ema: object | None
+    ema: Any | None  # timm's ModelEmaV3
     optimizer: torch.optim.Optimizer
-    scheduler: object
+    scheduler: Any  # timm's CosineLRScheduler
     data_config: models.DataConfig
     plan: MixedPlan
     order: np.ndarray  # manifest rows by plan position: labeled first, then pseudo
@@ -274,7 +275,7 @@ def _build(plan: RunPlan) -> Parts:
     device = models.resolve_device(o.device)
     torch.manual_seed(o.seed)
     source = plan.parent if plan.kind == "finetune" else plan.init
-    in_chans = source.config["in_chans"] if source is not None else o.in_chans
+    in_chans = int(source.config["in_chans"] if source is not None else o.in_chans or 3)
     img_size = o.img_size or (source.data_config.input_size[-1] if source is not None else None)
     model = models.create(
         plan.model_name, len(plan.classes), in_chans, img_size, o.pretrained, plan.drop_rate, plan.drop_path_rate
@@ -313,7 +314,8 @@ def _freeze(model: torch.nn.Module, stages: int) -> None:
 
     if not hasattr(model, "group_matcher"):
         raise UsageError("--freeze-stages: this model does not describe its stages (no group_matcher)")
-    groups = group_parameters(model, model.group_matcher(coarse=True))
+    matcher: Any = model.group_matcher
+    groups = group_parameters(model, matcher(coarse=True))
     frozen = {name for gid, names in groups.items() if gid < stages for name in names}
     for name, p in model.named_parameters():
         if name in frozen:
@@ -324,7 +326,9 @@ def _transform(plan: RunPlan, dc: models.DataConfig):
     o = plan.options
     if plan.kind == "finetune":
         return models.eval_transform(dc)
-    return models.train_transform(dc, plan.randaug, o.hflip, (o.crop_scale, 1.0))
+    hflip, crop_scale = o.hflip, o.crop_scale  # resolved by plan_run: never None here
+    assert hflip is not None and crop_scale is not None
+    return models.train_transform(dc, plan.randaug, hflip, (crop_scale, 1.0))
 
 
 # -- state (resume) -----------------------------------------------------------------------------

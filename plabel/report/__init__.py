@@ -139,17 +139,15 @@ class _Report:
     def round_section(self, r: int) -> str:
         sel = self.ws.rows(D.SELECTION_SQL, [r])
         threshold = float(sel[0][0]) if sel else None
-        body = ""
         if sel:
             t, n, balance, labels, n_lab, n_pseudo, copies = sel[0]
-            body += (
+            body = (
                 f"<p>Selection: threshold {t:.2f}, balance <code>{escape(balance)}</code>, N = {n}, "
                 f"{escape(labels)} labels: {n_pseudo} pseudo-labeled images ({copies} draws per pass) and "
                 f"{n_lab} labeled.</p>"
             )
         else:
-            body += '<div class="note">No selection for this round yet.</div>'
-        edges, overall, per_class = D.histograms(self.ws, r, self.names)
+            body = '<div class="note">No selection for this round yet.</div>'
         top = self.ws.rows(D.TOP_CLASSES_SQL, {"round": r, "limit": D.MAX_CLASSES})
         if len(self.names) > D.MAX_CLASSES:
             self.notes.append(
@@ -159,52 +157,40 @@ class _Report:
                 f'<div class="note">{len(self.names)} classes: per-class plots and samples show the '
                 f"{D.MAX_CLASSES} with the most selected pseudo labels.</div>"
             )
-        body += "<h3>Confidence</h3><div class='row'>"
-        body += _plot(f"plot-confidence-{r}", plots.histogram(edges, overall, threshold, f"round {r}, all classes"))
-        body += _plot(
-            f"plot-confidence-classes-{r}",
-            plots.small_multiples(
-                edges, {name: per_class.get(c, np.zeros(len(edges))) for c, name, _, _ in top}, threshold
-            ),
-        )
-        body += "</div>"
+        body += self.confidence(r, top, threshold)
         funnel = self.ws.rows(D.FUNNEL_SQL, [r])
         if funnel:
-            shown = {c for c, _, _, _ in top}
-            f = [row for row in funnel if row[0] in shown]
-            body += "<h3>Selection funnel per class</h3>"
-            body += _plot(
-                f"plot-funnel-{r}",
-                plots.grouped_bars(
-                    [x[1] for x in f],
-                    {
-                        "predicted": [x[2] for x in f],
-                        "above threshold": [x[3] for x in f],
-                        "after dedup": [x[4] for x in f],
-                        "selected": [x[5] for x in f],
-                    },
-                    "images",
-                ),
-            )
-            body += "<h3>Class balance before and after selection</h3>"
-            body += _plot(
-                f"plot-balance-{r}",
-                plots.grouped_bars(
-                    [x[1] for x in f],
-                    {"candidates (after dedup)": [x[4] for x in f], "draws per pass (copies)": [x[6] for x in f]},
-                    "images",
-                ),
-            )
-            body += _table(
-                ["class", "predicted", "above threshold", "after dedup", "selected", "copies", "cutoff"],
-                [list(x[1:]) for x in funnel],
-                f"funnel-table-{r}",
-            )
+            body += self.funnel(r, funnel, {c for c, _, _, _ in top})
             body += self.samples(r, [(c, name) for c, name, _, _ in top], threshold)
         body += self.duplicates(r)
         return self.section(f"round-{r}", f"Round {r}", body)
 
-    def samples(self, r: int, classes: list[tuple[int, str]], threshold: float) -> str:
+    def confidence(self, r: int, top: list[tuple], threshold: float | None) -> str:
+        edges, overall, per_class = D.histograms(self.ws, r, self.names)
+        shown = {name: per_class.get(c, np.zeros(len(edges))) for c, name, _, _ in top}
+        return (
+            "<h3>Confidence</h3><div class='row'>"
+            + _plot(f"plot-confidence-{r}", plots.histogram(edges, overall, threshold, f"round {r}, all classes"))
+            + _plot(f"plot-confidence-classes-{r}", plots.small_multiples(edges, shown, threshold))
+            + "</div>"
+        )
+
+    def funnel(self, r: int, funnel: list[tuple], shown: set[int]) -> str:
+        f = [row for row in funnel if row[0] in shown]
+        names = [x[1] for x in f]
+        stages = {"predicted": 2, "above threshold": 3, "after dedup": 4, "selected": 5}
+        balance = {"candidates (after dedup)": [x[4] for x in f], "draws per pass (copies)": [x[6] for x in f]}
+        columns = ["class", "predicted", "above threshold", "after dedup", "selected", "copies", "cutoff"]
+        return (
+            "<h3>Selection funnel per class</h3>"
+            + _plot(f"plot-funnel-{r}",
+                    plots.grouped_bars(names, {k: [x[i] for x in f] for k, i in stages.items()}, "images"))
+            + "<h3>Class balance before and after selection</h3>"
+            + _plot(f"plot-balance-{r}", plots.grouped_bars(names, balance, "images"))
+            + _table(columns, [list(x[1:]) for x in funnel], f"funnel-table-{r}")
+        )
+
+    def samples(self, r: int, classes: list[tuple[int, str]], threshold: float | None) -> str:
         blocks = []
         for cs in D.samples(self.ws, r, classes, threshold):
             parts = []
@@ -257,7 +243,7 @@ class _Report:
         b = self.only_round if self.only_round and self.only_round in self.pred_rounds[1:] else self.pred_rounds[-1]
         a = self.pred_rounds[self.pred_rounds.index(b) - 1]
         rows = [(ca, cb, n) for ca, cb, _, _, n in self.ws.rows(TRANSITIONS_SQL, [a, b])]
-        totals = {}
+        totals: dict[int, int] = {}
         for ca, _, n in rows:
             totals[ca] = totals.get(ca, 0) + n
         keep = sorted(totals, key=lambda c: (-totals[c], c))[: D.MAX_CLASSES]

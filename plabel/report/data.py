@@ -132,7 +132,7 @@ def histograms(
     return edges, overall, per_class
 
 
-def samples(ws: Workspace, round: int, classes: list[tuple[int, str]], threshold: float) -> list[ClassSamples]:
+def samples(ws: Workspace, round: int, classes: list[tuple[int, str]], threshold: float | None) -> list[ClassSamples]:
     out = []
     for class_id, name in classes:
         cs = ClassSamples(class_id, name, {"high": [], "medium": [], "threshold": [], "rejected": []})

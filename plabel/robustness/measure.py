@@ -13,6 +13,7 @@ import math
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 from functools import partial
 
 import numpy as np
@@ -233,7 +234,7 @@ def _sequence(name: str, x: np.ndarray, rng: np.random.Generator) -> list[np.nda
 
 
 def _settings(o: RobustnessOptions, kind: str) -> str:
-    base = {"seed": o.seed, "limit": o.limit, "split": o.split}
+    base: dict[str, Any] = {"seed": o.seed, "limit": o.limit, "split": o.split}
     if kind == "corruptions":
         base["severities"] = list(o.severities)
     if kind == "pgd":
@@ -324,7 +325,7 @@ class _Session:
         """Clean error and the error under each corruption and severity, of one checkpoint."""
         o, stored = self.o, self.stored_for(c, "corruptions", settings)
         row = dict(kind="corruptions", settings=settings)
-        e = {"clean": self.measured(c, stored, partial(self.error, c, label="clean"), metric="clean_error", **row)}
+        e: dict[Any, float] = {"clean": self.measured(c, stored, partial(self.error, c, label="clean"), metric="clean_error", **row)}
         for name in names:
             for sev in o.severities:
                 seed = (o.seed, C.list_corruptions().index(name), sev)
