@@ -25,6 +25,7 @@ from safetensors.torch import load_file, save_file
 from plabel import models, storage
 from plabel.errors import CheckpointError, UnknownCheckpoint, UsageError
 from plabel.schema import table
+from plabel.sql import query
 from plabel.workspace import Workspace
 
 CONFIG, WEIGHTS, EMA = "config.json", "model.safetensors", "ema.safetensors"
@@ -116,11 +117,6 @@ def _register(ws: Workspace, ckpt_id: str, config: dict) -> None:
         storage.write_rows([row], dest, table("checkpoints"))
 
 
-FIND_SQL = """
-SELECT checkpoint_id FROM checkpoints
-WHERE (? IS NULL OR round = ?) AND (? IS NULL OR starts_with(checkpoint_id, ?))
-ORDER BY created_at DESC, checkpoint_id
-"""
 
 
 def find(ws: Workspace, ref: str | None = None, round: int | None = None) -> Checkpoint:
@@ -128,7 +124,7 @@ def find(ws: Workspace, ref: str | None = None, round: int | None = None) -> Che
     if ref is not None and not ref.strip():
         raise UsageError("--checkpoint is empty: give a checkpoint id (or prefix), or latest")
     prefix = None if ref in (None, "latest") else ref
-    ids = [r[0] for r in ws.rows(FIND_SQL, [round, round, prefix, prefix])]
+    ids = [r[0] for r in ws.rows(query("checkpoints/find"), [round, round, prefix, prefix])]
     bad = [i for i in ids if not _ID.fullmatch(i)]
     if bad:  # the id names a folder: a crafted row must not lead outside checkpoints/
         raise CheckpointError(f"the checkpoints table holds an invalid id {bad[0]!r} (expected {ID_LENGTH} hex digits)")

@@ -5,34 +5,37 @@ of a one-row result does not finish it; these helpers fetch everything.
 """
 from __future__ import annotations
 
-import re
 from contextlib import contextmanager
 
 import duckdb
 
-_NAMED = re.compile(r"\$([A-Za-z_]\w*)")
+from plabel.sql import Query
+
+Sql = Query | str  # a named query; plain text only for the few statements built from identifiers
+Params = list | dict | None
 
 
-def bind(sql: str, params: list | dict | None) -> list | dict:
-    """Parameters for `sql`: named ones are cut to those the statement uses ($name)."""
-    if isinstance(params, dict):
-        used = set(_NAMED.findall(sql))
-        return {k: v for k, v in params.items() if k in used}
+def bind(sql: Sql, params: Params) -> list | dict:
+    """The parameters for `sql`, checked: a named query gets exactly the $names it uses."""
+    if isinstance(params, dict) and isinstance(sql, Query):
+        unknown, missing = set(params) - sql.params, sql.params - set(params)
+        if unknown or missing:
+            raise ValueError(f"query {sql.name}: unknown parameters {sorted(unknown)}, missing {sorted(missing)}")
     return params or []
 
 
-def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> list[tuple]:
-    return con.execute(sql, bind(sql, params)).fetchall()
+def rows(con: duckdb.DuckDBPyConnection, sql: Sql, params: Params = None) -> list[tuple]:
+    return con.execute(str(sql), bind(sql, params)).fetchall()
 
 
-def dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> list[dict]:
+def dicts(con: duckdb.DuckDBPyConnection, sql: Sql, params: Params = None) -> list[dict]:
     """Rows as {column: value}."""
-    cur = con.execute(sql, bind(sql, params))
+    cur = con.execute(str(sql), bind(sql, params))
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r, strict=False)) for r in cur.fetchall()]
 
 
-def row(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> tuple:
+def row(con: duckdb.DuckDBPyConnection, sql: Sql, params: Params = None) -> tuple:
     """The one row of a query that always has one (an aggregate)."""
     result = rows(con, sql, params)
     if len(result) != 1:
@@ -40,14 +43,24 @@ def row(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = N
     return result[0]
 
 
-def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None):
+def scalar(con: duckdb.DuckDBPyConnection, sql: Sql, params: Params = None):
     """The first value of the first row, or None when there is no row."""
     result = rows(con, sql, params)
     return result[0][0] if result else None
 
 
-def execute(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> None:
-    con.execute(sql, bind(sql, params)).fetchall()
+def cursor(con: duckdb.DuckDBPyConnection, sql: Sql, params: Params = None) -> duckdb.DuckDBPyConnection:
+    """The executed query, for results read in chunks (fetchmany); the caller reads it to the end."""
+    return con.execute(str(sql), bind(sql, params))
+
+
+def relation(con: duckdb.DuckDBPyConnection, sql: Sql, params: Params = None) -> duckdb.DuckDBPyRelation:
+    """A lazy relation, for results streamed as Arrow batches."""
+    return con.sql(str(sql), params=bind(sql, params) or None)
+
+
+def execute(con: duckdb.DuckDBPyConnection, sql: Sql, params: Params = None) -> None:
+    con.execute(str(sql), bind(sql, params)).fetchall()
 
 
 @contextmanager

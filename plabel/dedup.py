@@ -21,24 +21,13 @@ from plabel import db, storage
 from plabel.errors import UnknownRound, UsageError
 from plabel.progress import NULL
 from plabel.schema import table
+from plabel.sql import query
 from plabel.workspace import Workspace
 
 DEFAULT_SIMILARITY = 0.995  # measured: see docs/selection.md, "Choosing the similarity threshold"
 EXACT_SEARCH_LIMIT = 200_000  # vectors; above it an IVF index (recall measured in docs/benchmarks.md)
 NEIGHBOURS = 16
 
-EXACT_SQL = """
-SELECT u.image_id, u.image_id AS duplicate_of, 'exact' AS kind, o.split AS scope, CAST(1.0 AS FLOAT) AS similarity,
-       u.image_id AS group_id, o.split IN ('val', 'test') AS excluded
-FROM (SELECT DISTINCT image_id FROM images WHERE split = 'unlabeled') u
-JOIN (SELECT DISTINCT image_id, split FROM images WHERE split <> 'unlabeled') o USING (image_id)
-"""
-EMBEDDINGS_SQL = """
-SELECT e.image_id, e.embedding, coalesce(p.confidence, 0) AS confidence
-FROM embeddings e LEFT JOIN predictions p ON p.round = e.round AND p.image_id = e.image_id
-WHERE e.round = ? AND e.split = ? ORDER BY e.image_id
-"""
-OTHER_SPLITS_SQL = "SELECT DISTINCT split FROM embeddings WHERE round = ? AND split <> 'unlabeled'"
 
 
 @dataclass
@@ -61,7 +50,7 @@ class DedupResult:
 
 
 def _vectors(con, round: int, split: str) -> tuple[list[str], np.ndarray, np.ndarray]:
-    t = con.sql(EMBEDDINGS_SQL, params=[round, split]).to_arrow_table()
+    t = db.relation(con, query("dedup/embeddings"), [round, split]).to_arrow_table()
     if t.num_rows == 0:
         return [], np.zeros((0, 0), np.float32), np.zeros(0, np.float32)
     emb = t.column("embedding").combine_chunks()
@@ -170,7 +159,7 @@ def dedup(ws: Workspace, round: int, similarity: float | None = None, neighbours
     result = DedupResult(round, threshold, 0, 0, 0, 0, 0, 0, "none")
     con = ws.connect()
     try:
-        exact = con.sql(EXACT_SQL).to_arrow_table().to_pylist()
+        exact = db.relation(con, query("dedup/exact")).to_arrow_table().to_pylist()
         if has_embeddings:
             rows = exact + _near(con, result, neighbours, exact_limit, progress)
         else:
@@ -195,7 +184,7 @@ def _near(con, result: DedupResult, neighbours: int, exact_limit: int, progress)
     result.searched["unlabeled"] = len(ids)
     rows, result.index = near_groups(ids, x, conf, threshold, neighbours, exact_limit)
     task.advance(1)
-    others = {r[0] for r in db.rows(con, OTHER_SPLITS_SQL, [round])}
+    others = {r[0] for r in db.rows(con, query("dedup/other_splits"), [round])}
     for split in ("val", "test", "train"):
         if split not in others:
             if split != "train":

@@ -16,6 +16,7 @@ from plabel.ingest import ingest
 from plabel.loop import RunConfig, run, write_default_config
 from plabel.progress import NULL
 from plabel.report import write_report
+from plabel.sql import query
 from plabel.workspace import init_workspace
 
 LABELED_PER_CLASS = 20
@@ -72,7 +73,7 @@ def demo(dest: str | Path = "plabel-demo", seed: int = 0, config: RunConfig = DE
     write_default_config(ws, config)
     result = run(ws, config, progress=progress, on_step=on_step)
     first, last = result.rounds[0], result.rounds[-1]
-    images = dict(ws.rows("SELECT split, count(*) FROM images GROUP BY 1"))
+    images = dict(ws.rows(query("status/splits")))
     student_top1 = last["teacher_test_top1"] if last["teacher_test_top1"] is not None else first["student_test_top1"]
     report = write_report(ws)
     return DemoResult(str(ws.root), seed, images, result.rounds, first["teacher_test_top1"], student_top1,

@@ -5,25 +5,8 @@ from dataclasses import dataclass, field
 
 from plabel import db
 from plabel.errors import UnknownRound, UsageError
+from plabel.sql import query
 from plabel.workspace import Workspace
-
-ROUNDS_SQL = "SELECT DISTINCT round FROM predictions ORDER BY round"
-PAIR_SQL = """
-SELECT count(*) AS images,
-       avg(CASE WHEN a.class_id <> b.class_id THEN 1.0 ELSE 0.0 END) AS flip_rate,
-       avg(b.confidence - a.confidence) AS mean_confidence_change
-FROM predictions a JOIN predictions b ON b.image_id = a.image_id
-WHERE a.round = ? AND b.round = ? AND a.split = 'unlabeled'
-"""
-SUMMARY_SQL = "SELECT * FROM drift_summary WHERE round_a = ? AND round_b = ?"
-TRANSITIONS_SQL = """
-SELECT class_a, class_b, name_a, name_b, images FROM class_transitions
-WHERE round_a = ? AND round_b = ? AND split = 'unlabeled'
-ORDER BY images DESC, class_a, class_b
-"""
-FLIPS_SQL = """
-SELECT kind, count(*) FROM negative_flips WHERE round_a = ? AND round_b = ? GROUP BY kind
-"""
 
 
 @dataclass
@@ -61,7 +44,7 @@ def drift(ws: Workspace, from_round: int | None = None, to_round: int | None = N
     """Compare two rounds' predictions (default: the last two rounds that have predictions)."""
     con = ws.connect()
     try:
-        rounds = [r[0] for r in db.rows(con, ROUNDS_SQL)]
+        rounds = [r[0] for r in db.rows(con, query("drift/rounds"))]
         if from_round is None and to_round is None:
             if len(rounds) < 2:
                 raise UsageError(f"drift needs two rounds of predictions; the workspace has {len(rounds)}")
@@ -74,12 +57,12 @@ def drift(ws: Workspace, from_round: int | None = None, to_round: int | None = N
         if from_round == to_round:
             raise UsageError("--from and --to must differ")
         a, b = sorted((from_round, to_round))
-        images, flip_rate, change = db.row(con, PAIR_SQL, [a, b])
-        summary = db.dicts(con, SUMMARY_SQL, [a, b])
+        images, flip_rate, change = db.row(con, query("drift/pair"), [a, b])
+        summary = db.dicts(con, query("drift/summary"), [a, b])
         transitions = [dict(zip(("class_a", "class_b", "name_a", "name_b", "images"), r, strict=False))
-                       for r in db.rows(con, TRANSITIONS_SQL, [a, b])]
-        flips = dict(db.rows(con, FLIPS_SQL, [a, b]))
-        classes = [r[0] for r in db.rows(con, "SELECT name FROM classes ORDER BY class_id")]
+                       for r in db.rows(con, query("drift/transitions"), [a, b])]
+        flips = dict(db.rows(con, query("drift/flips"), [a, b]))
+        classes = [name for _, name in db.rows(con, query("workspace/classes"))]
     finally:
         con.close()
     return DriftReport(a, b, images, flip_rate or 0.0, change or 0.0,
@@ -91,8 +74,8 @@ def rounds(ws: Workspace) -> list[dict]:
     """The round_summary view, plus each round's flip rate towards the next."""
     con = ws.connect()
     try:
-        rows = db.dicts(con, "SELECT * FROM round_summary")
-        flips = {r[0]: r[1] for r in db.rows(con, "SELECT round_a, flip_rate FROM drift_summary")}
+        rows = db.dicts(con, query("drift/round_summary"))
+        flips = dict(db.rows(con, query("drift/flip_rates")))
     finally:
         con.close()
     for r in rows:

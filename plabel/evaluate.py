@@ -14,12 +14,9 @@ from plabel.data import ImageFiles, to_bytes_array
 from plabel.errors import UsageError
 from plabel.progress import NULL
 from plabel.schema import table
+from plabel.sql import query
 from plabel.workspace import Workspace
 
-LABELED_SPLIT_SQL = """
-SELECT i.image_id, i.path, c.class_id FROM images i JOIN classes c ON i.label = c.name
-WHERE i.split = ? ORDER BY i.image_id
-"""
 EVAL_SPLITS = ("val", "test", "train")
 
 
@@ -34,7 +31,7 @@ class LabeledSplit:
 
 
 def labeled_split(ws: Workspace, split: str, limit: int | None = None) -> LabeledSplit:
-    rows = ws.rows(LABELED_SPLIT_SQL, [split])
+    rows = ws.rows(query("evaluate/labeled_split"), [split])
     if limit:
         rows = rows[:limit]
     return LabeledSplit([r[0] for r in rows], to_bytes_array([str(ws.resolve_path(r[1])) for r in rows]),

@@ -32,19 +32,12 @@ from plabel.errors import DataError, UsageError, check_finite
 from plabel.images import RejectedImage
 from plabel.progress import NULL
 from plabel.schema import table
+from plabel.sql import query
 from plabel.workspace import SPLITS, Workspace
 
 STORE_PROBS = ("topk", "full")
 
 # Each image once, in the first split of this order that holds it.
-POOL_SQL = """
-SELECT image_id, arg_min(split, array_position(?::VARCHAR[], split)) AS split,
-       arg_min(path, array_position(?::VARCHAR[], split)) AS path
-FROM images WHERE list_contains(?::VARCHAR[], split)
-GROUP BY image_id
-"""
-STAGED_IDS_SQL = "SELECT image_id FROM read_parquet(?::VARCHAR[])"
-REJECTED_SQL = "SELECT DISTINCT image_id FROM rejects WHERE stage = 'infer' AND round = ? AND source_id = ?"
 
 
 @dataclass(frozen=True)
@@ -222,18 +215,17 @@ def _pending(ws: Workspace, o: InferOptions, st: Staging, scratch: Path) -> int:
     order = ["unlabeled", *[s for s in ("val", "test", "train") if s in o.splits]]
     con = ws.connect()
     try:
-        con.execute(f"CREATE TEMP TABLE pool AS {POOL_SQL}", [order, order, order])
-        pool_size = db.scalar(con, "SELECT count(*) FROM pool")
-        if pool_size == 0:
+        db.execute(con, query("infer/pool"), {"order": order})
+        if db.scalar(con, query("infer/pool_size")) == 0:
             raise UsageError(f"no images in {', '.join(order)}: ingest an unlabeled pool first")
         staged_files = [storage.literal_path(p) for p in [*st.parts(), *st.rejects.glob("*.parquet")]]
         staged = 0
-        con.execute("CREATE TEMP TABLE staged (image_id VARCHAR)")
+        db.execute(con, query("infer/staged"))
         if staged_files:
-            con.execute(f"INSERT INTO staged {STAGED_IDS_SQL}", [staged_files])
-            staged = db.scalar(con, "SELECT count(*) FROM staged")
-        con.execute(f"INSERT INTO staged {REJECTED_SQL}", [o.round, st.infer_id])
-        rel = con.sql("SELECT image_id, split, path FROM pool ANTI JOIN staged USING (image_id) ORDER BY image_id")
+            db.execute(con, query("infer/staged_ids"), {"files": staged_files})
+            staged = db.scalar(con, query("infer/staged_count"))
+        db.execute(con, query("infer/rejected"), {"round": o.round, "infer_id": st.infer_id})
+        rel = db.relation(con, query("infer/pending"))
         schema = pa.schema([("image_id", pa.string()), ("split", pa.string()), ("fs_path", pa.string())])
         scratch.parent.mkdir(parents=True, exist_ok=True)
         with pq.ParquetWriter(scratch, schema) as w:

@@ -26,6 +26,7 @@ from plabel.errors import PlabelError, UsageError
 from plabel.images import DEFAULT_PIXEL_LIMIT, RejectedImage, probe, quiet_pillow, read_bytes
 from plabel.progress import NULL
 from plabel.schema import table
+from plabel.sql import query
 from plabel.workspace import SPLITS, Workspace, _check_class_names
 
 LABELED_SPLITS = ("train", "val", "test")
@@ -33,45 +34,6 @@ FLUSH_ROWS = 8192  # rows per committed part file
 CHUNK = 2048  # candidates checked against the known paths at a time
 JOB = 128  # files per job sent to a worker process
 
-KNOWN_PATHS_SQL = """
-CREATE OR REPLACE TEMP TABLE known_paths AS
-SELECT path FROM images UNION SELECT path FROM aliases
-UNION SELECT path FROM rejects WHERE stage = 'ingest'
-"""
-KNOWN_IDS_SQL = "CREATE OR REPLACE TEMP TABLE known_ids AS SELECT DISTINCT image_id, split FROM images"
-FRESH_SQL = """
-CREATE OR REPLACE TEMP TABLE fresh AS
-SELECT min(c.seq) AS seq, c.path FROM chunk c ANTI JOIN known_paths k ON c.path = k.path GROUP BY c.path
-"""
-BATCH_SQL = "CREATE OR REPLACE TEMP TABLE batch AS SELECT * FROM batch_arrow"
-RANKED_SQL = """
-CREATE OR REPLACE TEMP TABLE ranked AS
-SELECT b.*, row_number() OVER (PARTITION BY b.image_id, b.split ORDER BY b.seq) = 1
-       AND NOT EXISTS (SELECT 1 FROM known_ids k WHERE k.image_id = b.image_id AND k.split = b.split)
-       AS is_new
-FROM batch b WHERE b.reason IS NULL
-"""
-NEW_IMAGES_SQL = """
-SELECT image_id, split, path, label, true_label, width, height, mode, format, bytes,
-       ?::VARCHAR AS ingest_id, ?::TIMESTAMPTZ AS ingested_at
-FROM ranked WHERE is_new ORDER BY seq
-"""
-NEW_ALIASES_SQL = """
-SELECT image_id, split, path, label, ?::VARCHAR AS ingest_id, ?::TIMESTAMPTZ AS ingested_at
-FROM ranked WHERE NOT is_new ORDER BY seq
-"""
-LABEL_CONFLICTS_SQL = """
-SELECT count(*) FROM ranked r JOIN images i USING (image_id, split)
-WHERE NOT r.is_new AND r.label IS DISTINCT FROM i.label
-"""
-NEW_REJECTS_SQL = """
-SELECT path, reason, 'ingest' AS stage, split, NULL AS image_id, NULL AS round,
-       ?::VARCHAR AS source_id, ?::TIMESTAMPTZ AS rejected_at
-FROM batch WHERE reason IS NOT NULL ORDER BY seq
-"""
-REMEMBER_IDS_SQL = "INSERT INTO known_ids SELECT image_id, split FROM ranked WHERE is_new"
-LISTING_SQL = "SELECT * FROM read_csv(?, header = true, all_varchar = true)"
-LISTING_PARQUET_SQL = "SELECT * FROM read_parquet(?)"
 
 
 @dataclass
@@ -189,8 +151,8 @@ def _escapes(path: str, root: Path) -> bool:
 def _listing_rows(ws: Workspace, listing: Path) -> Iterator[dict]:
     con = ws.connect()
     try:
-        sql = LISTING_PARQUET_SQL if listing.suffix.lower() == ".parquet" else LISTING_SQL
-        rel = con.execute(sql, [storage.literal_path(listing)])
+        sql = query("ingest/listing_parquet") if listing.suffix.lower() == ".parquet" else query("ingest/listing")
+        rel = db.cursor(con, sql, [storage.literal_path(listing)])
         names = [d[0] for d in rel.description]
         if "path" not in names:
             raise UsageError(f"{listing}: a listing needs a `path` column (found: {', '.join(names)})")
@@ -344,8 +306,8 @@ def ingest(
 
 def _run(ws, cands, total, result, workers, pixel_limit, progress):
     con = ws.connect()
-    con.execute(KNOWN_PATHS_SQL)
-    con.execute(KNOWN_IDS_SQL)
+    db.execute(con, query("ingest/known_paths"))
+    db.execute(con, query("ingest/known_ids"))
     task = progress.task("ingest", total, "files")
     pool = None
     pending: deque = deque()  # result iterators of the chunks in flight (at most two)
@@ -392,10 +354,9 @@ def _unknown(con, cands: list[Candidate]) -> list[Candidate]:
     """The candidates whose paths no committed table (nor this run) has seen yet."""
     chunk = pa.table({"seq": pa.array(range(len(cands)), pa.int64()), "path": [c.path for c in cands]})
     with db.registered(con, "chunk", chunk):
-        con.execute(FRESH_SQL)
-    con.execute("INSERT INTO known_paths SELECT path FROM fresh")  # a path listed twice is read once
-    keep = con.execute("SELECT seq FROM fresh ORDER BY seq").fetchnumpy()["seq"]
-    return [cands[i] for i in keep]
+        db.execute(con, query("ingest/fresh"))
+    db.execute(con, query("ingest/remember_paths"))  # a path listed twice is read once
+    return [cands[i] for (i,) in db.rows(con, query("ingest/fresh_seq"))]
 
 
 def _drain(results, buffer: list, task) -> None:
@@ -417,23 +378,24 @@ def _flush(ws: Workspace, con, buffer: list[pa.RecordBatch], result: IngestResul
         return
     data = pa.Table.from_batches(buffer, BATCH_SCHEMA)
     with db.registered(con, "batch_arrow", data.append_column("seq", pa.array(range(data.num_rows), pa.int64()))):
-        con.execute(BATCH_SQL)
-    con.execute(RANKED_SQL)
+        db.execute(con, query("ingest/batch"))
+    db.execute(con, query("ingest/ranked"))
     stamp = [result.ingest_id, datetime.now(timezone.utc)]
-    counts = db.row(con, "SELECT count(*) FILTER (is_new), count(*) FILTER (NOT is_new) FROM ranked")
-    result.label_conflicts += db.scalar(con, LABEL_CONFLICTS_SQL)
+    counts = db.row(con, query("ingest/counts"))
+    result.label_conflicts += db.scalar(con, query("ingest/label_conflicts"))
     # images before aliases before rejects: a kill between them leaves only paths that the
     # next run has not seen yet, and it finds the same answers for them.
-    for name, sql, n in (("images", NEW_IMAGES_SQL, counts[0]), ("aliases", NEW_ALIASES_SQL, counts[1])):
+    for name, n in (("images", counts[0]), ("aliases", counts[1])):
         if n:
-            storage.write_query(con, sql, stamp, ws.table_dir(name) / storage.part_name(), table(name))
+            storage.write_query(con, query(f"ingest/new_{name}"), stamp, ws.table_dir(name) / storage.part_name(),
+                                table(name))
     rejected = [r for r in data.column("reason").to_pylist() if r is not None]
     if rejected:
         storage.write_query(
-            con, NEW_REJECTS_SQL, stamp, ws.table_dir("rejects") / storage.part_name(), table("rejects")
+            con, query("ingest/new_rejects"), stamp, ws.table_dir("rejects") / storage.part_name(), table("rejects")
         )
     reasons.update(r.split(":")[0] for r in rejected)
-    con.execute(REMEMBER_IDS_SQL)
+    db.execute(con, query("ingest/remember_ids"))
     result.added += counts[0]
     result.aliases += counts[1]
     result.rejected += len(rejected)

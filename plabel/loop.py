@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Any
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import tomllib
 
@@ -29,6 +29,7 @@ from plabel.infer import validate as validate_infer
 from plabel.progress import NULL
 from plabel.selection import SelectOptions, select
 from plabel.selection import validate as validate_select
+from plabel.sql import query
 from plabel.train import TrainOptions
 from plabel.train import train as train_round
 from plabel.train import validate as validate_train
@@ -217,9 +218,6 @@ class RunResult:
         return {"rounds": self.rounds, "steps": [asdict(s) for s in self.steps]}
 
 
-EVALUATED_SQL = (
-    "SELECT count(*) FROM evals WHERE checkpoint_id = ? AND split = ? AND kind = 'clean' AND metric = 'top1'"
-)
 
 
 @dataclass
@@ -248,7 +246,7 @@ class _Steps:
         result = train_round(self.ws, options, progress=self.progress)
         self.record(StepLog(options.round, name, result.already_trained, result.checkpoint_id))
         for split in self.eval_splits:
-            done = bool(self.ws.scalar(EVALUATED_SQL, [result.checkpoint_id, split]))
+            done = bool(self.ws.scalar(query("loop/evaluated"), [result.checkpoint_id, split]))
             action = partial(evaluate, self.ws, result.checkpoint_id, split, progress=self.progress)
             self.step(options.round, f"eval {split}", done, action, _described_eval)
         return result.checkpoint_id

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from plabel import db, storage
 from plabel.errors import DataError, UsageError
 from plabel.schema import table
+from plabel.sql import query
 from plabel.workspace import Workspace
 
 REQUIRED = ("image_id", "path", "target")
@@ -27,15 +28,6 @@ MAX_MEAN_COPIES = 1000
 MIN_DRAW_LIMIT = 10_000_000
 
 # The labeled train images as manifest rows: round 0's manifest, and the labeled part of each selection's.
-LABELED_ROWS = """
-SELECT i.image_id, i.path, 'labeled' AS origin, c.class_id AS target, NULL::INTEGER[] AS target_index,
-       NULL::FLOAT[] AS target_prob, 1 AS copies, CAST(1.0 AS FLOAT) AS weight, NULL::FLOAT AS confidence
-FROM images i JOIN classes c ON i.label = c.name
-WHERE i.split = 'train'
-"""
-UNKNOWN_IDS_SQL = """
-SELECT count(*), min(m.image_id) FROM manifest_ids m ANTI JOIN images i USING (image_id)
-"""
 
 
 @dataclass
@@ -99,11 +91,11 @@ def labeled_manifest(ws: Workspace) -> Path:
     folder = ws.train_dir / "manifests"
     con = ws.connect()
     try:
-        n = db.scalar(con, "SELECT count(*) FROM images WHERE split = 'train' AND label IS NOT NULL")
-        if not n:
+        if not db.scalar(con, query("manifest/labeled_count")):
             raise UsageError("no labeled train images: `plabel ingest DIR --split train` first")
         tmp = folder / storage.part_name("labeled")
-        storage.write_query(con, f"{LABELED_ROWS} ORDER BY image_id", None, tmp, table("manifests"))
+        db.execute(con, query("manifest/labeled_rows"))
+        storage.write_query(con, query("manifest/labeled"), None, tmp, table("manifests"))
     finally:
         con.close()
     final = folder / f"labeled-{storage.file_hash(tmp, 16)}.parquet"
@@ -203,7 +195,7 @@ def _check_ids_known(ws: Workspace, ids: pa.ChunkedArray, file: Path) -> None:
     con = ws.connect()
     try:
         with db.registered(con, "manifest_ids", pa.table({"image_id": ids})):
-            unknown, example = db.row(con, UNKNOWN_IDS_SQL)
+            unknown, example = db.row(con, query("manifest/unknown_ids"))
     finally:
         con.close()
     if unknown:

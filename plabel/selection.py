@@ -24,170 +24,26 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
+import pyarrow as pa
+
 from plabel import db, storage
 from plabel.errors import DataError, UnknownRound, UsageError, check_finite
-from plabel.manifest import LABELED_ROWS
 from plabel.progress import NULL
 from plabel.schema import table
+from plabel.sql import query
 from plabel.workspace import Workspace
 
 BALANCES = ("topk", "copies", "none")
-
-# the checkpoint whose predictions are selected (a round with no rows at all: the round's newest)
-TEACHER_SQL = """
-SELECT coalesce((SELECT checkpoint_id FROM predictions WHERE round = $1 LIMIT 1),
-                (SELECT arg_max(checkpoint_id, created_at) FROM checkpoints WHERE round = $2), '')
-"""
 LABELS = ("hard", "soft")
 
-EXCLUDED_SQL = """
-CREATE OR REPLACE TEMP TABLE excluded AS
-SELECT DISTINCT image_id FROM (
-    SELECT image_id FROM images WHERE split IN ('val', 'test')
-    UNION ALL
-    SELECT image_id FROM duplicates
-    WHERE round = $round AND excluded AND (NOT $keep_duplicates OR scope IN ('val', 'test'))
-)
-"""
-
-# Round R's unlabeled predictions, whether each image may be used, whether it clears the
-# threshold, and its histogram bin: the largest grid edge i/100 <= confidence, compared in
-# float32 as confidences are stored; edges at or below the threshold fall into its bin (-1).
-CANDIDATES_TEMPLATE = """
-candidates AS (
-    SELECT p.image_id, p.class_id, p.confidence, p.index, p.prob, p.probs,
-           p.confidence >= CAST($threshold AS FLOAT) AS above,
-           {EXCLUDED_TEST} AS is_excluded,
-           floor(p.confidence * 100)::INTEGER AS i0
-    FROM predictions p WHERE p.round = $round AND p.split = 'unlabeled'
-),
-binned AS (
-    SELECT * EXCLUDE (i0),
-           i0 + CASE WHEN CAST((i0 + 1) / 100 AS FLOAT) <= confidence THEN 1
-                     WHEN CAST(i0 / 100 AS FLOAT) > confidence THEN -1 ELSE 0 END AS i
-    FROM candidates
-),
-eligible AS (
-    SELECT * EXCLUDE (i, above, is_excluded),
-           CASE WHEN CAST(i / 100 AS FLOAT) > CAST($threshold AS FLOAT) THEN i ELSE -1 END AS bin
-    FROM binned WHERE above AND NOT is_excluded
-)
-"""
-
-
-
-def candidates(any_excluded: bool) -> str:
-    # with nothing to exclude, the image ids need not even be read (a third of the scan)
-    test = "p.image_id IN (SELECT image_id FROM excluded)" if any_excluded else "false"
-    return CANDIDATES_TEMPLATE.replace("{EXCLUDED_TEST}", test)
-
-
-# One scan gives the funnel and the histogram of the eligible rows.
-STATS_SQL = """
-WITH {CANDIDATES}
-SELECT class_id, above, is_excluded,
-       CASE WHEN above AND NOT is_excluded THEN
-            CASE WHEN CAST(i / 100 AS FLOAT) > CAST($threshold AS FLOAT) THEN i ELSE -1 END END AS bin,
-       count(*) AS n
-FROM binned GROUP BY ALL
-"""
-
-UNIFORM = "md5_number_lower(image_id || ':' || CAST($seed AS VARCHAR)) / 18446744073709551616.0"
-
-# topk: in a class with at least N eligible rows, every row above its boundary bin (the bin where
-# the count from the top reaches N) is kept once, and only the boundary bin's rows are ranked for
-# the N - above places left; a class with fewer than N rows ranks them all to spread the copies.
-PSEUDO_TOPK = """
-placed AS (
-    SELECT e.*, b.boundary, b.above, b.total FROM eligible e JOIN boundaries b USING (class_id)
-    WHERE e.bin >= b.boundary
-),
-contested AS (
-    SELECT *, row_number() OVER (PARTITION BY class_id ORDER BY confidence DESC, image_id) AS rank,
-           greatest(least(total, $per_class), 1) AS kept
-    FROM placed WHERE total < $per_class OR bin = boundary
-),
-pseudo AS (
-    SELECT image_id, class_id, confidence, index, prob, probs, 1 AS copies
-    FROM placed WHERE total >= $per_class AND bin > boundary
-    UNION ALL
-    SELECT image_id, class_id, confidence, index, prob, probs,
-           $per_class // kept + CASE WHEN rank <= $per_class % kept THEN 1 ELSE 0 END AS copies
-    FROM contested WHERE above + rank <= $per_class
-)
-"""
-PSEUDO_COPIES = f"""
-drawn AS (
-    SELECT e.*, $per_class / k.count AS c, {UNIFORM} AS u
-    FROM eligible e JOIN cutoffs k USING (class_id) WHERE e.confidence >= k.cutoff
-),
-pseudo AS (
-    SELECT image_id, class_id, confidence, index, prob, probs,
-           CAST(floor(c) AS INTEGER) + CASE WHEN u < c - floor(c) THEN 1 ELSE 0 END AS copies
-    FROM drawn WHERE floor(c) >= 1 OR u < c - floor(c)
-)
-"""
-PSEUDO_NONE = "pseudo AS (SELECT image_id, class_id, confidence, index, prob, probs, 1 AS copies FROM eligible)"
-
-TARGET_HARD = "NULL::INTEGER[] AS target_index, NULL::FLOAT[] AS target_prob"
-# Soft labels: the stored distribution (top-k, or the full vector) sharpened by 1/T, renormalised.
-TARGET_SOFT = """
-    target_index, list_transform(w, lambda v: CAST(v / list_sum(w) AS FLOAT)) AS target_prob
-"""
-SOFT_SOURCE = {
-    "topk": "index AS target_index, list_transform(prob, lambda p: pow(p, $inv_t)) AS w",
-    "full": """CAST(range(0, len(probs)) AS INTEGER[]) AS target_index,
-               list_transform(probs, lambda p: pow(p, $inv_t)) AS w""",
+# Registries of the query files a selection runs (schemas/queries/selection/). Each defines, or
+# reads, temporary table macros: candidates -> binned -> eligible -> pseudo -> selected.
+CANDIDATES = {True: "selection/candidates", False: "selection/candidates_none_excluded"}
+PSEUDO = {"topk": "selection/pseudo_topk", "copies": "selection/pseudo_copies", "none": "selection/pseudo_none"}
+SELECTED = {  # (labels, where soft labels come from)
+    ("hard", "topk"): "selection/selected_hard", ("hard", "full"): "selection/selected_hard",
+    ("soft", "topk"): "selection/selected_soft_topk", ("soft", "full"): "selection/selected_soft_full",
 }
-
-
-def _pseudo_sql(cands: str, balance: str, labels: str, soft_source: str) -> str:
-    """The selected pseudo rows with their targets (materialised as a temp table: it is small,
-    and a known size lets DuckDB build the join with the images on it)."""
-    pseudo = {"topk": PSEUDO_TOPK, "copies": PSEUDO_COPIES, "none": PSEUDO_NONE}[balance]
-    if labels == "soft":
-        target = f"""soft AS (SELECT image_id, class_id, confidence, copies, {SOFT_SOURCE[soft_source]} FROM pseudo),
-targeted AS (SELECT image_id, class_id, confidence, copies, {TARGET_SOFT} FROM soft)"""
-    else:
-        target = f"targeted AS (SELECT image_id, class_id, confidence, copies, {TARGET_HARD} FROM pseudo)"
-    return f"CREATE OR REPLACE TEMP TABLE selected AS WITH {cands}, {pseudo}, {target} SELECT * FROM targeted"
-
-
-MANIFEST_SQL = f"""
-SELECT * FROM ({LABELED_ROWS}) WHERE $include_labeled
-UNION ALL
-SELECT t.image_id, i.path, 'pseudo' AS origin, t.class_id AS target, t.target_index, t.target_prob,
-       t.copies, CAST(1.0 AS FLOAT) AS weight, t.confidence
-FROM selected t JOIN images i ON i.image_id = t.image_id AND i.split = 'unlabeled'
-ORDER BY image_id, origin
-"""
-
-
-def _counts_sql(cands: str, balance: str) -> str:
-    """Selected images and copies per class without writing anything (for --dry-run)."""
-    pseudo = {"topk": PSEUDO_TOPK, "copies": PSEUDO_COPIES, "none": PSEUDO_NONE}[balance]
-    return f"""
-WITH {cands}, {pseudo}
-SELECT class_id, count(*) AS selected, sum(copies) AS copies, min(confidence) AS cutoff FROM pseudo GROUP BY class_id
-"""
-
-
-# Rows of a round's predictions that no teacher can have written: they would sort above every
-# real confidence (DuckDB orders NaN last, i.e. largest), so a crafted table is refused.
-BAD_PREDICTIONS_SQL = """
-SELECT count(*) FILTER (WHERE NOT (isfinite(confidence) AND confidence BETWEEN 0 AND 1
-                                   AND coalesce(isfinite(list_sum(prob)) AND list_min(prob) >= 0, true)
-                                   AND coalesce(isfinite(list_sum(probs::FLOAT[])), true))) AS bad,
-       min(image_id) FILTER (WHERE NOT isfinite(confidence)) AS example
-FROM predictions WHERE round = ? AND split = 'unlabeled'
-"""
-
-PROBS_STORED_SQL = "SELECT count(probs) > 0 FROM predictions WHERE round = ? AND split = 'unlabeled'"
-MANIFEST_LABELED_SQL = "SELECT count(*) FROM read_parquet(?) WHERE origin = 'labeled'"
-MANIFEST_COUNTS_SQL = """
-SELECT target AS class_id, count(*) AS selected, sum(copies) AS copies, min(confidence) AS cutoff
-FROM read_parquet(?) WHERE origin = 'pseudo' GROUP BY target
-"""
 
 
 @dataclass(frozen=True)
@@ -329,8 +185,7 @@ class _Plan:
     per_class: int | None
     auto: bool
     soft_source: str
-    candidates: str  # the candidates' CTE
-    params: dict
+    params: dict  # of the pseudo macro: round, threshold, per_class, seed
     selection_id: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -357,7 +212,7 @@ def select(ws: Workspace, options: SelectOptions, progress=NULL) -> SelectResult
         existing = _existing(ws, con, o.round)
         if existing and existing["selection_id"] == plan.selection_id:
             manifest = storage.literal_path(ws.round_dir("manifests", o.round) / "manifest.parquet")
-            _fill(plan.classes, {r[0]: r[1:] for r in db.rows(con, MANIFEST_COUNTS_SQL, [manifest])})
+            _fill(plan.classes, {r[0]: r[1:] for r in db.rows(con, query("selection/manifest_counts"), [manifest])})
             return plan.result(existing["n_labeled"], existing["manifest_path"], existing["manifest_hash"], True)
         if existing and not o.overwrite:
             raise UsageError(
@@ -365,7 +220,8 @@ def select(ws: Workspace, options: SelectOptions, progress=NULL) -> SelectResult
                 f"{existing['manifest_hash'][:12]}) made with other parameters; pass --overwrite to replace it"
             )
         with ws.writing(f"plabel select --round {o.round}"):
-            db.execute(con, _pseudo_sql(plan.candidates, o.balance, o.labels, plan.soft_source), plan.params)
+            inv_t = {"inv_t": 1.0 / o.temperature} if o.labels == "soft" else {}
+            db.execute(con, query(SELECTED[(o.labels, plan.soft_source)]), {**plan.params, **inv_t})
             return _write(ws, con, plan)
     finally:
         con.close()
@@ -384,19 +240,22 @@ def _check_round(ws: Workspace, round: int) -> None:
 def _plan(ws: Workspace, con, o: SelectOptions, started: float) -> _Plan:
     """Candidates, per-class counts, N and the balancing tables, up to the selection's id."""
     _check_predictions(con, o.round)
-    checkpoint_id = db.scalar(con, TEACHER_SQL, [o.round, o.round])
-    probs_stored = db.scalar(con, PROBS_STORED_SQL, [o.round])
-    names = dict(db.rows(con, "SELECT class_id, name FROM classes"))
-    db.execute(con, EXCLUDED_SQL, {"round": o.round, "keep_duplicates": o.keep_duplicates})
-    cands = candidates(bool(db.scalar(con, "SELECT count(*) FROM excluded")))
-    params = {"round": o.round, "threshold": o.threshold}
-    classes, hist = _stats(db.rows(con, STATS_SQL.replace("{CANDIDATES}", cands), params), names)
+    checkpoint_id = db.scalar(con, query("selection/teacher"), {"round": o.round})
+    probs_stored = db.scalar(con, query("selection/probs_stored"), [o.round])
+    db.execute(con, query("selection/excluded"), {"round": o.round, "keep_duplicates": o.keep_duplicates})
+    any_excluded = bool(db.scalar(con, query("selection/excluded_count")))
+    for name in (CANDIDATES[any_excluded], "selection/binned", "selection/eligible"):
+        db.execute(con, query(name))
+    stats = db.rows(con, query("selection/stats"), {"round": o.round, "threshold": o.threshold})
+    classes, hist = _stats(stats, dict(db.rows(con, query("workspace/classes"))))
     auto = o.per_class == "auto"
     n: int | None = None
     if o.balance != "none":
         n = auto_per_class([c.after_dedup for c in classes]) if auto else int(o.per_class)
-    _balance_tables(con, o, hist, n, params)
-    plan = _Plan(o, started, checkpoint_id, classes, n, auto, "full" if probs_stored else "topk", cands, params)
+    _balance_tables(con, o, hist, n)
+    db.execute(con, query(PSEUDO[o.balance]))  # after its tables: a macro is bound when defined
+    params = {"round": o.round, "threshold": o.threshold, "per_class": n, "seed": o.seed}
+    plan = _Plan(o, started, checkpoint_id, classes, n, auto, "full" if probs_stored else "topk", params)
     plan.selection_id = _fingerprint(ws, o, n, checkpoint_id, plan.soft_source)[:16]
     if not ws.round_dir("duplicates", o.round).exists():
         plan.notes.append(
@@ -406,32 +265,37 @@ def _plan(ws: Workspace, con, o: SelectOptions, started: float) -> _Plan:
     return plan
 
 
-def _balance_tables(con, o: SelectOptions, hist, n, params: dict) -> None:
-    """The per-class tables the balancing SQL joins: topk's boundary bins, copies' cutoffs."""
+def _balance_tables(con, o: SelectOptions, hist, n) -> None:
+    """The per-class tables the balancing macros join: topk's boundary bins, copies' cutoffs."""
     if o.balance == "topk":
-        columns = [("class_id", "INTEGER"), ("boundary", "INTEGER"), ("above", "BIGINT"), ("total", "BIGINT")]
-        _temp_table(con, "boundaries", columns, boundaries(hist, n))
-        params["per_class"] = n
+        _register(con, "boundaries", boundaries(hist, n), BOUNDARIES)
     if o.balance == "copies":
-        columns = [("class_id", "INTEGER"), ("cutoff", "FLOAT"), ("count", "BIGINT")]
-        _temp_table(con, "cutoffs", columns, cutoffs(hist, n, o.threshold))
-        params.update(per_class=n, seed=o.seed)
-    if o.labels == "soft":
-        params["inv_t"] = 1.0 / o.temperature
+        _register(con, "cutoffs", cutoffs(hist, n, o.threshold), CUTOFFS)
+
+
+BOUNDARIES = pa.schema(
+    [("class_id", pa.int32()), ("boundary", pa.int32()), ("above", pa.int64()), ("total", pa.int64())]
+)
+CUTOFFS = pa.schema([("class_id", pa.int32()), ("cutoff", pa.float32()), ("count", pa.int64())])
+
+
+def _register(con, name: str, rows: list[tuple], schema: pa.Schema) -> None:
+    """Python rows as a table the SQL can read by name (for as long as the connection lives)."""
+    columns: list = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+    con.register(name, pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(columns, schema, strict=True)],
+                                            schema=schema))
 
 
 def _dry_run(con, plan: _Plan) -> SelectResult:
     """What the selection would be, counted without writing anything."""
-    o = plan.o
-    _fill(plan.classes, {r[0]: r[1:] for r in db.rows(con, _counts_sql(plan.candidates, o.balance), plan.params)})
-    n_labeled = db.scalar(
-        con, f"SELECT count(*) FROM ({LABELED_ROWS}) WHERE $include_labeled", {"include_labeled": o.include_labeled}
-    )
+    _fill(plan.classes, {r[0]: r[1:] for r in db.rows(con, query("selection/counts"), plan.params)})
+    db.execute(con, query("manifest/labeled_rows"))
+    n_labeled = db.scalar(con, query("selection/labeled_count"), {"include_labeled": plan.o.include_labeled})
     return plan.result(n_labeled, None, None, False)
 
 
 def _check_predictions(con, round: int) -> None:
-    bad, example = db.row(con, BAD_PREDICTIONS_SQL, [round])
+    bad, example = db.row(con, query("selection/bad_predictions"), [round])
     if bad:
         raise DataError(
             f"round {round} has {bad} predictions with a NaN, infinite or out-of-range confidence or probability "
@@ -452,13 +316,6 @@ def _stats(rows: list[tuple], names: dict[int, str]) -> tuple[list[ClassCount], 
                 c.after_dedup += n
                 hist.append((class_id, b, n))
     return list(classes.values()), hist
-
-
-def _temp_table(con, name: str, columns: list[tuple[str, str]], rows: list[tuple]) -> None:
-    """A small temp table from Python rows, one list parameter per column (names are ours)."""
-    cols: list = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]
-    select = ", ".join(f"unnest(?::{t}[]) AS {n}" for n, t in columns)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {select}", [list(c) for c in cols]).fetchall()
 
 
 def _fingerprint(ws: Workspace, o: SelectOptions, n, checkpoint_id: str, soft_source: str) -> str:
@@ -487,9 +344,7 @@ def _fill(classes: list[ClassCount], counted: dict) -> None:
 def _existing(ws: Workspace, con, round: int) -> dict | None:
     if not ws.round_dir("selections", round).exists():
         return None
-    rows = db.rows(
-        con, "SELECT selection_id, manifest_path, manifest_hash, n_labeled FROM selections WHERE round = ?", [round]
-    )
+    rows = db.rows(con, query("selection/existing"), [round])
     keys = ("selection_id", "manifest_path", "manifest_hash", "n_labeled")
     return dict(zip(keys, rows[0], strict=True)) if rows else None
 
@@ -503,10 +358,12 @@ def _write(ws: Workspace, con, plan: _Plan) -> SelectResult:
         if staging.exists():
             storage.retire_dir(staging, ws.trash_dir)
     manifest = ws.staging_dir("manifests", o.round) / "manifest.parquet"
-    storage.write_query(con, MANIFEST_SQL, {"include_labeled": o.include_labeled}, manifest, table("manifests"))
-    counted = {r[0]: r[1:] for r in db.rows(con, MANIFEST_COUNTS_SQL, [storage.literal_path(manifest)])}
+    db.execute(con, query("manifest/labeled_rows"))
+    storage.write_query(con, query("selection/manifest"), {"include_labeled": o.include_labeled}, manifest,
+                        table("manifests"))
+    counted = {r[0]: r[1:] for r in db.rows(con, query("selection/manifest_counts"), [storage.literal_path(manifest)])}
     _fill(plan.classes, counted)
-    n_labeled = db.scalar(con, MANIFEST_LABELED_SQL, [storage.literal_path(manifest)])
+    n_labeled = db.scalar(con, query("selection/manifest_labeled"), [storage.literal_path(manifest)])
     class_rows = [{"selection_id": plan.selection_id, **asdict(c)} for c in plan.classes]
     dest = ws.staging_dir("selection_classes", o.round) / "classes.parquet"
     storage.write_rows(class_rows, dest, table("selection_classes"))

@@ -138,7 +138,7 @@ def blocks(reader, size: int):
         yield pa.Table.from_batches(pending)
 
 
-def write_query(con, query: str, params: list | dict | None, dest: Path, schema: TableSchema) -> int:
+def write_query(con, query: db.Sql, params: list | dict | None, dest: Path, schema: TableSchema) -> int:
     """Stream a query's rows into `dest` atomically, in the table's exact file schema; rows written.
 
     Rows go through Arrow record batches (bounded memory) rather than DuckDB's COPY, because
@@ -150,7 +150,7 @@ def write_query(con, query: str, params: list | dict | None, dest: Path, schema:
     tmp = tmp_path(dest)
     n = 0
     try:
-        reader = con.sql(query, params=db.bind(query, params) or None).to_arrow_reader(ROW_GROUP)
+        reader = db.relation(con, query, params).to_arrow_reader(ROW_GROUP)
         with pq.ParquetWriter(tmp, target, use_dictionary=schema.dictionary_columns, **PARQUET_OPTIONS) as writer:
             for block in blocks((conform_batch(b, target, schema.name) for b in reader), ROW_GROUP):
                 writer.write_table(block, row_group_size=ROW_GROUP)

@@ -14,8 +14,8 @@ import shutil
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,6 +31,7 @@ from plabel.manifest import Manifest, check_files, labeled_manifest, read_manife
 from plabel.progress import NULL
 from plabel.sampling import MixedPlan
 from plabel.schema import table
+from plabel.sql import query
 from plabel.workspace import Workspace
 
 OPTIMIZERS = ("adamw", "sgd")
@@ -163,7 +164,6 @@ def _default_manifest(ws: Workspace, o: TrainOptions) -> Path:
     return path
 
 
-TEACHER_OF_MANIFEST_SQL = "SELECT checkpoint_id FROM selections WHERE manifest_hash = ? LIMIT 1"
 
 
 def plan_run(ws: Workspace, o: TrainOptions) -> RunPlan:
@@ -186,7 +186,7 @@ def plan_run(ws: Workspace, o: TrainOptions) -> RunPlan:
     if kind == "finetune":
         manifest = manifest.select(~manifest.pseudo)
     if parent is None and kind == "train":
-        made_by = ws.scalar(TEACHER_OF_MANIFEST_SQL, [manifest.hash])  # whose predictions the manifest holds
+        made_by = ws.scalar(query("train/teacher_of_manifest"), [manifest.hash])  # whose predictions the manifest holds
         parent = checkpoints.find(ws, made_by) if made_by else init
     plan = RunPlan(o, kind, model_name, *_noise(o, kind), manifest, skipped, parent, init, classes, "")
     identity = {"options": plan.resolved(), "manifest": manifest.hash, "parent": parent and parent.checkpoint_id,
@@ -527,7 +527,6 @@ def _write_run_row(ws: Workspace, plan: RunPlan, row: dict) -> None:
     storage.write_rows([full], dest, table("runs"))
 
 
-EXISTING_RUN_SQL = "SELECT checkpoint_id FROM checkpoints WHERE run_id = ? ORDER BY created_at DESC LIMIT 1"
 
 
 def train(ws: Workspace, options: TrainOptions, progress=NULL, resume: bool = True) -> TrainResult:
@@ -536,7 +535,7 @@ def train(ws: Workspace, options: TrainOptions, progress=NULL, resume: bool = Tr
     started = time.perf_counter()
     plan = plan_run(ws, options)
     o = plan.options
-    done = ws.scalar(EXISTING_RUN_SQL, [plan.run_id])
+    done = ws.scalar(query("train/existing_run"), [plan.run_id])
     if done:
         ckpt = checkpoints.find(ws, done)
         return TrainResult(done, ckpt.round, plan.kind, plan.run_id, o.epochs, None, True, plan.skipped_missing,

@@ -30,6 +30,7 @@ from plabel import db, storage
 from plabel.errors import UnknownRound, UsageError, WorkspaceNotFound
 from plabel.lock import write_lock
 from plabel.schema import TableSchema, quote_ident, tables, views
+from plabel.sql import query
 
 CONFIG_FILE = "plabel.toml"
 CATALOG_FILE = "catalog.duckdb"
@@ -89,7 +90,7 @@ class Workspace:
     def newest_round(self, name: str) -> int:
         """The newest committed round of a table (checkpoints: the newest trained round)."""
         if name == "checkpoints":
-            found = self.scalar("SELECT max(round) FROM checkpoints")
+            found = self.scalar(query("workspace/newest_checkpoint_round"))
             found = [] if found is None else [found]
         else:
             found = self.rounds(name)
@@ -226,7 +227,7 @@ class Workspace:
             except duckdb.Error as e:
                 raise CatalogProblem("corrupt", " ".join(str(e).split())) from None
             try:
-                found = db.rows(con, _OBJECTS_SQL)
+                found = db.rows(con, query("workspace/catalog_objects"))
             finally:
                 con.close()
         return {"views": {n for kind, n in found if kind == "view"}, "foreign": any(k != "view" for k, _ in found)}
@@ -279,7 +280,7 @@ class Workspace:
             self.sync_catalog()
 
     # -- one-off queries -----------------------------------------------------------------
-    def rows(self, sql: str, params: list | dict | None = None) -> list[tuple]:
+    def rows(self, sql: db.Sql, params: db.Params = None) -> list[tuple]:
         """Rows of one query on a fresh connection (for small answers)."""
         con = self.connect()
         try:
@@ -287,12 +288,12 @@ class Workspace:
         finally:
             con.close()
 
-    def scalar(self, sql: str, params: list | dict | None = None):
+    def scalar(self, sql: db.Sql, params: db.Params = None):
         result = self.rows(sql, params)
         return result[0][0] if result else None
 
     def class_names(self) -> list[str]:
-        return [r[0] for r in self.rows("SELECT name FROM classes ORDER BY class_id")]
+        return [name for _, name in self.rows(query("workspace/classes"))]
 
 
 class CatalogProblem(Exception):
@@ -303,12 +304,6 @@ class CatalogProblem(Exception):
         self.state = state
 
 
-_OBJECTS_SQL = """
-SELECT 'view' AS type, view_name AS name FROM duckdb_views() WHERE NOT internal
-UNION ALL SELECT 'table', table_name FROM duckdb_tables() WHERE NOT internal
-UNION ALL SELECT 'sequence', sequence_name FROM duckdb_sequences()
-UNION ALL SELECT 'function', function_name FROM duckdb_functions() WHERE NOT internal
-"""
 
 
 def _create_views(con: duckdb.DuckDBPyConnection, stmts: list[str]) -> None:

@@ -32,6 +32,8 @@ def test_wheel_holds_only_the_plabel_package(wheel):
     assert not any(n.startswith(("cli/", "schemas/", "tests/")) for n in names)
     schema_files = {p.name for p in (ROOT / "schemas").glob("*.toml")}
     assert schema_files <= {Path(n).name for n in names if n.startswith("plabel/schemas/")}
+    queries = {str(p.relative_to(ROOT / "schemas")) for p in (ROOT / "schemas" / "queries").glob("*/*.sql")}
+    assert queries and queries <= {n.removeprefix("plabel/schemas/") for n in names}
 
 
 def test_installed_wheel_reads_its_schemas(wheel, tmp_path):
@@ -41,7 +43,8 @@ def test_installed_wheel_reads_its_schemas(wheel, tmp_path):
         capture_output=True, text=True,
     )
     assert r.returncode == 0, r.stderr
-    code = "import plabel.schema as s, plabel.cli.app; print(len(s.tables()), s.__file__)"
+    code = ("import plabel.schema as s, plabel.cli.app, plabel.sql as q; q.query('selection/stats'); "
+            "print(len(s.tables()), s.__file__)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                        env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
     assert r.returncode == 0, r.stderr

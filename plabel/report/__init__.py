@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from plabel import storage
-from plabel.drift import FLIPS_SQL, TRANSITIONS_SQL
 from plabel.errors import UnknownRound
 from plabel.report import data as D
 from plabel.report import plots
+from plabel.sql import query
 from plabel.workspace import Workspace
 
 SIZE_PLACEHOLDER = "@@SIZE@@"
@@ -83,8 +83,8 @@ class _Report:
         self.ws, self.only_round = ws, only_round
         self.notes: list[str] = []
         self.sections: list[str] = []
-        self.names = dict(ws.rows("SELECT class_id, name FROM classes"))
-        self.pred_rounds = [r for (r,) in ws.rows("SELECT DISTINCT round FROM predictions ORDER BY 1")]
+        self.names = dict(ws.rows(query("workspace/classes")))
+        self.pred_rounds = [r for (r,) in ws.rows(query("report/prediction_rounds"))]
         if only_round is not None and only_round not in self.pred_rounds:
             raise UnknownRound(f"round {only_round} has no predictions (rounds: {self.pred_rounds or 'none'})")
 
@@ -137,7 +137,7 @@ class _Report:
         return self.section("overview", "Rounds at a glance", body)
 
     def round_section(self, r: int) -> str:
-        sel = self.ws.rows(D.SELECTION_SQL, [r])
+        sel = self.ws.rows(query("report/selection"), [r])
         threshold = float(sel[0][0]) if sel else None
         if sel:
             t, n, balance, labels, n_lab, n_pseudo, copies = sel[0]
@@ -148,7 +148,7 @@ class _Report:
             )
         else:
             body = '<div class="note">No selection for this round yet.</div>'
-        top = self.ws.rows(D.TOP_CLASSES_SQL, {"round": r, "limit": D.MAX_CLASSES})
+        top = self.ws.rows(query("report/top_classes"), {"round": r, "limit": D.MAX_CLASSES})
         if len(self.names) > D.MAX_CLASSES:
             self.notes.append(
                 f"round {r}: per-class plots and samples show {D.MAX_CLASSES} of {len(self.names)} classes"
@@ -158,7 +158,7 @@ class _Report:
                 f"{D.MAX_CLASSES} with the most selected pseudo labels.</div>"
             )
         body += self.confidence(r, top, threshold)
-        funnel = self.ws.rows(D.FUNNEL_SQL, [r])
+        funnel = self.ws.rows(query("report/funnel"), [r])
         if funnel:
             body += self.funnel(r, funnel, {c for c, _, _, _ in top})
             body += self.samples(r, [(c, name) for c, name, _, _ in top], threshold)
@@ -242,7 +242,7 @@ class _Report:
             return self.section("drift", "Drift", "<p>Drift needs two rounds of predictions.</p>")
         b = self.only_round if self.only_round and self.only_round in self.pred_rounds[1:] else self.pred_rounds[-1]
         a = self.pred_rounds[self.pred_rounds.index(b) - 1]
-        rows = [(ca, cb, n) for ca, cb, _, _, n in self.ws.rows(TRANSITIONS_SQL, [a, b])]
+        rows = [(ca, cb, n) for ca, cb, _, _, n in self.ws.rows(query("drift/transitions"), [a, b])]
         totals: dict[int, int] = {}
         for ca, _, n in rows:
             totals[ca] = totals.get(ca, 0) + n
@@ -266,8 +266,8 @@ class _Report:
             "transitions-table",
             15,
         )
-        flips = dict(self.ws.rows(FLIPS_SQL, [a, b]))
-        negative = self.ws.rows(D.NEGATIVE_SQL, [a, b, 20])
+        flips = dict(self.ws.rows(query("drift/flips"), [a, b]))
+        negative = self.ws.rows(query("report/negative"), [a, b, 20])
         body += (
             f"<h3>Negative flips</h3><p>Val/test images right in round {a} and wrong in round {b}: "
             f"{flips.get('negative', 0)} (positive flips: {flips.get('positive', 0)}).</p>"

@@ -9,6 +9,7 @@ import numpy as np
 
 from plabel.drift import rounds as round_rows
 from plabel.images import RejectedImage, load_rgb
+from plabel.sql import query
 from plabel.workspace import Workspace
 
 MAX_CLASSES = 30  # classes drawn in per-class plots and sample grids; the rest are noted
@@ -17,68 +18,9 @@ SAMPLES = 4  # thumbnails per confidence bucket
 THUMB = 48
 BINS = 20
 
-HIST_SQL = """
-SELECT class_id, least(floor(confidence * $bins), $bins - 1)::INTEGER AS bin, count(*) AS n
-FROM predictions WHERE round = $round AND split = 'unlabeled' GROUP BY ALL
-"""
-FUNNEL_SQL = """
-SELECT s.class_id, c.name, s.predicted, s.above_threshold, s.after_dedup, s.selected, s.copies, s.cutoff
-FROM selection_classes s JOIN classes c USING (class_id) WHERE s.round = ? ORDER BY s.class_id
-"""
-SELECTION_SQL = (
-    "SELECT threshold, per_class, balance, labels, n_labeled, n_pseudo, n_pseudo_copies FROM selections WHERE round = ?"
-)
 # the classes worth drawing: the most selected (then the most predicted)
-TOP_CLASSES_SQL = """
-SELECT c.class_id, c.name, coalesce(s.selected, 0) AS selected, coalesce(p.n, 0) AS predicted
-FROM classes c
-LEFT JOIN (SELECT target AS class_id, count(*) AS selected FROM manifests
-           WHERE round = $round AND origin = 'pseudo' GROUP BY 1) s USING (class_id)
-LEFT JOIN (SELECT class_id, count(*) AS n FROM predictions
-           WHERE round = $round AND split = 'unlabeled' GROUP BY 1) p USING (class_id)
-ORDER BY selected DESC, predicted DESC, c.class_id
-LIMIT $limit
-"""
 # selected pseudo labels of a class ranked by confidence: the top, the middle and the lowest
-SAMPLES_SQL = """
-WITH sel AS (
-    SELECT m.image_id, m.confidence, row_number() OVER (ORDER BY m.confidence DESC, m.image_id) AS r,
-           count(*) OVER () AS n
-    FROM manifests m WHERE m.round = $round AND m.origin = 'pseudo' AND m.target = $class_id
-)
-SELECT CASE WHEN r <= $k THEN 'high' WHEN r > n - $k THEN 'threshold' ELSE 'medium' END AS bucket,
-       s.image_id, s.confidence, any_value(i.path) AS path, any_value(i.true_label) AS true_label
-FROM sel s JOIN images i ON i.image_id = s.image_id AND i.split = 'unlabeled'
-WHERE r <= $k OR r > n - $k OR abs(r - n / 2) < $k / 2
-GROUP BY ALL ORDER BY s.confidence DESC
-"""
-REJECTED_SQL = """
-SELECT 'rejected' AS bucket, p.image_id, p.confidence, any_value(i.path) AS path, any_value(i.true_label) AS true_label
-FROM predictions p JOIN images i ON i.image_id = p.image_id AND i.split = 'unlabeled'
-WHERE p.round = $round AND p.split = 'unlabeled' AND p.class_id = $class_id AND p.confidence < CAST($threshold AS FLOAT)
-GROUP BY ALL ORDER BY p.confidence DESC LIMIT $k
-"""
-GROUPS_SQL = """
-WITH g AS (SELECT group_id, scope, count(*) AS size FROM duplicates WHERE round = $round GROUP BY ALL)
-SELECT d.group_id, d.scope, d.image_id, d.similarity, d.excluded, g.size,
-       (SELECT any_value(path) FROM images i WHERE i.image_id = d.image_id) AS path,
-       (SELECT any_value(path) FROM images i WHERE i.image_id = d.duplicate_of) AS other_path
-FROM duplicates d JOIN g USING (group_id, scope)
-WHERE d.round = $round AND d.kind = 'near'
-  AND d.group_id IN (SELECT group_id FROM g ORDER BY size DESC, group_id LIMIT $limit)
-QUALIFY row_number() OVER (PARTITION BY d.group_id, d.scope ORDER BY d.excluded, d.image_id) <= $members
-ORDER BY g.size DESC, d.group_id, d.excluded, d.image_id
-"""
 GROUP_MEMBERS = 12
-NEGATIVE_SQL = """
-SELECT image_id, split, true_name, label_a, label_b, confidence_a, confidence_b FROM negative_flips
-WHERE round_a = ? AND round_b = ? AND kind = 'negative' ORDER BY confidence_b DESC LIMIT ?
-"""
-ROBUSTNESS_SQL = """
-SELECT checkpoint_id, kind, metric, epsilon, arg_max(value, evaluated_at) AS value
-FROM evals WHERE kind <> 'clean' AND metric IN ('mce', 'relative_mce', 'mfr', 'accuracy')
-GROUP BY ALL
-"""
 
 
 @dataclass
@@ -114,7 +56,7 @@ def rounds_overview(ws: Workspace) -> tuple[list[dict], dict]:
     """round_summary rows, and robustness numbers by checkpoint."""
     rows = round_rows(ws)
     robust: dict[str, dict] = {}
-    for ckpt, kind, metric, eps, value in ws.rows(ROBUSTNESS_SQL):
+    for ckpt, kind, metric, eps, value in ws.rows(query("report/robustness")):
         key = f"{kind} {eps * 255:.0f}/255" if metric == "accuracy" else metric
         robust.setdefault(ckpt, {})[key] = value
     return rows, robust
@@ -126,7 +68,7 @@ def histograms(
     edges = np.arange(BINS) / BINS
     overall = np.zeros(BINS)
     per_class: dict[int, np.ndarray] = {}
-    for class_id, b, n in ws.rows(HIST_SQL, {"round": round, "bins": BINS}):
+    for class_id, b, n in ws.rows(query("report/hist"), {"round": round, "bins": BINS}):
         overall[b] += n
         per_class.setdefault(class_id, np.zeros(BINS))[b] += n
     return edges, overall, per_class
@@ -136,8 +78,10 @@ def samples(ws: Workspace, round: int, classes: list[tuple[int, str]], threshold
     out = []
     for class_id, name in classes:
         cs = ClassSamples(class_id, name, {"high": [], "medium": [], "threshold": [], "rejected": []})
-        rows = ws.rows(SAMPLES_SQL, {"round": round, "class_id": class_id, "k": SAMPLES})
-        rows += ws.rows(REJECTED_SQL, {"round": round, "class_id": class_id, "threshold": threshold, "k": SAMPLES})
+        rows = ws.rows(query("report/samples"), {"round": round, "class_id": class_id, "k": SAMPLES})
+        rows += ws.rows(
+            query("report/rejected"), {"round": round, "class_id": class_id, "threshold": threshold, "k": SAMPLES}
+        )
         for bucket, image_id, conf, path, truth in rows:
             if len(cs.buckets[bucket]) < SAMPLES:
                 cs.buckets[bucket].append(
@@ -150,7 +94,7 @@ def samples(ws: Workspace, round: int, classes: list[tuple[int, str]], threshold
 def duplicate_groups(ws: Workspace, round: int, limit: int = 8) -> list[dict]:
     groups: dict[tuple, dict] = {}
     params = {"round": round, "limit": limit, "members": GROUP_MEMBERS}
-    for group_id, scope, image_id, sim, excluded, size, path, other in ws.rows(GROUPS_SQL, params):
+    for group_id, scope, image_id, sim, excluded, size, path, other in ws.rows(query("report/groups"), params):
         g = groups.setdefault((group_id, scope), {"group_id": group_id, "scope": scope, "size": size, "members": []})
         if scope != "unlabeled" and not g["members"]:
             g["members"].append(

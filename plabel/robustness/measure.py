@@ -13,8 +13,8 @@ import math
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
 from functools import partial
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,6 +30,7 @@ from plabel.progress import NULL
 from plabel.robustness import corruptions as C
 from plabel.robustness import perturbations as P
 from plabel.robustness.adversarial import Normalized, fgsm, pgd
+from plabel.sql import query
 from plabel.workspace import Workspace
 
 KINDS = ("corruptions", "flips", "fgsm", "pgd")
@@ -242,14 +243,10 @@ def _settings(o: RobustnessOptions, kind: str) -> str:
     return json.dumps(base, sort_keys=True)
 
 
-REFERENCE_ROWS_SQL = """
-SELECT corruption, severity, metric, value FROM evals
-WHERE checkpoint_id = ? AND kind = ? AND settings = ? AND metric IN ('error', 'clean_error', 'flip_rate')
-"""
 
 
 def _stored(ws: Workspace, ckpt_id: str, kind: str, settings: str) -> dict:
-    return {(c, s, m): v for c, s, m, v in ws.rows(REFERENCE_ROWS_SQL, [ckpt_id, kind, settings])}
+    return {(c, s, m): v for c, s, m, v in ws.rows(query("robustness/reference_rows"), [ckpt_id, kind, settings])}
 
 
 def evaluate_robustness(ws: Workspace, options: RobustnessOptions, progress=NULL) -> RobustnessResult:
@@ -325,7 +322,8 @@ class _Session:
         """Clean error and the error under each corruption and severity, of one checkpoint."""
         o, stored = self.o, self.stored_for(c, "corruptions", settings)
         row = dict(kind="corruptions", settings=settings)
-        e: dict[Any, float] = {"clean": self.measured(c, stored, partial(self.error, c, label="clean"), metric="clean_error", **row)}
+        clean = self.measured(c, stored, partial(self.error, c, label="clean"), metric="clean_error", **row)
+        e: dict[Any, float] = {"clean": clean}
         for name in names:
             for sev in o.severities:
                 seed = (o.seed, C.list_corruptions().index(name), sev)
@@ -349,8 +347,10 @@ class _Session:
         for name in names:
             result.corruption_errors[name] = {s: f[(name, s)] for s in o.severities}
             result.ce[name] = _ratio(sum(f[(name, s)] for s in o.severities), sum(r[(name, s)] for s in o.severities))
-            result.relative_ce[name] = _ratio(sum(f[(name, s)] - f["clean"] for s in o.severities),
-                                              sum(r[(name, s)] - r["clean"] for s in o.severities))
+            result.relative_ce[name] = _ratio(
+                sum(f[(name, s)] - f["clean"] for s in o.severities),
+                sum(r[(name, s)] - r["clean"] for s in o.severities),
+            )
         result.mce = float(np.mean(list(result.ce.values())))
         result.relative_mce = float(np.mean(list(result.relative_ce.values())))
         normalised = dict(kind="corruptions", reference_id=self.ref.checkpoint_id, settings=settings)
@@ -368,9 +368,17 @@ class _Session:
         for c in self.subjects:
             stored = self.stored_for(c, "flips", settings)
             rates[c.checkpoint_id] = {
-                name: self.measured(c, stored, partial(self.flip_rate, c, name),
-                                    kind="flips", metric="flip_rate", corruption=name, settings=settings)
-                for name in names}
+                name: self.measured(
+                    c,
+                    stored,
+                    partial(self.flip_rate, c, name),
+                    kind="flips",
+                    metric="flip_rate",
+                    corruption=name,
+                    settings=settings,
+                )
+                for name in names
+            }
         normalised = dict(kind="flips", reference_id=self.ref.checkpoint_id, settings=settings)
         for name in names:
             fv, rv = rates[self.ckpt.checkpoint_id][name], rates[self.ref.checkpoint_id][name]

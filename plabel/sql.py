@@ -1,0 +1,51 @@
+"""Named SQL: every query plabel runs lives in a file under `schemas/queries/`, loaded by name.
+
+`query("selection/stats")` reads `schemas/queries/selection/stats.sql` once. Queries compose by
+reference, as dbt models do: a file that defines a temporary view or table macro
+(`CREATE TEMP MACRO candidates(...) AS TABLE ...`) is run first, and later queries name it;
+no query text is assembled from pieces. A query's named parameters (`$round`) are read from its
+text, so `plabel.db` can refuse a parameter the query does not use and one it lacks.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+_NAMED = re.compile(r"\$([A-Za-z_]\w*)")
+_COMMENT = re.compile(r"--[^\n]*")
+_STRING = re.compile(r"'(?:[^']|'')*'")
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    text: str
+    params: frozenset[str]  # the $name parameters it uses
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _folder():
+    return resources.files("plabel.schemas").joinpath("queries")
+
+
+@cache
+def query(name: str) -> Query:
+    """The query `schemas/queries/<name>.sql`; KeyError lists the known names."""
+    file = _folder().joinpath(*f"{name}.sql".split("/"))
+    if not file.is_file():
+        raise KeyError(f"no query {name!r}; queries: {', '.join(list_queries())}")
+    text = file.read_text().strip().rstrip(";")
+    code = _STRING.sub("''", _COMMENT.sub("", text))  # a `$` inside a comment or string is no parameter
+    return Query(name, text, frozenset(_NAMED.findall(code)))
+
+
+def list_queries() -> list[str]:
+    names = []
+    for group in _folder().iterdir():
+        if group.is_dir():
+            names += [f"{group.name}/{f.name[:-4]}" for f in group.iterdir() if f.name.endswith(".sql")]
+    return sorted(names)

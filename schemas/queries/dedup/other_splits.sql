@@ -1,0 +1,1 @@
+SELECT DISTINCT split FROM embeddings WHERE round = ? AND split <> 'unlabeled'

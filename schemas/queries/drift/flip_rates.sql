@@ -1,0 +1,1 @@
+SELECT round_a, flip_rate FROM drift_summary

@@ -1,0 +1,1 @@
+SELECT kind, count(*) FROM negative_flips WHERE round_a = ? AND round_b = ? GROUP BY kind

@@ -1,0 +1,1 @@
+SELECT * FROM round_summary

@@ -1,0 +1,1 @@
+SELECT DISTINCT round FROM predictions ORDER BY round

@@ -1,0 +1,1 @@
+SELECT * FROM drift_summary WHERE round_a = ? AND round_b = ?

@@ -1,0 +1,1 @@
+CREATE TEMP TABLE staged (image_id VARCHAR)

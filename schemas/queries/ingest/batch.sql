@@ -1,0 +1,1 @@
+CREATE OR REPLACE TEMP TABLE batch AS SELECT * FROM batch_arrow

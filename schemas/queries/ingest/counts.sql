@@ -1,0 +1,1 @@
+SELECT count(*) FILTER (is_new), count(*) FILTER (NOT is_new) FROM ranked

@@ -1,0 +1,1 @@
+SELECT seq FROM fresh ORDER BY seq

@@ -1,0 +1,1 @@
+CREATE OR REPLACE TEMP TABLE known_ids AS SELECT DISTINCT image_id, split FROM images

@@ -1,0 +1,3 @@
+SELECT image_id, split, path, label, true_label, width, height, mode, format, bytes,
+       ?::VARCHAR AS ingest_id, ?::TIMESTAMPTZ AS ingested_at
+FROM ranked WHERE is_new ORDER BY seq

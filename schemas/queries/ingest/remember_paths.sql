@@ -1,0 +1,1 @@
+INSERT INTO known_paths SELECT path FROM fresh

@@ -1,0 +1,1 @@
+SELECT * FROM labeled_rows ORDER BY image_id

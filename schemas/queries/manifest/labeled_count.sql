@@ -1,0 +1,1 @@
+SELECT count(*) FROM images WHERE split = 'train' AND label IS NOT NULL

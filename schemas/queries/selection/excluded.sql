@@ -1,0 +1,7 @@
+CREATE OR REPLACE TEMP TABLE excluded AS
+SELECT DISTINCT image_id FROM (
+    SELECT image_id FROM images WHERE split IN ('val', 'test')
+    UNION ALL
+    SELECT image_id FROM duplicates
+    WHERE round = $round AND excluded AND (NOT $keep_duplicates OR scope IN ('val', 'test'))
+)

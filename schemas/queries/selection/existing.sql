@@ -1,0 +1,1 @@
+SELECT selection_id, manifest_path, manifest_hash, n_labeled FROM selections WHERE round = ?

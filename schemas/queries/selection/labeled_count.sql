@@ -1,0 +1,1 @@
+SELECT count(*) FROM labeled_rows WHERE $include_labeled

@@ -1,0 +1,1 @@
+SELECT split, count(*) FROM images GROUP BY split ORDER BY split

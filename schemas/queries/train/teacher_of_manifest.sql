@@ -1,0 +1,1 @@
+SELECT checkpoint_id FROM selections WHERE manifest_hash = ? LIMIT 1

@@ -1,0 +1,1 @@
+SELECT class_id, name FROM classes ORDER BY class_id

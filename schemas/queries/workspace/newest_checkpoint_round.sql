@@ -1,0 +1,1 @@
+SELECT max(round) FROM checkpoints
