@@ -58,8 +58,9 @@ def test_no_sql_text_in_the_library():
     found = []
     for p in (ROOT / "plabel").rglob("*.py"):
         rel = str(p.relative_to(ROOT))
+        if rel in allowed:
+            continue
         for node in ast.walk(ast.parse(p.read_text())):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and statement.match(node.value):
-                if rel not in allowed:
-                    found.append((rel, node.lineno))
+                found.append((rel, node.lineno))
     assert not found, found
