@@ -46,6 +46,12 @@ OptionalRound = Annotated[
 ]
 
 
+def open_round(path: Path | None, round_: int | None):
+    """The workspace and the round a command on predictions works on (dedup, select)."""
+    ws = open_ws(path)
+    return ws, resolve_round(ws, round_, "predictions", "round with predictions")
+
+
 def resolve_round(ws, round_: int | None, table: str, what: str) -> int:
     """`--round`, or the newest round of `table`, said on stderr so the user sees which."""
     if round_ is not None:

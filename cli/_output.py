@@ -53,6 +53,16 @@ def _say(prefix: str, style: str, message: str) -> None:
     )
 
 
+def emitted(result, json_output: bool) -> bool:
+    """With --json, the result as JSON on stdout (True: nothing more to print); else its notes as warnings."""
+    if json_output:
+        emit_json(result.to_dict())
+        return True
+    for note in getattr(result, "notes", ()):
+        warn(note)
+    return False
+
+
 def info(message: str) -> None:
     _say("", "", message)
 

@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from plabel.cli import _options as opt
-from plabel.cli._output import emit_json, info
+from plabel.cli._output import emitted, info
 from plabel.cli.app import command
 
 
@@ -57,23 +57,12 @@ def infer(
         info(f"Round {round_} (checkpoint {checkpoint}'s round; pass --round to choose another)")
     round_ = opt.resolve_round(ws, round_, "checkpoints", "trained round")
     options = InferOptions(
-        round=round_,
-        checkpoint=checkpoint,
-        splits=tuple(split or ()) or ("unlabeled",),
-        topk=topk,
-        store_probs=store_probs,
-        embeddings=embeddings,
-        temperature=temperature,
-        batch_size=batch_size,
-        workers=workers,
-        device=device,
-        amp=amp,
-        overwrite=overwrite,
-        flush_rows=rows_per_file,
+        round=round_, checkpoint=checkpoint, splits=tuple(split or ()) or ("unlabeled",), topk=topk,
+        store_probs=store_probs, embeddings=embeddings, temperature=temperature, batch_size=batch_size, workers=workers,
+        device=device, amp=amp, overwrite=overwrite, flush_rows=rows_per_file,
     )
     r = run(ws, options, progress=opt.progress(json_output))
-    if json_output:
-        emit_json(r.to_dict())
+    if emitted(r, json_output):
         return
     if r.already_complete:
         info(

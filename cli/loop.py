@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from plabel.cli import _options as opt
-from plabel.cli._output import emit_json, info, print_table
+from plabel.cli._output import emit_json, emitted, info, print_table
 from plabel.cli.app import command
 
 
@@ -99,8 +99,7 @@ def demo(
     if not json_output:
         info(f"Writing MNIST digits to {directory}/data and running 2 rounds of self-training on the CPU...")
     r = run_demo(directory, seed=seed, progress=opt.progress(json_output), on_step=_step_printer(not json_output))
-    if json_output:
-        emit_json(r.to_dict())
+    if emitted(r, json_output):
         return
     _round_table(r.rounds)
     gain = r.student_test_top1 - r.teacher_test_top1

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from plabel.cli import _options as opt
-from plabel.cli._output import emit_json, info, warn
+from plabel.cli._output import emitted, info
 from plabel.cli.app import command
 
 
@@ -26,9 +26,6 @@ def report(
     from plabel.report import write_report
 
     r = write_report(opt.open_ws(workspace), round_, output)
-    if json_output:
-        emit_json(r.to_dict())
+    if emitted(r, json_output):
         return
-    for note in r.notes:
-        warn(note)
     info(f"Report written to {r.path} ({r.bytes / 1e6:.2f} MB, rounds {', '.join(map(str, r.rounds)) or 'none'}).")

@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from plabel.cli import _options as opt
-from plabel.cli._output import emit_json, info, print_table, warn
+from plabel.cli._output import emitted, info, print_table
 from plabel.cli.app import command
 
 
@@ -32,14 +32,10 @@ def dedup(
     """Find exact and near duplicates of round R's unlabeled images, and val/test contamination."""
     from plabel.dedup import dedup as run
 
-    ws = opt.open_ws(workspace)
-    round_ = opt.resolve_round(ws, round_, "predictions", "round with predictions")
+    ws, round_ = opt.open_round(workspace, round_)
     r = run(ws, round_, similarity, neighbours, exact_limit, progress=opt.progress(json_output))
-    if json_output:
-        emit_json(r.to_dict())
+    if emitted(r, json_output):
         return
-    for note in r.notes:
-        warn(note)
     info(
         f"Round {r.round} (similarity >= {r.similarity}, index {r.index}): {r.exact} exact duplicates across splits, "
         f"{r.near_groups} near-duplicate groups ({r.near_members} images), {r.contaminated} contaminated with "
@@ -76,27 +72,15 @@ def select(
     from plabel.selection import SelectOptions, parse_per_class
     from plabel.selection import select as run
 
-    ws = opt.open_ws(workspace)
-    round_ = opt.resolve_round(ws, round_, "predictions", "round with predictions")
+    ws, round_ = opt.open_round(workspace, round_)
     options = SelectOptions(
-        round=round_,
-        threshold=threshold,
-        per_class=parse_per_class(per_class),
-        balance=balance,
-        labels=labels,
-        temperature=temperature,
-        seed=seed,
-        keep_duplicates=keep_duplicates,
-        include_labeled=labeled,
-        dry_run=dry_run,
+        round=round_, threshold=threshold, per_class=parse_per_class(per_class), balance=balance, labels=labels,
+        temperature=temperature, seed=seed, keep_duplicates=keep_duplicates, include_labeled=labeled, dry_run=dry_run,
         overwrite=overwrite,
     )
     r = run(ws, options, progress=opt.progress(json_output))
-    if json_output:
-        emit_json(r.to_dict())
+    if emitted(r, json_output):
         return
-    for note in r.notes:
-        warn(note)
     print_table(
         f"Round {r.round} selection ({options.balance}, N = {r.per_class}{' auto' if r.per_class_auto else ''}, "
         f"threshold {threshold})",

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from plabel.cli import _options as opt
-from plabel.cli._output import emit_json, info, print_table
+from plabel.cli._output import emitted, info, print_table
 from plabel.cli.app import command
 
 TRAIN = "Training"
@@ -163,45 +163,17 @@ def train(
     from plabel.train import train as run
 
     options = TrainOptions(
-        round=round_,
-        model=model,
-        manifest=str(manifest) if manifest else None,
-        epochs=epochs,
-        img_size=img_size,
-        in_chans=in_chans,
-        batch_size=batch_size,
-        unlabeled_ratio=unlabeled_ratio,
-        opt=opt_name,
-        lr=lr,
-        weight_decay=weight_decay,
-        momentum=momentum,
-        warmup_epochs=warmup_epochs,
-        min_lr=min_lr,
-        ema_decay=ema_decay,
-        clip_grad=clip_grad,
-        label_smoothing=label_smoothing,
-        noise=noise,
-        randaug=randaug,
-        randaug_magnitude=randaug_magnitude,
-        randaug_ops=randaug_ops,
-        drop_rate=drop_rate,
-        drop_path_rate=drop_path_rate,
-        hflip=hflip,
-        crop_scale=crop_scale,
-        pretrained=pretrained,
-        init_from=init_from,
-        finetune_from=finetune_from,
-        freeze_stages=freeze_stages,
-        skip_missing=skip_missing,
-        seed=seed,
-        workers=workers,
-        device=device,
-        amp=amp,
-        channels_last=channels_last,
+        round=round_, model=model, manifest=str(manifest) if manifest else None, epochs=epochs, img_size=img_size,
+        in_chans=in_chans, batch_size=batch_size, unlabeled_ratio=unlabeled_ratio, opt=opt_name, lr=lr,
+        weight_decay=weight_decay, momentum=momentum, warmup_epochs=warmup_epochs, min_lr=min_lr, ema_decay=ema_decay,
+        clip_grad=clip_grad, label_smoothing=label_smoothing, noise=noise, randaug=randaug,
+        randaug_magnitude=randaug_magnitude, randaug_ops=randaug_ops, drop_rate=drop_rate,
+        drop_path_rate=drop_path_rate, hflip=hflip, crop_scale=crop_scale, pretrained=pretrained, init_from=init_from,
+        finetune_from=finetune_from, freeze_stages=freeze_stages, skip_missing=skip_missing, seed=seed, workers=workers,
+        device=device, amp=amp, channels_last=channels_last,
     )
     r = run(opt.open_ws(workspace), options, progress=opt.progress(json_output), resume=resume)
-    if json_output:
-        emit_json(r.to_dict())
+    if emitted(r, json_output):
         return
     if r.already_trained:
         info(f"Already trained: checkpoint {r.checkpoint_id} (round {r.round}) has these options and data.")
@@ -260,29 +232,19 @@ def eval_(
     """Accuracy of a checkpoint on a split (EMA weights when kept), or its robustness; into evals."""
     ws = opt.open_ws(workspace)
     if robustness:
-        return _robustness(
-            ws,
-            checkpoint,
-            split,
-            robustness,
-            severities,
-            corruptions,
-            perturbations,
-            epsilon,
-            steps,
-            reference,
-            limit,
-            seed,
-            batch_size,
-            workers,
-            device,
-            json_output,
+        from plabel.robustness.measure import RobustnessOptions, parse_epsilons, parse_severities
+
+        options = RobustnessOptions(
+            kinds=_items(robustness), checkpoint=checkpoint, split=split, severities=parse_severities(severities),
+            corruptions=_items(corruptions), perturbations=_items(perturbations), epsilons=parse_epsilons(epsilon),
+            steps=steps, reference=reference, limit=limit, seed=seed, batch_size=batch_size, workers=workers,
+            device=device,
         )
+        return _robustness(ws, options, json_output)
     from plabel.evaluate import evaluate
 
     r = evaluate(ws, checkpoint, split, batch_size, workers, device, progress=opt.progress(json_output), limit=limit)
-    if json_output:
-        emit_json(r.to_dict())
+    if emitted(r, json_output):
         return
     info(
         f"Checkpoint {r.checkpoint_id} (round {r.round}) on {r.split}: top-1 {r.top1:.2f}%, top-5 "
@@ -291,51 +253,18 @@ def eval_(
     print_table("Per-class top-1", ["class", "top1 %"], [[c, round(v, 2)] for c, v in r.per_class.items()])
 
 
-def _robustness(
-    ws,
-    checkpoint,
-    split,
-    kinds,
-    severities,
-    corruptions,
-    perturbations,
-    epsilon,
-    steps,
-    reference,
-    limit,
-    seed,
-    batch_size,
-    workers,
-    device,
-    json_output,
-):
-    from plabel.robustness.measure import RobustnessOptions, evaluate_robustness, parse_epsilons, parse_severities
+def _items(text: str | None) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip()) if text else ()
 
-    def items(text):
-        return tuple(x.strip() for x in text.split(",") if x.strip()) if text else ()
 
-    options = RobustnessOptions(
-        kinds=items(kinds),
-        checkpoint=checkpoint,
-        split=split,
-        severities=parse_severities(severities),
-        corruptions=items(corruptions),
-        perturbations=items(perturbations),
-        epsilons=parse_epsilons(epsilon),
-        steps=steps,
-        reference=reference,
-        limit=limit,
-        seed=seed,
-        batch_size=batch_size,
-        workers=workers,
-        device=device,
-    )
+def _robustness(ws, options, json_output: bool) -> None:
+    from plabel.robustness.measure import evaluate_robustness
+
     r = evaluate_robustness(ws, options, progress=opt.progress(json_output))
-    if json_output:
-        emit_json(r.to_dict())
+    if emitted(r, json_output):
         return
     info(
-        f"Checkpoint {r.checkpoint_id} (round {r.round}) on {r.n} {split} images, reference {r.reference_id} "
+        f"Checkpoint {r.checkpoint_id} (round {r.round}) on {r.n} {options.split} images, reference {r.reference_id} "
         f"({r.images_per_s:,.0f} images/s)"
     )
     if r.mce is not None:

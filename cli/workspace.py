@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from plabel.cli import _options as opt
-from plabel.cli._output import emit_json, info, print_table, warn
+from plabel.cli._output import emit_json, emitted, info, print_table, warn
 from plabel.cli.app import command
 
 
@@ -84,8 +84,7 @@ def ingest(
         allow_outside=allow_outside,
         progress=opt.progress(json_output),
     )
-    if json_output:
-        emit_json(r.to_dict())
+    if emitted(r, json_output):
         return
     if r.seen and r.skipped == r.seen:
         info(f"Nothing new: all {r.seen} files are already in the workspace.")
