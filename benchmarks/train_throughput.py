@@ -46,7 +46,7 @@ def plain_loop(files, targets, model_name, img_size, batch_size, workers, epochs
     from plabel import models
 
     torch.manual_seed(0)
-    model = models.create(model_name, 10, 3, img_size)
+    model = models.create(model_name, 10, models.ModelOptions(in_chans=3, img_size=img_size))
     dc = models.data_config(model, img_size, 3)
     # the transform plabel builds for the same options: "off" is a random resized crop at scale 1
     tf = models.train_transform(

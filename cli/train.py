@@ -241,9 +241,10 @@ def eval_(
             device=device,
         )
         return _robustness(ws, options, json_output)
-    from plabel.evaluate import evaluate
+    from plabel.evaluate import EvalOptions, evaluate
 
-    r = evaluate(ws, checkpoint, split, batch_size, workers, device, progress=opt.progress(json_output), limit=limit)
+    settings = EvalOptions(batch_size=batch_size, workers=workers, device=device, limit=limit)
+    r = evaluate(ws, checkpoint, split, settings, progress=opt.progress(json_output))
     if emitted(r, json_output):
         return
     info(

@@ -158,7 +158,8 @@ def open_folder(folder: Path) -> Checkpoint:
 def build_model(ckpt: Checkpoint, use_ema: bool = True, device: torch.device | str = "cpu") -> torch.nn.Module:
     """The checkpoint's model in eval mode, EMA weights when present and asked for."""
     cfg = ckpt.config
-    model = models.create(cfg["model"], cfg["num_classes"], cfg["in_chans"], cfg["data_config"]["input_size"][-1])
+    built = models.ModelOptions(in_chans=cfg["in_chans"], img_size=cfg["data_config"]["input_size"][-1])
+    model = models.create(cfg["model"], cfg["num_classes"], built)
     name = EMA if use_ema and ckpt.has_ema else WEIGHTS
     load_weights(model, ckpt.folder / name, ckpt.checkpoint_id)
     return model.to(device).eval()

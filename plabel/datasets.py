@@ -7,7 +7,7 @@ scikit-learn's carries 1,797 8x8 digits. Writing them as files exercises the rea
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,33 +45,38 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
     return (d.images * (255.0 / 16.0)).round().astype(np.uint8), d.target.astype(int)
 
 
-def write_split_folders(
-    dest: str | Path,
-    images: np.ndarray,
-    labels: np.ndarray,
-    labeled_per_class: int,
-    test_per_class: int,
-    unlabeled_per_class: int | None = None,
-    val_per_class: int = 0,
-    seed: int = 0,
-    size: int | None = None,
-) -> SplitFolders:
+@dataclass(frozen=True)
+class SplitSizes:
+    """Images per class in each split; `unlabeled_per_class=None`: every remaining image."""
+
+    labeled_per_class: int = 20
+    test_per_class: int = 100
+    unlabeled_per_class: int | None = None
+    val_per_class: int = 0
+    seed: int = 0
+    size: int | None = None  # resize to size x size pixels
+
+
+def write_split_folders(dest: str | Path, images: np.ndarray, labels: np.ndarray, sizes: SplitSizes | None = None,
+                        **keywords) -> SplitFolders:
     """Split per class (seeded) into train/val/test/unlabeled ImageFolder trees of PNG files.
 
-    `unlabeled_per_class=None` puts every remaining image in the unlabeled pool.
+    Sizes come as a SplitSizes or as its fields by keyword (`labeled_per_class=20, ...`).
     """
+    s = replace(sizes or SplitSizes(), **keywords)
     dest = Path(dest)
-    rng = np.random.default_rng(seed)
-    plan = {"train": labeled_per_class, "val": val_per_class, "test": test_per_class}
+    rng = np.random.default_rng(s.seed)
+    plan = {"train": s.labeled_per_class, "val": s.val_per_class, "test": s.test_per_class}
     for cls in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == cls))
         start = 0
         for split, n in plan.items():
-            _write(dest / split / str(cls), images, idx[start : start + n], size)
+            _write(dest / split / str(cls), images, idx[start : start + n], s.size)
             start += n
-        rest = idx[start:] if unlabeled_per_class is None else idx[start : start + unlabeled_per_class]
-        _write(dest / "unlabeled" / str(cls), images, rest, size)
-    return SplitFolders(dest / "train", dest / "unlabeled", dest / "test", dest / "val" if val_per_class else None)
+        rest = idx[start:] if s.unlabeled_per_class is None else idx[start : start + s.unlabeled_per_class]
+        _write(dest / "unlabeled" / str(cls), images, rest, s.size)
+    val = dest / "val" if s.val_per_class else None
+    return SplitFolders(dest / "train", dest / "unlabeled", dest / "test", val)
 
 
 def _write(folder: Path, images: np.ndarray, idx: np.ndarray, size: int | None) -> None:

@@ -125,9 +125,10 @@ def _group_rows(ids: list[str], x: np.ndarray, confidence: np.ndarray, labels: n
     return out
 
 
-def cross_duplicates(ids: list[str], x: np.ndarray, other_ids: list[str], y: np.ndarray, scope: str,
+def cross_duplicates(ids: list[str], x: np.ndarray, other: tuple[list[str], np.ndarray], scope: str,
                      threshold: float, exact_limit: int = EXACT_SEARCH_LIMIT) -> list[dict]:
-    """Unlabeled images whose nearest `scope` image is at or above the threshold."""
+    """Unlabeled images whose nearest `scope` image (of `other`: ids and vectors) is at or above the threshold."""
+    other_ids, y = other
     if not ids or not other_ids:
         return []
     index, _ = build_index(y, exact_limit)
@@ -193,7 +194,7 @@ def _near(con, result: DedupResult, neighbours: int, exact_limit: int, progress)
             continue
         oids, y, _ = _vectors(con, round, split)
         result.searched[split] = len(oids)
-        rows += cross_duplicates(ids, x, oids, y, split, threshold, exact_limit)
+        rows += cross_duplicates(ids, x, (oids, y), split, threshold, exact_limit)
         task.advance(1)
     task.close()
     return rows

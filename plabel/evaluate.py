@@ -45,9 +45,13 @@ def loader(files: np.ndarray, transform, dc: models.DataConfig, batch_size: int,
 
 
 @torch.inference_mode()
-def predict_logits(model, files: np.ndarray, dc: models.DataConfig, device, batch_size: int = 256,
-                   workers: int = 0, progress=NULL, description: str = "predict") -> tuple[np.ndarray, dict[int, str]]:
-    """Logits for every file (un-augmented), and {index: reason} for files that could not be read."""
+def predict_logits(model, files: np.ndarray, dc: models.DataConfig, options: EvalOptions | None = None,
+                   progress=NULL, description: str = "predict") -> tuple[np.ndarray, dict[int, str]]:
+    """Logits for every file (un-augmented, on the model's device), and {index: reason} for the
+    files that could not be read."""
+    o = options or EvalOptions()
+    device = next(model.parameters()).device
+    batch_size, workers = o.batch_size, o.workers
     out = np.zeros((len(files), 0), np.float32)
     bad: dict[int, str] = {}
     task = progress.task(description, len(files), "images")
@@ -92,24 +96,32 @@ class EvalResult:
         return dict(self.__dict__)
 
 
-def evaluate(ws: Workspace, checkpoint: str | None = "latest", split: str = "test", batch_size: int = 256,
-             workers: int = 0, device: str = "auto", use_ema: bool = True, progress=NULL,
-             limit: int | None = None) -> EvalResult:
-    """Top-1, top-5, per-class accuracy and the confusion matrix of a checkpoint on a split
-    (its first `limit` images only, when given: the rows record how many)."""
+@dataclass(frozen=True)
+class EvalOptions:
+    batch_size: int = 256  # images per forward pass
+    workers: int = 0  # DataLoader processes decoding images
+    device: str = "auto"
+    use_ema: bool = True  # the EMA weights, when the checkpoint kept them
+    limit: int | None = None  # the first N images only (a quick look; the rows record how many)
+
+
+def evaluate(ws: Workspace, checkpoint: str | None = "latest", split: str = "test",
+             options: EvalOptions | None = None, progress=NULL) -> EvalResult:
+    """Top-1, top-5, per-class accuracy and the confusion matrix of a checkpoint on a split."""
+    o = options or EvalOptions()
     if split not in EVAL_SPLITS:
         raise UsageError(f"--split must be one of {', '.join(EVAL_SPLITS)}")
     ckpt = checkpoints.find(ws, checkpoint)
     classes = ws.class_names()
     checkpoints.check_classes(ckpt, classes)
-    if limit is not None and limit < 1:
+    if o.limit is not None and o.limit < 1:
         raise UsageError("--limit must be >= 1")
-    data = labeled_split(ws, split, limit)
+    data = labeled_split(ws, split, o.limit)
     if not len(data):
         raise UsageError(f"no labeled {split} images in the workspace")
-    dev = models.resolve_device(device)
-    model = checkpoints.build_model(ckpt, use_ema=use_ema, device=dev)
-    logits, bad = predict_logits(model, data.files, ckpt.data_config, dev, batch_size, workers, progress,
+    dev = models.resolve_device(o.device)
+    model = checkpoints.build_model(ckpt, use_ema=o.use_ema, device=dev)
+    logits, bad = predict_logits(model, data.files, ckpt.data_config, o, progress,
                                  f"eval {split}")
     ok = np.array([i not in bad for i in range(len(data))], dtype=bool)
     logits, targets = logits[ok], data.targets[ok]

@@ -308,13 +308,13 @@ def infer(ws: Workspace, options: InferOptions, progress=NULL) -> InferResult:
     if any(done_dir.glob("*.parquet")) and not o.overwrite:
         return InferResult(o.round, ckpt.checkpoint_id, 0, 0, 0, True, time.perf_counter() - started, 0.0,
                            _bytes(done_dir), _rows(done_dir))
-    device = models.resolve_device(o.device)
+    models.resolve_device(o.device)  # a bad --device fails before anything is written
     with ws.writing(f"plabel infer --round {o.round}"):
         st = _open_staging(ws, o, ckpt.checkpoint_id)
         scratch = ws.root / ".scratch" / f"infer-round{o.round}-{st.infer_id}.parquet"
         try:
             staged = _pending(ws, o, st, scratch)
-            predicted, rejected, seconds = _predict(ws, o, ckpt, device, scratch, st, progress)
+            predicted, rejected, seconds = _predict(ws, o, ckpt, scratch, st, progress)
         finally:
             scratch.unlink(missing_ok=True)
         if not st.parts():  # nothing to predict at all: the round exists, empty
@@ -404,11 +404,12 @@ def _rejects_table(b: dict, round: int, infer_id: str) -> pa.Table:
     })
 
 
-def _predict(ws, o: InferOptions, ckpt, device, scratch: Path, st: Staging, progress) -> tuple[int, int, float]:
+def _predict(ws, o: InferOptions, ckpt, scratch: Path, st: Staging, progress) -> tuple[int, int, float]:
     """Predict the pending images listed in `scratch`; (predicted, rejected, seconds)."""
     pending = pq.ParquetFile(scratch).metadata.num_rows
     if pending == 0:
         return 0, 0, 0.0
+    device = models.resolve_device(o.device)
     model = checkpoints.build_model(ckpt, use_ema=o.use_ema, device=device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)

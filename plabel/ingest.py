@@ -15,7 +15,7 @@ from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -263,58 +263,67 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(workers, mp_context=ctx)
 
 
-def ingest(
-    ws: Workspace,
-    source: str | os.PathLike,
-    split: str | None = None,
-    classes: list[str] | None = None,
-    add_classes: bool = False,
-    withheld_labels: bool = False,
-    workers: int | None = None,
-    pixel_limit: int = DEFAULT_PIXEL_LIMIT,
-    allow_outside: bool = False,
-    progress=NULL,
-) -> IngestResult:
-    """Register the images under `source` (a folder with --split, or a CSV/Parquet listing)."""
+@dataclass(frozen=True)
+class IngestOptions:
+    split: str | None = None  # train, val, test (a folder of class folders) or unlabeled; listings may say
+    classes: list[str] | None = None  # the class list in id order, for the first labeled ingest
+    add_classes: bool = False  # append classes not yet in the workspace instead of failing
+    withheld_labels: bool = False  # unlabeled class folders hold withheld ground truth
+    workers: int | None = None  # processes hashing and decoding (None: every core)
+    pixel_limit: int = DEFAULT_PIXEL_LIMIT  # larger images are rejects (decompression bombs)
+    allow_outside: bool = False  # listing paths may leave the listing's folder
+
+
+def ingest(ws: Workspace, source: str | os.PathLike, options: IngestOptions | None = None, progress=NULL,
+           **keywords) -> IngestResult:
+    """Register the images under `source` (a folder with a split, or a CSV/Parquet listing).
+
+    Options come as an IngestOptions, or as its fields by keyword: `ingest(ws, "data", split="train")`.
+    """
     started = time.perf_counter()
+    o = replace(options or IngestOptions(), **keywords)
     source = Path(os.path.abspath(source))
     if not source.exists():
         raise UsageError(f"no such file or folder: {source}")
-    if withheld_labels and split != "unlabeled":
+    if o.withheld_labels and o.split != "unlabeled":
         raise UsageError("--withheld-labels applies to --split unlabeled")
-    cands, total, found = _candidates(ws, source, split, withheld_labels, allow_outside)
+    cands, total, found = _candidates(ws, source, o.split, o.withheld_labels, o.allow_outside)
     result = IngestResult(uuid.uuid4().hex[:12], str(source))
     with ws.writing(f"plabel ingest {source}"):
-        all_classes, to_add = (
-            _resolve_classes(ws, found, classes, add_classes) if found or classes else (ws.class_names(), [])
-        )
-        now = datetime.now(timezone.utc)
+        if found or o.classes:
+            all_classes, to_add = _resolve_classes(ws, found, o.classes, o.add_classes)
+        else:
+            all_classes, to_add = ws.class_names(), []
         if to_add:
-            first = len(all_classes) - len(to_add)
-            storage.write_arrow(
-                pa.table(
-                    {"class_id": list(range(first, len(all_classes))), "name": to_add, "added_at": [now] * len(to_add)}
-                ),
-                ws.table_dir("classes") / storage.part_name(),
-                table("classes"),
-            )
+            first, now = len(all_classes) - len(to_add), datetime.now(timezone.utc)
+            rows = [{"class_id": first + i, "name": name, "added_at": now} for i, name in enumerate(to_add)]
+            storage.write_rows(rows, ws.table_dir("classes") / storage.part_name(), table("classes"))
             result.classes_added = to_add
-        _run(ws, cands, total, result, workers or os.cpu_count() or 1, pixel_limit, progress)
+        _run(ws, _Pending(cands, total), result, o, progress)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _run(ws, cands, total, result, workers, pixel_limit, progress):
+@dataclass
+class _Pending:
+    """The candidates still to look at, and how many there are (for the progress bar)."""
+
+    candidates: Iterable[Candidate]
+    total: int
+
+
+def _run(ws: Workspace, pending_candidates: _Pending, result: IngestResult, o: IngestOptions, progress) -> None:
+    workers, pixel_limit = o.workers or os.cpu_count() or 1, o.pixel_limit
     con = ws.connect()
     db.execute(con, query("ingest/known_paths"))
     db.execute(con, query("ingest/known_ids"))
-    task = progress.task("ingest", total, "files")
+    task = progress.task("ingest", pending_candidates.total, "files")
     pool = None
     pending: deque = deque()  # result iterators of the chunks in flight (at most two)
     buffer: list[pa.RecordBatch] = []
     reasons: Counter = Counter()
     try:
-        for chunk in _chunks(cands, CHUNK):
+        for chunk in _chunks(pending_candidates.candidates, CHUNK):
             result.seen += len(chunk)
             fresh = _unknown(con, chunk)
             result.skipped += len(chunk) - len(fresh)

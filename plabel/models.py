@@ -38,17 +38,28 @@ def check_model_name(name: str) -> None:
         raise UsageError(f"unknown timm model {name!r}{hint}")
 
 
-def create(name: str, num_classes: int, in_chans: int = 3, img_size: int | None = None,
-           pretrained: bool = False, drop_rate: float = 0.0, drop_path_rate: float = 0.0) -> torch.nn.Module:
-    """A timm model with our head; models of fixed input size (ViTs) are built for `img_size`."""
+@dataclass(frozen=True)
+class ModelOptions:
+    """How a model is built beyond its name and classes (the student's noise among them)."""
+
+    in_chans: int = 3
+    img_size: int | None = None  # models of fixed input size (ViTs) are built for it
+    pretrained: bool = False  # timm's weights (needs network access)
+    drop_rate: float = 0.0  # head dropout
+    drop_path_rate: float = 0.0  # stochastic depth
+
+
+def create(name: str, num_classes: int, options: ModelOptions | None = None) -> torch.nn.Module:
+    """A timm model with our head."""
+    o = options or ModelOptions()
     check_model_name(name)
-    kwargs: dict[str, Any] = dict(num_classes=num_classes, in_chans=in_chans, pretrained=pretrained,
-                                  drop_rate=drop_rate)
-    if drop_path_rate:
-        kwargs["drop_path_rate"] = drop_path_rate
+    kwargs: dict[str, Any] = dict(num_classes=num_classes, in_chans=o.in_chans, pretrained=o.pretrained,
+                                  drop_rate=o.drop_rate)
+    if o.drop_path_rate:
+        kwargs["drop_path_rate"] = o.drop_path_rate
     cfg = timm.models.get_pretrained_cfg(name)
-    if img_size and cfg is not None and getattr(cfg, "fixed_input_size", False):
-        kwargs["img_size"] = img_size
+    if o.img_size and cfg is not None and getattr(cfg, "fixed_input_size", False):
+        kwargs["img_size"] = o.img_size
     try:
         return timm.create_model(name, **kwargs)
     except TypeError as e:

@@ -277,9 +277,8 @@ def _build(plan: RunPlan) -> Parts:
     source = plan.parent if plan.kind == "finetune" else plan.init
     in_chans = int(source.config["in_chans"] if source is not None else o.in_chans or 3)
     img_size = o.img_size or (source.data_config.input_size[-1] if source is not None else None)
-    model = models.create(
-        plan.model_name, len(plan.classes), in_chans, img_size, o.pretrained, plan.drop_rate, plan.drop_path_rate
-    )
+    built = models.ModelOptions(in_chans, img_size, o.pretrained, plan.drop_rate, plan.drop_path_rate)
+    model = models.create(plan.model_name, len(plan.classes), built)
     if source is not None:
         weights = checkpoints.EMA if source.has_ema else checkpoints.WEIGHTS
         checkpoints.load_weights(model, source.folder / weights, source.checkpoint_id)
@@ -516,7 +515,7 @@ def _validate_epoch(plan: RunPlan, parts: Parts, val) -> tuple[float | None, flo
         return None, None
     model = parts.ema.module if parts.ema is not None else parts.model
     model.eval()
-    logits, bad = predict_logits(model, val.files, parts.data_config, parts.device, 256, 0)
+    logits, bad = predict_logits(model, val.files, parts.data_config)
     ok = np.array([i not in bad for i in range(len(val))], dtype=bool)
     return accuracy(logits[ok], val.targets[ok], 1), accuracy(logits[ok], val.targets[ok], 5)
 

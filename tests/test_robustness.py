@@ -131,7 +131,8 @@ def _clean_on_first(ws, ckpt_id, n):
 
     data = labeled_split(ws, "test", n)
     ckpt = checkpoints.find(ws, ckpt_id)
-    logits, _ = predict_logits(checkpoints.build_model(ckpt), data.files, ckpt.data_config, resolve_device("cpu"))
+    model = checkpoints.build_model(ckpt, device=resolve_device("cpu"))
+    logits, _ = predict_logits(model, data.files, ckpt.data_config)
     return float((logits.argmax(1) == data.targets).mean() * 100)
 
 

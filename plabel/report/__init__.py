@@ -101,33 +101,13 @@ class _Report:
             table_rows.append([r["round"], (r["teacher_id"] or "-")[:10], r["teacher_test_top1"], r["teacher_val_top1"],
                                r["n_pseudo"], (r["student_id"] or "-")[:10], r["student_test_top1"],
                                r["flip_rate_to_next"], *extra])
-        body = _table(
-            [
-                "round",
-                "teacher",
-                "teacher test top-1",
-                "teacher val top-1",
-                "pseudo labels",
-                "student",
-                "student test top-1",
-                "flip rate to next",
-                *[f"teacher {k}" for k in keys],
-            ],
-            table_rows,
-            "rounds-table",
-        )
-        rounds = [r["round"] for r in rows]
-        if rounds:
-            body += _plot(
-                "plot-accuracy",
-                plots.accuracy_by_round(
-                    rounds,
-                    {
-                        "test top-1": [r["teacher_test_top1"] for r in rows],
-                        "val top-1": [r["teacher_val_top1"] for r in rows],
-                    },
-                ),
-            )
+        columns = ["round", "teacher", "teacher test top-1", "teacher val top-1", "pseudo labels", "student",
+                   "student test top-1", "flip rate to next", *[f"teacher {k}" for k in keys]]
+        body = _table(columns, table_rows, "rounds-table")
+        if rows:
+            accuracy = {"test top-1": [r["teacher_test_top1"] for r in rows],
+                        "val top-1": [r["teacher_val_top1"] for r in rows]}
+            body += _plot("plot-accuracy", plots.accuracy_by_round([r["round"] for r in rows], accuracy))
         if keys:
             body += (
                 "<p>Robustness columns are the latest measurements of each round's teacher (<code>plabel "
@@ -243,22 +223,7 @@ class _Report:
         b = self.only_round if self.only_round and self.only_round in self.pred_rounds[1:] else self.pred_rounds[-1]
         a = self.pred_rounds[self.pred_rounds.index(b) - 1]
         rows = [(ca, cb, n) for ca, cb, _, _, n in self.ws.rows(query("drift/transitions"), [a, b])]
-        totals: dict[int, int] = {}
-        for ca, _, n in rows:
-            totals[ca] = totals.get(ca, 0) + n
-        keep = sorted(totals, key=lambda c: (-totals[c], c))[: D.MAX_CLASSES]
-        index = {c: i for i, c in enumerate(sorted(keep))}
-        matrix = np.zeros((len(index), len(index)))
-        for ca, cb, n in rows:
-            if ca in index and cb in index:
-                matrix[index[ca], index[cb]] = n
-        labels = [self.names[c] for c in sorted(keep)]
-        body = f"<p>Round {a} to round {b}, unlabeled pool.</p>"
-        if len(totals) > D.MAX_CLASSES:
-            body += (
-                f'<div class="note">The matrix shows the {D.MAX_CLASSES} most predicted of {len(totals)} classes.</div>'
-            )
-        body += _plot("plot-transitions", plots.heatmap(matrix, labels, f"class in round {b}", f"class in round {a}"))
+        body = f"<p>Round {a} to round {b}, unlabeled pool.</p>" + self.transitions(rows, a, b)
         moves = sorted(((n, ca, cb) for ca, cb, n in rows if ca != cb), reverse=True)
         body += "<h3>Largest transitions</h3>" + _table(
             ["from", "to", "images"],
@@ -278,6 +243,24 @@ class _Report:
             "negative-flips-table",
         )
         return self.section("drift", f"Drift: round {a} to round {b}", body)
+
+    def transitions(self, rows: list[tuple], a: int, b: int) -> str:
+        """The class transition matrix of the most predicted classes."""
+        totals: dict[int, int] = {}
+        for ca, _, n in rows:
+            totals[ca] = totals.get(ca, 0) + n
+        keep = sorted(sorted(totals, key=lambda c: (-totals[c], c))[: D.MAX_CLASSES])
+        index = {c: i for i, c in enumerate(keep)}
+        matrix = np.zeros((len(index), len(index)))
+        for ca, cb, n in rows:
+            if ca in index and cb in index:
+                matrix[index[ca], index[cb]] = n
+        note = ""
+        if len(totals) > D.MAX_CLASSES:
+            note = (f'<div class="note">The matrix shows the {D.MAX_CLASSES} most predicted of {len(totals)} '
+                    "classes.</div>")
+        heatmap = plots.heatmap(matrix, [self.names[c] for c in keep], f"class in round {b}", f"class in round {a}")
+        return note + _plot("plot-transitions", heatmap)
 
     def lineage(self) -> str:
         rows, _ = D.rounds_overview(self.ws)
