@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,6 +20,11 @@ Round = Annotated[
     int, typer.Option("--round", "-r", help="Round number (0: the teacher trained on labeled images).", min=0)
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed.")]
+
+
+def option(help: str, *flags: str, **settings) -> Any:
+    """typer.Option with its help text first, so that an option's declaration fits on one line."""
+    return typer.Option(*flags, help=help, **settings)
 
 
 def open_ws(path: Path | None):

@@ -56,7 +56,7 @@ def _say(prefix: str, style: str, message: str) -> None:
 def emitted(result, json_output: bool) -> bool:
     """With --json, the result as JSON on stdout (True: nothing more to print); else its notes as warnings."""
     if json_output:
-        emit_json(result.to_dict())
+        emit_json(result.to_dict() if hasattr(result, "to_dict") else result)
         return True
     for note in getattr(result, "notes", ()):
         warn(note)

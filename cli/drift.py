@@ -5,25 +5,20 @@ import csv
 import sys
 from typing import Annotated
 
-import typer
-
 from plabel.cli import _options as opt
-from plabel.cli._output import emit_json, info, print_table
+from plabel.cli._output import emit_json, emitted, info, print_table
 from plabel.cli.app import command
+from plabel.drift import rounds as round_rows  # DuckDB only: `plabel --help` stays instant
 
 MATRIX_LIMIT = 20
 
 
 @command()
 def drift(
-    from_round: Annotated[
-        int | None, typer.Option("--from", help="Earlier round (default: the second-to-last).")
-    ] = None,
-    to_round: Annotated[int | None, typer.Option("--to", help="Later round (default: the last).")] = None,
-    format: Annotated[
-        str, typer.Option("--format", "-f", help="table, json, or csv (the class transitions).")
-    ] = "table",
-    top: Annotated[int, typer.Option(help="Largest transitions shown.", min=1)] = 10,
+    from_round: Annotated[int | None, opt.option("Earlier round (default: the second-to-last).", "--from")] = None,
+    to_round: Annotated[int | None, opt.option("Later round (default: the last).", "--to")] = None,
+    format: Annotated[str, opt.option("table, json, or csv (the class transitions).", "--format", "-f")] = "table",
+    top: Annotated[int, opt.option("Largest transitions shown.", min=1)] = 10,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ):
@@ -87,11 +82,8 @@ def drift(
 @command()
 def rounds(workspace: opt.Workspace = None, json_output: opt.Json = False):
     """One line per round: teacher -> predictions -> selection -> manifest -> student, with metrics."""
-    from plabel.drift import rounds as run
-
-    rows = run(opt.open_ws(workspace))
-    if json_output:
-        emit_json(rows)
+    rows = round_rows(opt.open_ws(workspace))
+    if emitted(rows, json_output):
         return
     if not rows:
         info("No rounds yet: train a teacher with `plabel train --round 0`.")

