@@ -42,8 +42,15 @@ def command(name: str | None = None, **kwargs):
     return register
 
 
+# Command modules in the order `plabel --help` and docs/cli.md list their commands.
+COMMAND_MODULES = ("drift", "infer", "loop", "report", "dedup", "select", "train", "eval", "workspace")
+
+
 def _load_commands() -> None:
-    from plabel.cli import drift, infer, loop, report, select, train, workspace  # noqa: F401
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"plabel.cli.{name}")
 
 
 _load_commands()

@@ -12,13 +12,13 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyarrow as pa
 
 from plabel import db, storage
-from plabel.errors import UnknownRound, UsageError
+from plabel.errors import UnknownRound, UsageError, check_finite
 from plabel.progress import NULL
 from plabel.schema import table
 from plabel.sql import query
@@ -143,10 +143,23 @@ def cross_duplicates(ids: list[str], x: np.ndarray, other: tuple[list[str], np.n
     return out
 
 
-def dedup(ws: Workspace, round: int, similarity: float | None = None, neighbours: int = NEIGHBOURS,
-          exact_limit: int = EXACT_SEARCH_LIMIT, progress=NULL) -> DedupResult:
-    """Find round R's duplicates and write them to the `duplicates` table (replacing any)."""
+@dataclass(frozen=True)
+class DedupOptions:
+    similarity: float | None = None  # near duplicates at or above it (None: DEFAULT_SIMILARITY)
+    neighbours: int = NEIGHBOURS  # nearest neighbours searched per image
+    exact_limit: int = EXACT_SEARCH_LIMIT  # vectors up to which search is exact; above, IVF
+
+
+def dedup(ws: Workspace, round: int, options: DedupOptions | None = None, progress=NULL,
+          **keywords) -> DedupResult:
+    """Find round R's duplicates and write them to the `duplicates` table (replacing any).
+
+    Options come as a DedupOptions, or as its fields by keyword: `dedup(ws, 0, similarity=0.99)`.
+    """
     started = time.perf_counter()
+    o = replace(options or DedupOptions(), **keywords)
+    similarity, neighbours, exact_limit = o.similarity, o.neighbours, o.exact_limit
+    check_finite(o)
     threshold = DEFAULT_SIMILARITY if similarity is None else similarity
     if not -1 <= threshold <= 1:
         raise UsageError("--similarity must be in [-1, 1] (cosine similarity)")
