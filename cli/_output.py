@@ -4,7 +4,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import math
 import os
 import sys
 import traceback
@@ -24,24 +23,15 @@ from rich.table import Table
 from rich.text import Text
 
 from plabel.errors import PlabelError
+from plabel.values import json_safe
 
 err = Console(stderr=True)
 out = Console(soft_wrap=True)
 
 
-def _clean(value):
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
-
-
 def emit_json(data) -> None:
     """Machine-readable output: plain JSON on stdout, nothing else there."""
-    sys.stdout.write(json.dumps(_clean(data), indent=2, default=str) + "\n")
+    sys.stdout.write(json.dumps(json_safe(data), indent=2, default=str) + "\n")
     sys.stdout.flush()
 
 

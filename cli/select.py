@@ -8,19 +8,24 @@ import typer
 from plabel.cli import _options as opt
 from plabel.cli._output import emitted, info, print_table
 from plabel.cli.app import command
+from plabel.selection import SelectOptions
+
+DEFAULTS = SelectOptions(round=0)  # the library's defaults are the CLI's: one owner
 
 
 @command()
 def select(
     round_: opt.OptionalRound = None,
-    threshold: Annotated[float, opt.option("Keep predictions with confidence >= threshold (paper: 0.3).")] = 0.3,
+    threshold: Annotated[float, opt.option("Keep predictions with confidence >= threshold (paper: 0.3).")] = (
+        DEFAULTS.threshold
+    ),
     per_class: Annotated[
         str, opt.option("Images per class N, or auto (the median of the per-class candidate counts).")
-    ] = "auto",
-    balance: Annotated[str, opt.option("topk (paper), copies (official code) or none.")] = "topk",
-    labels: Annotated[str, opt.option("hard (argmax) or soft (the teacher's distribution).")] = "hard",
-    temperature: Annotated[float, opt.option("Soft labels: p ** (1/T), renormalised.")] = 1.0,
-    seed: opt.Seed = 0,
+    ] = str(DEFAULTS.per_class),
+    balance: Annotated[str, opt.option("topk (paper), copies (official code) or none.")] = DEFAULTS.balance,
+    labels: Annotated[str, opt.option("hard (argmax) or soft (the teacher's distribution).")] = DEFAULTS.labels,
+    temperature: Annotated[float, opt.option("Soft labels: p ** (1/T), renormalised.")] = DEFAULTS.temperature,
+    seed: opt.Seed = DEFAULTS.seed,
     keep_duplicates: Annotated[
         bool,
         typer.Option(
@@ -34,7 +39,7 @@ def select(
     json_output: opt.Json = False,
 ):
     """Select round R's pseudo labels (Noisy Student rule) and write round R's manifest."""
-    from plabel.selection import SelectOptions, parse_per_class
+    from plabel.selection import parse_per_class
     from plabel.selection import select as run
 
     ws, round_ = opt.open_round(workspace, round_)

@@ -22,7 +22,7 @@ from plabel.errors import UnknownRound, UsageError, check_finite
 from plabel.progress import NULL
 from plabel.schema import table
 from plabel.sql import query
-from plabel.workspace import Workspace
+from plabel.workspace import HELD_OUT, Workspace
 
 DEFAULT_SIMILARITY = 0.995  # measured: see docs/selection.md, "Choosing the similarity threshold"
 EXACT_SEARCH_LIMIT = 200_000  # vectors; above it an IVF index (recall measured in docs/benchmarks.md)
@@ -139,7 +139,7 @@ def cross_duplicates(ids: list[str], x: np.ndarray, other: tuple[list[str], np.n
         if other == ids[i]:
             continue  # the same bytes: an exact duplicate, reported as such
         out.append({"image_id": ids[i], "duplicate_of": other, "kind": "near", "scope": scope,
-                    "similarity": float(sims[i, 0]), "group_id": other, "excluded": scope in ("val", "test")})
+                    "similarity": float(sims[i, 0]), "group_id": other, "excluded": scope in HELD_OUT})
     return out
 
 
@@ -218,7 +218,7 @@ def _count(result: DedupResult, exact: list[dict], rows: list[dict]) -> None:
     near = [r for r in rows if r["kind"] == "near" and r["scope"] == "unlabeled"]
     result.near_members = len(near)
     result.near_groups = len({r["group_id"] for r in near})
-    result.contaminated = len({r["image_id"] for r in rows if r["scope"] in ("val", "test")})
+    result.contaminated = len({r["image_id"] for r in rows if r["scope"] in HELD_OUT})
     result.train_duplicates = len({r["image_id"] for r in rows if r["scope"] == "train"})
     result.excluded = len({r["image_id"] for r in rows if r["excluded"]})
 

@@ -16,6 +16,7 @@ from plabel.ingest import ingest
 from plabel.loop import RunConfig, run, write_default_config
 from plabel.progress import NULL
 from plabel.report import write_report
+from plabel.selection import SelectOptions
 from plabel.sql import query
 from plabel.workspace import init_workspace
 
@@ -35,7 +36,7 @@ DEMO_CONFIG = RunConfig(
     teacher={"epochs": 30},
     student={"epochs": 10, "unlabeled_ratio": 3.0},
     infer={"splits": ["test"]},
-    select={"threshold": 0.3, "per_class": "auto", "balance": "topk"},
+    select={"threshold": SelectOptions.threshold, "per_class": "auto", "balance": "topk"},
 )
 
 

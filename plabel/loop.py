@@ -33,7 +33,7 @@ from plabel.sql import query
 from plabel.train import TrainOptions
 from plabel.train import train as train_round
 from plabel.train import validate as validate_train
-from plabel.workspace import CONFIG_FILE, Workspace, read_toml, toml_value
+from plabel.workspace import CONFIG_FILE, HELD_OUT, Workspace, read_toml, toml_value
 
 SECTIONS = ("train", "teacher", "student", "infer", "dedup", "select")
 # what the loop decides itself: passing them in a section would contradict the loop
@@ -70,7 +70,7 @@ class RunConfig:
         return models[min(round, len(models)) - 1] if models else self.teacher_model
 
     def infer_options(self, round: int) -> InferOptions:
-        splits = tuple(dict.fromkeys(("unlabeled", *self.infer.get("splits", ("val", "test")))))
+        splits = tuple(dict.fromkeys(("unlabeled", *self.infer.get("splits", HELD_OUT))))
         extra = {k: v for k, v in self.infer.items() if k != "splits"}
         return InferOptions(round=round, splits=splits, **{"embeddings": True, **extra})
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import pyarrow.parquet as pq
 
 from plabel import storage
 from plabel.errors import ReadOnlyViolation, UsageError
+from plabel.values import json_safe
 from plabel.workspace import Workspace
 
 FORMATS = ("table", "csv", "json", "parquet")
@@ -143,12 +143,6 @@ def check_output(workspace: Path, output: Path) -> Path:
     return Path(os.path.abspath(output))
 
 
-def _json_value(v):
-    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
-        return None
-    return v
-
-
 def write_result(result: QueryResult, fmt: str, output: Path | None, stream=None) -> int:
     """Write a result as csv, json or parquet to `output` (atomically) or `stream`; rows written."""
     if fmt not in FORMATS or fmt == "table":
@@ -203,7 +197,7 @@ def _write_text(result: QueryResult, fmt: str, fh) -> int:
     fh.write("[")
     for batch in result.reader:
         for row in batch.to_pylist():
-            fh.write(("," if n else "") + "\n  " + json.dumps({k: _json_value(v) for k, v in row.items()}, default=str))
+            fh.write(("," if n else "") + "\n  " + json.dumps(json_safe(row), default=str))
             n += 1
     fh.write("\n]\n" if n else "]\n")
     return n

@@ -211,7 +211,7 @@ def select(ws: Workspace, options: SelectOptions, progress=NULL) -> SelectResult
             return _dry_run(con, plan)
         existing = _existing(ws, con, o.round)
         if existing and existing["selection_id"] == plan.selection_id:
-            manifest = storage.literal_path(ws.round_dir("manifests", o.round) / "manifest.parquet")
+            manifest = storage.literal_path(ws.manifest_path(o.round))
             _fill(plan.classes, {r[0]: r[1:] for r in db.rows(con, query("selection/manifest_counts"), [manifest])})
             return plan.result(existing["n_labeled"], existing["manifest_path"], existing["manifest_hash"], True)
         if existing and not o.overwrite:
@@ -357,7 +357,7 @@ def _write(ws: Workspace, con, plan: _Plan) -> SelectResult:
         staging = ws.staging_dir(name, o.round)
         if staging.exists():
             storage.retire_dir(staging, ws.trash_dir)
-    manifest = ws.staging_dir("manifests", o.round) / "manifest.parquet"
+    manifest = ws.manifest_path(o.round, staged=True)
     db.execute(con, query("manifest/labeled_rows"))
     storage.write_query(con, query("selection/manifest"), {"include_labeled": o.include_labeled}, manifest,
                         table("manifests"))
@@ -367,7 +367,7 @@ def _write(ws: Workspace, con, plan: _Plan) -> SelectResult:
     class_rows = [{"selection_id": plan.selection_id, **asdict(c)} for c in plan.classes]
     dest = ws.staging_dir("selection_classes", o.round) / "classes.parquet"
     storage.write_rows(class_rows, dest, table("selection_classes"))
-    path = f"tables/manifests/round={o.round}/manifest.parquet"
+    path = ws.store_path(ws.manifest_path(o.round))
     result = plan.result(n_labeled, path, storage.file_hash(manifest), False)
     dest = ws.staging_dir("selections", o.round) / "selection.parquet"
     storage.write_rows([_selection_row(plan, result)], dest, table("selections"))

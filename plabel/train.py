@@ -155,7 +155,7 @@ def validate(o: TrainOptions) -> None:
 def _default_manifest(ws: Workspace, o: TrainOptions) -> Path:
     if o.finetune_from or o.round == 0:
         return labeled_manifest(ws)
-    path = ws.round_dir("manifests", o.round - 1) / "manifest.parquet"
+    path = ws.manifest_path(o.round - 1)
     if not path.is_file():
         raise UnknownRound(
             f"round {o.round - 1} has no manifest to train round {o.round}'s student on; "

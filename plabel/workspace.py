@@ -37,6 +37,8 @@ CATALOG_FILE = "catalog.duckdb"
 CATALOG_STATE = ".catalog-state"
 FORMAT = 1
 SPLITS = ("train", "val", "test", "unlabeled")
+HELD_OUT = ("val", "test")  # splits never trained on: an unlabeled image that duplicates one is excluded
+MANIFEST_FILE = "manifest.parquet"
 
 CONFIG_TEMPLATE = """\
 # plabel workspace. Keys under [run] are the options of `plabel run`; each is also a CLI option.
@@ -92,6 +94,11 @@ class Workspace:
             what = {"checkpoints": "no checkpoint yet: run `plabel train --round 0 --model NAME` first"}
             raise UnknownRound(what.get(name, f"no round has {name} yet"))
         return max(found)
+
+    def manifest_path(self, round: int, staged: bool = False) -> Path:
+        """Round R's manifest (the one file of `manifests` round R), or where it is built."""
+        folder = self.staging_dir("manifests", round) if staged else self.round_dir("manifests", round)
+        return folder / MANIFEST_FILE
 
     def commit_round(self, name: str, round: int, staging: Path) -> None:
         """Put a finished staging folder in place as round R of a table, retiring the one it replaces."""

@@ -31,6 +31,7 @@ from plabel.robustness import corruptions as C
 from plabel.robustness import perturbations as P
 from plabel.robustness.adversarial import Normalized, fgsm, pgd
 from plabel.sql import query
+from plabel.values import json_safe
 from plabel.workspace import Workspace
 
 KINDS = ("corruptions", "flips", "fgsm", "pgd")
@@ -77,15 +78,7 @@ class RobustnessResult:
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
-        return _json_safe(dict(self.__dict__))
-
-
-def _json_safe(v):
-    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
-        return None
-    if isinstance(v, dict):
-        return {str(k): _json_safe(x) for k, x in v.items()}
-    return v
+        return json_safe(dict(self.__dict__))
 
 
 def parse_severities(text: str) -> tuple[int, ...]:

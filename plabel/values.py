@@ -1,0 +1,15 @@
+"""Numbers as JSON can hold them: one rule for every JSON plabel writes."""
+from __future__ import annotations
+
+import math
+
+
+def json_safe(value):
+    """NaN and infinities become null (JSON has neither), in nested dicts, lists and tuples too."""
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
