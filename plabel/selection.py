@@ -239,7 +239,7 @@ def _check_round(ws: Workspace, round: int) -> None:
 
 def _plan(ws: Workspace, con, o: SelectOptions, started: float) -> _Plan:
     """Candidates, per-class counts, N and the balancing tables, up to the selection's id."""
-    _check_predictions(con, o.round)
+    _check_predictions(con, o)
     checkpoint_id = db.scalar(con, query("selection/teacher"), {"round": o.round})
     probs_stored = db.scalar(con, query("selection/probs_stored"), [o.round])
     db.execute(con, query("selection/excluded"), {"round": o.round, "keep_duplicates": o.keep_duplicates})
@@ -294,12 +294,20 @@ def _dry_run(con, plan: _Plan) -> SelectResult:
     return plan.result(n_labeled, None, None, False)
 
 
-def _check_predictions(con, round: int) -> None:
-    bad, example = db.row(con, query("selection/bad_predictions"), [round])
+def _check_predictions(con, o: SelectOptions) -> None:
+    """Refuse predictions no teacher writes (a crafted or damaged table), naming an example."""
+    params = {"round": o.round}
+    bad = db.scalar(con, query("selection/bad_predictions"), params)
     if bad:
+        example = db.scalar(con, query("selection/bad_prediction_example"), params)
         raise DataError(
-            f"round {round} has {bad} predictions with a NaN, infinite or out-of-range confidence or probability "
-            f"(e.g. image {example}); no teacher writes those: re-run `plabel infer --round {round} --overwrite`"
+            f"round {o.round} has {bad} predictions with a NaN, infinite or out-of-range confidence (e.g. image "
+            f"{example}); no teacher writes those: re-run `plabel infer --round {o.round} --overwrite`"
+        )
+    if o.labels == "soft" and db.scalar(con, query("selection/bad_soft_labels"), params):
+        raise DataError(
+            f"round {o.round} has stored probabilities that are NaN, infinite or negative; soft labels cannot be "
+            f"made of them: re-run `plabel infer --round {o.round} --overwrite`"
         )
 
 

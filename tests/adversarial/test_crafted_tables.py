@@ -26,6 +26,20 @@ def test_non_finite_predictions_are_refused_by_select(ws, cli):
     assert tree_digest(ws.root) == before
 
 
+def test_non_finite_stored_probabilities_are_refused_for_soft_labels(ws, cli):
+    part = next(ws.round_dir("predictions", 0).glob("*.parquet"))
+    t = pq.read_table(part)
+    probs = t.column("prob").to_pylist()
+    probs[0] = [math.nan] + probs[0][1:]
+    pq.write_table(t.set_column(t.schema.get_field_index("prob"), "prob", pa.array(probs, t.schema.field("prob").type)),
+                   part)
+    before = tree_digest(ws.root)
+    r = cli("select", "--round", "0", "--labels", "soft", "-w", ws.root)
+    assert r.exit_code == 1 and "soft labels cannot be made" in r.stderr, r.output
+    assert tree_digest(ws.root) == before
+    assert cli("select", "--round", "0", "--labels", "hard", "-w", ws.root).exit_code == 0  # hard labels read no probs
+
+
 def test_a_round_whose_parts_were_deleted(ws, cli):
     for p in ws.round_dir("predictions", 0).glob("*.parquet"):
         p.unlink()
