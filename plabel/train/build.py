@@ -1,0 +1,89 @@
+"""Building a run: model, optimizer, schedule, EMA and the draw plan."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from plabel import checkpoints, models
+from plabel.errors import UsageError
+from plabel.sampling import MixedPlan
+from plabel.train.plan import RunPlan
+
+
+@dataclass
+class Parts:
+    model: torch.nn.Module
+    ema: Any | None  # timm's ModelEmaV3
+    optimizer: torch.optim.Optimizer
+    scheduler: Any  # timm's CosineLRScheduler
+    data_config: models.DataConfig
+    plan: MixedPlan
+    order: np.ndarray  # manifest rows by plan position: labeled first, then pseudo
+    device: torch.device
+
+
+def build_parts(plan: RunPlan) -> Parts:
+    from timm.optim import create_optimizer_v2
+    from timm.scheduler import CosineLRScheduler
+    from timm.utils import ModelEmaV3
+
+    o = plan.options
+    device = models.resolve_device(o.device)
+    torch.manual_seed(o.seed)
+    source = plan.parent if plan.kind == "finetune" else plan.init
+    in_chans = int(source.config["in_chans"] if source is not None else o.in_chans or 3)
+    img_size = o.img_size or (source.data_config.input_size[-1] if source is not None else None)
+    built = models.ModelOptions(in_chans, img_size, o.pretrained, plan.drop_rate, plan.drop_path_rate)
+    model = models.create(plan.model_name, len(plan.classes), built)
+    if source is not None:
+        weights = checkpoints.EMA if source.has_ema else checkpoints.WEIGHTS
+        checkpoints.load_weights(model, source.folder / weights, source.checkpoint_id)
+    if o.freeze_stages:
+        _freeze(model, o.freeze_stages)
+    dc = models.data_config(model, img_size, in_chans)
+    model.to(device)
+    if device.type == "cuda" and o.channels_last:
+        model.to(memory_format=torch.channels_last)
+    m = plan.manifest
+    order = np.concatenate([np.flatnonzero(~m.pseudo), np.flatnonzero(m.pseudo)])
+    n_lab = int((~m.pseudo).sum())
+    # a stream is drawn from when some of its rows have copies > 0 (copies = 0 rows are never drawn)
+    has_lab, has_unl = m.copies[~m.pseudo].sum() > 0, m.copies[m.pseudo].sum() > 0
+    lab_bs = o.batch_size if has_lab else 0
+    unl_bs = (max(1, round(o.unlabeled_ratio * o.batch_size)) if has_lab else o.batch_size) if has_unl else 0
+    mixed = MixedPlan(m.copies[order[:n_lab]], m.copies[order[n_lab:]], lab_bs, unl_bs)
+    optimizer = create_optimizer_v2(model, opt=o.opt, lr=o.lr, weight_decay=o.weight_decay, momentum=o.momentum)
+    total = o.epochs * mixed.steps
+    warmup = min(int(o.warmup_epochs * mixed.steps), max(total - 1, 0))
+    scheduler = CosineLRScheduler(
+        optimizer, t_initial=total, lr_min=o.min_lr, warmup_t=warmup, warmup_lr_init=o.lr * 0.01, t_in_epochs=False
+    )
+    scheduler.step_update(0)
+    ema = ModelEmaV3(model, decay=o.ema_decay, use_warmup=True) if o.ema_decay else None
+    return Parts(model, ema, optimizer, scheduler, dc, mixed, order, device)
+
+
+def _freeze(model: torch.nn.Module, stages: int) -> None:
+    """Freeze the first `stages` parameter groups of timm's coarse grouping (stem = group 0)."""
+    from timm.models import group_parameters
+
+    if not hasattr(model, "group_matcher"):
+        raise UsageError("--freeze-stages: this model does not describe its stages (no group_matcher)")
+    matcher: Any = model.group_matcher
+    groups = group_parameters(model, matcher(coarse=True))
+    frozen = {name for gid, names in groups.items() if gid < stages for name in names}
+    for name, p in model.named_parameters():
+        if name in frozen:
+            p.requires_grad_(False)
+
+
+def transform(plan: RunPlan, dc: models.DataConfig):
+    o = plan.options
+    if plan.kind == "finetune":
+        return models.eval_transform(dc)
+    hflip, crop_scale = o.hflip, o.crop_scale  # resolved by plan_run: never None here
+    assert hflip is not None and crop_scale is not None
+    return models.train_transform(dc, plan.randaug, hflip, (crop_scale, 1.0))

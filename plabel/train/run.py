@@ -1,0 +1,110 @@
+"""`train`: plan, build, resume, the epochs, the checkpoint."""
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from plabel import checkpoints
+from plabel.data import TrainImages
+from plabel.evaluate import labeled_split
+from plabel.progress import NULL
+from plabel.sql import query
+from plabel.train.build import Parts, build_parts, transform
+from plabel.train.epoch import Diverged, record_divergence, run_epoch, validate_epoch, write_run_row
+from plabel.train.options import TrainOptions, TrainResult
+from plabel.train.plan import RunPlan, plan_run
+from plabel.train.state import load_state, save_state
+from plabel.workspace import Workspace
+
+
+def train(ws: Workspace, options: TrainOptions, progress=NULL, resume: bool = True) -> TrainResult:
+    """Train round R's model; resume a killed run (unless `resume` is False: start it over);
+    return the existing checkpoint of a finished one."""
+    started = time.perf_counter()
+    plan = plan_run(ws, options)
+    o = plan.options
+    done = ws.scalar(query("train/existing_run"), [plan.run_id])
+    if done:
+        ckpt = checkpoints.find(ws, done)
+        return TrainResult(done, ckpt.round, plan.kind, plan.run_id, o.epochs, None, True, plan.skipped_missing,
+                           ckpt.config.get("metrics", {}), seconds=time.perf_counter() - started)
+    with ws.writing(f"plabel train --round {o.round}"):
+        parts = build_parts(plan)
+        run_dir = ws.train_dir / plan.run_id
+        if not resume:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        resumed = load_state(run_dir, parts)
+        at = _Position(resumed[0] + 1, resumed[1], resumed[2]) if resumed else _Position(0, 0, [])
+        first_epoch, history = at.epoch, at.history
+        for row in history:  # rows of epochs saved before a kill may not have reached the table
+            write_run_row(ws, plan, row)
+        skipped = _epochs(ws, plan, parts, run_dir, at, progress)
+        last = history[-1]
+        metrics = {"val_top1": last["val_top1"], "val_top5": last["val_top5"], "loss": last["loss"]}
+        config = _checkpoint_config(plan, parts, metrics)
+        ckpt = checkpoints.save(ws, parts.model, parts.ema.module if parts.ema is not None else None, config)
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return TrainResult(ckpt.checkpoint_id, ckpt.round, plan.kind, plan.run_id, o.epochs,
+                       first_epoch if resumed else None, False, plan.skipped_missing + skipped, metrics, history,
+                       time.perf_counter() - started)
+
+
+@dataclass
+class _Position:
+    """Where a run stands: the next epoch, the optimizer steps so far, the rows of the epochs done."""
+
+    epoch: int
+    step: int
+    history: list[dict]
+
+
+def _epochs(ws: Workspace, plan: RunPlan, parts: Parts, run_dir: Path, at: _Position, progress) -> int:
+    """The remaining epochs of the run, each saved (state, then its runs row); images skipped."""
+    o, dc = plan.options, parts.data_config
+    val = labeled_split(ws, "val")
+    dataset = TrainImages(plan.manifest.files, transform(plan, dc), dc.input_size[0], dc.input_size)
+    skipped, step, history = 0, at.step, at.history
+    for epoch in range(at.epoch, o.epochs):
+        task = progress.task(f"train round {o.round} epoch {epoch + 1}/{o.epochs}", parts.plan.steps, "steps")
+        try:
+            step, row, bad = run_epoch(plan, parts, dataset, epoch, step, task)
+        except Diverged as d:
+            raise record_divergence(ws, plan, parts, d) from None
+        finally:
+            task.close()
+        skipped += bad
+        row["val_top1"], row["val_top5"] = validate_epoch(plan, parts, val)
+        history.append(row)
+        save_state(run_dir, parts, epoch, step, history)
+        write_run_row(ws, plan, row)
+    return skipped
+
+
+def _checkpoint_config(plan: RunPlan, parts: Parts, metrics: dict) -> dict:
+    m = plan.manifest
+    return {
+        "round": plan.options.round,
+        "kind": plan.kind,
+        "model": plan.model_name,
+        "num_classes": len(plan.classes),
+        "classes": plan.classes,
+        "in_chans": parts.data_config.input_size[0],
+        "data_config": parts.data_config.to_dict(),
+        "ema": parts.ema is not None,
+        "train": plan.resolved(),
+        "manifest": {
+            "path": m.path,
+            "hash": m.hash,
+            "rows": len(m),
+            "labeled": int((~m.pseudo).sum()),
+            "pseudo": int(m.pseudo.sum()),
+            "skipped_missing": plan.skipped_missing,
+        },
+        "parent_id": plan.parent.checkpoint_id if plan.parent else None,
+        "init_id": plan.init.checkpoint_id if plan.init else None,
+        "run_id": plan.run_id,
+        "metrics": {k: (None if v is None or math.isnan(v) else round(v, 6)) for k, v in metrics.items()},
+    }
