@@ -1,0 +1,156 @@
+"""What a selection will do: its checks, candidates, per-class counts, N, balancing tables and id."""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+
+import pyarrow as pa
+
+from plabel import db, storage
+from plabel.errors import DataError, UnknownRound
+from plabel.selection.balance import auto_per_class, boundaries, cutoffs
+from plabel.selection.options import ClassCount, SelectOptions, SelectResult
+from plabel.sql import query
+from plabel.workspace import Workspace
+
+# Registries of the query files a selection runs (schemas/queries/selection/). Each defines, or
+# reads, temporary table macros: candidates -> binned -> eligible -> pseudo -> selected.
+CANDIDATES = {True: "selection/candidates", False: "selection/candidates_none_excluded"}
+PSEUDO = {"topk": "selection/pseudo_topk", "copies": "selection/pseudo_copies", "none": "selection/pseudo_none"}
+SELECTED = {  # (labels, where soft labels come from)
+    ("hard", "topk"): "selection/selected_hard", ("hard", "full"): "selection/selected_hard",
+    ("soft", "topk"): "selection/selected_soft_topk", ("soft", "full"): "selection/selected_soft_full",
+}
+
+
+@dataclass
+class Plan:
+    """What a selection will do, resolved from the options and round R's predictions."""
+
+    o: SelectOptions
+    started: float
+    checkpoint_id: str
+    classes: list[ClassCount]
+    per_class: int | None
+    auto: bool
+    soft_source: str
+    params: dict  # of the pseudo macro: round, threshold, per_class, seed
+    selection_id: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def result(self, n_labeled, path: str | None, digest: str | None, already: bool) -> SelectResult:
+        o, classes = self.o, self.classes
+        return SelectResult(
+            o.round, self.selection_id, self.checkpoint_id, self.per_class, self.auto and o.balance != "none",
+            int(n_labeled or 0), sum(c.selected for c in classes), sum(c.copies for c in classes), path, digest,
+            o.dry_run, already, classes, self.notes, time.perf_counter() - self.started,
+        )
+
+
+def check_round(ws: Workspace, round: int) -> None:
+    if not ws.round_dir("predictions", round).exists():
+        raise UnknownRound(f"round {round} has no predictions: run `plabel infer --round {round}` first")
+    if round not in ws.rounds("predictions"):  # committed rounds always hold a part file
+        raise UnknownRound(
+            f"round {round}'s predictions folder holds no files (were they deleted?): "
+            f"run `plabel infer --round {round} --overwrite`"
+        )
+
+
+def make_plan(ws: Workspace, con, o: SelectOptions, started: float) -> Plan:
+    """Candidates, per-class counts, N and the balancing tables, up to the selection's id."""
+    _check_predictions(con, o)
+    checkpoint_id = db.scalar(con, query("selection/teacher"), {"round": o.round})
+    probs_stored = db.scalar(con, query("selection/probs_stored"), [o.round])
+    db.execute(con, query("selection/excluded"), {"round": o.round, "keep_duplicates": o.keep_duplicates})
+    any_excluded = bool(db.scalar(con, query("selection/excluded_count")))
+    for name in (CANDIDATES[any_excluded], "selection/binned", "selection/eligible"):
+        db.execute(con, query(name))
+    stats = db.rows(con, query("selection/stats"), {"round": o.round, "threshold": o.threshold})
+    classes, hist = _stats(stats, dict(db.rows(con, query("workspace/classes"))))
+    auto = o.per_class == "auto"
+    n: int | None = None
+    if o.balance != "none":
+        n = auto_per_class([c.after_dedup for c in classes]) if auto else int(o.per_class)
+    _balance_tables(con, o, hist, n)
+    db.execute(con, query(PSEUDO[o.balance]))  # after its tables: a macro is bound when defined
+    params = {"round": o.round, "threshold": o.threshold, "per_class": n, "seed": o.seed}
+    plan = Plan(o, started, checkpoint_id, classes, n, auto, "full" if probs_stored else "topk", params)
+    plan.selection_id = _fingerprint(ws, o, n, checkpoint_id, plan.soft_source)[:16]
+    if not ws.round_dir("duplicates", o.round).exists():
+        plan.notes.append(
+            f"round {o.round} was not deduplicated (`plabel dedup --round {o.round}`): "
+            "only exact contamination with val/test was excluded"
+        )
+    return plan
+
+
+def _balance_tables(con, o: SelectOptions, hist, n) -> None:
+    """The per-class tables the balancing macros join: topk's boundary bins, copies' cutoffs."""
+    if o.balance == "topk":
+        _register(con, "boundaries", boundaries(hist, n), BOUNDARIES)
+    if o.balance == "copies":
+        _register(con, "cutoffs", cutoffs(hist, n, o.threshold), CUTOFFS)
+
+
+BOUNDARIES = pa.schema(
+    [("class_id", pa.int32()), ("boundary", pa.int32()), ("above", pa.int64()), ("total", pa.int64())]
+)
+CUTOFFS = pa.schema([("class_id", pa.int32()), ("cutoff", pa.float32()), ("count", pa.int64())])
+
+
+def _register(con, name: str, rows: list[tuple], schema: pa.Schema) -> None:
+    """Python rows as a table the SQL can read by name (for as long as the connection lives)."""
+    columns: list = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+    con.register(name, pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(columns, schema, strict=True)],
+                                            schema=schema))
+
+
+def _check_predictions(con, o: SelectOptions) -> None:
+    """Refuse predictions no teacher writes (a crafted or damaged table), naming an example."""
+    params = {"round": o.round}
+    bad = db.scalar(con, query("selection/bad_predictions"), params)
+    if bad:
+        example = db.scalar(con, query("selection/bad_prediction_example"), params)
+        raise DataError(
+            f"round {o.round} has {bad} predictions with a NaN, infinite or out-of-range confidence (e.g. image "
+            f"{example}); no teacher writes those: re-run `plabel infer --round {o.round} --overwrite`"
+        )
+    if o.labels == "soft" and db.scalar(con, query("selection/bad_soft_labels"), params):
+        raise DataError(
+            f"round {o.round} has stored probabilities that are NaN, infinite or negative; soft labels cannot be "
+            f"made of them: re-run `plabel infer --round {o.round} --overwrite`"
+        )
+
+
+def _stats(rows: list[tuple], names: dict[int, str]) -> tuple[list[ClassCount], list[tuple[int, int, int]]]:
+    """The funnel per class, and the histogram (class, bin, n) of the eligible rows."""
+    classes = {c: ClassCount(c, name, 0, 0, 0) for c, name in sorted(names.items())}
+    hist = []
+    for class_id, above, excluded, b, n in rows:
+        c = classes[class_id]
+        c.predicted += n
+        if above:
+            c.above_threshold += n
+            if not excluded:
+                c.after_dedup += n
+                hist.append((class_id, b, n))
+    return list(classes.values()), hist
+
+
+def _fingerprint(ws: Workspace, o: SelectOptions, n, checkpoint_id: str, soft_source: str) -> str:
+    """Identity of a selection: its parameters and what it read (by content, not file names)."""
+    dup_files = sorted(ws.round_dir("duplicates", o.round).glob("*.parquet"))
+    inputs = {
+        "options": {k: v for k, v in asdict(o).items() if k not in ("dry_run", "overwrite")},
+        "per_class": n,
+        "checkpoint_id": checkpoint_id,
+        "soft_source": soft_source,
+        # row counts from the Parquet footers: no scan of 10^8 rows to name a selection
+        "predictions": storage.row_count(ws.round_dir("predictions", o.round).glob("*.parquet")),
+        "images": storage.row_count(ws.table_dir("images").glob("*.parquet")),
+        "duplicates": [storage.file_hash(p) for p in dup_files],
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
