@@ -40,7 +40,7 @@ def variants(im: Image.Image, rng: np.random.Generator) -> list[Image.Image]:
 def main() -> None:
     from plabel import checkpoints
     from plabel.datasets import load_mnist, write_split_folders
-    from plabel.infer import _forward
+    from plabel.infer import forward
     from plabel.ingest import ingest
     from plabel.models import eval_transform
     from plabel.train import TrainOptions, train
@@ -75,7 +75,7 @@ def main() -> None:
         def embed(images: list[Image.Image]) -> np.ndarray:
             with torch.inference_mode():
                 batch = torch.stack([tf(im.convert("RGB")) for im in images])
-                return _forward(model, batch, True)[1].numpy()
+                return forward(model, batch, True)[1].numpy()
 
         pool_idx = rng.choice(np.arange(1000, 5000), 2000, replace=False)
         pool = [Image.fromarray(x[i], "L") for i in pool_idx]

@@ -55,7 +55,7 @@ def naive(model, files: list[str], transform, out: Path) -> float:
 
 def bytes_per_row(tmp: Path, rows: int = 20000, classes: int = 1000) -> dict:
     from plabel import storage
-    from plabel.infer import _predictions_table, summarize
+    from plabel.infer import predictions_table, summarize
     from plabel.schema import table
 
     torch.manual_seed(0)
@@ -67,7 +67,7 @@ def bytes_per_row(tmp: Path, rows: int = 20000, classes: int = 1000) -> dict:
     for mode in ("topk", "full"):
         cols = dict(s, image_id=ids, split=["unlabeled"] * rows)
         path = tmp / f"{mode}.parquet"
-        storage.write_arrow(_predictions_table(cols, "0" * 16, 1.0, mode == "full"), path, table("predictions"))
+        storage.write_arrow(predictions_table(cols, "0" * 16, 1.0, mode == "full"), path, table("predictions"))
         out[mode] = path.stat().st_size / rows
     return out
 

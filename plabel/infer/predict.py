@@ -1,0 +1,149 @@
+"""The teacher's pass over the pending images, buffered into staged part files."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from plabel import checkpoints, models, storage
+from plabel.data import load_image
+from plabel.errors import DataError
+from plabel.images import RejectedImage
+from plabel.infer.options import InferOptions
+from plabel.infer.rows import Rows, embeddings_table, forward, predictions_table, summarize
+from plabel.infer.staging import Staging
+from plabel.schema import table
+from plabel.workspace import Workspace
+
+
+class PendingImages(IterableDataset):
+    """Streams the images still to predict from a Parquet list, row groups split over workers."""
+
+    def __init__(self, pending: Path, transform, in_chans: int, input_size):
+        self.pending, self.transform, self.in_chans, self.input_size = str(pending), transform, in_chans, input_size
+
+    def __iter__(self):
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        f = pq.ParquetFile(self.pending)
+        for g in range(worker, f.num_row_groups, workers):
+            t = f.read_row_group(g)
+            columns = (t.column(c).to_pylist() for c in ("image_id", "split", "fs_path"))
+            for image_id, split, path in zip(*columns, strict=True):
+                try:
+                    x = self.transform(load_image(path, self.in_chans))
+                    yield x, image_id, split, path, ""
+                except RejectedImage as e:
+                    yield torch.zeros(self.input_size), image_id, split, path, str(e)
+
+
+def _check_finite(logits: torch.Tensor, checkpoint_id: str, example: str) -> None:
+    if not bool(torch.isfinite(logits).all()):  # NaN confidences would sort above every real one
+        raise DataError(
+            f"checkpoint {checkpoint_id} gives NaN or infinite outputs (batch starting at image {example}): "
+            "its weights are broken, e.g. by a diverged training; nothing was committed"
+        )
+
+
+@dataclass
+class _Predictor:
+    """One pass of the teacher over the pending images, buffered into staged part files."""
+
+    ws: Workspace
+    o: InferOptions
+    ckpt: checkpoints.Checkpoint
+    device: torch.device
+    st: Staging
+    model: torch.nn.Module
+    rows: Rows = field(default_factory=Rows)
+    embs: Rows = field(default_factory=Rows)
+    bad_rows: Rows = field(default_factory=Rows)
+    predicted: int = 0
+    rejected: int = 0
+
+    def batch(self, x: torch.Tensor, image_ids, splits, paths, reasons) -> None:
+        bad = [i for i, r in enumerate(reasons) if r]
+        if bad:
+            self.bad_rows.add(image_id=[image_ids[i] for i in bad], split=[splits[i] for i in bad],
+                              path=[self.ws.store_path(paths[i]) for i in bad], reason=[reasons[i] for i in bad])
+            self.rejected += len(bad)
+        good = [i for i, r in enumerate(reasons) if not r]
+        if good:
+            self.predict(x[good], [image_ids[i] for i in good], [splits[i] for i in good])
+        if self.rows.n + self.bad_rows.n >= self.o.flush_rows:
+            self.flush()
+
+    def predict(self, x: torch.Tensor, ids: list[str], splits: list[str]) -> None:
+        o, device = self.o, self.device
+        x = x.to(device, non_blocking=True)
+        if device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=o.amp and device.type == "cuda"):
+            logits, feats = forward(self.model, x, o.embeddings)
+        _check_finite(logits, self.ckpt.checkpoint_id, ids[0])
+        s = summarize(logits, o.temperature, o.topk)
+        full = {"probs": s["probs"]} if o.store_probs == "full" else {}
+        self.rows.add(image_id=ids, split=splits, index=s["index"], prob=s["prob"], margin=s["margin"],
+                      entropy=s["entropy"], **full)
+        if feats is not None:
+            self.embs.add(image_id=ids, split=splits, embedding=feats.cpu().numpy())
+        self.predicted += len(ids)
+
+    def flush(self) -> None:
+        """Write the buffered whole batches as parts of one name; the predictions part goes last and
+        marks the flush as done (it is written even when every image of the flush was unreadable)."""
+        if self.rows.n + self.bad_rows.n == 0:
+            return
+        o, st, ckpt_id, name = self.o, self.st, self.ckpt.checkpoint_id, storage.part_name()
+        if self.bad_rows.n:
+            storage.write_arrow(_rejects_table(self.bad_rows.take(), o.round, st.infer_id), st.rejects / name,
+                                table("rejects"))
+        if st.embeddings is not None and self.embs.n:
+            storage.write_arrow(embeddings_table(self.embs.take(), ckpt_id), st.embeddings / name,
+                                table("embeddings"))
+        data = (predictions_table(self.rows.take(), ckpt_id, o.temperature, o.store_probs == "full")
+                if self.rows.n else table("predictions").arrow_schema().empty_table())
+        storage.write_arrow(data, st.predictions / name, table("predictions"))
+
+
+def _rejects_table(b: dict, round: int, infer_id: str) -> pa.Table:
+    n = len(b["path"])
+    return pa.table({
+        "path": b["path"], "reason": b["reason"], "stage": ["infer"] * n, "split": b["split"],
+        "image_id": b["image_id"], "round": [round] * n, "source_id": [infer_id] * n,
+        "rejected_at": [datetime.now(timezone.utc)] * n,
+    })
+
+
+def predict(ws, o: InferOptions, ckpt, scratch: Path, st: Staging, progress) -> tuple[int, int, float]:
+    """Predict the pending images listed in `scratch`; (predicted, rejected, seconds)."""
+    pending = pq.ParquetFile(scratch).metadata.num_rows
+    if pending == 0:
+        return 0, 0, 0.0
+    device = models.resolve_device(o.device)
+    model = checkpoints.build_model(ckpt, use_ema=o.use_ema, device=device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    dc = ckpt.data_config
+    dataset = PendingImages(scratch, models.eval_transform(dc), dc.input_size[0], dc.input_size)
+    workers = min(o.workers, pq.ParquetFile(scratch).num_row_groups)
+    # one row group per batch and per worker stream: each batch is one block of the pending list
+    loader = DataLoader(dataset, batch_size=o.batch_size, num_workers=workers, pin_memory=device.type == "cuda")
+    p = _Predictor(ws, o, ckpt, device, st, model)
+    task = progress.task(f"infer round {o.round}", pending, "images")
+    started = time.perf_counter()
+    try:
+        with torch.inference_mode():
+            for x, image_ids, splits, paths, reasons in loader:
+                p.batch(x, image_ids, splits, paths, reasons)
+                task.advance(len(reasons))
+        p.flush()
+    finally:
+        task.close()
+    return p.predicted, p.rejected, time.perf_counter() - started

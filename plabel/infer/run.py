@@ -1,0 +1,55 @@
+"""`infer`: predict round R's rows with round R's teacher, exactly once per image."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from plabel import checkpoints, models, storage
+from plabel.infer.options import InferOptions, InferResult, validate
+from plabel.infer.predict import predict
+from plabel.infer.staging import commit, open_staging, write_pending
+from plabel.progress import NULL
+from plabel.schema import table
+from plabel.workspace import Workspace
+
+
+def infer(ws: Workspace, options: InferOptions, progress=NULL) -> InferResult:
+    """Predict round R's rows with round R's teacher (un-noised: eval mode, EMA weights)."""
+    started = time.perf_counter()
+    o = options
+    validate(o)
+    if "unlabeled" not in o.splits:
+        o = InferOptions(**{**asdict(o), "splits": ("unlabeled", *o.splits)})
+    ckpt = checkpoints.find(ws, o.checkpoint, None if o.checkpoint else o.round)
+    checkpoints.check_classes(ckpt, ws.class_names())
+    done_dir = ws.round_dir("predictions", o.round)
+    # a committed round always holds a part file (an empty one when there was nothing to predict);
+    # a folder without any lost its files by hand and is predicted again
+    if any(done_dir.glob("*.parquet")) and not o.overwrite:
+        return InferResult(o.round, ckpt.checkpoint_id, 0, 0, 0, True, time.perf_counter() - started, 0.0,
+                           folder_bytes(done_dir), folder_rows(done_dir))
+    models.resolve_device(o.device)  # a bad --device fails before anything is written
+    with ws.writing(f"plabel infer --round {o.round}"):
+        st = open_staging(ws, o, ckpt.checkpoint_id)
+        scratch = ws.root / ".scratch" / f"infer-round{o.round}-{st.infer_id}.parquet"
+        try:
+            staged = write_pending(ws, o, st, scratch)
+            predicted, rejected, seconds = predict(ws, o, ckpt, scratch, st, progress)
+        finally:
+            scratch.unlink(missing_ok=True)
+        if not st.parts():  # nothing to predict at all: the round exists, empty
+            empty = table("predictions").arrow_schema().empty_table()
+            storage.write_arrow(empty, st.predictions / storage.part_name(), table("predictions"))
+        commit(ws, o, st)
+    rate = predicted / seconds if seconds else 0.0
+    return InferResult(o.round, ckpt.checkpoint_id, predicted, staged, rejected, False,
+                       time.perf_counter() - started, rate, folder_bytes(done_dir), folder_rows(done_dir))
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.glob("*.parquet")) if folder.exists() else 0
+
+
+def folder_rows(folder: Path) -> int:
+    return storage.row_count(folder.glob("*.parquet")) if folder.exists() else 0
