@@ -1,0 +1,35 @@
+"""Reading files, in worker processes: content id, size, format, or why a file is a reject."""
+from __future__ import annotations
+
+import pyarrow as pa
+
+from plabel.images import RejectedImage, probe, quiet_pillow, read_bytes
+
+# -- reading files (runs in worker processes) ------------------------------------------------
+BATCH_SCHEMA = pa.schema(
+    [("path", pa.string()), ("split", pa.string()), ("label", pa.string()), ("true_label", pa.string()),
+     ("image_id", pa.string()), ("bytes", pa.int64()), ("width", pa.int32()), ("height", pa.int32()),
+     ("mode", pa.string()), ("format", pa.string()), ("reason", pa.string())]
+)
+
+
+def probe_many(job: tuple[list, int]) -> pa.RecordBatch:
+    """Probe a list of candidates into one Arrow batch (cheap to send back, ready to write)."""
+    cands, pixel_limit = job
+    cols: list[list] = [[] for _ in BATCH_SCHEMA]
+    with quiet_pillow():
+        for c in cands:
+            info, reason = None, c.reason
+            if reason is None:
+                try:
+                    info = probe(read_bytes(c.fs_path), pixel_limit)
+                except RejectedImage as e:
+                    reason = str(e)
+            values = (c.path, c.split, c.label, c.true_label) + (
+                (info.image_id, info.bytes, info.width, info.height, info.mode, info.format)
+                if info else (None,) * 6
+            ) + (reason,)
+            for col, v in zip(cols, values, strict=False):
+                col.append(v)
+    return pa.RecordBatch.from_arrays([pa.array(c, f.type) for c, f in zip(cols, BATCH_SCHEMA,
+        strict=False)], schema=BATCH_SCHEMA)

@@ -1,0 +1,173 @@
+"""`ingest`: new files probed in worker processes, committed in batches of part files."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+
+from plabel import db, storage
+from plabel.errors import PlabelError, UsageError
+from plabel.ingest.classes import resolve_classes
+from plabel.ingest.options import CHUNK, FLUSH_ROWS, JOB, Candidate, IngestOptions, IngestResult
+from plabel.ingest.probe import BATCH_SCHEMA, probe_many
+from plabel.ingest.sources import candidates
+from plabel.progress import NULL
+from plabel.schema import table
+from plabel.sql import query
+from plabel.workspace import Workspace
+
+
+# -- the ingest ------------------------------------------------------------------------------
+def _pool(workers: int) -> ProcessPoolExecutor:
+    # Never fork this process: DuckDB, Arrow and torch run thread pools whose locks a forked
+    # child can inherit held. A fork server starts clean once, preloads the probing code, and
+    # forks workers cheaply from there; a worker that dies fails the ingest instead of hanging it.
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["plabel.ingest.probe"])  # the probing code and what it imports
+    return ProcessPoolExecutor(workers, mp_context=ctx)
+
+
+def ingest(ws: Workspace, source: str | os.PathLike, options: IngestOptions | None = None, progress=NULL,
+           **keywords) -> IngestResult:
+    """Register the images under `source` (a folder with a split, or a CSV/Parquet listing).
+
+    Options come as an IngestOptions, or as its fields by keyword: `ingest(ws, "data", split="train")`.
+    """
+    started = time.perf_counter()
+    o = replace(options or IngestOptions(), **keywords)
+    source = Path(os.path.abspath(source))
+    if not source.exists():
+        raise UsageError(f"no such file or folder: {source}")
+    if o.withheld_labels and o.split != "unlabeled":
+        raise UsageError("--withheld-labels applies to --split unlabeled")
+    cands, total, found = candidates(ws, source, o.split, o.withheld_labels, o.allow_outside)
+    result = IngestResult(uuid.uuid4().hex[:12], str(source))
+    with ws.writing(f"plabel ingest {source}"):
+        if found or o.classes:
+            all_classes, to_add = resolve_classes(ws, found, o.classes, o.add_classes)
+        else:
+            all_classes, to_add = ws.class_names(), []
+        if to_add:
+            first, now = len(all_classes) - len(to_add), datetime.now(timezone.utc)
+            rows = [{"class_id": first + i, "name": name, "added_at": now} for i, name in enumerate(to_add)]
+            storage.write_rows(rows, ws.table_dir("classes") / storage.part_name(), table("classes"))
+            result.classes_added = to_add
+        _run(ws, _Pending(cands, total), result, o, progress)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+@dataclass
+class _Pending:
+    """The candidates still to look at, and how many there are (for the progress bar)."""
+
+    candidates: Iterable[Candidate]
+    total: int
+
+
+def _run(ws: Workspace, pending_candidates: _Pending, result: IngestResult, o: IngestOptions, progress) -> None:
+    workers, pixel_limit = o.workers or os.cpu_count() or 1, o.pixel_limit
+    con = ws.connect()
+    db.execute(con, query("ingest/known_paths"))
+    db.execute(con, query("ingest/known_ids"))
+    task = progress.task("ingest", pending_candidates.total, "files")
+    pool = None
+    pending: deque = deque()  # result iterators of the chunks in flight (at most two)
+    buffer: list[pa.RecordBatch] = []
+    reasons: Counter = Counter()
+    try:
+        for chunk in _chunks(pending_candidates.candidates, CHUNK):
+            result.seen += len(chunk)
+            fresh = _unknown(con, chunk)
+            result.skipped += len(chunk) - len(fresh)
+            task.advance(len(chunk) - len(fresh))
+            if pool is None and workers > 1:
+                pool = _pool(workers)
+            jobs = [(part, pixel_limit) for part in _chunks(fresh, JOB)]
+            pending.append([pool.submit(probe_many, j) for j in jobs] if pool else map(probe_many, jobs))
+            if len(pending) >= 2:
+                _drain(pending.popleft(), buffer, task)
+            if sum(b.num_rows for b in buffer) >= FLUSH_ROWS:
+                _flush(ws, con, buffer, result, reasons)
+                buffer = []
+        while pending:
+            _drain(pending.popleft(), buffer, task)
+        _flush(ws, con, buffer, result, reasons)
+    finally:
+        if pool:
+            pool.shutdown(wait=True, cancel_futures=True)
+        task.close()
+        con.close()
+    result.reasons = dict(reasons.most_common())
+
+
+def _chunks(items: Iterable, n: int) -> Iterator[list]:
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == n:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _unknown(con, cands: list[Candidate]) -> list[Candidate]:
+    """The candidates whose paths no committed table (nor this run) has seen yet."""
+    chunk = pa.table({"seq": pa.array(range(len(cands)), pa.int64()), "path": [c.path for c in cands]})
+    with db.registered(con, "chunk", chunk):
+        db.execute(con, query("ingest/fresh"))
+    db.execute(con, query("ingest/remember_paths"))  # a path listed twice is read once
+    return [cands[i] for (i,) in db.rows(con, query("ingest/fresh_seq"))]
+
+
+def _drain(results, buffer: list, task) -> None:
+    for batch in results:
+        if isinstance(batch, Future):
+            try:
+                batch = batch.result()
+            except BrokenProcessPool:
+                raise PlabelError(
+                    "an ingest worker process died; from a Python script, call plabel under "
+                    "`if __name__ == '__main__':` (workers start fresh interpreters), or pass workers=1"
+                ) from None
+        buffer.append(batch)
+        task.advance(batch.num_rows)
+
+
+def _flush(ws: Workspace, con, buffer: list[pa.RecordBatch], result: IngestResult, reasons: Counter) -> None:
+    if not buffer:
+        return
+    data = pa.Table.from_batches(buffer, BATCH_SCHEMA)
+    with db.registered(con, "batch_arrow", data.append_column("seq", pa.array(range(data.num_rows), pa.int64()))):
+        db.execute(con, query("ingest/batch"))
+    db.execute(con, query("ingest/ranked"))
+    stamp = [result.ingest_id, datetime.now(timezone.utc)]
+    counts = db.row(con, query("ingest/counts"))
+    result.label_conflicts += db.scalar(con, query("ingest/label_conflicts"))
+    # images before aliases before rejects: a kill between them leaves only paths that the
+    # next run has not seen yet, and it finds the same answers for them.
+    for name, n in (("images", counts[0]), ("aliases", counts[1])):
+        if n:
+            storage.write_query(con, query(f"ingest/new_{name}"), stamp, ws.table_dir(name) / storage.part_name(),
+                                table(name))
+    rejected = [r for r in data.column("reason").to_pylist() if r is not None]
+    if rejected:
+        storage.write_query(
+            con, query("ingest/new_rejects"), stamp, ws.table_dir("rejects") / storage.part_name(), table("rejects")
+        )
+    reasons.update(r.split(":")[0] for r in rejected)
+    db.execute(con, query("ingest/remember_ids"))
+    result.added += counts[0]
+    result.aliases += counts[1]
+    result.rejected += len(rejected)
