@@ -58,7 +58,7 @@ def run(
     json_output: opt.Json = False,
 ):
     """The whole loop: teacher, then infer -> dedup -> select -> student -> eval per round; resumable."""
-    from plabel.loop import load_config, toml_value
+    from plabel.loop import load_config
     from plabel.loop import run as run_loop
 
     named = {
@@ -71,9 +71,9 @@ def run(
         "select.balance": balance,
         "student_models": student_model or None,
     }
-    overrides = [*(set_ or []), *(f"{k}={toml_value(v)}" for k, v in named.items() if v is not None)]
+    values = {k: v for k, v in named.items() if v is not None}  # Python values: no TOML text round trip
     ws = opt.open_ws(workspace)
-    cfg = load_config(ws, config, overrides)
+    cfg = load_config(ws, config, set_ or [], values)
     result = run_loop(ws, cfg, progress=opt.progress(json_output), on_step=_step_printer(not json_output))
     if json_output:
         emit_json(result.to_dict())

@@ -173,8 +173,11 @@ def _check_values(config: RunConfig) -> None:
         raise UsageError("dedup.similarity must be in [-1, 1]")
 
 
-def load_config(ws: Workspace, path: str | Path | None = None, overrides: Sequence[str] = ()) -> RunConfig:
-    """`[run]` from the workspace's plabel.toml (or `path`), then `KEY=VALUE` overrides (TOML values)."""
+def load_config(ws: Workspace, path: str | Path | None = None, overrides: Sequence[str] = (),
+                values: dict | None = None) -> RunConfig:
+    """`[run]` from the workspace's plabel.toml (or `path`), then `KEY=VALUE` overrides (TOML text,
+    as `--set` gives them), then `values` ({"select.threshold": 0.5}: Python values, as named
+    options give them)."""
     if path is None:
         raw = dict(ws.config.get("run", {}))
     else:
@@ -191,14 +194,21 @@ def load_config(ws: Workspace, path: str | Path | None = None, overrides: Sequen
             parsed = tomllib.loads(f"v = {value}")["v"]
         except tomllib.TOMLDecodeError:
             parsed = value  # a bare word: a string
-        *path_keys, last = key.strip().split(".")
-        target = raw
-        for k in path_keys:
-            if not isinstance(target.get(k, {}), dict):
-                raise UsageError(f"--set {key}: {k} is not a section")
-            target = target.setdefault(k, {})
-        target[last] = parsed
+        _assign(raw, key, parsed)
+    for key, value in (values or {}).items():
+        _assign(raw, key, value)
     return parse_config(raw)
+
+
+def _assign(raw: dict, key: str, value) -> None:
+    """Set `section.key` (or `key`) of a [run] table."""
+    *path_keys, last = key.strip().split(".")
+    target = raw
+    for k in path_keys:
+        if not isinstance(target.get(k, {}), dict):
+            raise UsageError(f"--set {key}: {k} is not a section")
+        target = target.setdefault(k, {})
+    target[last] = value
 
 
 @dataclass

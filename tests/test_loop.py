@@ -145,6 +145,7 @@ def test_set_overrides_and_the_toml_file(fresh, tmp_path):
     cfg = load_config(fresh, None, [f"{k}={toml_value(v)}" for k, v in named.items()])
     assert cfg.student_models == ("test_resnet", "test_vit") and cfg.select_options(0).balance == "none"
     assert cfg.select_options(0).threshold == 0.4 and cfg.img_size == 24 and cfg.init_from_teacher is True
+    assert load_config(fresh, None, values=named) == cfg  # the CLI's named options, as Python values
 
 
 def test_cli_run_options(done, cli):
