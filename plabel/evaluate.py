@@ -13,6 +13,7 @@ from plabel import checkpoints, models, storage
 from plabel.data import ImageFiles, to_bytes_array
 from plabel.errors import UsageError
 from plabel.progress import NULL
+from plabel.rejects import rejects_table
 from plabel.schema import table
 from plabel.sql import query
 from plabel.workspace import Workspace
@@ -196,18 +197,8 @@ def write_rows(ws: Workspace, eval_id: str, ckpt, split: str, rows: list[dict]) 
 def record_rejects(
     ws: Workspace, items: list[tuple[str, str, str]], stage: str, split: str, round: int, source_id: str
 ) -> None:
-    now = datetime.now(timezone.utc)
-    rows = [
-        {
-            "path": ws.store_path(path),
-            "reason": reason,
-            "stage": stage,
-            "split": split,
-            "image_id": image_id,
-            "round": round,
-            "source_id": source_id,
-            "rejected_at": now,
-        }
-        for image_id, path, reason in items
-    ]
-    storage.write_rows(rows, ws.table_dir("rejects") / storage.part_name(), table("rejects"))
+    """Commit rejects rows for (image id, path, reason) items of one split."""
+    found = {"image_id": [i for i, _, _ in items], "path": [ws.store_path(p) for _, p, _ in items],
+             "reason": [r for _, _, r in items], "split": [split] * len(items)}
+    dest = ws.table_dir("rejects") / storage.part_name()
+    storage.write_arrow(rejects_table(found, stage, round, source_id), dest, table("rejects"))

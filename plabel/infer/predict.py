@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
@@ -18,6 +16,7 @@ from plabel.images import RejectedImage
 from plabel.infer.options import InferOptions
 from plabel.infer.rows import Rows, embeddings_table, forward, predictions_table, summarize
 from plabel.infer.staging import Staging
+from plabel.rejects import rejects_table
 from plabel.schema import table
 from plabel.workspace import Workspace
 
@@ -102,23 +101,14 @@ class _Predictor:
             return
         o, st, ckpt_id, name = self.o, self.st, self.ckpt.checkpoint_id, storage.part_name()
         if self.bad_rows.n:
-            storage.write_arrow(_rejects_table(self.bad_rows.take(), o.round, st.infer_id), st.rejects / name,
-                                table("rejects"))
+            storage.write_arrow(rejects_table(self.bad_rows.take(), "infer", o.round, st.infer_id),
+                                st.rejects / name, table("rejects"))
         if st.embeddings is not None and self.embs.n:
             storage.write_arrow(embeddings_table(self.embs.take(), ckpt_id), st.embeddings / name,
                                 table("embeddings"))
         data = (predictions_table(self.rows.take(), ckpt_id, o.temperature, o.store_probs == "full")
                 if self.rows.n else table("predictions").arrow_schema().empty_table())
         storage.write_arrow(data, st.predictions / name, table("predictions"))
-
-
-def _rejects_table(b: dict, round: int, infer_id: str) -> pa.Table:
-    n = len(b["path"])
-    return pa.table({
-        "path": b["path"], "reason": b["reason"], "stage": ["infer"] * n, "split": b["split"],
-        "image_id": b["image_id"], "round": [round] * n, "source_id": [infer_id] * n,
-        "rejected_at": [datetime.now(timezone.utc)] * n,
-    })
 
 
 def predict(ws, o: InferOptions, ckpt, scratch: Path, st: Staging, progress) -> tuple[int, int, float]:
