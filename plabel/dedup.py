@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from plabel import db, storage
 from plabel.errors import UnknownRound, UsageError, check_finite
-from plabel.progress import NULL
+from plabel.progress import NULL, Progress
 from plabel.schema import table
 from plabel.sql import query
 from plabel.workspace import HELD_OUT, Workspace
@@ -150,7 +150,7 @@ class DedupOptions:
     exact_limit: int = EXACT_SEARCH_LIMIT  # vectors up to which search is exact; above, IVF
 
 
-def dedup(ws: Workspace, round: int, options: DedupOptions | None = None, progress=NULL,
+def dedup(ws: Workspace, round: int, options: DedupOptions | None = None, progress: Progress = NULL,
           **keywords) -> DedupResult:
     """Find round R's duplicates and write them to the `duplicates` table (replacing any).
 
@@ -190,7 +190,7 @@ def dedup(ws: Workspace, round: int, options: DedupOptions | None = None, progre
     return result
 
 
-def _near(con, result: DedupResult, neighbours: int, exact_limit: int, progress) -> list[dict]:
+def _near(con, result: DedupResult, neighbours: int, exact_limit: int, progress: Progress) -> list[dict]:
     """Near duplicates within the unlabeled pool and against the other splits' embeddings."""
     round, threshold = result.round, result.similarity
     task = progress.task(f"dedup round {round}", None, "steps")

@@ -14,7 +14,7 @@ from plabel.datasets import load_mnist, write_split_folders
 from plabel.errors import UsageError
 from plabel.ingest import ingest
 from plabel.loop import RunConfig, run, write_default_config
-from plabel.progress import NULL
+from plabel.progress import NULL, Progress
 from plabel.report import write_report
 from plabel.selection import SelectOptions
 from plabel.sql import query
@@ -55,7 +55,7 @@ class DemoResult:
         return dict(self.__dict__)
 
 
-def demo(dest: str | Path = "plabel-demo", seed: int = 0, config: RunConfig = DEMO_CONFIG, progress=NULL,
+def demo(dest: str | Path = "plabel-demo", seed: int = 0, config: RunConfig = DEMO_CONFIG, progress: Progress = NULL,
          on_step=None) -> DemoResult:
     """Write the digits, ingest them and run the loop; resumes when `dest` holds a killed demo."""
     started = time.perf_counter()

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 from plabel import checkpoints, models, storage
 from plabel.data import ImageFiles, to_bytes_array
 from plabel.errors import UsageError
-from plabel.progress import NULL
+from plabel.progress import NULL, Progress
 from plabel.rejects import rejects_table
 from plabel.schema import table
 from plabel.sql import query
@@ -47,7 +47,7 @@ def loader(files: np.ndarray, transform, dc: models.DataConfig, batch_size: int,
 
 @torch.inference_mode()
 def predict_logits(model, files: np.ndarray, dc: models.DataConfig, options: EvalOptions | None = None,
-                   progress=NULL, description: str = "predict") -> tuple[np.ndarray, dict[int, str]]:
+                   progress: Progress = NULL, description: str = "predict") -> tuple[np.ndarray, dict[int, str]]:
     """Logits for every file (un-augmented, on the model's device), and {index: reason} for the
     files that could not be read."""
     o = options or EvalOptions()
@@ -107,7 +107,7 @@ class EvalOptions:
 
 
 def evaluate(ws: Workspace, checkpoint: str | None = "latest", split: str = "test",
-             options: EvalOptions | None = None, progress=NULL) -> EvalResult:
+             options: EvalOptions | None = None, progress: Progress = NULL) -> EvalResult:
     """Top-1, top-5, per-class accuracy and the confusion matrix of a checkpoint on a split."""
     o = options or EvalOptions()
     if split not in EVAL_SPLITS:

@@ -26,7 +26,7 @@ from plabel.errors import UsageError
 from plabel.evaluate import evaluate, labeled_split
 from plabel.infer import InferOptions, infer
 from plabel.infer import validate as validate_infer
-from plabel.progress import NULL
+from plabel.progress import NULL, Progress
 from plabel.selection import SelectOptions, select
 from plabel.selection import validate as validate_select
 from plabel.sql import query
@@ -236,7 +236,7 @@ class _Steps:
 
     ws: Workspace
     config: RunConfig
-    progress: object
+    progress: Progress
     on_step: Callable[[StepLog], None] | None
     eval_splits: list[str]
     log: list[StepLog] = field(default_factory=list)
@@ -289,7 +289,7 @@ def _described_select(r) -> str:
     return f"{r.n_pseudo} pseudo labels ({r.n_pseudo_copies} draws)"
 
 
-def run(ws: Workspace, config: RunConfig, progress=NULL, on_step=None) -> RunResult:
+def run(ws: Workspace, config: RunConfig, progress: Progress = NULL, on_step=None) -> RunResult:
     """Run (or continue) the loop for `config.rounds` student rounds."""
     eval_splits = [s for s in config.eval_splits if len(labeled_split(ws, s, limit=1))]
     steps = _Steps(ws, config, progress, on_step, eval_splits)

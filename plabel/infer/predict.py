@@ -16,6 +16,7 @@ from plabel.images import RejectedImage
 from plabel.infer.options import InferOptions
 from plabel.infer.rows import Rows, embeddings_table, forward, predictions_table, summarize
 from plabel.infer.staging import Staging
+from plabel.progress import Progress
 from plabel.rejects import rejects_table
 from plabel.schema import table
 from plabel.workspace import Workspace
@@ -111,7 +112,7 @@ class _Predictor:
         storage.write_arrow(data, st.predictions / name, table("predictions"))
 
 
-def predict(ws, o: InferOptions, ckpt, scratch: Path, st: Staging, progress) -> tuple[int, int, float]:
+def predict(ws, o: InferOptions, ckpt, scratch: Path, st: Staging, progress: Progress) -> tuple[int, int, float]:
     """Predict the pending images listed in `scratch`; (predicted, rejected, seconds)."""
     pending = pq.ParquetFile(scratch).metadata.num_rows
     if pending == 0:

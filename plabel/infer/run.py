@@ -9,12 +9,12 @@ from plabel import checkpoints, models, storage
 from plabel.infer.options import InferOptions, InferResult, validate
 from plabel.infer.predict import predict
 from plabel.infer.staging import commit, open_staging, write_pending
-from plabel.progress import NULL
+from plabel.progress import NULL, Progress
 from plabel.schema import table
 from plabel.workspace import Workspace
 
 
-def infer(ws: Workspace, options: InferOptions, progress=NULL) -> InferResult:
+def infer(ws: Workspace, options: InferOptions, progress: Progress = NULL) -> InferResult:
     """Predict round R's rows with round R's teacher (un-noised: eval mode, EMA weights)."""
     started = time.perf_counter()
     o = options

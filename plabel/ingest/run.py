@@ -21,7 +21,7 @@ from plabel.ingest.classes import resolve_classes
 from plabel.ingest.options import CHUNK, FLUSH_ROWS, JOB, Candidate, IngestOptions, IngestResult
 from plabel.ingest.probe import BATCH_SCHEMA, probe_many
 from plabel.ingest.sources import candidates
-from plabel.progress import NULL
+from plabel.progress import NULL, Progress
 from plabel.schema import table
 from plabel.sql import query
 from plabel.workspace import Workspace
@@ -37,7 +37,7 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(workers, mp_context=ctx)
 
 
-def ingest(ws: Workspace, source: str | os.PathLike, options: IngestOptions | None = None, progress=NULL,
+def ingest(ws: Workspace, source: str | os.PathLike, options: IngestOptions | None = None, progress: Progress = NULL,
            **keywords) -> IngestResult:
     """Register the images under `source` (a folder with a split, or a CSV/Parquet listing).
 
@@ -75,7 +75,8 @@ class _Pending:
     total: int
 
 
-def _run(ws: Workspace, pending_candidates: _Pending, result: IngestResult, o: IngestOptions, progress) -> None:
+def _run(ws: Workspace, pending_candidates: _Pending, result: IngestResult, o: IngestOptions,
+         progress: Progress) -> None:
     workers, pixel_limit = o.workers or os.cpu_count() or 1, o.pixel_limit
     con = ws.connect()
     db.execute(con, query("ingest/known_paths"))

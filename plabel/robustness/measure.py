@@ -26,7 +26,7 @@ from plabel.data import load_image
 from plabel.errors import UsageError
 from plabel.evaluate import labeled_split, write_rows
 from plabel.images import RejectedImage
-from plabel.progress import NULL
+from plabel.progress import NULL, Progress
 from plabel.robustness import corruptions as C
 from plabel.robustness import perturbations as P
 from plabel.robustness.adversarial import Normalized, fgsm, pgd
@@ -153,7 +153,7 @@ class Pixels(Dataset):
 
 
 class _Measure:
-    def __init__(self, ws: Workspace, o: RobustnessOptions, progress):
+    def __init__(self, ws: Workspace, o: RobustnessOptions, progress: Progress):
         self.ws, self.o, self.progress = ws, o, progress
         self.device = models.resolve_device(o.device)
         self.data = labeled_split(ws, o.split, o.limit)
@@ -242,7 +242,7 @@ def _stored(ws: Workspace, ckpt_id: str, kind: str, settings: str) -> dict:
     return {(c, s, m): v for c, s, m, v in ws.rows(query("robustness/reference_rows"), [ckpt_id, kind, settings])}
 
 
-def evaluate_robustness(ws: Workspace, options: RobustnessOptions, progress=NULL) -> RobustnessResult:
+def evaluate_robustness(ws: Workspace, options: RobustnessOptions, progress: Progress = NULL) -> RobustnessResult:
     """Corruption errors (mCE), perturbation flips (mFR) and attack accuracy of a checkpoint, into evals."""
     started = time.perf_counter()
     validate(options)
@@ -277,7 +277,7 @@ class _Session:
     nets: dict = field(default_factory=dict)
 
     @classmethod
-    def open(cls, ws: Workspace, o: RobustnessOptions, progress) -> _Session:
+    def open(cls, ws: Workspace, o: RobustnessOptions, progress: Progress) -> _Session:
         ckpt = checkpoints.find(ws, o.checkpoint)
         ref = checkpoints.find(ws, o.reference) if o.reference else checkpoints.find(ws, round=0)
         classes = ws.class_names()

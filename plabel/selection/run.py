@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from plabel import db, storage
 from plabel.errors import UsageError
-from plabel.progress import NULL
+from plabel.progress import NULL, Progress
 from plabel.schema import table
 from plabel.selection.options import ClassCount, SelectOptions, SelectResult, validate
 from plabel.selection.plan import SELECTED, Plan, check_round, make_plan
@@ -16,7 +16,7 @@ from plabel.sql import query
 from plabel.workspace import Workspace
 
 
-def select(ws: Workspace, options: SelectOptions, progress=NULL) -> SelectResult:
+def select(ws: Workspace, options: SelectOptions, progress: Progress = NULL) -> SelectResult:
     """Select round R's pseudo labels and write round R's manifest (unless dry_run)."""
     started = time.perf_counter()
     o = options

@@ -10,7 +10,7 @@ from pathlib import Path
 from plabel import checkpoints
 from plabel.data import TrainImages
 from plabel.evaluate import labeled_split
-from plabel.progress import NULL
+from plabel.progress import NULL, Progress
 from plabel.sql import query
 from plabel.train.build import Parts, build_parts, transform
 from plabel.train.epoch import Diverged, record_divergence, run_epoch, validate_epoch, write_run_row
@@ -20,7 +20,7 @@ from plabel.train.state import load_state, save_state
 from plabel.workspace import Workspace
 
 
-def train(ws: Workspace, options: TrainOptions, progress=NULL, resume: bool = True) -> TrainResult:
+def train(ws: Workspace, options: TrainOptions, progress: Progress = NULL, resume: bool = True) -> TrainResult:
     """Train round R's model; resume a killed run (unless `resume` is False: start it over);
     return the existing checkpoint of a finished one."""
     started = time.perf_counter()
@@ -61,7 +61,7 @@ class _Position:
     history: list[dict]
 
 
-def _epochs(ws: Workspace, plan: RunPlan, parts: Parts, run_dir: Path, at: _Position, progress) -> int:
+def _epochs(ws: Workspace, plan: RunPlan, parts: Parts, run_dir: Path, at: _Position, progress: Progress) -> int:
     """The remaining epochs of the run, each saved (state, then its runs row); images skipped."""
     o, dc = plan.options, parts.data_config
     val = labeled_split(ws, "val")
