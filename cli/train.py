@@ -10,12 +10,15 @@ import typer
 from plabel.cli import _options as opt
 from plabel.cli._output import emitted, info, print_table
 from plabel.cli.app import command
+from plabel.train.options import TrainOptions
 
 TRAIN = "Training"
 NOISE = "Noise (on by default for students, round > 0)"
 LOOP = "Optimisation"
 RUNTIME = "Runtime"
 Train, Noise, Loop, Runtime = (partial(opt.option, rich_help_panel=p) for p in (TRAIN, NOISE, LOOP, RUNTIME))
+
+DEFAULTS = TrainOptions(round=0)  # the library's defaults are the CLI's: one owner
 
 
 @command()
@@ -30,32 +33,38 @@ def train(
             ),
             rich_help_panel=TRAIN,
         ),
-    ] = None,
+    ] = DEFAULTS.model,
     manifest: Annotated[
         Path | None, Train("Manifest Parquet file (default: labeled images for round 0, else round R-1's manifest).")
     ] = None,
-    epochs: Annotated[int, Train("Passes over the manifest (copies included).", min=1)] = 10,
-    img_size: Annotated[int | None, Train("Input size in pixels (default: the model's).")] = None,
+    epochs: Annotated[int, Train("Passes over the manifest (copies included).", min=1)] = DEFAULTS.epochs,
+    img_size: Annotated[int | None, Train("Input size in pixels (default: the model's).")] = DEFAULTS.img_size,
     in_chans: Annotated[
         int | None, Train("3 (grayscale images are converted to RGB) or 1 (default: the teacher's, else 3).")
-    ] = None,
-    batch_size: Annotated[int, Train("Labeled images per step.", min=1)] = 64,
-    unlabeled_ratio: Annotated[float, Train("Pseudo-labeled images per labeled image in each step.")] = 1.0,
+    ] = DEFAULTS.in_chans,
+    batch_size: Annotated[int, Train("Labeled images per step.", min=1)] = DEFAULTS.batch_size,
+    unlabeled_ratio: Annotated[
+        float, Train("Pseudo-labeled images per labeled image in each step.")
+    ] = DEFAULTS.unlabeled_ratio,
     pretrained: Annotated[
         bool, Train("Start from timm's pretrained weights (needs network access).", "--pretrained")
-    ] = False,
-    init_from: Annotated[str | None, Train("Start from this checkpoint's weights (e.g. the teacher).")] = None,
+    ] = DEFAULTS.pretrained,
+    init_from: Annotated[
+        str | None, Train("Start from this checkpoint's weights (e.g. the teacher).")
+    ] = DEFAULTS.init_from,
     finetune_from: Annotated[
         str | None,
         typer.Option(
             help="FixRes-style fine-tune of this checkpoint on unaugmented labeled images (use a larger --img-size).",
             rich_help_panel=TRAIN,
         ),
-    ] = None,
-    freeze_stages: Annotated[int, Train("With --finetune-from: freeze the first K stages (stem = 1).")] = 0,
+    ] = DEFAULTS.finetune_from,
+    freeze_stages: Annotated[
+        int, Train("With --finetune-from: freeze the first K stages (stem = 1).")
+    ] = DEFAULTS.freeze_stages,
     skip_missing: Annotated[
         bool, Train("Skip and count manifest rows whose file is gone or unreadable.", "--skip-missing")
-    ] = False,
+    ] = DEFAULTS.skip_missing,
     resume: Annotated[
         bool,
         typer.Option(
@@ -72,34 +81,40 @@ def train(
             rich_help_panel=NOISE,
             show_default=False,
         ),
-    ] = None,
+    ] = DEFAULTS.noise,
     randaug: Annotated[
         str | None, Noise("timm RandAugment string, e.g. rand-m9-n2-mstd0.5 (overrides the next two).")
-    ] = None,
+    ] = DEFAULTS.randaug,
     randaug_magnitude: Annotated[
         int, Noise("RandAugment magnitude on timm's 0-10 scale (the m in rand-m9-n2-mstd0.5).")
-    ] = 9,
-    randaug_ops: Annotated[int, Noise("RandAugment operations applied per image.")] = 2,
-    drop_rate: Annotated[float | None, Noise("Head dropout (default 0.5 noised, else 0).")] = None,
-    drop_path_rate: Annotated[float | None, Noise("Stochastic depth (default 0.2 noised, else 0).")] = None,
-    label_smoothing: Annotated[float, Noise("For hard targets; soft targets use soft cross-entropy.")] = 0.1,
-    hflip: Annotated[float | None, Noise("Horizontal flip probability (default: the teacher's, else 0.5).")] = None,
+    ] = DEFAULTS.randaug_magnitude,
+    randaug_ops: Annotated[int, Noise("RandAugment operations applied per image.")] = DEFAULTS.randaug_ops,
+    drop_rate: Annotated[float | None, Noise("Head dropout (default 0.5 noised, else 0).")] = DEFAULTS.drop_rate,
+    drop_path_rate: Annotated[
+        float | None, Noise("Stochastic depth (default 0.2 noised, else 0).")
+    ] = DEFAULTS.drop_path_rate,
+    label_smoothing: Annotated[
+        float, Noise("For hard targets; soft targets use soft cross-entropy.")
+    ] = DEFAULTS.label_smoothing,
+    hflip: Annotated[
+        float | None, Noise("Horizontal flip probability (default: the teacher's, else 0.5).")
+    ] = DEFAULTS.hflip,
     crop_scale: Annotated[
         float | None, Noise("Smallest area kept by the random resized crop (default: the teacher's, else 0.08).")
-    ] = None,
-    opt_name: Annotated[str, Loop("adamw or sgd (Nesterov).", "--opt")] = "adamw",
-    lr: Annotated[float, Loop("Peak learning rate (after warmup).")] = 1e-3,
-    weight_decay: Annotated[float, Loop("Weight decay (decoupled for AdamW).")] = 0.05,
-    momentum: Annotated[float, Loop("SGD momentum (Nesterov).")] = 0.9,
-    warmup_epochs: Annotated[float, Loop("Linear warmup, in epochs (fractions allowed).")] = 1.0,
-    min_lr: Annotated[float, Loop("Learning rate at the end of the cosine schedule.")] = 1e-6,
-    ema_decay: Annotated[float, Loop("EMA of weights (0: off).")] = 0.0,
-    clip_grad: Annotated[float | None, Loop("Clip the gradient norm.")] = None,
-    seed: opt.Seed = 0,
-    workers: Annotated[int, Runtime("DataLoader worker processes.", min=0)] = 2,
-    device: Annotated[str, Runtime("auto, cpu, cuda, cuda:1 ...")] = "auto",
-    amp: Annotated[bool, Runtime("bfloat16 autocast on CUDA.", "--amp/--no-amp")] = True,
-    channels_last: Annotated[bool, Runtime("On CUDA.", "--channels-last/--no-channels-last")] = True,
+    ] = DEFAULTS.crop_scale,
+    opt_name: Annotated[str, Loop("adamw or sgd (Nesterov).", "--opt")] = DEFAULTS.opt,
+    lr: Annotated[float, Loop("Peak learning rate (after warmup).")] = DEFAULTS.lr,
+    weight_decay: Annotated[float, Loop("Weight decay (decoupled for AdamW).")] = DEFAULTS.weight_decay,
+    momentum: Annotated[float, Loop("SGD momentum (Nesterov).")] = DEFAULTS.momentum,
+    warmup_epochs: Annotated[float, Loop("Linear warmup, in epochs (fractions allowed).")] = DEFAULTS.warmup_epochs,
+    min_lr: Annotated[float, Loop("Learning rate at the end of the cosine schedule.")] = DEFAULTS.min_lr,
+    ema_decay: Annotated[float, Loop("EMA of weights (0: off).")] = DEFAULTS.ema_decay,
+    clip_grad: Annotated[float | None, Loop("Clip the gradient norm.")] = DEFAULTS.clip_grad,
+    seed: opt.Seed = DEFAULTS.seed,
+    workers: Annotated[int, Runtime("DataLoader worker processes.", min=0)] = DEFAULTS.workers,
+    device: Annotated[str, Runtime("auto, cpu, cuda, cuda:1 ...")] = DEFAULTS.device,
+    amp: Annotated[bool, Runtime("bfloat16 autocast on CUDA.", "--amp/--no-amp")] = DEFAULTS.amp,
+    channels_last: Annotated[bool, Runtime("On CUDA.", "--channels-last/--no-channels-last")] = DEFAULTS.channels_last,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ):

@@ -60,3 +60,21 @@ def test_console_script_is_declared(wheel):
     entry = next(n for n in zipfile.ZipFile(wheel).namelist() if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry).decode()
     assert "plabel = plabel.cli:main" in text
+
+
+def test_the_cli_imports_no_torch():
+    """`plabel --help` stays quick: the CLI reads its defaults from option modules without torch."""
+    code = "import sys, plabel.cli.app; print('torch' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
+
+
+def test_lazy_packages_name_what_they_export():
+    import plabel.infer
+    import plabel.train
+
+    for package in (plabel.train, plabel.infer):
+        for name in package.__all__:
+            assert getattr(package, name) is not None
+        with pytest.raises(AttributeError):
+            package.no_such_name  # noqa: B018

@@ -8,12 +8,30 @@ all, a kill loses at most the rows not yet flushed, and no image is predicted tw
 The images are batched in fixed blocks of `batch_size` (in image id order), and part files hold
 whole blocks, so a resumed run forms the same batches as an uninterrupted one: on a CPU the
 numbers of an image's row do not depend on the run having been killed.
-"""
-from plabel.infer.options import STORE_PROBS, InferOptions, InferResult, validate
-from plabel.infer.rows import embeddings_table, forward, predictions_table, summarize
-from plabel.infer.run import infer
 
+The names below load their module on first use, so that `plabel.infer.options` (what the CLI
+needs for its defaults) does not import torch.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from plabel.infer.options import STORE_PROBS, InferOptions, InferResult, validate
+    from plabel.infer.rows import embeddings_table, forward, predictions_table, summarize
+    from plabel.infer.run import infer
+
+_WHERE = {"STORE_PROBS": "options", "InferOptions": "options", "InferResult": "options", "validate": "options",
+          "embeddings_table": "rows", "forward": "rows", "predictions_table": "rows", "summarize": "rows",
+          "infer": "run"}
 __all__ = [
-    "InferOptions", "InferResult", "STORE_PROBS", "embeddings_table", "forward", "infer",
-    "predictions_table", "summarize", "validate",
+    "STORE_PROBS", "InferOptions", "InferResult", "embeddings_table", "forward", "infer", "predictions_table",
+    "summarize", "validate",
 ]
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
