@@ -227,8 +227,6 @@ def _write(ws: Workspace, round: int, rows: list[dict]) -> None:
     schema = table("duplicates")
     data = pa.Table.from_pylist(rows, schema=schema.arrow_schema())
     data = data.sort_by([("image_id", "ascending"), ("scope", "ascending"), ("duplicate_of", "ascending")])
-    staging = ws.staging_dir("duplicates", round)
-    if staging.exists():
-        storage.retire_dir(staging, ws.trash_dir)
+    staging = ws.fresh_staging("duplicates", round)
     storage.write_arrow(data, staging / "duplicates.parquet", schema)
     ws.commit_round("duplicates", round, staging)

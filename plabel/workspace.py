@@ -100,6 +100,13 @@ class Workspace:
         folder = self.staging_dir("manifests", round) if staged else self.round_dir("manifests", round)
         return folder / MANIFEST_FILE
 
+    def fresh_staging(self, name: str, round: int) -> Path:
+        """Round R's staging folder of a table, emptied of what a killed writer left half built."""
+        staging = self.staging_dir(name, round)
+        if staging.exists():
+            storage.retire_dir(staging, self.trash_dir)
+        return staging
+
     def commit_round(self, name: str, round: int, staging: Path) -> None:
         """Put a finished staging folder in place as round R of a table, retiring the one it replaces."""
         dest = self.round_dir(name, round)

@@ -72,10 +72,7 @@ def _write(ws: Workspace, con, plan: Plan) -> SelectResult:
     """Stage the manifest, the per-class funnel and the selections row; commit them, selections last."""
     o = plan.o
     names = ("manifests", "selection_classes", "selections")
-    for name in names:  # what a killed selection left half built
-        staging = ws.staging_dir(name, o.round)
-        if staging.exists():
-            storage.retire_dir(staging, ws.trash_dir)
+    staging = {name: ws.fresh_staging(name, o.round) for name in names}
     manifest = ws.manifest_path(o.round, staged=True)
     db.execute(con, query("manifest/labeled_rows"))
     storage.write_query(con, query("selection/manifest"), {"include_labeled": o.include_labeled}, manifest,
@@ -84,15 +81,15 @@ def _write(ws: Workspace, con, plan: Plan) -> SelectResult:
     _fill(plan.classes, counted)
     n_labeled = db.scalar(con, query("selection/manifest_labeled"), [storage.literal_path(manifest)])
     class_rows = [{"selection_id": plan.selection_id, **asdict(c)} for c in plan.classes]
-    dest = ws.staging_dir("selection_classes", o.round) / "classes.parquet"
+    dest = staging["selection_classes"] / "classes.parquet"
     storage.write_rows(class_rows, dest, table("selection_classes"))
     path = ws.store_path(ws.manifest_path(o.round))
     result = plan.result(n_labeled, path, storage.file_hash(manifest), False)
-    dest = ws.staging_dir("selections", o.round) / "selection.parquet"
+    dest = staging["selections"] / "selection.parquet"
     storage.write_rows([_selection_row(plan, result)], dest, table("selections"))
     # selections last: a round with a selections row has its manifest and funnel too
     for name in names:
-        ws.commit_round(name, o.round, ws.staging_dir(name, o.round))
+        ws.commit_round(name, o.round, staging[name])
     return result
 
 
