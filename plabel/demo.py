@@ -13,9 +13,9 @@ from pathlib import Path
 from plabel.datasets import load_mnist, write_split_folders
 from plabel.errors import UsageError
 from plabel.ingest import ingest
-from plabel.loop import RunConfig, run, write_default_config
 from plabel.progress import NULL, Progress
 from plabel.report import write_report
+from plabel.run import RunConfig, run, write_default_config
 from plabel.selection import SelectOptions
 from plabel.sql import query
 from plabel.workspace import init_workspace

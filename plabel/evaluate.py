@@ -10,8 +10,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from plabel import checkpoints, models, storage
-from plabel.data import ImageFiles, to_bytes_array
 from plabel.errors import UsageError
+from plabel.loading import ImageFiles, to_bytes_array
 from plabel.progress import NULL, Progress
 from plabel.rejects import rejects_table
 from plabel.schema import table

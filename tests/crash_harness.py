@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from plabel.datasets import load_mnist, write_split_folders
 from plabel.ingest import ingest
-from plabel.loop import RunConfig, write_default_config
+from plabel.run import RunConfig, write_default_config
 from plabel.schema import tables
 from plabel.workspace import Workspace, init_workspace, open_workspace
 from tests.crashes import count_points, killed, run_plabel

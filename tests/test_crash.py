@@ -1,6 +1,6 @@
 """A fast subset of the crash harness (tests/crash_harness.py): two random kills per command.
 
-infer and run have their own kill tests (test_infer.py, test_loop.py)."""
+infer and run have their own kill tests (test_infer.py, test_run.py)."""
 import pytest
 
 from tests.crash_harness import ok, trials

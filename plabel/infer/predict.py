@@ -10,12 +10,12 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from plabel import checkpoints, models, storage
-from plabel.data import load_image
 from plabel.errors import DataError
 from plabel.images import RejectedImage
 from plabel.infer.options import InferOptions
 from plabel.infer.rows import Rows, embeddings_table, forward, predictions_table, summarize
 from plabel.infer.staging import Staging
+from plabel.loading import load_image
 from plabel.progress import Progress
 from plabel.rejects import rejects_table
 from plabel.schema import table

@@ -20,7 +20,7 @@ import numpy as np
 
 from plabel import storage
 from plabel.errors import UnknownRound
-from plabel.report import data as D
+from plabel.report import content as D
 from plabel.report import plots
 from plabel.sql import query
 from plabel.workspace import Workspace

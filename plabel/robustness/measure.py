@@ -22,10 +22,10 @@ from timm.data import create_transform
 from torch.utils.data import DataLoader, Dataset
 
 from plabel import checkpoints, models
-from plabel.data import load_image
 from plabel.errors import UsageError
 from plabel.evaluate import labeled_split, write_rows
 from plabel.images import RejectedImage
+from plabel.loading import load_image
 from plabel.progress import NULL, Progress
 from plabel.robustness import corruptions as C
 from plabel.robustness import perturbations as P

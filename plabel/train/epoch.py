@@ -10,9 +10,9 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from plabel import storage
-from plabel.data import TrainImages, seeded_batches
 from plabel.errors import DataError, TrainingDiverged
 from plabel.evaluate import accuracy, predict_logits
+from plabel.loading import TrainImages, seeded_batches
 from plabel.manifest import Manifest
 from plabel.schema import table
 from plabel.train.build import Parts

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plabel import checkpoints
-from plabel.data import TrainImages
 from plabel.evaluate import labeled_split
+from plabel.loading import TrainImages
 from plabel.progress import NULL, Progress
 from plabel.sql import query
 from plabel.train.build import Parts, build_parts, transform

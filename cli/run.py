@@ -58,8 +58,8 @@ def run(
     json_output: opt.Json = False,
 ):
     """The whole loop: teacher, then infer -> dedup -> select -> student -> eval per round; resumable."""
-    from plabel.loop import load_config
-    from plabel.loop import run as run_loop
+    from plabel.run import load_config
+    from plabel.run import run as run_loop
 
     named = {
         "rounds": rounds,
