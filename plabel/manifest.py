@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from plabel import db, storage
 from plabel.errors import DataError, UsageError
 from plabel.schema import table
-from plabel.sql import query
+from plabel.sql import Query, query
 from plabel.workspace import Workspace
 
 REQUIRED = ("image_id", "path", "target")
@@ -86,6 +86,12 @@ class Manifest:
                         self.copies[idx], self.weight[idx], self.pseudo[idx])
 
 
+def write_manifest(con, sql: Query, params: dict | None, dest: Path) -> int:
+    """The one writer of manifest files (round 0's and each selection's): the rows of `sql`, in
+    the `manifests` table's schema, atomically; rows written."""
+    return storage.write_query(con, sql, params, dest, table("manifests"))
+
+
 def labeled_manifest(ws: Workspace) -> Path:
     """Round 0's manifest: the labeled train split, written once per distinct content."""
     folder = ws.train_dir / "manifests"
@@ -95,7 +101,7 @@ def labeled_manifest(ws: Workspace) -> Path:
             raise UsageError("no labeled train images: `plabel ingest DIR --split train` first")
         tmp = folder / storage.part_name("labeled")
         db.execute(con, query("manifest/labeled_rows"))
-        storage.write_query(con, query("manifest/labeled"), None, tmp, table("manifests"))
+        write_manifest(con, query("manifest/labeled"), None, tmp)
     finally:
         con.close()
     final = folder / f"labeled-{storage.file_hash(tmp, 16)}.parquet"

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 from plabel import db, storage
 from plabel.errors import UsageError
+from plabel.manifest import write_manifest
 from plabel.progress import NULL, Progress
 from plabel.schema import table
 from plabel.selection.options import ClassCount, SelectOptions, SelectResult, validate
@@ -75,8 +76,7 @@ def _write(ws: Workspace, con, plan: Plan) -> SelectResult:
     staging = {name: ws.fresh_staging(name, o.round) for name in names}
     manifest = ws.manifest_path(o.round, staged=True)
     db.execute(con, query("manifest/labeled_rows"))
-    storage.write_query(con, query("selection/manifest"), {"include_labeled": o.include_labeled}, manifest,
-                        table("manifests"))
+    write_manifest(con, query("selection/manifest"), {"include_labeled": o.include_labeled}, manifest)
     counted = {r[0]: r[1:] for r in db.rows(con, query("selection/manifest_counts"), [storage.literal_path(manifest)])}
     _fill(plan.classes, counted)
     n_labeled = db.scalar(con, query("selection/manifest_labeled"), [storage.literal_path(manifest)])
