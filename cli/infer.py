@@ -10,7 +10,7 @@ from plabel.cli._output import emitted, info
 from plabel.cli.app import command
 from plabel.infer.options import InferOptions
 
-DEFAULTS = InferOptions(round=0)  # the library's defaults are the CLI's: one owner
+D = InferOptions(round=0)  # D: the library's defaults are the CLI's (one owner)
 
 
 @command()
@@ -18,35 +18,33 @@ def infer(
     round_: opt.OptionalRound = None,
     checkpoint: Annotated[
         str | None, opt.option("Teacher checkpoint id (default: round R's checkpoint; without --round, its own round).")
-    ] = DEFAULTS.checkpoint,
+    ] = D.checkpoint,
     split: Annotated[
         list[str] | None,
         typer.Option(
             help="Also predict val, test or train images (repeatable); the unlabeled pool is always predicted."
         ),
     ] = None,
-    topk: Annotated[int, opt.option("Top-k class ids and probabilities kept per image.", min=1)] = DEFAULTS.topk,
+    topk: Annotated[int, opt.option("Top-k class ids and probabilities kept per image.", min=1)] = D.topk,
     store_probs: Annotated[
         str, opt.option("topk, or full: also the whole probability vector (float16).")
-    ] = DEFAULTS.store_probs,
+    ] = D.store_probs,
     embeddings: Annotated[
         bool, opt.option("Also write L2-normalised penultimate features (for dedup).", "--embeddings")
-    ] = DEFAULTS.embeddings,
+    ] = D.embeddings,
     temperature: Annotated[
         float, opt.option("Softmax temperature T: probabilities = softmax(logits / T).")
-    ] = DEFAULTS.temperature,
+    ] = D.temperature,
     batch_size: Annotated[
         int, opt.option("Images per forward pass (also the block a resumed run repeats).", min=1)
-    ] = DEFAULTS.batch_size,
-    workers: Annotated[int, opt.option("DataLoader worker processes decoding images.", min=0)] = DEFAULTS.workers,
-    device: Annotated[str, opt.option("auto, cpu, cuda, cuda:1 ...")] = DEFAULTS.device,
-    amp: Annotated[bool, opt.option("bfloat16 autocast on CUDA.", "--amp/--no-amp")] = DEFAULTS.amp,
-    overwrite: Annotated[
-        bool, opt.option("Recompute a round that is already complete.", "--overwrite")
-    ] = DEFAULTS.overwrite,
+    ] = D.batch_size,
+    workers: Annotated[int, opt.option("DataLoader worker processes decoding images.", min=0)] = D.workers,
+    device: Annotated[str, opt.option("auto, cpu, cuda, cuda:1 ...")] = D.device,
+    amp: Annotated[bool, opt.option("bfloat16 autocast on CUDA.", "--amp/--no-amp")] = D.amp,
+    overwrite: Annotated[bool, opt.option("Recompute a round that is already complete.", "--overwrite")] = D.overwrite,
     rows_per_file: Annotated[
         int, opt.option("Rows per Parquet part file (bounds memory; a kill loses at most this many).", min=1)
-    ] = DEFAULTS.flush_rows,
+    ] = D.flush_rows,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ):

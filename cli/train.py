@@ -18,7 +18,17 @@ LOOP = "Optimisation"
 RUNTIME = "Runtime"
 Train, Noise, Loop, Runtime = (partial(opt.option, rich_help_panel=p) for p in (TRAIN, NOISE, LOOP, RUNTIME))
 
-DEFAULTS = TrainOptions(round=0)  # the library's defaults are the CLI's: one owner
+D = TrainOptions(round=0)  # D: the library's defaults are the CLI's (one owner)
+
+IN_CHANS_HELP = "3 (grayscale images are converted to RGB) or 1 (default: the teacher's, else 3)."
+UNLABELED_RATIO_HELP = "Pseudo-labeled images per labeled image in each step."
+PRETRAINED_HELP = "Start from timm's pretrained weights (needs network access)."
+FREEZE_STAGES_HELP = "With --finetune-from: freeze the first K stages (stem = 1)."
+SKIP_MISSING_HELP = "Skip and count manifest rows whose file is gone or unreadable."
+RANDAUG_HELP = "timm RandAugment string, e.g. rand-m9-n2-mstd0.5 (overrides the next two)."
+RANDAUG_MAGNITUDE_HELP = "RandAugment magnitude on timm's 0-10 scale (the m in rand-m9-n2-mstd0.5)."
+LABEL_SMOOTHING_HELP = "For hard targets; soft targets use soft cross-entropy."
+CROP_SCALE_HELP = "Smallest area kept by the random resized crop (default: the teacher's, else 0.08)."
 
 
 @command()
@@ -33,38 +43,26 @@ def train(
             ),
             rich_help_panel=TRAIN,
         ),
-    ] = DEFAULTS.model,
+    ] = D.model,
     manifest: Annotated[
         Path | None, Train("Manifest Parquet file (default: labeled images for round 0, else round R-1's manifest).")
     ] = None,
-    epochs: Annotated[int, Train("Passes over the manifest (copies included).", min=1)] = DEFAULTS.epochs,
-    img_size: Annotated[int | None, Train("Input size in pixels (default: the model's).")] = DEFAULTS.img_size,
-    in_chans: Annotated[
-        int | None, Train("3 (grayscale images are converted to RGB) or 1 (default: the teacher's, else 3).")
-    ] = DEFAULTS.in_chans,
-    batch_size: Annotated[int, Train("Labeled images per step.", min=1)] = DEFAULTS.batch_size,
-    unlabeled_ratio: Annotated[
-        float, Train("Pseudo-labeled images per labeled image in each step.")
-    ] = DEFAULTS.unlabeled_ratio,
-    pretrained: Annotated[
-        bool, Train("Start from timm's pretrained weights (needs network access).", "--pretrained")
-    ] = DEFAULTS.pretrained,
-    init_from: Annotated[
-        str | None, Train("Start from this checkpoint's weights (e.g. the teacher).")
-    ] = DEFAULTS.init_from,
+    epochs: Annotated[int, Train("Passes over the manifest (copies included).", min=1)] = D.epochs,
+    img_size: Annotated[int | None, Train("Input size in pixels (default: the model's).")] = D.img_size,
+    in_chans: Annotated[int | None, Train(IN_CHANS_HELP)] = D.in_chans,
+    batch_size: Annotated[int, Train("Labeled images per step.", min=1)] = D.batch_size,
+    unlabeled_ratio: Annotated[float, Train(UNLABELED_RATIO_HELP)] = D.unlabeled_ratio,
+    pretrained: Annotated[bool, Train(PRETRAINED_HELP, "--pretrained")] = D.pretrained,
+    init_from: Annotated[str | None, Train("Start from this checkpoint's weights (e.g. the teacher).")] = D.init_from,
     finetune_from: Annotated[
         str | None,
         typer.Option(
             help="FixRes-style fine-tune of this checkpoint on unaugmented labeled images (use a larger --img-size).",
             rich_help_panel=TRAIN,
         ),
-    ] = DEFAULTS.finetune_from,
-    freeze_stages: Annotated[
-        int, Train("With --finetune-from: freeze the first K stages (stem = 1).")
-    ] = DEFAULTS.freeze_stages,
-    skip_missing: Annotated[
-        bool, Train("Skip and count manifest rows whose file is gone or unreadable.", "--skip-missing")
-    ] = DEFAULTS.skip_missing,
+    ] = D.finetune_from,
+    freeze_stages: Annotated[int, Train(FREEZE_STAGES_HELP)] = D.freeze_stages,
+    skip_missing: Annotated[bool, Train(SKIP_MISSING_HELP, "--skip-missing")] = D.skip_missing,
     resume: Annotated[
         bool,
         typer.Option(
@@ -81,40 +79,28 @@ def train(
             rich_help_panel=NOISE,
             show_default=False,
         ),
-    ] = DEFAULTS.noise,
-    randaug: Annotated[
-        str | None, Noise("timm RandAugment string, e.g. rand-m9-n2-mstd0.5 (overrides the next two).")
-    ] = DEFAULTS.randaug,
-    randaug_magnitude: Annotated[
-        int, Noise("RandAugment magnitude on timm's 0-10 scale (the m in rand-m9-n2-mstd0.5).")
-    ] = DEFAULTS.randaug_magnitude,
-    randaug_ops: Annotated[int, Noise("RandAugment operations applied per image.")] = DEFAULTS.randaug_ops,
-    drop_rate: Annotated[float | None, Noise("Head dropout (default 0.5 noised, else 0).")] = DEFAULTS.drop_rate,
-    drop_path_rate: Annotated[
-        float | None, Noise("Stochastic depth (default 0.2 noised, else 0).")
-    ] = DEFAULTS.drop_path_rate,
-    label_smoothing: Annotated[
-        float, Noise("For hard targets; soft targets use soft cross-entropy.")
-    ] = DEFAULTS.label_smoothing,
-    hflip: Annotated[
-        float | None, Noise("Horizontal flip probability (default: the teacher's, else 0.5).")
-    ] = DEFAULTS.hflip,
-    crop_scale: Annotated[
-        float | None, Noise("Smallest area kept by the random resized crop (default: the teacher's, else 0.08).")
-    ] = DEFAULTS.crop_scale,
-    opt_name: Annotated[str, Loop("adamw or sgd (Nesterov).", "--opt")] = DEFAULTS.opt,
-    lr: Annotated[float, Loop("Peak learning rate (after warmup).")] = DEFAULTS.lr,
-    weight_decay: Annotated[float, Loop("Weight decay (decoupled for AdamW).")] = DEFAULTS.weight_decay,
-    momentum: Annotated[float, Loop("SGD momentum (Nesterov).")] = DEFAULTS.momentum,
-    warmup_epochs: Annotated[float, Loop("Linear warmup, in epochs (fractions allowed).")] = DEFAULTS.warmup_epochs,
-    min_lr: Annotated[float, Loop("Learning rate at the end of the cosine schedule.")] = DEFAULTS.min_lr,
-    ema_decay: Annotated[float, Loop("EMA of weights (0: off).")] = DEFAULTS.ema_decay,
-    clip_grad: Annotated[float | None, Loop("Clip the gradient norm.")] = DEFAULTS.clip_grad,
-    seed: opt.Seed = DEFAULTS.seed,
-    workers: Annotated[int, Runtime("DataLoader worker processes.", min=0)] = DEFAULTS.workers,
-    device: Annotated[str, Runtime("auto, cpu, cuda, cuda:1 ...")] = DEFAULTS.device,
-    amp: Annotated[bool, Runtime("bfloat16 autocast on CUDA.", "--amp/--no-amp")] = DEFAULTS.amp,
-    channels_last: Annotated[bool, Runtime("On CUDA.", "--channels-last/--no-channels-last")] = DEFAULTS.channels_last,
+    ] = D.noise,
+    randaug: Annotated[str | None, Noise(RANDAUG_HELP)] = D.randaug,
+    randaug_magnitude: Annotated[int, Noise(RANDAUG_MAGNITUDE_HELP)] = D.randaug_magnitude,
+    randaug_ops: Annotated[int, Noise("RandAugment operations applied per image.")] = D.randaug_ops,
+    drop_rate: Annotated[float | None, Noise("Head dropout (default 0.5 noised, else 0).")] = D.drop_rate,
+    drop_path_rate: Annotated[float | None, Noise("Stochastic depth (default 0.2 noised, else 0).")] = D.drop_path_rate,
+    label_smoothing: Annotated[float, Noise(LABEL_SMOOTHING_HELP)] = D.label_smoothing,
+    hflip: Annotated[float | None, Noise("Horizontal flip probability (default: the teacher's, else 0.5).")] = D.hflip,
+    crop_scale: Annotated[float | None, Noise(CROP_SCALE_HELP)] = D.crop_scale,
+    opt_name: Annotated[str, Loop("adamw or sgd (Nesterov).", "--opt")] = D.opt,
+    lr: Annotated[float, Loop("Peak learning rate (after warmup).")] = D.lr,
+    weight_decay: Annotated[float, Loop("Weight decay (decoupled for AdamW).")] = D.weight_decay,
+    momentum: Annotated[float, Loop("SGD momentum (Nesterov).")] = D.momentum,
+    warmup_epochs: Annotated[float, Loop("Linear warmup, in epochs (fractions allowed).")] = D.warmup_epochs,
+    min_lr: Annotated[float, Loop("Learning rate at the end of the cosine schedule.")] = D.min_lr,
+    ema_decay: Annotated[float, Loop("EMA of weights (0: off).")] = D.ema_decay,
+    clip_grad: Annotated[float | None, Loop("Clip the gradient norm.")] = D.clip_grad,
+    seed: opt.Seed = D.seed,
+    workers: Annotated[int, Runtime("DataLoader worker processes.", min=0)] = D.workers,
+    device: Annotated[str, Runtime("auto, cpu, cuda, cuda:1 ...")] = D.device,
+    amp: Annotated[bool, Runtime("bfloat16 autocast on CUDA.", "--amp/--no-amp")] = D.amp,
+    channels_last: Annotated[bool, Runtime("On CUDA.", "--channels-last/--no-channels-last")] = D.channels_last,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ):

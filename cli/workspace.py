@@ -12,7 +12,7 @@ from plabel.cli.app import command
 from plabel.ingest.options import IngestOptions
 from plabel.status import status as workspace_status  # DuckDB only: `plabel --help` stays instant
 
-DEFAULTS = IngestOptions()  # the library's defaults are the CLI's: one owner
+D = IngestOptions()  # D: the library's defaults are the CLI's (one owner)
 
 
 @command()
@@ -44,29 +44,29 @@ def ingest(
     ],
     split: Annotated[
         str | None, opt.option("train, val, test (one subfolder per class) or unlabeled (any layout).")
-    ] = DEFAULTS.split,
+    ] = D.split,
     classes: Annotated[
         str | None, opt.option("Class list in id order (comma-separated), for the first labeled ingest.")
     ] = None,
     add_classes: Annotated[
         bool, opt.option("Append classes not yet in the workspace instead of failing.", "--add-classes")
-    ] = DEFAULTS.add_classes,
+    ] = D.add_classes,
     withheld_labels: Annotated[
         bool,
         typer.Option(
             "--withheld-labels",
             help="With --split unlabeled: class subfolders hold withheld ground truth (for benchmarks).",
         ),
-    ] = DEFAULTS.withheld_labels,
+    ] = D.withheld_labels,
     workers: Annotated[
         int | None, opt.option("Worker processes for hashing and decoding (default: all cores).", min=1)
-    ] = DEFAULTS.workers,
+    ] = D.workers,
     pixel_limit: Annotated[
         int, opt.option("Reject images with more pixels than this (decompression bombs).", min=1)
-    ] = DEFAULTS.pixel_limit,
+    ] = D.pixel_limit,
     allow_outside: Annotated[
         bool, opt.option("Allow listing paths outside the listing's folder.", "--allow-outside")
-    ] = DEFAULTS.allow_outside,
+    ] = D.allow_outside,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ):
