@@ -200,12 +200,12 @@ class Workspace:
     def catalog_state(self) -> str:
         """fresh, stale, missing, corrupt or foreign: what `plabel status` reports."""
         try:
-            objects = self._catalog_objects()
+            foreign = self._catalog_foreign()
         except CatalogProblem as e:
             return e.state
-        if objects is None:
+        if foreign is None:
             return "missing"
-        if objects["foreign"]:
+        if foreign:
             return "foreign"
         return "fresh" if self._catalog_fingerprint_matches() else "stale"
 
@@ -220,8 +220,9 @@ class Workspace:
         state = self.root / CATALOG_STATE
         return state.is_file() and not state.is_symlink() and state.read_text() == self._catalog_fingerprint()
 
-    def _catalog_objects(self) -> dict | None:
-        """What the catalog holds (None: there is none); CatalogProblem when it is not ours or broken."""
+    def _catalog_foreign(self) -> bool | None:
+        """Whether the catalog holds anything plabel never creates (None: there is no catalog);
+        CatalogProblem when it is a link or not a database."""
         path = self.root / CATALOG_FILE
         if not os.path.lexists(path):
             return None
@@ -238,7 +239,7 @@ class Workspace:
                 found = db.rows(con, query("workspace/catalog_objects"))
             finally:
                 con.close()
-        return {"views": {n for kind, n in found if kind == "view"}, "foreign": any(k != "view" for k, _ in found)}
+        return any(kind != "view" for kind, _ in found)
 
     def sync_catalog(self) -> str:
         """Rebuild catalog.duckdb when stale (writers only, under the lock); its state after.
@@ -249,13 +250,13 @@ class Workspace:
             return "fresh"
         path = self.root / CATALOG_FILE
         try:
-            objects = self._catalog_objects()
+            foreign = self._catalog_foreign()
         except CatalogProblem as e:
             if e.state != "corrupt":
                 return e.state
             os.replace(path, path.with_name(f"{CATALOG_FILE}.corrupt-{time.time_ns()}"))
-            objects = None
-        if objects is not None and objects["foreign"]:
+            foreign = None
+        if foreign:
             return "foreign"
         with tempfile.TemporaryDirectory(prefix="plabel-catalog-") as tmp:
             built = Path(tmp) / CATALOG_FILE
