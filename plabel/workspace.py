@@ -73,15 +73,16 @@ class Workspace:
         """Where a round of a partitioned table is built before it is committed."""
         return self.table_dir(name) / ".staging" / f"round={round}"
 
+    def has_round(self, name: str, round: int) -> bool:
+        """Whether round R of a partitioned table is committed: a committed round always holds a
+        part file (an empty one when it has no rows); a folder without any lost its files by hand."""
+        return any(self.round_dir(name, round).glob("*.parquet"))
+
     def rounds(self, name: str) -> list[int]:
-        """The committed rounds of a partitioned table (folders `round=R` holding a part file)."""
+        """The committed rounds of a partitioned table."""
         folder = self.table_dir(name)
-        found = []
-        for p in folder.glob("round=*") if folder.is_dir() else []:
-            number = p.name[len("round="):]
-            if number.isdigit() and any(p.glob("*.parquet")):
-                found.append(int(number))
-        return sorted(found)
+        numbers = [p.name[len("round="):] for p in folder.glob("round=*")] if folder.is_dir() else []
+        return sorted(int(n) for n in numbers if n.isdigit() and self.has_round(name, int(n)))
 
     def newest_round(self, name: str) -> int:
         """The newest committed round of a table (checkpoints: the newest trained round)."""

@@ -114,7 +114,8 @@ class _Predictor:
 
 def predict(ws, o: InferOptions, ckpt, scratch: Path, st: Staging, progress: Progress) -> tuple[int, int, float]:
     """Predict the pending images listed in `scratch`; (predicted, rejected, seconds)."""
-    pending = pq.ParquetFile(scratch).metadata.num_rows
+    listing = storage.footer(scratch)
+    pending = listing.num_rows
     if pending == 0:
         return 0, 0, 0.0
     device = models.resolve_device(o.device)
@@ -123,7 +124,7 @@ def predict(ws, o: InferOptions, ckpt, scratch: Path, st: Staging, progress: Pro
         model = model.to(memory_format=torch.channels_last)
     dc = ckpt.data_config
     dataset = PendingImages(scratch, models.eval_transform(dc), dc.input_size[0], dc.input_size)
-    workers = min(o.workers, pq.ParquetFile(scratch).num_row_groups)
+    workers = min(o.workers, listing.num_row_groups)
     # one row group per batch and per worker stream: each batch is one block of the pending list
     loader = DataLoader(dataset, batch_size=o.batch_size, num_workers=workers, pin_memory=device.type == "cuda")
     p = _Predictor(ws, o, ckpt, device, st, model)

@@ -24,9 +24,7 @@ def infer(ws: Workspace, options: InferOptions, progress: Progress = NULL) -> In
     ckpt = checkpoints.find(ws, o.checkpoint, None if o.checkpoint else o.round)
     checkpoints.check_classes(ckpt, ws.class_names())
     done_dir = ws.round_dir("predictions", o.round)
-    # a committed round always holds a part file (an empty one when there was nothing to predict);
-    # a folder without any lost its files by hand and is predicted again
-    if any(done_dir.glob("*.parquet")) and not o.overwrite:
+    if ws.has_round("predictions", o.round) and not o.overwrite:  # a folder emptied by hand is predicted again
         return InferResult(o.round, ckpt.checkpoint_id, 0, 0, 0, True, time.perf_counter() - started, 0.0,
                            folder_bytes(done_dir), folder_rows(done_dir))
     models.resolve_device(o.device)  # a bad --device fails before anything is written

@@ -52,7 +52,7 @@ class Plan:
 def check_round(ws: Workspace, round: int) -> None:
     if not ws.round_dir("predictions", round).exists():
         raise UnknownRound(f"round {round} has no predictions: run `plabel infer --round {round}` first")
-    if round not in ws.rounds("predictions"):  # committed rounds always hold a part file
+    if not ws.has_round("predictions", round):
         raise UnknownRound(
             f"round {round}'s predictions folder holds no files (were they deleted?): "
             f"run `plabel infer --round {round} --overwrite`"
