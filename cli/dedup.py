@@ -1,45 +1,86 @@
 """dedup: exact and near duplicates of a round's unlabeled images, and val/test contamination."""
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import typer
 
 from plabel.cli import _options as opt
-from plabel.cli._output import emitted, info
+from plabel.cli._output import emit_json, emitted, info, print_table
 from plabel.cli.app import command
+from plabel.dedup.options import DedupOptions
+
+D = DedupOptions()
+
+
+def _similarity(what: str) -> object:
+    return typer.Option(help=f"{what}: use this similarity instead of the calibrated threshold.")
 
 
 @command()
 def dedup(
     round_: opt.OptionalRound = None,
-    similarity: Annotated[
-        float | None,
-        typer.Option(
-            help=(
-                "Cosine similarity at or above which two images are near duplicates (default 0.995, see "
-                "docs/selection.md)."
-            )
-        ),
+    recall: Annotated[float, opt.option("Share of synthetic near duplicates a calibrated threshold keeps.")] = D.recall,
+    pool_fpr: Annotated[float, opt.option("Ceiling on pool images wrongly grouped (estimated).")] = D.pool_fpr,
+    contamination_fpr: Annotated[
+        float, opt.option("Ceiling on pool images wrongly called val/test contamination (estimated).")
+    ] = D.contamination_fpr,
+    similarity: Annotated[float | None, _similarity("Embeddings, within the pool")] = None,
+    contamination_similarity: Annotated[float | None, _similarity("Embeddings, against val/test")] = None,
+    pixel_similarity: Annotated[float | None, _similarity("Pixel fingerprints, both scopes")] = None,
+    pixels: Annotated[bool, opt.option("Compare the ingest fingerprints (model-independent).")] = D.pixels,
+    embeddings: Annotated[bool, opt.option("Compare a teacher's embeddings where a round has them.")] = D.embeddings,
+    embeddings_round: Annotated[
+        int | None, opt.option("Round whose embeddings to compare (default: the first with any).", min=0)
     ] = None,
-    neighbours: Annotated[int, opt.option("Nearest neighbours searched per image.", min=1)] = 16,
+    sample: Annotated[int, opt.option("Pool images made into synthetic positives, per signal.", min=1)] = D.sample,
+    seed: Annotated[int, opt.option("Seed of the sample and its synthetic copies.")] = D.seed,
+    neighbours: Annotated[int, opt.option("Nearest neighbours searched per image.", min=1)] = D.neighbours,
     exact_limit: Annotated[
         int, opt.option("Vectors up to which search is exact (IndexFlatIP); above, an IVF index.", min=1)
-    ] = 200_000,
+    ] = D.exact_limit,
+    dry_run: Annotated[bool, opt.option("Find and count; write nothing.")] = False,
+    what_if: Annotated[bool, opt.option("Images excluded per class at a range of thresholds; writes nothing.")] = False,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ):
     """Find exact and near duplicates of round R's unlabeled images, and val/test contamination."""
-    from plabel.dedup import DedupOptions
     from plabel.dedup import dedup as run
+    from plabel.dedup import what_if as trial
 
     ws, round_ = opt.open_round(workspace, round_)
-    options = DedupOptions(similarity=similarity, neighbours=neighbours, exact_limit=exact_limit)
+    options = DedupOptions(
+        recall=recall, pool_fpr=pool_fpr, contamination_fpr=contamination_fpr, similarity=similarity,
+        contamination_similarity=contamination_similarity, pixel_similarity=pixel_similarity, pixels=pixels,
+        embeddings=embeddings, embeddings_round=embeddings_round, sample=sample, seed=seed, neighbours=neighbours,
+        exact_limit=exact_limit, dry_run=dry_run or what_if,
+    )
+    if what_if:
+        _print_what_if(trial(ws, round_, options, progress=opt.progress(json_output)), json_output)
+        return
     r = run(ws, round_, options, progress=opt.progress(json_output))
     if emitted(r, json_output):
         return
+    print_table(f"Round {r.round} thresholds", ["signal", "scope", "threshold", "source", "recall", "est. fpr"],
+                [[t["signal"], t["scope"], _num(t["threshold"]), t["source"], f"{t['recall']:.3f}",
+                  f"{t['fpr']:.4f}"] for t in r.thresholds])
+    removed = ", ".join(f"{n} by {rule}" for rule, n in r.removed_by.items() if n) or "none"
     info(
-        f"Round {r.round} (similarity >= {r.similarity}, index {r.index}): {r.exact} exact duplicates across splits, "
+        f"{'Dry run: ' if r.dry_run else ''}{r.pool} pool images; {r.exact} exact duplicates across splits, "
         f"{r.near_groups} near-duplicate groups ({r.near_members} images), {r.contaminated} contaminated with "
-        f"val/test, {r.train_duplicates} duplicating train images; {r.excluded} will not be selected."
+        f"val/test, {r.train_duplicates} duplicating train images; {r.excluded} will not be selected ({removed})."
     )
+
+
+def _num(x: float) -> str:
+    return "off" if not math.isfinite(x) else f"{x:.4f}"
+
+
+def _print_what_if(rows: list[dict], json_output: bool) -> None:
+    if json_output:
+        emit_json(rows)
+        return
+    print_table("What if", ["signal", "scope", "threshold", "excluded", "per class"],
+                [[r["signal"], r["scope"], _num(r["threshold"]) + (" (chosen)" if r["chosen"] else ""),
+                  r["excluded"], ", ".join(f"{k} {v}" for k, v in r["per_class"].items())] for r in rows])

@@ -135,6 +135,13 @@ def status(workspace: opt.Workspace = None, json_output: opt.Json = False):
         print_table(
             "Rounds", ["round", "checkpoints", "predictions", "manifest rows"], [list(r.values()) for r in s["rounds"]]
         )
+    if s["dedup_thresholds"]:
+        print_table(
+            f"Dedup thresholds (round {s['dedup_thresholds'][0]['round']})",
+            ["signal", "scope", "threshold", "source", "recall", "est. fpr"],
+            [[t["signal"], t["scope"], f"{t['threshold']:.4f}", t["source"], f"{t['recall']:.3f}", f"{t['fpr']:.4f}"]
+             for t in s["dedup_thresholds"]],
+        )
     if s["catalog"] != "fresh":
         warn(f"catalog.duckdb is {s['catalog']}: {CATALOG_ADVICE.get(s['catalog'], '')}")
 

@@ -1,6 +1,7 @@
 """Reading image files safely: every failure becomes a one-line reason, never a crash or a hang."""
 from __future__ import annotations
 
+import builtins
 import contextlib
 import errno
 import hashlib
@@ -30,6 +31,7 @@ class ImageInfo:
     height: int
     mode: str
     format: str
+    thumbnail: builtins.bytes  # the fingerprint near-duplicate search compares (plabel.fingerprints)
 
 
 def content_id(data: bytes) -> str:
@@ -114,7 +116,9 @@ def probe(data: bytes, pixel_limit: int = DEFAULT_PIXEL_LIMIT) -> ImageInfo:
     orientation = _orientation(im)
     if orientation in (5, 6, 7, 8):
         w, h = h, w
-    return ImageInfo(content_id(data), len(data), w, h, mode, fmt)
+    from plabel.fingerprints import thumbnail  # it builds on to_rgb below
+
+    return ImageInfo(content_id(data), len(data), w, h, mode, fmt, thumbnail(im))
 
 
 def _orientation(im: Image.Image) -> int:

@@ -21,6 +21,8 @@ import tomllib
 
 from plabel import models, storage
 from plabel.dedup import dedup
+from plabel.dedup.options import DedupOptions
+from plabel.dedup.options import validate as validate_dedup
 from plabel.drift import rounds as round_rows
 from plabel.errors import UsageError
 from plabel.evaluate import evaluate, labeled_split
@@ -55,7 +57,7 @@ class RunConfig:
     teacher: dict = field(default_factory=dict)  # ... overridden for the teacher
     student: dict = field(default_factory=dict)  # ... and for the students
     infer: dict = field(default_factory=dict)  # InferOptions
-    dedup: dict = field(default_factory=dict)  # similarity, neighbours
+    dedup: dict = field(default_factory=dict)  # DedupOptions fields: recall, pool_fpr, ...
     select: dict = field(default_factory=dict)  # SelectOptions
 
     def train_options(self, round: int) -> TrainOptions:
@@ -116,8 +118,7 @@ def _type_name(hint) -> str:
 
 
 SECTION_OPTIONS = {"train": TrainOptions, "teacher": TrainOptions, "student": TrainOptions,
-                   "infer": InferOptions, "select": SelectOptions}
-DEDUP_KEYS = ("exact_limit", "neighbours", "similarity")
+                   "infer": InferOptions, "dedup": DedupOptions, "select": SelectOptions}
 
 
 def parse_config(raw: dict) -> RunConfig:
@@ -148,9 +149,6 @@ def _check_sections(raw: dict) -> None:
             raise UsageError(f"[run.{section}] must be a table of keys, not {raw[section]!r}")
     for section, cls in SECTION_OPTIONS.items():
         _check_keys(section, raw.get(section, {}), cls)
-    unknown_dedup = sorted(set(raw.get("dedup", {})) - set(DEDUP_KEYS))
-    if unknown_dedup:
-        raise UsageError(f"[run.dedup]: unknown keys {', '.join(unknown_dedup)}; valid: {', '.join(DEDUP_KEYS)}")
     _check_types("run", {k: v for k, v in raw.items() if k not in SECTIONS}, RunConfig)
 
 
@@ -168,9 +166,7 @@ def _check_values(config: RunConfig) -> None:
         models.check_model_name(opts.model or "")
     validate_infer(infer_opts)
     validate_select(select_opts)
-    similarity = config.dedup.get("similarity")
-    if similarity is not None and not -1 <= similarity <= 1:
-        raise UsageError("dedup.similarity must be in [-1, 1]")
+    validate_dedup(DedupOptions(**config.dedup))
 
 
 def load_config(ws: Workspace, path: str | Path | None = None, overrides: Sequence[str] = (),

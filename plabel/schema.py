@@ -17,6 +17,7 @@ _SCALARS = {
     "bool": (pa.bool_(), "BOOLEAN"),
     "int32": (pa.int32(), "INTEGER"),
     "int64": (pa.int64(), "BIGINT"),
+    "binary": (pa.binary(), "BLOB"),
     "float16": (pa.float16(), "FLOAT"),
     "float32": (pa.float32(), "FLOAT"),
     "float64": (pa.float64(), "DOUBLE"),
@@ -125,7 +126,8 @@ def tables() -> dict[str, TableSchema]:
 
 
 _ORDER = [
-    "images", "aliases", "rejects", "classes", "predictions", "embeddings", "duplicates",
+    "images", "fingerprints", "aliases", "rejects", "classes", "predictions", "embeddings", "duplicates",
+    "dedup_thresholds",
     "manifests", "selections", "selection_classes", "checkpoints", "runs", "evals",
 ]
 

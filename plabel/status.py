@@ -31,6 +31,10 @@ def status(ws: Workspace) -> dict:
             "rejects": rejects,
             "rejected": sum(r["files"] for r in rejects),
             "rounds": rounds,
+            "dedup_thresholds": [
+                dict(zip(("round", "signal", "scope", "threshold", "source", "recall", "fpr", "note"), r, strict=True))
+                for r in db.rows(con, query("status/dedup_thresholds"))
+            ],
             "catalog": ws.catalog_state(),
         }
     finally:

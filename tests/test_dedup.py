@@ -6,7 +6,11 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from plabel.dedup import build_index, dedup, near_groups
+from plabel.dedup import calibrate, dedup, what_if
+from plabel.dedup.embeddings import pool_search
+from plabel.dedup.rows import components
+from plabel.dedup.search import build_index
+from plabel.dedup.synthetic import TRANSFORMS
 from plabel.errors import UnknownRound, UsageError
 from plabel.infer import InferOptions, infer
 from plabel.ingest import ingest
@@ -14,6 +18,7 @@ from plabel.schema import table
 from plabel.selection import SelectOptions, select
 from plabel.train import TrainOptions, train
 from plabel.workspace import init_workspace
+from tests.helpers import tree_digest
 from tests.tables import add_classes, add_embeddings, add_images, add_predictions, iid
 from tests.test_train import FAST, make_ws
 
@@ -38,7 +43,7 @@ def test_exact_duplicates_across_splits(tmp_path):
     rows = {(d["image_id"], d["scope"]): d for d in dups(ws)}
     assert rows[(iid("u1"), "test")]["excluded"] and rows[(iid("u1"), "test")]["kind"] == "exact"
     assert not rows[(iid("u2"), "train")]["excluded"]
-    assert r.notes  # no embeddings: only exact duplicates
+    assert any("embeddings" in n for n in r.notes)  # no embeddings; no image files for pixels either
 
 
 def test_near_groups_keep_the_most_confident_then_the_smallest_id(tmp_path):
@@ -46,9 +51,9 @@ def test_near_groups_keep_the_most_confident_then_the_smallest_id(tmp_path):
     v = [1, 0, 0]
     add_embeddings(ws, 0, [(iid("u1"), "unlabeled", v), (iid("u2"), "unlabeled", v), (iid("u3"), "unlabeled", v),
                            (iid("u4"), "unlabeled", [0, 1, 0]), (iid("u5"), "unlabeled", [0, 0, 1])])
-    r = dedup(ws, 0)
+    r = dedup(ws, 0, similarity=0.99)
     assert (r.near_groups, r.near_members, r.excluded) == (1, 3, 2)
-    group = [d for d in dups(ws) if d["kind"] == "near"]
+    group = [d for d in dups(ws) if d["kind"] == "embeddings"]
     assert {d["group_id"] for d in group} == {iid("u2")}  # u2 and u3 tie at 0.8: the smaller id
     assert {d["image_id"]: d["excluded"] for d in group} == {iid("u1"): True, iid("u2"): False, iid("u3"): True}
 
@@ -67,15 +72,14 @@ def test_approximate_index_finds_clear_duplicates():
     x = rng.normal(size=(3000, 32)).astype(np.float32)
     x[1::2] = x[0::2] + rng.normal(scale=0.01, size=(1500, 32))
     x /= np.linalg.norm(x, axis=1, keepdims=True)
-    ids = [f"{i:06d}" for i in range(3000)]
-    conf = np.ones(3000, np.float32)
-    exact, kind_exact = near_groups(ids, x, conf, 0.99)
-    approx, kind_approx = near_groups(ids, x, conf, 0.99, exact_limit=1000)
-    assert kind_exact == "flat" and kind_approx.startswith("ivf")
-    assert len({d["group_id"] for d in exact}) == 1500
-    found = {frozenset((d["image_id"], d["group_id"])) for d in approx if d["excluded"]}
-    truth = {frozenset((d["image_id"], d["group_id"])) for d in exact if d["excluded"]}
-    assert len(found & truth) / len(truth) > 0.95  # recall of the IVF index against exact search
+    def groups(exact_limit):
+        pairs, sims, _ = pool_search(x, 16, exact_limit)
+        labels = components(len(x), pairs[sims >= 0.99])
+        return {frozenset(np.flatnonzero(labels == g)) for g in np.flatnonzero(np.bincount(labels) > 1)}
+
+    exact, approx = groups(200_000), groups(1000)
+    assert len(exact) == 1500
+    assert len(exact & approx) / len(exact) > 0.95  # recall of the IVF index against exact search
     index, kind = build_index(x, exact_limit=10)
     assert kind.startswith("ivf") and index.ntotal == 3000
 
@@ -84,8 +88,8 @@ def test_schema_and_errors(tmp_path):
     ws = base(tmp_path, [("u1", 0, 0.9)])
     with pytest.raises(UnknownRound):
         dedup(ws, 2)
-    with pytest.raises(UsageError, match="no embeddings"):
-        dedup(ws, 0, similarity=0.9)
+    with pytest.raises(UsageError, match="no unlabeled embeddings"):
+        dedup(ws, 0, embeddings_round=3)
     with pytest.raises(UsageError, match="--similarity"):
         dedup(ws, 0, similarity=2.0)
     dedup(ws, 0)
@@ -105,12 +109,143 @@ def test_a_near_duplicate_of_a_test_image_never_reaches_a_manifest(tmp_path, mni
     train(ws, TrainOptions(round=0, epochs=8, **FAST))
     infer(ws, InferOptions(round=0, splits=("unlabeled", "test"), embeddings=True, workers=0))
     r = dedup(ws, 0)
+    assert {(t["signal"], t["scope"]) for t in r.thresholds} == {
+        (s, scope) for s in ("pixels", "embeddings") for scope in ("unlabeled", "held_out")}
     con = ws.connect()
     leak_id = con.execute("SELECT image_id FROM images WHERE path LIKE '%copy.jpg'").fetchall()[0][0]
     row = con.execute("SELECT scope, excluded, similarity FROM duplicates WHERE image_id = ?", [leak_id]).fetchall()
     assert row and row[0][0] == "test" and row[0][1] and row[0][2] >= 0.99, row
+    assert r.excluded < 20, r.to_dict()  # calibrated: a pool of distinct digits loses few to look-alikes
     assert r.contaminated >= 1
     select(ws, SelectOptions(round=0, threshold=0.0, balance="none"))
     ids = {r["image_id"] for r in pq.read_table(ws.round_dir("manifests", 0) / "manifest.parquet").to_pylist()}
     assert leak_id not in ids and len(ids) > 100
     shutil.rmtree(leak)
+
+
+# -- calibration --------------------------------------------------------------------------------
+def test_threshold_keeps_the_recall_target_when_negatives_are_far():
+    rng = np.random.default_rng(0)
+    pos, neg = rng.uniform(0.98, 1.0, 1000), rng.uniform(0.5, 0.9, 5000)
+    c = calibrate("pixels", "unlabeled", pos, neg, target_recall=0.95, max_fpr=0.01)
+    assert c.source == "calibrated" and c.note == ""
+    assert abs(c.recall - 0.95) < 0.01 and c.fpr == 0.0
+
+
+def test_threshold_rises_over_look_alikes_and_says_so():
+    rng = np.random.default_rng(0)
+    pos, neg = rng.uniform(0.98, 1.0, 1000), rng.uniform(0.9, 0.99, 5000)  # half the negatives overlap
+    c = calibrate("pixels", "held_out", pos, neg, target_recall=0.95, max_fpr=0.01)
+    assert c.fpr <= 0.01 and (neg >= c.threshold).mean() <= 0.01 + 1e-9
+    assert c.recall < 0.95 and "gave way" in c.note
+
+
+def test_real_duplicates_among_the_negatives_are_not_counted_as_false_positives():
+    rng = np.random.default_rng(0)
+    pos = rng.uniform(0.98, 1.0, 1000)
+    neg = np.concatenate([rng.uniform(0.5, 0.9, 4500), rng.uniform(0.98, 1.0, 500)])  # 10% real duplicates
+    c = calibrate("pixels", "unlabeled", pos, neg, target_recall=0.95, max_fpr=0.01)
+    assert 0.08 < c.duplicate_share < 0.12 and c.recall >= 0.94
+    screened = calibrate("embeddings", "unlabeled", pos, neg, 0.95, 0.01, screened=True)
+    assert screened.duplicate_share == 0 and screened.recall < 0.5  # taken at face value, they push it up
+
+
+def test_a_given_threshold_is_kept_and_none_without_positives():
+    c = calibrate("embeddings", "unlabeled", np.zeros(0), np.array([0.5]), 0.95, 0.01, given=0.97)
+    assert (c.threshold, c.source) == (0.97, "given")
+    c = calibrate("embeddings", "unlabeled", np.zeros(0), np.array([0.5]), 0.95, 0.01)
+    assert c.threshold == float("inf") and "no positives" in c.note
+
+
+@pytest.fixture(scope="module")
+def digit_pool(tmp_path_factory, mnist):
+    """Real PNG files: 150 distinct pool digits, 12 synthetic copies of pool digits and 5 of test
+    digits hidden in the pool, 40 test digits; round 0 predictions crafted (dedup reads only ids)."""
+    x, _ = mnist
+    rng = np.random.default_rng(3)
+    root = tmp_path_factory.mktemp("pool")
+    truth = {}
+    for split, lo, hi in (("unlabeled", 0, 150), ("test", 150, 190)):
+        (root / split / ("a" if split == "test" else "")).mkdir(parents=True, exist_ok=True)
+        for i in range(lo, hi):
+            Image.fromarray(x[i]).save(root / split / ("a" if split == "test" else "") / f"{i:04d}.png")
+    names = list(TRANSFORMS)
+    copies = [(i, "pool") for i in range(0, 120, 10)] + [(i, "test") for i in range(150, 160, 2)]
+    for k, (src, kind) in enumerate(copies):
+        copy = TRANSFORMS[names[k % len(names)]](Image.fromarray(x[src]).convert("RGB"), rng)
+        copy.save(root / "unlabeled" / f"copy{k:02d}.png")
+        truth[f"copy{k:02d}.png"] = (kind, f"{src:04d}.png")
+    return root, truth
+
+
+def _pool_ws(tmp_path, root, with_copies=True):
+    ws = init_workspace(tmp_path / "ws", classes=["a", "b"])
+    ingest(ws, root / "test", split="test", workers=1)
+    src = root / "unlabeled"
+    if not with_copies:
+        src = tmp_path / "clean"
+        shutil.copytree(root / "unlabeled", src, ignore=shutil.ignore_patterns("copy*"))
+    ingest(ws, src, split="unlabeled", workers=1)
+    ids = [r[0] for r in ws.connect().execute("SELECT image_id FROM images WHERE split = 'unlabeled'").fetchall()]
+    add_predictions(ws, 0, [(i, 0, 0.5 + (k % 7) / 20) for k, i in enumerate(ids)], 2)
+    return ws
+
+
+def _names(ws):
+    return {i: p.split("/")[-1] for i, p in ws.connect().execute("SELECT image_id, path FROM images").fetchall()}
+
+
+def test_pixel_signal_finds_the_injected_copies_and_nothing_else(tmp_path, digit_pool):
+    root, truth = digit_pool
+    ws = _pool_ws(tmp_path, root)
+    r = dedup(ws, 0, embeddings=False)
+    name = _names(ws)
+    rows = dups(ws)
+    contaminated = {name[d["image_id"]]: name[d["duplicate_of"]] for d in rows if d["scope"] == "test"}
+    expected = {n: src for n, (kind, src) in truth.items() if kind == "test"}
+    assert contaminated == expected  # all five, and no look-alike called contamination
+    grouped = {name[d["image_id"]]: d["group_id"] for d in rows if d["scope"] == "unlabeled"}
+    pairs = [(n, src) for n, (kind, src) in truth.items() if kind == "pool"]
+    found = [n for n, src in pairs if n in grouped and grouped[n] == grouped.get(src)]
+    assert len(found) >= 10, (found, pairs)  # recall of in-pool copies (0.98 on 2,000 digits: benchmarks)
+    true_members = {n for pair in pairs for n in pair}
+    assert {name[d["image_id"]] for d in rows if d["scope"] == "unlabeled"} <= true_members  # precision
+    saved = pq.read_table(next(ws.round_dir("dedup_thresholds", 0).glob("*.parquet"))).to_pylist()
+    assert {(t["signal"], t["scope"], t["source"]) for t in saved} == {
+        ("pixels", "unlabeled", "calibrated"), ("pixels", "held_out", "calibrated")}
+    assert all(t["positives"] >= 5 * 150 and t["recall"] >= 0.9 for t in saved)
+    assert r.removed_by["pixels held_out"] == 5 and r.excluded == 5 + r.removed_by["pixels unlabeled"]
+
+
+def test_a_pool_without_copies_loses_almost_nothing(tmp_path, digit_pool):
+    ws = _pool_ws(tmp_path, digit_pool[0], with_copies=False)
+    r = dedup(ws, 0, embeddings=False)
+    assert r.pool == 150 and r.excluded <= 2, r.to_dict()
+
+
+def test_dry_run_and_what_if_write_nothing_and_agree(tmp_path, digit_pool):
+    ws = _pool_ws(tmp_path, digit_pool[0])
+    before = tree_digest(ws.root / "tables")
+    dry = dedup(ws, 0, embeddings=False, dry_run=True)
+    trial = what_if(ws, 0, embeddings=False)
+    assert tree_digest(ws.root / "tables") == before and not ws.round_dir("duplicates", 0).exists()
+    real = dedup(ws, 0, embeddings=False)
+    assert (dry.excluded, dry.contaminated, dry.near_groups) == (real.excluded, real.contaminated, real.near_groups)
+    for scope in ("unlabeled", "held_out"):
+        rows = sorted((r for r in trial if r["signal"] == "pixels" and r["scope"] == scope),
+                      key=lambda r: r["threshold"])
+        counts = [r["excluded"] for r in rows]
+        assert counts == sorted(counts, reverse=True)  # a higher threshold never excludes more
+        chosen = [r for r in rows if r["chosen"]]
+        assert len(chosen) == 1 and chosen[0]["excluded"] == real.excluded
+        assert sum(chosen[0]["per_class"].values()) == real.excluded
+
+
+def test_fingerprints_missing_from_an_older_workspace_are_made_once(tmp_path, digit_pool):
+    ws = _pool_ws(tmp_path, digit_pool[0])
+    first = dedup(ws, 0, embeddings=False)
+    shutil.rmtree(ws.table_dir("fingerprints"))
+    again = dedup(ws, 0, embeddings=False)
+    assert again.excluded == first.excluded
+    n = ws.connect().execute("SELECT count(DISTINCT image_id) FROM fingerprints").fetchone()[0]
+    assert n == 150 + 12 + 5 + 40

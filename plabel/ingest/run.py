@@ -156,8 +156,11 @@ def _flush(ws: Workspace, con, buffer: list[pa.RecordBatch], result: IngestResul
     stamp = [result.ingest_id, datetime.now(timezone.utc)]
     counts = db.row(con, query("ingest/counts"))
     result.label_conflicts += db.scalar(con, query("ingest/label_conflicts"))
-    # images before aliases before rejects: a kill between them leaves only paths that the
-    # next run has not seen yet, and it finds the same answers for them.
+    # fingerprints before images before aliases before rejects: a kill between them leaves only
+    # paths that the next run has not seen yet (and a fingerprint it writes again: readers take one).
+    if counts[0]:
+        storage.write_query(con, query("ingest/new_fingerprints"), [], ws.table_dir("fingerprints") /
+                            storage.part_name(), table("fingerprints"))
     for name, n in (("images", counts[0]), ("aliases", counts[1])):
         if n:
             storage.write_query(con, query(f"ingest/new_{name}"), stamp, ws.table_dir(name) / storage.part_name(),

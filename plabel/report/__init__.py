@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from plabel import storage
+from plabel.dedup.rows import RULES
 from plabel.errors import UnknownRound
 from plabel.report import content as D
 from plabel.report import plots
@@ -199,10 +200,27 @@ class _Report:
             f"{body}</div>"
         )
 
+    def dedup_decisions(self, r: int) -> str:
+        """The thresholds dedup chose and what each rule removed, per class."""
+        limits = self.ws.rows(query("report/dedup_thresholds"), {"round": r})
+        if not limits:
+            return ""
+        body = "<h3>Dedup thresholds</h3>" + _table(
+            ["signal", "scope", "threshold", "source", "recall on synthetic copies", "est. false positives", "note"],
+            [[a, b, f"{t:.4f}", src, f"{rec:.3f}", f"{fpr:.4f}", note] for a, b, t, src, rec, fpr, note in limits],
+            f"dedup-thresholds-{r}", 10)
+        grid: dict = {}
+        for cls, rule, n in self.ws.rows(query("report/dedup_funnel"), {"round": r}):
+            grid.setdefault(self.names[cls], [0] * len(RULES))[rule] = n
+        body += "<h3>Excluded by each rule</h3>" + _table(
+            ["class", *RULES], [[c, *v] for c, v in sorted(grid.items())], f"dedup-funnel-{r}", 1000)
+        return body
+
     def duplicates(self, r: int) -> str:
         groups = D.duplicate_groups(self.ws, r)
         if not groups:
-            return f'<div id="duplicates-{r}"><h3>Duplicates</h3><p>No near-duplicate groups in this round.</p></div>'
+            return (f'<div id="duplicates-{r}">{self.dedup_decisions(r)}<h3>Duplicates</h3>'
+                    f"<p>No near-duplicate groups in this round.</p></div>")
         items = []
         for g in groups:
             thumbs = "".join(_member(m) for m in g["members"])
@@ -212,7 +230,8 @@ class _Report:
                 f'<div class="group" title="{escape(g["scope"])} group of {g["size"]}">{thumbs}{more_note}</div>'
             )
         return (
-            f'<div id="duplicates-{r}"><h3>Duplicates</h3><p>The largest near-duplicate groups, side by side: the '
+            f'<div id="duplicates-{r}">{self.dedup_decisions(r)}<h3>Duplicates</h3><p>The largest '
+            f"near-duplicate groups, side by side: the "
             f"kept representative first; val/test look-alikes (never trained on) in red.</p><div "
             f"class='row'>{''.join(items)}</div></div>"
         )

@@ -1,4 +1,5 @@
 """Crafted and damaged tables and manifests: a clear error naming the problem, nothing written."""
+import json
 import math
 
 import numpy as np
@@ -117,3 +118,21 @@ def test_a_checkpoint_with_broken_weights_writes_no_predictions(ws, cli):
     assert r.exit_code == 1 and "NaN or infinite outputs" in r.stderr, r.output
     assert not ws.round_dir("predictions", 1).exists()
     assert np.isfinite([c for (c,) in ws.rows("SELECT confidence FROM predictions")]).all()
+
+
+def test_crafted_fingerprints_and_embeddings_do_not_decide_dedup(ws, cli):
+    """Thumbnails of the wrong size are made again from the files; NaN embeddings flag nothing."""
+    honest = cli("dedup", "--round", "0", "--no-embeddings", "--dry-run", "--json", "-w", ws.root)
+    assert honest.exit_code == 0, honest.output
+    for part in ws.table_dir("fingerprints").glob("*.parquet"):
+        _rewrite(part, "thumbnail", [b"x" * 10] * pq.read_metadata(part).num_rows)
+    emb = next(ws.round_dir("embeddings", 0).glob("*.parquet"))
+    t = pq.read_table(emb)
+    dim = len(t.column("embedding")[0])
+    _rewrite(emb, "embedding", [[math.nan] * dim] * t.num_rows)
+    r = cli("dedup", "--round", "0", "--no-embeddings", "--dry-run", "--json", "-w", ws.root)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["excluded"] == json.loads(honest.stdout)["excluded"]
+    r = cli("dedup", "--round", "0", "--no-pixels", "--similarity", "0.9", "--contamination-similarity", "0.9",
+            "--json", "-w", ws.root)
+    assert r.exit_code == 0 and json.loads(r.stdout)["excluded"] == 0, r.output

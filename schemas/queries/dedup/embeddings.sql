@@ -1,3 +1,1 @@
-SELECT e.image_id, e.embedding, coalesce(p.confidence, 0) AS confidence
-FROM embeddings e LEFT JOIN predictions p ON p.round = e.round AND p.image_id = e.image_id
-WHERE e.round = ? AND e.split = ? ORDER BY e.image_id
+SELECT image_id, embedding, checkpoint_id FROM embeddings WHERE round = $round AND split = $split ORDER BY image_id

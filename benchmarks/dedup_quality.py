@@ -1,0 +1,166 @@
+"""Duplicate detection quality against ground truth: precision, recall, and a clean pool's losses.
+
+Two kinds of data: the demo's MNIST digits (28x28) and photo-like patches (distinct 40-pixel
+crops of the sample photos scikit-image and scikit-learn ship, scaled to 32x32; flat crops left
+out). Each gets a pool of distinct images plus injected near duplicates of pool images (one of
+JPEG quality 70-90, resize +-10%, crop 5%, brightness +-10%, a 1-pixel shift, drawn with another
+seed than dedup's calibration) and injected test look-alikes (such copies of test images, put in
+the pool). A tiny teacher (test_resnet, 20 labels per class) gives the embeddings. Reported per
+signal (pixels, embeddings, both): precision and recall of in-pool and contamination flags, and
+the share of a pool without injections that dedup excludes. Baseline in the same run: a 64-bit
+pHash (imagehash) with its radius calibrated the same way.
+
+    python benchmarks/dedup_quality.py [--pool 2000] [--test 500] [--kinds digits,photos]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import machine, report  # noqa: E402
+
+
+def photo_patches(n: int, rng: np.random.Generator) -> tuple[list[Image.Image], np.ndarray]:
+    import skimage.data as data
+    from sklearn.datasets import load_sample_images
+
+    names = ["astronaut", "brick", "camera", "cat", "cell", "clock", "coffee", "coins", "grass", "gravel", "horse",
+             "hubble_deep_field", "immunohistochemistry", "moon", "retina", "rocket"]
+    sources = [getattr(data, k)() for k in names] + list(load_sample_images().images)
+    out, labels, side = [], [], 40
+    for label, a in enumerate(sources):
+        a = np.stack([a] * 3, -1) if a.ndim == 2 else a[..., :3]
+        for y in range(0, a.shape[0] - side + 1, side):
+            for x in range(0, a.shape[1] - side + 1, side):
+                crop = a[y:y + side, x:x + side]
+                if crop.std() > 12:  # a flat crop (sky, background) is a copy of its neighbour
+                    out.append(Image.fromarray(crop).resize((32, 32), Image.BILINEAR))
+                    labels.append(label)
+    order = rng.permutation(len(out))[:n]
+    return [out[i] for i in order], np.array(labels)[order]
+
+
+def digits(n: int, rng: np.random.Generator) -> tuple[list[Image.Image], np.ndarray]:
+    from plabel.datasets import load_mnist
+
+    x, y = load_mnist()
+    order = rng.permutation(len(x))[:n]
+    return [Image.fromarray(x[i], "L") for i in order], y[order]
+
+
+def inject(images, n, rng) -> list[tuple[int, Image.Image]]:
+    """n synthetic copies: (index of the source, the copy), one transform each, at random."""
+    from plabel.dedup.synthetic import TRANSFORMS
+
+    fns = list(TRANSFORMS.values())
+    picks = rng.choice(len(images), n, replace=False)
+    return [(int(i), fns[k % len(fns)](images[i].convert("RGB"), rng)) for k, i in enumerate(picks)]
+
+
+def build(root: Path, images, labels, args, rng, injected: bool):
+    """Folders train/test/unlabeled and the ground truth: pool file -> (kind, source file)."""
+    n_train = 20 * len(set(labels.tolist()))
+    train, test, pool = (np.arange(n_train), np.arange(n_train, n_train + args.test),
+                         np.arange(n_train + args.test, n_train + args.test + args.pool))
+    truth: dict[str, tuple[str, str]] = {}
+    for split, idx in (("train", train), ("test", test), ("unlabeled", pool)):
+        for i in idx:
+            folder = root / split / (str(labels[i]) if split != "unlabeled" else "")
+            folder.mkdir(parents=True, exist_ok=True)
+            images[i].save(folder / f"{i:05d}.png")
+    if injected:
+        for kind, source, n in (("pool", pool, args.pool // 10), ("test", test, args.test // 5)):
+            for k, (j, copy) in enumerate(inject([images[i] for i in source], n, rng)):
+                name = f"copy_{kind}_{k:04d}.png"
+                copy.save(root / "unlabeled" / name)
+                src = source[j]
+                truth[name] = (kind, f"{src:05d}.png")
+    return truth
+
+
+def run_dedup(root: Path, signals: tuple[str, ...]):
+    from plabel.dedup import dedup
+    from plabel.workspace import open_workspace
+
+    ws = open_workspace(root / "ws")
+    t = time.perf_counter()
+    r = dedup(ws, 0, pixels="pixels" in signals, embeddings="embeddings" in signals, dry_run=False)
+    return ws, r, time.perf_counter() - t
+
+
+def prepare(root: Path, images, labels, args, rng, injected: bool):
+    from plabel.infer import InferOptions, infer
+    from plabel.ingest import ingest
+    from plabel.train import TrainOptions, train
+    from plabel.workspace import init_workspace
+
+    truth = build(root / "data", images, labels, args, rng, injected)
+    ws = init_workspace(root / "ws")
+    for split in ("train", "test", "unlabeled"):
+        ingest(ws, root / "data" / split, split=split, workers=2)
+    train(ws, TrainOptions(round=0, model="test_resnet", img_size=32, epochs=args.epochs, batch_size=32, workers=0,
+                           lr=3e-3, hflip=0.0, crop_scale=0.5, seed=0))
+    infer(ws, InferOptions(round=0, splits=("unlabeled", "test"), embeddings=True, workers=0))
+    return truth
+
+
+def scores(ws, truth: dict) -> dict:
+    """Precision and recall of in-pool grouping and of contamination, from the duplicates table."""
+    name = {r[0]: Path(r[1]).name for r in ws.rows("SELECT image_id, path FROM images")}
+    dups = ws.rows("SELECT image_id, duplicate_of, scope, excluded, kind FROM duplicates WHERE round = 0")
+    cluster = {n: (src if kind == "pool" else None) for n, (kind, src) in truth.items()}
+
+    def key(n):
+        return cluster.get(n) or n
+
+    excluded_pool = [(name[i], name[d]) for i, d, s, e, _ in dups if s == "unlabeled" and e]
+    grouped = {name[i]: name[d] for i, d, s, _, _ in dups if s == "unlabeled"}
+    true_pool = [n for n, (kind, _) in truth.items() if kind == "pool"]
+    found = sum(1 for n in true_pool if n in grouped and grouped.get(truth[n][1], truth[n][1]) == grouped[n])
+    contaminated = {name[i]: name[d] for i, d, s, _, k in dups if s == "test" and k != "exact"}
+    true_test = {n: src for n, (kind, src) in truth.items() if kind == "test"}
+    return {
+        "pool_precision": _ratio(sum(key(a) == key(b) for a, b in excluded_pool), len(excluded_pool)),
+        "pool_recall": _ratio(found, len(true_pool)),
+        "contamination_precision": _ratio(sum(true_test.get(a) == b for a, b in contaminated.items()),
+                                          len(contaminated)),
+        "contamination_recall": _ratio(sum(true_test[n] == contaminated.get(n) for n in true_test), len(true_test)),
+    }
+
+
+def _ratio(a: int, b: int) -> float | None:
+    return round(a / b, 4) if b else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pool", type=int, default=2000)
+    ap.add_argument("--test", type=int, default=500)
+    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--kinds", default="digits,photos")
+    args = ap.parse_args()
+    loaders = {"digits": digits, "photos": photo_patches}
+    for kind in args.kinds.split(","):
+        for injected in (True, False):
+            rng = np.random.default_rng(1)
+            images, labels = loaders[kind](args.pool + args.test + 400, rng)
+            with tempfile.TemporaryDirectory() as tmp:
+                truth = prepare(Path(tmp), images, labels, args, np.random.default_rng(2), injected)
+                for signals in (("pixels",), ("embeddings",), ("pixels", "embeddings")):
+                    ws, r, seconds = run_dedup(Path(tmp), signals)
+                    fields = scores(ws, truth) if injected else {"excluded_share": round(r.excluded / r.pool, 4)}
+                    report("dedup_quality", data=kind, injected=injected, signals="+".join(signals), pool=r.pool,
+                           **fields, excluded=r.excluded, seconds=round(seconds, 1), machine=machine(),
+                           thresholds={f"{t['signal']} {t['scope']}": round(t["threshold"], 4)
+                                       for t in r.thresholds})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Choosing a duplicate threshold from the data: synthetic positives against nearest neighbours.
+
+Positives are similarities between pool images and synthetic copies of them (re-encoded,
+resized, cropped, brightened, shifted: plabel.dedup.synthetic). Negatives are every pool image's
+similarity to its nearest other image (or, for contamination, its nearest val/test image).
+The threshold is the one that keeps `recall` of the positives; when the negatives above it
+exceed `max_fpr`, it rises until they do not, and the recall it then keeps is said.
+
+Negatives are not all distinct pairs: a pool with real duplicates has some among its nearest
+neighbours, and they would read as false positives. Real duplicates look like the positives,
+so their share is estimated from the negatives above the positives' median (where distinct
+pairs are rare; half of the duplicates lie there) and that share, spread like the positives,
+is taken off before the false-positive rate is read.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Calibration:
+    signal: str  # pixels or embeddings
+    scope: str  # unlabeled (within the pool) or held_out (against val/test)
+    threshold: float
+    target_recall: float
+    recall: float  # of the positives at the threshold
+    max_fpr: float
+    fpr: float  # estimated share of pool images flagged with no real duplicate
+    duplicate_share: float  # estimated share of pool images with a real duplicate among the negatives
+    positives: int
+    negatives: int
+    source: str  # calibrated, or given (a threshold passed by the user)
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _share_at_or_above(values: np.ndarray, t: float) -> float:
+    return float(np.mean(values >= t)) if len(values) else 0.0
+
+
+def choose(positives: np.ndarray, negatives: np.ndarray, target_recall: float, max_fpr: float,
+           share: float) -> tuple[float, str]:
+    """The calibrated threshold, and a note when the recall target had to give way."""
+    pos = np.sort(np.asarray(positives, np.float64))
+    neg = np.asarray(negatives, np.float64)
+    if len(pos) == 0:
+        raise ValueError("no positives to calibrate on")
+    k = int(np.floor((1 - target_recall) * len(pos)))  # positives allowed below the threshold
+    threshold = float(pos[min(k, len(pos) - 1)])
+    candidates = np.unique(np.concatenate([pos[pos >= threshold], neg[neg >= threshold], [threshold]]))
+    for t in candidates:  # ascending: the lowest threshold that holds the false-positive rate
+        if estimated_fpr(pos, neg, float(t), share) <= max_fpr:
+            if t > threshold:
+                return float(t), (f"the recall target gave way to the false-positive ceiling {max_fpr:g}: "
+                                  f"recall {recall_at(pos, float(t)):.3f} at {float(t):.4f}")
+            return float(t), ""
+    top = float(np.nextafter(candidates[-1], np.inf))
+    return top, f"no threshold held the false-positive ceiling {max_fpr:g}: nothing flagged"
+
+
+def duplicate_share(positives: np.ndarray, negatives: np.ndarray) -> float:
+    """Share of negatives that are real duplicates, from those above the positives' median."""
+    if len(negatives) == 0:
+        return 0.0
+    return min(1.0, 2 * _share_at_or_above(negatives, float(np.median(positives))))
+
+
+def recall_at(positives: np.ndarray, t: float) -> float:
+    return _share_at_or_above(positives, t)
+
+
+def estimated_fpr(positives: np.ndarray, negatives: np.ndarray, t: float, share: float) -> float:
+    return max(0.0, _share_at_or_above(negatives, t) - share * recall_at(positives, t))
+
+
+def calibrate(signal: str, scope: str, positives: np.ndarray, negatives: np.ndarray, target_recall: float,
+              max_fpr: float, given: float | None = None, screened: bool = False) -> Calibration:
+    """The threshold for one signal and scope: `given` when the user chose one, else calibrated.
+
+    `screened`: the negatives hold no known duplicates (another signal took them out), so none of
+    them is explained away as one.
+    """
+    pos, neg = np.asarray(positives, np.float64), np.asarray(negatives, np.float64)
+    share = duplicate_share(pos, neg) if len(pos) and not screened else 0.0
+    note = ""
+    if given is not None:
+        threshold = float(given)
+    elif len(pos) == 0:
+        threshold, note = float("inf"), "no positives could be made: nothing flagged"
+    else:
+        threshold, note = choose(pos, neg, target_recall, max_fpr, share)
+    return Calibration(
+        signal, scope, threshold, target_recall, recall_at(pos, threshold), max_fpr,
+        estimated_fpr(pos, neg, threshold, share) if len(pos) else 0.0, share, len(pos), len(neg),
+        "given" if given is not None else "calibrated", note,
+    )

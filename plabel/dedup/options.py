@@ -1,0 +1,76 @@
+"""What `plabel dedup` takes and gives back (imports neither faiss nor torch: the CLI reads the defaults)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from plabel.errors import UsageError, check_finite
+
+NEIGHBOURS = 16
+EXACT_SEARCH_LIMIT = 200_000  # vectors; above it an IVF index (recall measured in docs/benchmarks.md)
+SIGNALS = ("pixels", "embeddings")
+SCOPES = ("unlabeled", "held_out")
+
+
+@dataclass(frozen=True)
+class DedupOptions:
+    recall: float = 0.98  # share of synthetic near duplicates a calibrated threshold keeps
+    pool_fpr: float = 0.01  # loose: a false in-pool group costs one look-alike, its best member stays
+    contamination_fpr: float = 0.005  # strict: a false contamination flag drops an image for good
+    similarity: float | None = None  # embeddings, within the pool: given instead of calibrated
+    contamination_similarity: float | None = None  # embeddings, against val/test: likewise
+    pixel_similarity: float | None = None  # pixels, both scopes: likewise
+    pixels: bool = True  # search the ingest fingerprints
+    embeddings: bool = True  # search a teacher's embeddings where a round has them
+    embeddings_round: int | None = None  # whose embeddings (None: the first round with any)
+    sample: int = 256  # pool images turned into synthetic positives, per signal
+    seed: int = 0
+    neighbours: int = NEIGHBOURS  # nearest neighbours searched per image
+    exact_limit: int = EXACT_SEARCH_LIMIT  # vectors up to which search is exact; above, IVF
+    dry_run: bool = False  # find and count, write nothing
+
+    def given(self, signal: str, scope: str) -> float | None:
+        """The threshold the user chose for a signal and scope, if any."""
+        if signal == "pixels":
+            return self.pixel_similarity
+        return self.similarity if scope == "unlabeled" else self.contamination_similarity
+
+    def max_fpr(self, scope: str) -> float:
+        return self.pool_fpr if scope == "unlabeled" else self.contamination_fpr
+
+
+def validate(o: DedupOptions) -> None:
+    check_finite(o)
+    for name in ("recall", "pool_fpr", "contamination_fpr"):
+        if not 0 <= getattr(o, name) <= 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be in [0, 1]")
+    for name in ("similarity", "contamination_similarity", "pixel_similarity"):
+        value = getattr(o, name)
+        if value is not None and not -1 <= value <= 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be in [-1, 1] (a similarity)")
+    for name in ("neighbours", "exact_limit", "sample"):
+        if getattr(o, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 1")
+    if o.embeddings_round is not None and o.embeddings_round < 0:
+        raise UsageError("--embeddings-round must be >= 0")
+
+
+@dataclass
+class DedupResult:
+    round: int
+    exact: int = 0  # unlabeled images whose bytes are also in val/test/train
+    near_groups: int = 0
+    near_members: int = 0  # unlabeled images in near-duplicate groups (representatives included)
+    contaminated: int = 0  # unlabeled images excluded for val/test (exact or near)
+    train_duplicates: int = 0
+    excluded: int = 0
+    pool: int = 0  # unlabeled images searched
+    embeddings_round: int | None = None
+    thresholds: list[dict] = field(default_factory=list)  # one Calibration per signal and scope
+    removed_by: dict[str, int] = field(default_factory=dict)  # excluded images per rule
+    searched: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)

@@ -1,0 +1,156 @@
+"""`plabel dedup`: find, calibrate, decide, and write (or, dry, only count)."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pyarrow as pa
+
+from plabel import db, storage
+from plabel.dedup import embeddings, pixels
+from plabel.dedup.calibrate import Calibration, calibrate
+from plabel.dedup.evidence import Evidence, Pool
+from plabel.dedup.options import SCOPES, DedupOptions, DedupResult, validate
+from plabel.dedup.rows import group_rows, held_out_rows, removed_by
+from plabel.errors import UnknownRound
+from plabel.progress import NULL, Progress
+from plabel.schema import table
+from plabel.sql import query
+from plabel.workspace import HELD_OUT, Workspace
+
+OTHER_SPLITS = (*HELD_OUT, "train")  # train duplicates are reported, never excluded
+
+
+@dataclass
+class Findings:
+    """Everything dedup learnt before deciding: the pool, each signal's evidence, exact rows."""
+
+    pool: Pool
+    exact: list[dict]
+    evidence: list[Evidence] = field(default_factory=list)
+    made_fingerprints: list[dict] = field(default_factory=list)
+    embeddings_round: int | None = None
+
+
+def dedup(ws: Workspace, round: int, options: DedupOptions | None = None, progress: Progress = NULL,
+          **keywords) -> DedupResult:
+    """Find round R's duplicates and write them to the `duplicates` table (replacing any).
+
+    Options come as a DedupOptions, or as its fields by keyword: `dedup(ws, 0, recall=0.99)`.
+    """
+    started = time.perf_counter()
+    o = replace(options or DedupOptions(), **keywords)
+    validate(o)
+    found = find(ws, round, o, progress)
+    calibrations = thresholds(found, o)
+    rows = decide(found, calibrations)
+    result = summarise(round, found, calibrations, rows, o)
+    if not o.dry_run:
+        with ws.writing(f"plabel dedup --round {round}"):
+            _write(ws, round, rows, calibrations, found)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def find(ws: Workspace, round: int, o: DedupOptions, progress: Progress = NULL) -> Findings:
+    """The pool and the evidence of every signal asked for and available."""
+    if not ws.has_round("predictions", round):
+        raise UnknownRound(f"round {round} has no predictions: run `plabel infer --round {round}` first")
+    task = progress.task(f"dedup round {round}", None, "steps")
+    con = ws.connect()
+    try:
+        rows = db.rows(con, query("dedup/pool"), {"round": round})
+        pool = Pool([r[0] for r in rows], np.array([r[1] for r in rows], np.float64),
+                    np.array([r[2] for r in rows], np.int64), [r[3] for r in rows])
+        found = Findings(pool, db.relation(con, query("dedup/exact")).to_arrow_table().to_pylist())
+        others = {s: [r[0] for r in db.rows(con, query("dedup/split_ids"), {"split": s})] for s in OTHER_SPLITS}
+        others = {s: ids for s, ids in others.items() if ids}
+        found.embeddings_round = embeddings.embeddings_round(con, o.embeddings_round) if o.embeddings else None
+        if o.pixels and len(pool.ids) > 1:
+            ev, store = pixels.evidence(ws, con, pool, others, o)
+            found.evidence.append(ev)
+            found.made_fingerprints = store.made
+            task.advance(1)
+        if found.embeddings_round is not None and len(pool.ids) > 1:
+            ev_e = embeddings.evidence(ws, con, pool, list(others), found.embeddings_round, o)
+            if ev_e is not None:
+                found.evidence.append(ev_e)
+            task.advance(1)
+    finally:
+        con.close()
+        task.close()
+    return found
+
+
+def thresholds(found: Findings, o: DedupOptions) -> list[Calibration]:
+    """One calibrated (or given) threshold per signal and scope.
+
+    Pixels come first: the pool images they link are real duplicates with high precision, so
+    they are taken out of the embeddings' negatives, which then need no mixture correction (a
+    weak model crowds distinct images above its positives' median, where that correction would
+    mistake them for duplicates).
+    """
+    out: list[Calibration] = []
+    linked = np.zeros(len(found.pool.ids), bool)
+    for ev in found.evidence:
+        screened = ev.signal != "pixels"
+        for scope in SCOPES:
+            negatives = ev.nearest if scope == "unlabeled" else ev.held_out_nearest(HELD_OUT)
+            negatives = negatives[(negatives > -1) & ~linked] if len(negatives) else negatives
+            out.append(calibrate(ev.signal, scope, ev.positives, negatives, o.recall, o.max_fpr(scope),
+                                 o.given(ev.signal, scope), screened=screened))
+        if ev.signal == "pixels":
+            for row in decide(Findings(found.pool, [], [ev]), out):
+                linked[found.pool.index(row["image_id"])] = True
+    return out
+
+
+def decide(found: Findings, calibrations: list[Calibration]) -> list[dict]:
+    limits = {(c.signal, c.scope): c.threshold for c in calibrations}
+    return (found.exact + held_out_rows(found.pool, found.evidence, limits)
+            + group_rows(found.pool, found.evidence, limits))
+
+
+def summarise(round: int, found: Findings, calibrations: list[Calibration], rows: list[dict],
+              o: DedupOptions) -> DedupResult:
+    r = DedupResult(round, pool=len(found.pool.ids), embeddings_round=found.embeddings_round, dry_run=o.dry_run)
+    r.thresholds = [c.to_dict() for c in calibrations]
+    r.exact = len({x["image_id"] for x in found.exact})
+    near = [x for x in rows if x["kind"] != "exact" and x["scope"] == "unlabeled"]
+    r.near_members, r.near_groups = len(near), len({x["group_id"] for x in near})
+    r.contaminated = len({x["image_id"] for x in rows if x["scope"] in HELD_OUT})
+    r.train_duplicates = len({x["image_id"] for x in rows if x["scope"] == "train"})
+    r.excluded = len({x["image_id"] for x in rows if x["excluded"]})
+    r.removed_by = {name: len(ids) for name, ids in removed_by(rows).items()}
+    r.searched = {"unlabeled": len(found.pool.ids)}
+    if o.embeddings and found.embeddings_round is None:
+        r.notes.append("no round has unlabeled embeddings: only pixels were compared (infer --embeddings)")
+    for e in found.evidence:
+        searched = [h.split for h in e.held_out]
+        for split in HELD_OUT:
+            if split not in searched:
+                r.notes.append(f"{e.signal}: no {split} images to compare with")
+    r.notes += [f"{c.signal} {c.scope}: {c.note}" for c in calibrations if c.note]
+    return r
+
+
+def _write(ws: Workspace, round: int, rows: list[dict], calibrations: list[Calibration], found: Findings) -> None:
+    if found.made_fingerprints:
+        storage.write_rows(found.made_fingerprints, ws.table_dir("fingerprints") / storage.part_name(),
+                           table("fingerprints"))
+    limits = [{**{k: v for k, v in c.to_dict().items() if k in table("dedup_thresholds").names},
+               "checkpoint_id": next((e.checkpoint_id for e in found.evidence if e.signal == c.signal), None)}
+              for c in calibrations]
+    # thresholds before duplicates: a committed duplicates round is what marks dedup done
+    _commit(ws, "dedup_thresholds", round, limits, [("signal", "ascending"), ("scope", "ascending")])
+    _commit(ws, "duplicates", round, rows,
+            [("image_id", "ascending"), ("scope", "ascending"), ("duplicate_of", "ascending")])
+
+
+def _commit(ws: Workspace, name: str, round: int, rows: list[dict], order: list) -> None:
+    schema = table(name)
+    data = pa.Table.from_pylist(rows, schema=schema.arrow_schema()).sort_by(order)
+    staging = ws.fresh_staging(name, round)
+    storage.write_arrow(data, staging / f"{name}.parquet", schema)
+    ws.commit_round(name, round, staging)

@@ -1,0 +1,62 @@
+"""Synthetic near duplicates: the copies that occur in scraped pools, made from a pool's own images.
+
+They are the positives that calibrate a duplicate threshold (plabel.dedup.calibrate) and the
+injected duplicates of `benchmarks/dedup_quality.py`.
+"""
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import numpy as np
+from PIL import Image, ImageEnhance
+
+from plabel.images import to_rgb
+
+
+def jpeg(im: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Re-encoded as JPEG at quality 70-90."""
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=int(rng.integers(70, 91)))
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+def resize(im: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Resized by 90% or 110%."""
+    f = float(rng.choice([0.9, 1.1]))
+    return im.resize((max(1, round(im.width * f)), max(1, round(im.height * f))), Image.Resampling.BILINEAR)
+
+
+def crop(im: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Up to 5% of each dimension cut away, split at random between the two edges."""
+    w, h = im.size
+    cw, ch = max(1, round(w * 0.05)), max(1, round(h * 0.05))
+    left, top = int(rng.integers(0, cw + 1)), int(rng.integers(0, ch + 1))
+    return im.crop((left, top, w - (cw - left), h - (ch - top)))
+
+
+def brightness(im: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Brightness scaled by 90% or 110%."""
+    return ImageEnhance.Brightness(im).enhance(float(rng.choice([0.9, 1.1])))
+
+
+def shift(im: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Moved by one pixel along one axis, the uncovered edge repeated."""
+    a = np.asarray(im)
+    axis, step = int(rng.integers(0, 2)), int(rng.choice([-1, 1]))
+    out = np.roll(a, step, axis=axis)
+    edge: list[slice | int] = [slice(None)] * a.ndim
+    edge[axis] = 0 if step > 0 else -1
+    out[tuple(edge)] = a[tuple(edge)]
+    return Image.fromarray(out)
+
+
+TRANSFORMS: dict[str, Callable[[Image.Image, np.random.Generator], Image.Image]] = {
+    "jpeg": jpeg, "resize": resize, "crop": crop, "brightness": brightness, "shift": shift,
+}
+
+
+def variants(im: Image.Image, rng: np.random.Generator) -> dict[str, Image.Image]:
+    """One copy of the image per transform."""
+    rgb = to_rgb(im)
+    return {name: f(rgb, rng) for name, f in TRANSFORMS.items()}

@@ -1,0 +1,1 @@
+SELECT DISTINCT round FROM embeddings WHERE split = 'unlabeled' ORDER BY round

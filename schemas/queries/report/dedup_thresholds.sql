@@ -1,0 +1,1 @@
+SELECT signal, scope, threshold, source, recall, fpr, note FROM dedup_thresholds WHERE round = $round ORDER BY signal, scope
