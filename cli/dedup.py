@@ -30,7 +30,9 @@ def dedup(
     contamination_similarity: Annotated[float | None, _similarity("Embeddings, against val/test")] = None,
     pixel_similarity: Annotated[float | None, _similarity("Pixel fingerprints, both scopes")] = None,
     pixels: Annotated[bool, opt.option("Compare the ingest fingerprints (model-independent).")] = D.pixels,
-    embeddings: Annotated[bool, opt.option("Compare a teacher's embeddings where a round has them.")] = D.embeddings,
+    embeddings: Annotated[bool, opt.option(
+        "Also compare a teacher's embeddings (semantic duplicates; implied by the embedding options below)."
+    )] = D.embeddings,
     embeddings_round: Annotated[
         int | None, opt.option("Round whose embeddings to compare (default: the first with any).", min=0)
     ] = None,

@@ -1,16 +1,19 @@
 """Model-independent image fingerprints: a small grey thumbnail, and how alike two of them are.
 
-Ingest keeps a 32x32 grey thumbnail of every image (1 KiB), made from the pixels it decodes
-anyway. Two images are compared by the best normalised correlation of one's centre with the
+Ingest keeps a 32x32 grey thumbnail of every image (1 KiB) and its mean colour, made from the
+pixels it decodes anyway. Two images are compared by the best normalised correlation of one's centre with the
 other's, over small shifts (+-2 thumbnail pixels) and zooms (0.9-1.1, in 3% steps): a re-encoded, resized,
 slightly cropped, shifted or brightened copy correlates at ~0.99 or more, while two distinct
-digits of one class, or two crops of one texture, rarely do. Perceptual hashes (pHash, dHash)
+digits of one class, or two crops of one texture, rarely do. Two smooth crops of different
+colour can correlate as well as copies; their chromaticity tells them apart. Perceptual hashes (pHash, dHash)
 were measured first and could not tell a shifted 28-pixel digit from a different one
 (docs/benchmarks.md, "Duplicate detection quality"), so search and verification work on these
 thumbnails instead: a blurred 16x16 vector finds candidates with faiss, the aligned correlation
 decides.
 """
 from __future__ import annotations
+
+from functools import cache
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -24,11 +27,24 @@ SHIFT = 2  # largest shift searched, thumbnail pixels
 SCALES = tuple(n / 32 for n in range(29, 36))  # zooms searched, ~3% apart: a 5% crop is a 1.05 zoom
 WINDOW = SIZE - 2 * (SHIFT + 2)  # side of the compared centre window (24)
 SEARCH_SIDE = 16  # side of the blurred vector that finds candidates
+BLUR = 1.0  # Gaussian sigma, thumbnail pixels, before comparing: JPEG blocks and resampling drop out
 
 
-def thumbnail(im: Image.Image) -> bytes:
-    """The fingerprint kept at ingest: 32x32 grey, orientation applied, aspect ratio squashed."""
-    return to_rgb(im).convert("L").resize((SIZE, SIZE), Image.Resampling.BILINEAR).tobytes()
+def fingerprint(im: Image.Image) -> tuple[bytes, list[float]]:
+    """What ingest keeps: a 32x32 grey thumbnail (orientation applied, aspect ratio squashed) and
+    the mean red, green and blue (the thumbnail's correlation cannot see colour)."""
+    rgb = to_rgb(im).resize((SIZE, SIZE), Image.Resampling.BILINEAR)
+    colour = np.asarray(rgb, np.float64).reshape(-1, 3).mean(axis=0)
+    return rgb.convert("L").tobytes(), [float(c) for c in colour]
+
+
+def chroma_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """L1 distance of the colours' chromaticities (r, g, b over their sum): brightness drops out."""
+    def chroma(c: np.ndarray) -> np.ndarray:
+        c = np.asarray(c, np.float64)
+        return (c + 1) / (c + 1).sum(axis=-1, keepdims=True)
+
+    return np.abs(chroma(a) - chroma(b)).sum(axis=-1)
 
 
 def as_arrays(thumbnails: list[bytes]) -> np.ndarray:
@@ -54,16 +70,39 @@ def search_vectors(thumbs: np.ndarray) -> np.ndarray:
     return _unit(out)
 
 
-def _zoomed(t: np.ndarray, scale: float) -> np.ndarray:
-    """The thumbnail zoomed about its centre, lightly blurred, back on a 32x32 canvas."""
-    n = round(SIZE * scale)
-    a = np.asarray(Image.fromarray(t).resize((n, n), Image.Resampling.BILINEAR).filter(ImageFilter.GaussianBlur(0.6)),
-                   np.float32)
-    if n >= SIZE:
-        o = (n - SIZE) // 2
-        return a[o:o + SIZE, o:o + SIZE]
-    p = (SIZE - n) // 2
-    return np.pad(a, ((p, SIZE - n - p), (p, SIZE - n - p)), mode="edge")
+@cache
+def _bilinear(scale: float) -> np.ndarray:
+    """(32, 32) matrix: one axis zoomed about the centre, bilinear, edges repeated beyond the image.
+
+    Every other zoom is centred half a pixel off: the shift search moves whole pixels, and a copy
+    cropped by an odd number of pixels sits half a pixel off (a 28-pixel digit loses a stroke's
+    worth of correlation to that half pixel)."""
+    i = np.arange(SIZE)
+    half = 0.5 * (round(scale * SIZE) % 2)
+    src = np.clip((i + 0.5 - SIZE / 2) / scale + SIZE / 2 - 0.5 + half, 0, SIZE - 1)
+    lo = np.floor(src).astype(int)
+    hi, w = np.minimum(lo + 1, SIZE - 1), src - lo
+    m = np.zeros((SIZE, SIZE))
+    np.add.at(m, (i, lo), 1 - w)
+    np.add.at(m, (i, hi), w)
+    return m
+
+
+@cache
+def _zooms() -> np.ndarray:
+    """(len(SCALES), 32, 32) float32: per zoom, the axis operator zoom-then-blur. The zoom and the
+    Gaussian blur are linear and separable, so a batch of thumbnails is transformed by two matrix
+    products per zoom instead of an image resize per thumbnail."""
+    d = np.arange(SIZE)[:, None] - np.arange(SIZE)[None, :]
+    blur = np.exp(-(d**2) / (2 * BLUR**2))
+    blur /= blur.sum(axis=1, keepdims=True)
+    return np.stack([blur @ _bilinear(s) for s in SCALES]).astype(np.float32)
+
+
+def _zoomed(thumbs: np.ndarray, zooms: np.ndarray) -> np.ndarray:
+    """(n, z, 32, 32): every thumbnail under every zoom operator."""
+    x = thumbs.astype(np.float32)[:, None]
+    return zooms[None] @ x @ np.swapaxes(zooms, 1, 2)[None]
 
 
 def centre(thumbs: np.ndarray) -> np.ndarray:
@@ -71,19 +110,31 @@ def centre(thumbs: np.ndarray) -> np.ndarray:
     o = SHIFT + 2
     if len(thumbs) == 0:
         return np.zeros((0, WINDOW * WINDOW), np.float32)
-    return _unit(np.stack([_zoomed(t, 1.0)[o:o + WINDOW, o:o + WINDOW].ravel() for t in thumbs]))
+    z = _zoomed(thumbs, _zooms()[SCALES.index(1.0)][None])[:, 0]
+    return _unit(z[:, o:o + WINDOW, o:o + WINDOW].reshape(len(thumbs), -1))
 
 
-def windows(thumb: np.ndarray) -> np.ndarray:
-    """(175, 576) unit vectors: the centre window at every searched shift and zoom."""
+def windows(thumbs: np.ndarray) -> np.ndarray:
+    """(n, 175, 576) unit vectors: each thumbnail's centre window at every searched shift and zoom."""
     lo, hi = 2, 2 + 2 * SHIFT + 1
-    out = [sliding_window_view(_zoomed(thumb, s), (WINDOW, WINDOW))[lo:hi, lo:hi].reshape(-1, WINDOW * WINDOW)
-           for s in SCALES]
-    return _unit(np.concatenate(out))
+    z = sliding_window_view(_zoomed(thumbs, _zooms()), (WINDOW, WINDOW), axis=(2, 3))[:, :, lo:hi, lo:hi]
+    return _unit(z.reshape(len(thumbs), -1, WINDOW * WINDOW))
 
 
-def aligned_similarity(a: np.ndarray, b_centres: np.ndarray) -> np.ndarray:
-    """Best correlation of thumbnail `a`, shifted and zoomed, with each of the centres `b_centres`."""
-    if len(b_centres) == 0:
+def aligned_similarity_many(thumbs: np.ndarray, b_centre: np.ndarray) -> np.ndarray:
+    """Best correlation of each of `thumbs`, shifted and zoomed, with one centre."""
+    if len(thumbs) == 0:
         return np.zeros(0, np.float32)
-    return (windows(a) @ b_centres.T).max(axis=0)
+    return (windows(thumbs) @ b_centre).max(axis=1)
+
+
+def verify(queries: np.ndarray, centres: np.ndarray, candidates: np.ndarray, batch: int = 64) -> np.ndarray:
+    """Aligned similarity of each query thumbnail with each of its candidates' centres (-1 where none)."""
+    out = np.full(candidates.shape, -1.0)
+    for b in range(0, len(queries), batch):
+        cand = candidates[b:b + batch]
+        w = windows(queries[b:b + batch])
+        c = centres[np.maximum(cand, 0)]  # (m, k, 576)
+        sims = (w @ np.swapaxes(c, 1, 2)).max(axis=1)
+        out[b:b + batch] = np.where(cand >= 0, sims, -1.0)
+    return out

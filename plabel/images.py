@@ -32,6 +32,7 @@ class ImageInfo:
     mode: str
     format: str
     thumbnail: builtins.bytes  # the fingerprint near-duplicate search compares (plabel.fingerprints)
+    colour: list[float]  # its mean red, green, blue
 
 
 def content_id(data: bytes) -> str:
@@ -116,9 +117,9 @@ def probe(data: bytes, pixel_limit: int = DEFAULT_PIXEL_LIMIT) -> ImageInfo:
     orientation = _orientation(im)
     if orientation in (5, 6, 7, 8):
         w, h = h, w
-    from plabel.fingerprints import thumbnail  # it builds on to_rgb below
+    from plabel.fingerprints import fingerprint  # it builds on to_rgb below
 
-    return ImageInfo(content_id(data), len(data), w, h, mode, fmt, thumbnail(im))
+    return ImageInfo(content_id(data), len(data), w, h, mode, fmt, *fingerprint(im))
 
 
 def _orientation(im: Image.Image) -> int:

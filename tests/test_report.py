@@ -147,6 +147,14 @@ def test_sample_grids_show_images_and_withheld_labels(real, tmp_path):
     blocks = re.findall(r'<div class="classblock" data-class="([^"]+)">', html)
     assert len(blocks) == 10
     assert "true: " in html  # the withheld labels of the unlabeled pool
+    thresholds = re.search(r'<table id="dedup-thresholds-0">(.*?)</table>', html, re.S).group(1)
+    assert thresholds.count("<tr>") == 1 + 4  # header, then pixels and embeddings, in and out of the pool
+    assert "calibrated" in thresholds and "given" in thresholds  # --similarity 0.98 was given within the pool
+    funnel = re.search(r'<table id="dedup-funnel-0">(.*?)</table>', html, re.S).group(1)
+    rows = [re.findall(r"<td>(.*?)</td>", tr) for tr in re.findall(r"<tr>(.*?)</tr>", funnel)]
+    removed = sum(int(n) for cells in rows for n in cells[1:])  # the first cell names the class
+    excluded = real.rows("SELECT count(DISTINCT image_id) FROM duplicates WHERE round = 0 AND excluded")[0][0]
+    assert removed == excluded  # each excluded image under exactly one rule
 
 
 def test_cli_report_json(real, cli, tmp_path):

@@ -33,6 +33,7 @@ class Calibration:
     negatives: int
     source: str  # calibrated, or given (a threshold passed by the user)
     note: str = ""
+    colour_tolerance: float | None = None  # pixels: pairs further apart in chromaticity are never flagged
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,24 +78,31 @@ def estimated_fpr(positives: np.ndarray, negatives: np.ndarray, t: float, share:
     return max(0.0, _share_at_or_above(negatives, t) - share * recall_at(positives, t))
 
 
-def calibrate(signal: str, scope: str, positives: np.ndarray, negatives: np.ndarray, target_recall: float,
-              max_fpr: float, given: float | None = None, screened: bool = False) -> Calibration:
-    """The threshold for one signal and scope: `given` when the user chose one, else calibrated.
+@dataclass(frozen=True)
+class Rule:
+    """What a threshold must achieve: `target_recall` of the positives, at most `max_fpr` false
+    positives; `given` skips the calibration; `screened`: the negatives hold no known duplicates
+    (another signal took them out), so none of them is explained away as one."""
 
-    `screened`: the negatives hold no known duplicates (another signal took them out), so none of
-    them is explained away as one.
-    """
+    target_recall: float
+    max_fpr: float
+    given: float | None = None
+    screened: bool = False
+
+
+def calibrate(signal: str, scope: str, positives: np.ndarray, negatives: np.ndarray, rule: Rule) -> Calibration:
+    """The threshold for one signal and scope: the given one, else calibrated."""
     pos, neg = np.asarray(positives, np.float64), np.asarray(negatives, np.float64)
-    share = duplicate_share(pos, neg) if len(pos) and not screened else 0.0
+    share = duplicate_share(pos, neg) if len(pos) and not rule.screened else 0.0
     note = ""
-    if given is not None:
-        threshold = float(given)
+    if rule.given is not None:
+        threshold = float(rule.given)
     elif len(pos) == 0:
         threshold, note = float("inf"), "no positives could be made: nothing flagged"
     else:
-        threshold, note = choose(pos, neg, target_recall, max_fpr, share)
+        threshold, note = choose(pos, neg, rule.target_recall, rule.max_fpr, share)
     return Calibration(
-        signal, scope, threshold, target_recall, recall_at(pos, threshold), max_fpr,
+        signal, scope, threshold, rule.target_recall, recall_at(pos, threshold), rule.max_fpr,
         estimated_fpr(pos, neg, threshold, share) if len(pos) else 0.0, share, len(pos), len(neg),
-        "given" if given is not None else "calibrated", note,
+        "given" if rule.given is not None else "calibrated", note,
     )

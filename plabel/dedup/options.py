@@ -14,19 +14,25 @@ SCOPES = ("unlabeled", "held_out")
 @dataclass(frozen=True)
 class DedupOptions:
     recall: float = 0.98  # share of synthetic near duplicates a calibrated threshold keeps
-    pool_fpr: float = 0.01  # loose: a false in-pool group costs one look-alike, its best member stays
-    contamination_fpr: float = 0.005  # strict: a false contamination flag drops an image for good
+    pool_fpr: float = 0.02  # loose: a false pair flags two images and excludes one: ~1% of a clean pool
+    contamination_fpr: float = 0.01  # strict: a false contamination flag drops an image for good
     similarity: float | None = None  # embeddings, within the pool: given instead of calibrated
     contamination_similarity: float | None = None  # embeddings, against val/test: likewise
     pixel_similarity: float | None = None  # pixels, both scopes: likewise
     pixels: bool = True  # search the ingest fingerprints
-    embeddings: bool = True  # search a teacher's embeddings where a round has them
+    embeddings: bool = False  # also search a teacher's embeddings (measured: a weak teacher's add false flags)
     embeddings_round: int | None = None  # whose embeddings (None: the first round with any)
     sample: int = 256  # pool images turned into synthetic positives, per signal
     seed: int = 0
     neighbours: int = NEIGHBOURS  # nearest neighbours searched per image
     exact_limit: int = EXACT_SEARCH_LIMIT  # vectors up to which search is exact; above, IVF
     dry_run: bool = False  # find and count, write nothing
+
+    @property
+    def uses_embeddings(self) -> bool:
+        """Asked for embeddings, or for something only embeddings have."""
+        return self.embeddings or self.embeddings_round is not None or self.similarity is not None \
+            or self.contamination_similarity is not None
 
     def given(self, signal: str, scope: str) -> float | None:
         """The threshold the user chose for a signal and scope, if any."""

@@ -20,39 +20,33 @@ class Thumbnails:
         self.made: list[dict] = []  # fingerprints made here, for the table
         self.unreadable = 0
 
-    def of(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(n, 32, 32) thumbnails of `ids`, and a mask of the ids that have one."""
+    def of(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(n, 32, 32) thumbnails of `ids`, (n, 3) mean colours (NaN: unknown), and a mask of the
+        ids that have a thumbnail."""
         with db.registered(self.con, "wanted", pa.table({"image_id": pa.array(ids, pa.string())})):
-            found = {r[0]: (r[1], r[2]) for r in db.rows(self.con, query("dedup/fingerprints"))}
+            found = {r[0]: (r[1], r[2], r[3]) for r in db.rows(self.con, query("dedup/fingerprints"))}
         blank = bytes(fingerprints.THUMBNAIL_BYTES)
-        out, ok = [], np.ones(len(ids), bool)
+        thumbs, colours, ok = [], np.full((len(ids), 3), np.nan), np.ones(len(ids), bool)
         for k, image_id in enumerate(ids):
-            path, thumb = found.get(image_id, (None, None))
+            path, thumb, colour = found.get(image_id, (None, None, None))
             if thumb is not None and len(thumb) != fingerprints.THUMBNAIL_BYTES:
                 thumb = None  # a crafted or damaged row: made again from the file
             if thumb is None and path is not None:
-                thumb = self._make(image_id, path)
+                thumb, colour = self._make(image_id, path)
             ok[k] = thumb is not None
-            out.append(thumb or blank)
-        return fingerprints.as_arrays(out), ok
+            thumbs.append(thumb or blank)
+            if colour is not None and len(colour) == 3:
+                colours[k] = colour
+        return fingerprints.as_arrays(thumbs), colours, ok
 
-    def _make(self, image_id: str, path: str) -> bytes | None:
+    def _make(self, image_id: str, path: str) -> tuple[bytes | None, list[float] | None]:
         try:
-            thumb = fingerprints.thumbnail(load_rgb(str(self.ws.resolve_path(path))))
+            thumb, colour = fingerprints.fingerprint(load_rgb(str(self.ws.resolve_path(path))))
         except (RejectedImage, OSError):
             self.unreadable += 1
-            return None
-        self.made.append({"image_id": image_id, "thumbnail": thumb})
-        return thumb
-
-
-def verify(queries: np.ndarray, centres: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    """Aligned similarity of each query thumbnail with each of its candidates (-1 where none)."""
-    out = np.full(candidates.shape, -1.0)
-    for i, row in enumerate(candidates):
-        valid = row >= 0
-        out[i, valid] = fingerprints.aligned_similarity(queries[i], centres[row[valid]])
-    return out
+            return None, None
+        self.made.append({"image_id": image_id, "thumbnail": thumb, "colour": colour})
+        return thumb, colour
 
 
 def _candidates(queries: np.ndarray, base: np.ndarray, k: int, exact_limit: int) -> np.ndarray:
@@ -63,46 +57,67 @@ def _candidates(queries: np.ndarray, base: np.ndarray, k: int, exact_limit: int)
     return nbrs
 
 
-def positives(ws, pool: Pool, thumbs: np.ndarray, sample: int, seed: int) -> np.ndarray:
-    """Aligned similarity of synthetic copies of sampled pool images to their fingerprints."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in pool.sample(sample, seed):
+def positives(ws, pool: Pool, thumbs: np.ndarray, colours: np.ndarray, o) -> tuple[np.ndarray, np.ndarray]:
+    """Aligned similarity, and chromaticity distance, of synthetic copies of sampled pool images
+    to their fingerprints."""
+    if o.pixel_similarity is not None:
+        return np.zeros(0), np.zeros(0)
+    rng = np.random.default_rng(o.seed)
+    sims, shifts = [], []
+    for i in pool.sample(o.sample, o.seed):
         try:
             original = load_rgb(str(ws.resolve_path(pool.paths[i])))
         except (RejectedImage, OSError):
             continue
-        copies = fingerprints.as_arrays([fingerprints.thumbnail(v) for v in variants(original, rng).values()])
-        centre = fingerprints.centre(thumbs[i: i + 1])
-        out += [float(fingerprints.aligned_similarity(c, centre)[0]) for c in copies]
-    return np.array(out)
+        made = [fingerprints.fingerprint(v) for v in variants(original, rng).values()]
+        copies = fingerprints.as_arrays([t for t, _ in made])
+        sims += list(fingerprints.aligned_similarity_many(copies, fingerprints.centre(thumbs[i: i + 1])[0]))
+        shifts += list(fingerprints.chroma_distance(np.array([c for _, c in made]), colours[i]))
+    return np.array(sims, np.float64), np.array(shifts, np.float64)
+
+
+def colour_tolerance(shifts: np.ndarray) -> float:
+    """The chromaticity distance that copies stay within: all but 0.1% of the synthetic ones."""
+    shifts = shifts[np.isfinite(shifts)]
+    return float(np.quantile(shifts, 0.999)) if len(shifts) else float("inf")
+
+
+def _veto(sims: np.ndarray, colours: np.ndarray, other: np.ndarray, nbrs: np.ndarray, tolerance: float) -> np.ndarray:
+    """Candidates whose colour is further from the query's than copies ever are: not duplicates."""
+    far = fingerprints.chroma_distance(colours[:, None, :], other[np.maximum(nbrs, 0)]) > tolerance
+    return np.where(far, -1.0, sims)
 
 
 def evidence(ws, con, pool: Pool, others: dict[str, list[str]], o) -> tuple[Evidence, Thumbnails]:
     """Pixel evidence: pool pairs, nearest val/test/train images, synthetic positives."""
     store = Thumbnails(ws, con)
-    thumbs, ok = store.of(pool.ids)
+    thumbs, colours, ok = store.of(pool.ids)
+    made, shifts = positives(ws, pool, thumbs, colours, o)
+    tolerance = colour_tolerance(shifts)
     live = np.flatnonzero(ok)
     nbrs = _candidates(thumbs[live], thumbs[live], o.neighbours + 1, o.exact_limit)
-    sims = verify(thumbs[live], fingerprints.centre(thumbs[live]), nbrs)
+    sims = fingerprints.verify(thumbs[live], fingerprints.centre(thumbs[live]), nbrs)
+    sims = _veto(sims, colours[live], colours[live], nbrs, tolerance)
     pairs, similarity, nearest_live = pool_pairs(sims, nbrs)
     nearest = np.full(len(pool.ids), -1.0)
     nearest[live] = nearest_live
-    made = positives(ws, pool, thumbs, o.sample, o.seed) if o.pixel_similarity is None else np.zeros(0)
-    ev = Evidence("pixels", live[pairs] if len(pairs) else pairs, similarity, nearest, made)
+    ev = Evidence("pixels", live[pairs] if len(pairs) else pairs, similarity, nearest, made,
+                  colour_tolerance=tolerance)
     for split, ids in others.items():
-        ev.held_out.append(_against(thumbs, ok, split, ids, store, o))
+        ev.held_out.append(_against((thumbs, colours, ok), split, ids, store, o, tolerance))
     return ev, store
 
 
-def _against(thumbs: np.ndarray, ok: np.ndarray, split: str, ids: list[str], store: Thumbnails, o) -> HeldOut:
-    other, other_ok = store.of(ids)
+def _against(pool: tuple, split: str, ids: list[str], store: Thumbnails, o, tolerance: float) -> HeldOut:
+    thumbs, colours, ok = pool
+    other, other_colours, other_ok = store.of(ids)
     keep = np.flatnonzero(other_ok)
     best, sim = np.full(len(thumbs), -1), np.full(len(thumbs), -1.0)
     if len(keep) and ok.any():
         live = np.flatnonzero(ok)
         nbrs = _candidates(thumbs[live], other[keep], o.neighbours, o.exact_limit)
-        sims = verify(thumbs[live], fingerprints.centre(other[keep]), nbrs)
+        sims = fingerprints.verify(thumbs[live], fingerprints.centre(other[keep]), nbrs)
+        sims = _veto(sims, colours[live], other_colours[keep], nbrs, tolerance)
         top = sims.argmax(axis=1)
         best[live] = np.where(sims.max(axis=1) > -1, keep[nbrs[np.arange(len(live)), top]], -1)
         sim[live] = sims.max(axis=1)

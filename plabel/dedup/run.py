@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from plabel import db, storage
 from plabel.dedup import embeddings, pixels
-from plabel.dedup.calibrate import Calibration, calibrate
+from plabel.dedup.calibrate import Calibration, Rule, calibrate
 from plabel.dedup.evidence import Evidence, Pool
 from plabel.dedup.options import SCOPES, DedupOptions, DedupResult, validate
 from plabel.dedup.rows import group_rows, held_out_rows, removed_by
@@ -30,6 +30,7 @@ class Findings:
     exact: list[dict]
     evidence: list[Evidence] = field(default_factory=list)
     made_fingerprints: list[dict] = field(default_factory=list)
+    unreadable: int = 0  # images without a fingerprint whose file could not be read
     embeddings_round: int | None = None
 
 
@@ -66,11 +67,11 @@ def find(ws: Workspace, round: int, o: DedupOptions, progress: Progress = NULL) 
         found = Findings(pool, db.relation(con, query("dedup/exact")).to_arrow_table().to_pylist())
         others = {s: [r[0] for r in db.rows(con, query("dedup/split_ids"), {"split": s})] for s in OTHER_SPLITS}
         others = {s: ids for s, ids in others.items() if ids}
-        found.embeddings_round = embeddings.embeddings_round(con, o.embeddings_round) if o.embeddings else None
+        found.embeddings_round = embeddings.embeddings_round(con, o.embeddings_round) if o.uses_embeddings else None
         if o.pixels and len(pool.ids) > 1:
             ev, store = pixels.evidence(ws, con, pool, others, o)
             found.evidence.append(ev)
-            found.made_fingerprints = store.made
+            found.made_fingerprints, found.unreadable = store.made, store.unreadable
             task.advance(1)
         if found.embeddings_round is not None and len(pool.ids) > 1:
             ev_e = embeddings.evidence(ws, con, pool, list(others), found.embeddings_round, o)
@@ -98,8 +99,9 @@ def thresholds(found: Findings, o: DedupOptions) -> list[Calibration]:
         for scope in SCOPES:
             negatives = ev.nearest if scope == "unlabeled" else ev.held_out_nearest(HELD_OUT)
             negatives = negatives[(negatives > -1) & ~linked] if len(negatives) else negatives
-            out.append(calibrate(ev.signal, scope, ev.positives, negatives, o.recall, o.max_fpr(scope),
-                                 o.given(ev.signal, scope), screened=screened))
+            rule = Rule(o.recall, o.max_fpr(scope), o.given(ev.signal, scope), screened)
+            c = calibrate(ev.signal, scope, ev.positives, negatives, rule)
+            out.append(replace(c, colour_tolerance=ev.colour_tolerance))
         if ev.signal == "pixels":
             for row in decide(Findings(found.pool, [], [ev]), out):
                 linked[found.pool.index(row["image_id"])] = True
@@ -124,7 +126,9 @@ def summarise(round: int, found: Findings, calibrations: list[Calibration], rows
     r.excluded = len({x["image_id"] for x in rows if x["excluded"]})
     r.removed_by = {name: len(ids) for name, ids in removed_by(rows).items()}
     r.searched = {"unlabeled": len(found.pool.ids)}
-    if o.embeddings and found.embeddings_round is None:
+    if found.unreadable:
+        r.notes.append(f"pixels: {found.unreadable} images could not be read to make their fingerprint")
+    if o.uses_embeddings and found.embeddings_round is None:
         r.notes.append("no round has unlabeled embeddings: only pixels were compared (infer --embeddings)")
     for e in found.evidence:
         searched = [h.split for h in e.held_out]

@@ -9,7 +9,8 @@ from plabel.images import RejectedImage, probe, quiet_pillow, read_bytes
 BATCH_SCHEMA = pa.schema(
     [("path", pa.string()), ("split", pa.string()), ("label", pa.string()), ("true_label", pa.string()),
      ("image_id", pa.string()), ("bytes", pa.int64()), ("width", pa.int32()), ("height", pa.int32()),
-     ("mode", pa.string()), ("format", pa.string()), ("thumbnail", pa.binary()), ("reason", pa.string())]
+     ("mode", pa.string()), ("format", pa.string()), ("thumbnail", pa.binary()), ("colour", pa.list_(pa.float32())),
+     ("reason", pa.string())]
 )
 
 
@@ -26,8 +27,9 @@ def probe_many(job: tuple[list, int]) -> pa.RecordBatch:
                 except RejectedImage as e:
                     reason = str(e)
             values = (c.path, c.split, c.label, c.true_label) + (
-                (info.image_id, info.bytes, info.width, info.height, info.mode, info.format, info.thumbnail)
-                if info else (None,) * 7
+                (info.image_id, info.bytes, info.width, info.height, info.mode, info.format, info.thumbnail,
+                 info.colour)
+                if info else (None,) * 8
             ) + (reason,)
             for col, v in zip(cols, values, strict=False):
                 col.append(v)

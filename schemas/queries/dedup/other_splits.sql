@@ -1,1 +1,0 @@
-SELECT DISTINCT split FROM embeddings WHERE round = ? AND split <> 'unlabeled'
