@@ -34,20 +34,16 @@ class Evidence:
 
 
 def pool_pairs(sims: np.ndarray, nbrs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Top-k neighbour lists of a pool against itself -> unique pairs, their similarity, nearest."""
+    """Top-k neighbour lists of a pool against itself -> pairs (i < j), their similarity, and each
+    image's similarity to its nearest other image. A pair found from both ends is listed twice:
+    grouping and thresholds do not mind, and a sort of 10^7 pairs to drop it would cost more."""
     n, k = nbrs.shape
-    rows = np.repeat(np.arange(n), k)
-    cols, vals = nbrs.reshape(-1), sims.reshape(-1).astype(np.float64)
-    keep = (cols >= 0) & (cols != rows)
-    rows, cols, vals = rows[keep], cols[keep], vals[keep]
-    nearest = np.full(n, -1.0)
-    np.maximum.at(nearest, rows, vals)
-    pairs = np.stack([np.minimum(rows, cols), np.maximum(rows, cols)], axis=1)
-    order = np.lexsort((-vals, pairs[:, 1], pairs[:, 0]))
-    pairs, vals = pairs[order], vals[order]
-    first = np.ones(len(pairs), bool)
-    first[1:] = np.any(pairs[1:] != pairs[:-1], axis=1)  # a pair found from both ends: keep the higher
-    return pairs[first], vals[first], nearest
+    rows = np.repeat(np.arange(n), k).reshape(n, k)
+    keep = (nbrs >= 0) & (nbrs != rows)
+    nearest = np.where(keep, sims, -1.0).max(axis=1).astype(np.float64) if k else np.full(n, -1.0)
+    r, c = rows[keep], nbrs[keep]
+    pairs = np.stack([np.minimum(r, c), np.maximum(r, c)], axis=1)
+    return pairs, sims[keep].astype(np.float64), nearest
 
 
 @dataclass

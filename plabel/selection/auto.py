@@ -1,0 +1,125 @@
+"""`--threshold auto`: per class, the lowest threshold whose precision on val reaches a target.
+
+For predicted class c and a threshold t, the val images predicted as c with confidence >= t are
+a sample of what selection would keep at t; their correct share estimates the precision of the
+pseudo labels. The share is noisy, so the rule asks more: its one-sided Clopper-Pearson lower
+bound, at `confidence` (0.9), must reach the target. The lowest such t keeps the most images.
+
+A class whose val predictions could not reach the target even if all were right (too few of
+them) takes the global threshold, chosen the same way over every class's val predictions, and
+says so. When no threshold reaches the target, the class keeps nothing, and says that too.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from plabel import db
+from plabel.errors import UsageError
+from plabel.sql import query
+
+CONFIDENCE = 0.9  # of the lower bound
+
+
+@dataclass(frozen=True)
+class ClassThreshold:
+    class_id: int
+    threshold: float  # infinite: no threshold reaches the target
+    val_support: int  # val images predicted as the class at or above the threshold
+    val_precision: float | None  # their correct share
+    lower_bound: float | None  # its Clopper-Pearson lower bound
+    source: str  # class (its own val predictions), global (too few of them), or none
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def lower_bound(correct: np.ndarray | int, n: np.ndarray | int, confidence: float = CONFIDENCE) -> np.ndarray:
+    """One-sided Clopper-Pearson lower bound of a binomial share (0 where nothing is correct)."""
+    from scipy.stats import beta
+
+    k, n = np.asarray(correct, np.float64), np.asarray(n, np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = beta.ppf(1 - confidence, k, n - k + 1)
+    return np.where(k > 0, np.nan_to_num(out, nan=0.0), 0.0)
+
+
+def enough(n: int, target: float, confidence: float = CONFIDENCE) -> bool:
+    """Whether n val predictions, all right, would put the bound at the target."""
+    return n > 0 and float(lower_bound(n, n, confidence)) >= target
+
+
+def lowest_threshold(conf: np.ndarray, correct: np.ndarray, target: float,
+                     confidence: float = CONFIDENCE) -> tuple[float, int, float, float] | None:
+    """(threshold, support, precision, bound) of the lowest threshold whose bound reaches the
+    target, over the val predictions of one class (their confidences, whether each is right)."""
+    if len(conf) == 0:
+        return None
+    order = np.argsort(-np.asarray(conf, np.float64), kind="stable")
+    c, ok = np.asarray(conf, np.float64)[order], np.asarray(correct, bool)[order]
+    n = np.arange(1, len(c) + 1)
+    k = np.cumsum(ok)
+    last = np.r_[c[1:] != c[:-1], True]  # a threshold keeps every tie: only the last of each counts
+    bounds = np.where(last, lower_bound(k, n, confidence), -1.0)
+    good = np.flatnonzero(bounds >= target)
+    if len(good) == 0:
+        return None
+    i = good[-1]  # the lowest confidence whose prefix (everything above it) is good enough
+    return float(c[i]), int(n[i]), float(k[i] / n[i]), float(bounds[i])
+
+
+def choose(val: dict[int, tuple[np.ndarray, np.ndarray]], classes: list[int], target: float,
+           confidence: float = CONFIDENCE) -> list[ClassThreshold]:
+    """One threshold per class from the val predictions per predicted class: (confidences, right)."""
+    pooled = [np.concatenate([v[i] for v in val.values()]) if val else np.zeros(0) for i in (0, 1)]
+    fallback = lowest_threshold(pooled[0], pooled[1], target, confidence)
+    out = []
+    for c in classes:
+        conf, right = val.get(c, (np.zeros(0), np.zeros(0, bool)))
+        if enough(len(conf), target, confidence):
+            found, source = lowest_threshold(conf, right, target, confidence), "class"
+        else:
+            found, source = fallback, "global"
+        if found is None:
+            out.append(ClassThreshold(c, math.inf, 0, None, None, "none"))
+        else:
+            out.append(ClassThreshold(c, found[0], found[1], found[2], found[3], source))
+    return out
+
+
+def class_thresholds(con, o, class_ids: list[int]) -> dict[int, ClassThreshold]:
+    """Every class's threshold: the one given, or --threshold auto's from round R's val predictions."""
+    if o.threshold != "auto":
+        return {c: ClassThreshold(c, float(o.threshold), 0, None, None, "given") for c in class_ids}
+    rows = db.rows(con, query("selection/val_predictions"), {"round": o.round})
+    if not rows:
+        raise UsageError(
+            f"--threshold auto estimates precision on labeled val images predicted by round {o.round}'s teacher, "
+            f"and there are none: `plabel infer --round {o.round} --split val` predicts them (no val split? "
+            f"`plabel ingest DIR --split val` adds one)"
+        )
+    val: dict[int, tuple[list, list]] = {}
+    for class_id, confidence, right in rows:
+        val.setdefault(class_id, ([], []))
+        val[class_id][0].append(confidence)
+        val[class_id][1].append(right)
+    arrays = {c: (np.array(v[0], np.float64), np.array(v[1], bool)) for c, v in val.items()}
+    return {t.class_id: t for t in choose(arrays, class_ids, o.target_precision)}
+
+
+def threshold_notes(o, classes) -> list[str]:
+    """What --threshold auto could not do from a class's own val predictions."""
+    if o.threshold != "auto":
+        return []
+    fallback = [c.name for c in classes if c.threshold_source == "global"]
+    none = [c.name for c in classes if c.threshold_source == "none"]
+    notes = []
+    if fallback:
+        notes.append(f"too few val predictions to bound the precision of {', '.join(fallback)}: they take the "
+                     f"threshold chosen over all classes")
+    if none:
+        notes.append(f"no threshold reaches precision {o.target_precision:g} on val for {', '.join(none)}: "
+                     f"nothing is selected for them")
+    return notes
