@@ -27,6 +27,13 @@ def option(help: str, *flags: str, **settings) -> Any:
     return typer.Option(*flags, help=help, **settings)
 
 
+# running a checkpoint over images (eval, calibrate)
+BatchSize = Annotated[int, typer.Option(help="Images per forward pass.", min=1)]
+LoaderWorkers = Annotated[int, typer.Option(help="DataLoader worker processes decoding images.", min=0)]
+Device = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")]
+Limit = Annotated[int | None, typer.Option(help="The first N images only (a quick look).", min=1)]
+
+
 def open_ws(path: Path | None):
     from plabel.workspace import open_workspace
 

@@ -43,7 +43,7 @@ def command(name: str | None = None, **kwargs):
 
 
 # Command modules in the order `plabel --help` and docs/cli.md list their commands.
-COMMAND_MODULES = ("drift", "infer", "run", "report", "dedup", "select", "train", "eval", "workspace")
+COMMAND_MODULES = ("drift", "infer", "run", "report", "dedup", "select", "train", "eval", "calibrate", "workspace")
 
 
 def _load_commands() -> None:

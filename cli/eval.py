@@ -25,11 +25,11 @@ def eval_(
     reference: Annotated[
         str | None, opt.option("Reference checkpoint of mCE and mFR (default: the round-0 teacher).")
     ] = None,
-    limit: Annotated[int | None, opt.option("Evaluate the first N images only (a quick look).", min=1)] = None,
+    limit: opt.Limit = None,
     seed: opt.Seed = 0,
-    batch_size: Annotated[int, opt.option("Images per forward pass.", min=1)] = 256,
-    workers: Annotated[int, opt.option("DataLoader worker processes decoding images.", min=0)] = 0,
-    device: Annotated[str, opt.option("auto, cpu, cuda, cuda:1 ...")] = "auto",
+    batch_size: opt.BatchSize = 256,
+    workers: opt.LoaderWorkers = 0,
+    device: opt.Device = "auto",
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ):

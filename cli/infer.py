@@ -8,7 +8,7 @@ import typer
 from plabel.cli import _options as opt
 from plabel.cli._output import emitted, info
 from plabel.cli.app import command
-from plabel.infer.options import InferOptions
+from plabel.infer.options import InferOptions, parse_temperature
 
 D = InferOptions(round=0)  # D: the library's defaults are the CLI's (one owner)
 
@@ -33,8 +33,12 @@ def infer(
         bool, opt.option("Also write L2-normalised penultimate features (for dedup).", "--embeddings")
     ] = D.embeddings,
     temperature: Annotated[
-        float, opt.option("Softmax temperature T: probabilities = softmax(logits / T).")
-    ] = D.temperature,
+        str,
+        opt.option(
+            "Softmax temperature T: probabilities = softmax(logits / T); auto: the checkpoint's, fitted by "
+            "`plabel calibrate`."
+        ),
+    ] = str(D.temperature),
     batch_size: Annotated[
         int, opt.option("Images per forward pass (also the block a resumed run repeats).", min=1)
     ] = D.batch_size,
@@ -60,7 +64,8 @@ def infer(
     round_ = opt.resolve_round(ws, round_, "checkpoints", "trained round")
     options = InferOptions(
         round=round_, checkpoint=checkpoint, splits=tuple(split or ()) or ("unlabeled",), topk=topk,
-        store_probs=store_probs, embeddings=embeddings, temperature=temperature, batch_size=batch_size, workers=workers,
+        store_probs=store_probs, embeddings=embeddings, temperature=parse_temperature(temperature),
+        batch_size=batch_size, workers=workers,
         device=device, amp=amp, overwrite=overwrite, flush_rows=rows_per_file,
     )
     r = run(ws, options, progress=opt.progress(json_output))

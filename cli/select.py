@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from plabel.cli import _options as opt
-from plabel.cli._output import emitted, info, print_table
+from plabel.cli._output import emit_json, emitted, info, print_table
 from plabel.cli.app import command
 from plabel.selection import SelectOptions
 
@@ -16,9 +16,16 @@ DEFAULTS = SelectOptions(round=0)  # the library's defaults are the CLI's: one o
 @command()
 def select(
     round_: opt.OptionalRound = None,
-    threshold: Annotated[float, opt.option("Keep predictions with confidence >= threshold (paper: 0.3).")] = (
-        DEFAULTS.threshold
-    ),
+    threshold: Annotated[
+        str,
+        opt.option(
+            "Keep predictions with confidence >= threshold (paper: 0.3), or auto: per class, the lowest threshold "
+            "whose precision on val reaches --target-precision."
+        ),
+    ] = str(DEFAULTS.threshold),
+    target_precision: Annotated[
+        float, opt.option("--threshold auto: the precision the val estimate's lower bound must reach.")
+    ] = DEFAULTS.target_precision,
     per_class: Annotated[
         str, opt.option("Images per class N, or auto (the median of the per-class candidate counts).")
     ] = str(DEFAULTS.per_class),
@@ -33,31 +40,40 @@ def select(
         ),
     ] = False,
     labeled: Annotated[bool, opt.option("Include the labeled train images.", "--labeled/--no-labeled")] = True,
-    dry_run: Annotated[bool, opt.option("Show the selection; write nothing.", "--dry-run")] = False,
+    dry_run: Annotated[bool, opt.option("Show the selection and the what-if; write nothing.", "--dry-run")] = False,
+    what_if: Annotated[
+        bool, opt.option("Per class and threshold: images kept, precision on val, true precision; write nothing.")
+    ] = False,
     overwrite: Annotated[bool, opt.option("Replace a selection made with other parameters.", "--overwrite")] = False,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ):
     """Select round R's pseudo labels (Noisy Student rule) and write round R's manifest."""
-    from plabel.selection import parse_per_class
+    from plabel.selection import parse_per_class, parse_threshold, threshold_what_if
     from plabel.selection import select as run
 
     ws, round_ = opt.open_round(workspace, round_)
     options = SelectOptions(
-        round=round_, threshold=threshold, per_class=parse_per_class(per_class), balance=balance, labels=labels,
-        temperature=temperature, seed=seed, keep_duplicates=keep_duplicates, include_labeled=labeled, dry_run=dry_run,
-        overwrite=overwrite,
+        round=round_, threshold=parse_threshold(threshold), per_class=parse_per_class(per_class), balance=balance,
+        labels=labels, target_precision=target_precision, temperature=temperature, seed=seed,
+        keep_duplicates=keep_duplicates, include_labeled=labeled, dry_run=dry_run or what_if, overwrite=overwrite,
     )
+    if what_if:
+        _print_what_if(threshold_what_if(ws, options), json_output)
+        return
     r = run(ws, options, progress=opt.progress(json_output))
     if emitted(r, json_output):
         return
     print_table(
         f"Round {r.round} selection ({options.balance}, N = {r.per_class}{' auto' if r.per_class_auto else ''}, "
-        f"threshold {threshold})",
-        ["class", "predicted", "above threshold", "after dedup", "selected", "copies", "cutoff"],
+        f"threshold {threshold}{f', target precision {target_precision:g}' if threshold == 'auto' else ''})",
+        ["class", "threshold", "val precision (bound)", "predicted", "above threshold", "after dedup", "selected",
+         "copies", "cutoff"],
         [
             [
                 c.name,
+                _threshold(c),
+                "-" if c.val_precision is None else f"{c.val_precision:.3f} ({c.val_lower_bound:.3f})",
                 c.predicted,
                 c.above_threshold,
                 c.after_dedup,
@@ -72,3 +88,24 @@ def select(
     info(f"{what}: {r.n_pseudo} pseudo-labeled images ({r.n_pseudo_copies} draws per pass) and {r.n_labeled} labeled.")
     if r.manifest_path:
         info(f"Manifest {r.manifest_path} (sha256 {r.manifest_hash}).")
+    if r.dry_run:
+        _print_what_if(threshold_what_if(ws, options), False)
+
+
+def _threshold(c) -> str:
+    if c.threshold == float("inf"):
+        return "none"
+    return f"{c.threshold:.4f}" + ("" if c.threshold_source == "given" else f" ({c.threshold_source})")
+
+
+def _print_what_if(rows: list[dict], json_output: bool) -> None:
+    if json_output:
+        emit_json(rows)
+        return
+    print_table(
+        "What if (above the threshold after dedup, before balancing)",
+        ["class", "threshold", "images", "val images", "val precision (bound)", "true precision"],
+        [[r["class"], r["threshold"], r["images"], r["val_images"],
+          "-" if r["val_precision"] is None else f"{r['val_precision']:.3f} ({r['val_lower_bound']:.3f})",
+          "-" if r["true_precision"] is None else f"{r['true_precision']:.3f}"] for r in rows],
+    )

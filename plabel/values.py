@@ -4,6 +4,18 @@ from __future__ import annotations
 import math
 
 
+def auto_or(value: str, convert, option: str, expected: str):
+    """An option that is `auto` or a value: `auto` as is, else `convert(value)`, else a usage error."""
+    from plabel.errors import UsageError
+
+    if value == "auto":
+        return value
+    try:
+        return convert(value)
+    except ValueError:
+        raise UsageError(f"{option} must be {expected} (got {value!r})") from None
+
+
 def json_safe(value):
     """NaN and infinities become null (JSON has neither), in nested dicts, lists and tuples too."""
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):

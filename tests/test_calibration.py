@@ -36,3 +36,34 @@ def test_reliability_of_a_perfectly_calibrated_toy():
     assert r.ece() == pytest.approx(0.0, abs=1e-9)
     (busy,) = [i for i, c in enumerate(r.count) if c]
     assert r.confidence[busy] == pytest.approx(0.75) and r.accuracy[busy] == pytest.approx(0.75)
+
+
+def test_calibrate_then_infer_and_select_auto_from_the_cli(tmp_path, mnist_folders, cli):
+    """Real files, a real (tiny) model: calibrate on val, infer at the fitted temperature, pick
+    per-class thresholds from the val predictions, and see them in the what-if."""
+    import json
+
+    from plabel.train import TrainOptions, train
+    from tests.test_train import FAST, make_ws
+
+    ws = make_ws(tmp_path / "ws", mnist_folders)
+    train(ws, TrainOptions(round=0, epochs=3, **FAST))
+    r = cli("infer", "--round", "0", "--temperature", "auto", "-w", ws.root)
+    assert r.exit_code == 2 and "never calibrated" in r.stderr, r.output
+    r = cli("calibrate", "-w", ws.root, "--json")
+    assert r.exit_code == 0, r.output
+    fitted = json.loads(r.stdout)
+    assert fitted["images"] == 100 and fitted["temperature"] > 0 and fitted["nll_after"] <= fitted["nll_before"]
+    assert ws.rows("SELECT count(*) FROM calibrations")[0][0] == 1
+    r = cli("infer", "--round", "0", "--split", "val", "--temperature", "auto", "--workers", "0", "-w", ws.root)
+    assert r.exit_code == 0, r.output
+    (t,) = ws.rows("SELECT DISTINCT temperature FROM predictions WHERE round = 0")[0]
+    assert t == pytest.approx(fitted["temperature"], rel=1e-5)
+    r = cli("select", "--round", "0", "--threshold", "auto", "--target-precision", "0.8", "--json", "-w", ws.root)
+    assert r.exit_code == 0, r.output
+    chosen = json.loads(r.stdout)
+    assert {c["threshold_source"] for c in chosen["classes"]} <= {"class", "global", "none"}
+    r = cli("select", "--round", "0", "--what-if", "--json", "-w", ws.root)
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert len(rows) == 10 * 19 and all(x["true_precision"] is None or 0 <= x["true_precision"] <= 1 for x in rows)

@@ -97,10 +97,12 @@ def test_single_class(tmp_path):
 def test_copies_walks_the_histogram_from_the_top():
     # class 0: two at 0.95, one at 0.93, one at 0.91, one at 0.5 (bins as (class, bin, count))
     hist = [(0, 95, 2), (0, 93, 1), (0, 91, 1), (0, 50, 1), (1, 60, 1), (1, -1, 1)]
-    cuts = {c: (cut, n) for c, cut, n in cutoffs(hist, 3, 0.3)}
+    cuts = {c: (cut, n) for c, cut, n in cutoffs(hist, 3, {0: 0.3, 1: 0.3})}
     assert cuts[0] == (pytest.approx(0.93), 3)  # 2 < 3 at 0.95, 3 at 0.93: stop
     assert cuts[1] == (pytest.approx(0.3), 2)  # never reaches 3: down to the threshold
-    cuts = {c: (cut, n) for c, cut, n in cutoffs(hist, 2, 0.3)}
+    cuts = {c: (cut, n) for c, cut, n in cutoffs(hist, 3, {0: 0.3, 1: 0.45})}
+    assert cuts[1] == (pytest.approx(0.45), 2)  # each class stops at its own threshold
+    cuts = {c: (cut, n) for c, cut, n in cutoffs(hist, 2, {0: 0.3, 1: 0.3})}
     assert cuts[0] == (pytest.approx(0.95), 2)
 
 

@@ -51,3 +51,73 @@ def test_no_threshold_reaching_the_target_keeps_nothing():
     val = {0: (np.linspace(1, 0, 50), np.arange(50) % 2 == 0)}
     (c,) = choose(val, [0], target=0.95)
     assert c.source == "none" and c.threshold == math.inf
+
+
+# -- through select, on crafted tables whose correct share per threshold is known ------------------
+def _auto_ws(tmp_path):
+    """Class a: 60 val predictions, right exactly when confidence >= 0.6; class b: 5 val predictions
+    (too few to bound alone); class c: none. Unlabeled: 20 per class at confidences 0.05 .. 1.0,
+    with withheld labels right for a above 0.6."""
+    from plabel.workspace import init_workspace
+    from tests.tables import add_classes, add_images, add_predictions, iid
+
+    ws = init_workspace(tmp_path / "ws")
+    add_classes(ws, ["a", "b", "c"])
+    val_a = [(f"va{i:02d}", 0, 0.2 + 0.8 * i / 59, "a" if 0.2 + 0.8 * i / 59 >= 0.6 else "c") for i in range(60)]
+    val_b = [(f"vb{i}", 1, 0.95, "b") for i in range(5)]
+    pool = [(f"u{c}{i:02d}", c, (i + 1) / 20) for c in range(3) for i in range(20)]
+    truth = {n: ("a" if conf >= 0.6 else "b") if c == 0 else None for n, c, conf in pool}
+    add_images(ws, [(iid(n), "val", lab, None) for n, _, _, lab in val_a + val_b] +
+               [(iid(n), "unlabeled", None, truth[n]) for n, _, _ in pool])
+    add_predictions(ws, 0, [(iid(n), c, p) for n, c, p in pool], 3)
+    add_predictions(ws, 0, [(iid(n), c, p) for n, c, p, _ in val_a + val_b], 3, split="val")
+    return ws, val_a
+
+
+def test_select_auto_keeps_the_lowest_threshold_meeting_the_target(tmp_path):
+    from plabel.selection import SelectOptions, select
+
+    ws, val_a = _auto_ws(tmp_path)
+    r = select(ws, SelectOptions(round=0, threshold="auto", target_precision=0.9, balance="none"))
+    by = {c.name: c for c in r.classes}
+    conf = np.array([p for _, _, p, _ in val_a])
+    expected = lowest_threshold(conf, conf >= 0.6, 0.9)
+    assert by["a"].threshold_source == "class" and by["a"].threshold == pytest.approx(expected[0])
+    assert by["a"].val_lower_bound >= 0.9 and by["a"].threshold > 0.6  # the bound asks for more than 0.6
+    assert by["b"].threshold_source == "global" and by["c"].threshold_source == "global"
+    assert any("too few val predictions" in n for n in r.notes)
+    kept = {c.name: c.above_threshold for c in r.classes}
+    assert kept["a"] == sum(1 for i in range(20) if np.float32((i + 1) / 20) >= np.float32(by["a"].threshold))
+    rows = ws.rows("SELECT c.name, s.threshold, s.threshold_source FROM selection_classes s "
+                   "JOIN classes c USING (class_id) ORDER BY 1")
+    assert rows[0] == ("a", pytest.approx(by["a"].threshold), "class")
+    assert ws.rows("SELECT threshold, target_precision FROM selections")[0] == (None, pytest.approx(0.9))
+
+
+def test_select_auto_without_val_predictions_says_how(tmp_path):
+    from plabel.errors import UsageError
+    from plabel.selection import SelectOptions, select
+    from plabel.workspace import init_workspace
+    from tests.tables import add_classes, add_images, add_predictions, iid
+
+    ws = init_workspace(tmp_path / "ws")
+    add_classes(ws, ["a", "b"])
+    add_images(ws, [(iid("u1"), "unlabeled", None, None)])
+    add_predictions(ws, 0, [(iid("u1"), 0, 0.9)], 2)
+    with pytest.raises(UsageError, match="infer --round 0 --split val"):
+        select(ws, SelectOptions(round=0, threshold="auto"))
+
+
+def test_what_if_counts_precision_and_truth(tmp_path):
+    from plabel.selection import SelectOptions, threshold_what_if
+
+    ws, val_a = _auto_ws(tmp_path)
+    rows = threshold_what_if(ws, SelectOptions(round=0), grid=(0.3, 0.6, 0.8))
+    a = {r["threshold"]: r for r in rows if r["class"] == "a"}
+    assert a[0.6]["images"] == 9 and a[0.3]["images"] == 15  # (i + 1) / 20 >= t in float32
+    assert a[0.6]["true_precision"] == 1.0 and a[0.3]["true_precision"] == pytest.approx(9 / 15)
+    n06 = sum(1 for _, _, p, _ in val_a if np.float32(p) >= np.float32(0.6))
+    assert a[0.6]["val_images"] == n06 and a[0.6]["val_precision"] == 1.0
+    assert a[0.3]["val_precision"] < 1.0 and a[0.3]["val_lower_bound"] < a[0.3]["val_precision"]
+    c = [r for r in rows if r["class"] == "c"]
+    assert all(r["val_images"] == 0 and r["val_precision"] is None and r["true_precision"] is None for r in c)

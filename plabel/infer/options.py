@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from plabel.errors import UsageError, check_finite
+from plabel.values import auto_or
 from plabel.workspace import SPLITS
 
 STORE_PROBS = ("topk", "full")
@@ -19,7 +20,7 @@ class InferOptions:
     topk: int = 5
     store_probs: str = "topk"
     embeddings: bool = False
-    temperature: float = 1.0
+    temperature: float | str = 1.0  # or "auto": the checkpoint's fitted temperature (plabel calibrate)
     batch_size: int = 256
     workers: int = 2
     device: str = "auto"
@@ -46,6 +47,11 @@ class InferResult:
         return dict(self.__dict__)
 
 
+def parse_temperature(value: str) -> float | str:
+    """--temperature: a number > 0, or auto."""
+    return auto_or(value, float, "--temperature", "> 0 or auto")
+
+
 def validate(o: InferOptions) -> None:
     check_finite(o)
     if o.round < 0:
@@ -54,8 +60,8 @@ def validate(o: InferOptions) -> None:
         raise UsageError("--topk must be >= 1")
     if o.store_probs not in STORE_PROBS:
         raise UsageError(f"--store-probs must be one of {', '.join(STORE_PROBS)}")
-    if not o.temperature > 0:
-        raise UsageError("--temperature must be > 0")
+    if o.temperature != "auto" and (isinstance(o.temperature, str) or not o.temperature > 0):
+        raise UsageError(f"--temperature must be > 0 or auto (got {o.temperature})")
     bad = [s for s in o.splits if s not in SPLITS]
     if bad:
         raise UsageError(f"--split must name splits among {', '.join(SPLITS)} (got {', '.join(bad)})")

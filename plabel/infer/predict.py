@@ -87,7 +87,7 @@ class _Predictor:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=o.amp and device.type == "cuda"):
             logits, feats = forward(self.model, x, o.embeddings)
         _check_finite(logits, self.ckpt.checkpoint_id, ids[0])
-        s = summarize(logits, o.temperature, o.topk)
+        s = summarize(logits, float(o.temperature), o.topk)  # infer() resolved auto to the fitted value
         full = {"probs": s["probs"]} if o.store_probs == "full" else {}
         self.rows.add(image_id=ids, split=splits, index=s["index"], prob=s["prob"], margin=s["margin"],
                       entropy=s["entropy"], **full)
@@ -107,7 +107,7 @@ class _Predictor:
         if st.embeddings is not None and self.embs.n:
             storage.write_arrow(embeddings_table(self.embs.take(), ckpt_id), st.embeddings / name,
                                 table("embeddings"))
-        data = (predictions_table(self.rows.take(), ckpt_id, o.temperature, o.store_probs == "full")
+        data = (predictions_table(self.rows.take(), ckpt_id, float(o.temperature), o.store_probs == "full")
                 if self.rows.n else table("predictions").arrow_schema().empty_table())
         storage.write_arrow(data, st.predictions / name, table("predictions"))
 

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from plabel import checkpoints, models, storage
+from plabel.calibration import fitted_temperature
 from plabel.infer.options import InferOptions, InferResult, validate
 from plabel.infer.predict import predict
 from plabel.infer.staging import commit, open_staging, write_pending
@@ -23,6 +24,8 @@ def infer(ws: Workspace, options: InferOptions, progress: Progress = NULL) -> In
         o = InferOptions(**{**asdict(o), "splits": ("unlabeled", *o.splits)})
     ckpt = checkpoints.find(ws, o.checkpoint, None if o.checkpoint else o.round)
     checkpoints.check_classes(ckpt, ws.class_names())
+    if o.temperature == "auto":
+        o = replace(o, temperature=fitted_temperature(ws, ckpt.checkpoint_id))
     done_dir = ws.round_dir("predictions", o.round)
     if ws.has_round("predictions", o.round) and not o.overwrite:  # a folder emptied by hand is predicted again
         return InferResult(o.round, ckpt.checkpoint_id, 0, 0, 0, True, time.perf_counter() - started, 0.0,

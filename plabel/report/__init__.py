@@ -119,11 +119,12 @@ class _Report:
 
     def round_section(self, r: int) -> str:
         sel = self.ws.rows(query("report/selection"), [r])
-        threshold = float(sel[0][0]) if sel else None
+        threshold = float(sel[0][0]) if sel and sel[0][0] is not None else None
         if sel:
-            t, n, balance, labels, n_lab, n_pseudo, copies = sel[0]
+            t, n, balance, labels, n_lab, n_pseudo, copies, target = sel[0]
+            rule = f"threshold {t:.2f}" if t is not None else f"per-class thresholds for precision {target:g} on val"
             body = (
-                f"<p>Selection: threshold {t:.2f}, balance <code>{escape(balance)}</code>, N = {n}, "
+                f"<p>Selection: {rule}, balance <code>{escape(balance)}</code>, N = {n}, "
                 f"{escape(labels)} labels: {n_pseudo} pseudo-labeled images ({copies} draws per pass) and "
                 f"{n_lab} labeled.</p>"
             )
@@ -142,7 +143,8 @@ class _Report:
         funnel = self.ws.rows(query("report/funnel"), [r])
         if funnel:
             body += self.funnel(r, funnel, {c for c, _, _, _ in top})
-            body += self.samples(r, [(c, name) for c, name, _, _ in top], threshold)
+            limits = {row[0]: threshold if row[8] is None else float(row[8]) for row in funnel}
+            body += self.samples(r, [(c, name) for c, name, _, _ in top], limits)
         body += self.duplicates(r)
         return self.section(f"round-{r}", f"Round {r}", body)
 
@@ -161,7 +163,8 @@ class _Report:
         names = [x[1] for x in f]
         stages = {"predicted": 2, "above threshold": 3, "after dedup": 4, "selected": 5}
         balance = {"candidates (after dedup)": [x[4] for x in f], "draws per pass (copies)": [x[6] for x in f]}
-        columns = ["class", "predicted", "above threshold", "after dedup", "selected", "copies", "cutoff"]
+        columns = ["class", "predicted", "above threshold", "after dedup", "selected", "copies", "cutoff",
+                   "threshold", "threshold from", "val precision", "val lower bound"]
         return (
             "<h3>Selection funnel per class</h3>"
             + _plot(f"plot-funnel-{r}",
@@ -171,9 +174,9 @@ class _Report:
             + _table(columns, [list(x[1:]) for x in funnel], f"funnel-table-{r}")
         )
 
-    def samples(self, r: int, classes: list[tuple[int, str]], threshold: float | None) -> str:
+    def samples(self, r: int, classes: list[tuple[int, str]], thresholds: dict[int, float | None]) -> str:
         blocks = []
-        for cs in D.samples(self.ws, r, classes, threshold):
+        for cs in D.samples(self.ws, r, classes, thresholds):
             parts = []
             for bucket, title in (
                 ("high", "most confident"),

@@ -74,13 +74,15 @@ def histograms(
     return edges, overall, per_class
 
 
-def samples(ws: Workspace, round: int, classes: list[tuple[int, str]], threshold: float | None) -> list[ClassSamples]:
+def samples(ws: Workspace, round: int, classes: list[tuple[int, str]],
+            thresholds: dict[int, float | None]) -> list[ClassSamples]:
     out = []
     for class_id, name in classes:
         cs = ClassSamples(class_id, name, {"high": [], "medium": [], "threshold": [], "rejected": []})
         rows = ws.rows(query("report/samples"), {"round": round, "class_id": class_id, "k": SAMPLES})
         rows += ws.rows(
-            query("report/rejected"), {"round": round, "class_id": class_id, "threshold": threshold, "k": SAMPLES}
+            query("report/rejected"),
+            {"round": round, "class_id": class_id, "threshold": thresholds.get(class_id), "k": SAMPLES},
         )
         for bucket, image_id, conf, path, truth in rows:
             if len(cs.buckets[bucket]) < SAMPLES:

@@ -23,11 +23,13 @@ from plabel.selection.options import (
     SelectOptions,
     SelectResult,
     parse_per_class,
+    parse_threshold,
     validate,
 )
 from plabel.selection.run import select
+from plabel.selection.whatif import threshold_what_if
 
 __all__ = [
     "BALANCES", "LABELS", "ClassCount", "SelectOptions", "SelectResult", "auto_per_class", "boundaries", "cutoffs",
-    "parse_per_class", "select", "validate",
+    "parse_per_class", "parse_threshold", "select", "threshold_what_if", "validate",
 ]

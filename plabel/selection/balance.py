@@ -35,18 +35,19 @@ def boundaries(histogram: list[tuple[int, int, int]], per_class: int) -> list[tu
     return out
 
 
-def cutoffs(histogram: list[tuple[int, int, int]], per_class: int, threshold: float) -> list[tuple[int, float, int]]:
+def cutoffs(histogram: list[tuple[int, int, int]], per_class: int,
+            thresholds: dict[int, float]) -> list[tuple[int, float, int]]:
     """The copies mode's walk: per class (cutoff, images at or above it), from (class, bin, n).
 
     Bins are walked from the top (1.00) down; the walk stops at the first bin where the count
-    reaches N, and never goes below the threshold (bin -1).
+    reaches N, and never goes below the class's threshold (bin -1).
     """
     import numpy as np
 
     out = []
     for class_id, bins in sorted(_by_class(histogram).items()):
         total = 0
-        cutoff = float(np.float32(threshold))
+        cutoff = float(np.float32(thresholds[class_id]))
         for b in sorted(bins, reverse=True):
             total += bins[b]
             if total >= per_class and b >= 0:

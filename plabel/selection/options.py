@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from plabel.errors import UsageError, check_finite
+from plabel.values import auto_or
 
 BALANCES = ("topk", "copies", "none")
 LABELS = ("hard", "soft")
@@ -12,7 +13,8 @@ LABELS = ("hard", "soft")
 @dataclass(frozen=True)
 class SelectOptions:
     round: int
-    threshold: float = 0.3
+    threshold: float | str = 0.3  # or "auto": per class, from val (plabel.selection.auto)
+    target_precision: float = 0.9  # --threshold auto: precision the val lower bound must reach
     per_class: int | str = "auto"  # N, or auto: the median of the per-class candidate counts
     balance: str = "topk"
     labels: str = "hard"
@@ -34,6 +36,11 @@ class ClassCount:
     selected: int = 0
     copies: int = 0
     cutoff: float | None = None
+    threshold: float = 0.0  # the class's confidence threshold (infinite: nothing kept)
+    threshold_source: str = "given"  # given, or --threshold auto's: class, global, none
+    val_support: int | None = None  # auto: val images predicted as the class at or above it
+    val_precision: float | None = None  # auto: their correct share
+    val_lower_bound: float | None = None  # auto: its Clopper-Pearson lower bound
 
 
 @dataclass
@@ -62,8 +69,10 @@ class SelectResult:
 
 def validate(o: SelectOptions) -> None:
     check_finite(o)
-    if not 0 <= o.threshold <= 1:
-        raise UsageError(f"--threshold must be in [0, 1] (got {o.threshold})")
+    if o.threshold != "auto" and (isinstance(o.threshold, str) or not 0 <= o.threshold <= 1):
+        raise UsageError(f"--threshold must be in [0, 1] or auto (got {o.threshold})")
+    if not 0 < o.target_precision <= 1:
+        raise UsageError(f"--target-precision must be in (0, 1] (got {o.target_precision})")
     if o.balance not in BALANCES:
         raise UsageError(f"--balance must be one of {', '.join(BALANCES)}")
     if o.labels not in LABELS:
@@ -74,10 +83,11 @@ def validate(o: SelectOptions) -> None:
         raise UsageError(f"--per-class must be a count >= 0 or auto (got {o.per_class!r})")
 
 
+def parse_threshold(value: str) -> float | str:
+    """--threshold: a confidence in [0, 1], or auto."""
+    return auto_or(value, float, "--threshold", "in [0, 1] or auto")
+
+
 def parse_per_class(value: str) -> int | str:
-    if value == "auto":
-        return value
-    try:
-        return int(value)
-    except ValueError:
-        raise UsageError(f"--per-class must be a count >= 0 or auto (got {value!r})") from None
+    """--per-class: a count >= 0, or auto."""
+    return auto_or(value, int, "--per-class", "a count >= 0 or auto")

@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from plabel import db, storage
 from plabel.errors import DataError, UnknownRound
+from plabel.selection.auto import class_thresholds, threshold_notes
 from plabel.selection.balance import auto_per_class, boundaries, cutoffs
 from plabel.selection.options import ClassCount, SelectOptions, SelectResult
 from plabel.sql import query
@@ -66,19 +67,23 @@ def make_plan(ws: Workspace, con, o: SelectOptions, started: float) -> Plan:
     probs_stored = db.scalar(con, query("selection/probs_stored"), [o.round])
     db.execute(con, query("selection/excluded"), {"round": o.round, "keep_duplicates": o.keep_duplicates})
     any_excluded = bool(db.scalar(con, query("selection/excluded_count")))
+    names = dict(db.rows(con, query("workspace/classes")))
+    limits = class_thresholds(con, o, sorted(names))
+    _register(con, "class_thresholds", [(c, t.threshold) for c, t in limits.items()], THRESHOLDS)
     for name in (CANDIDATES[any_excluded], "selection/binned", "selection/eligible"):
-        db.execute(con, query(name))
-    stats = db.rows(con, query("selection/stats"), {"round": o.round, "threshold": o.threshold})
-    classes, hist = _stats(stats, dict(db.rows(con, query("workspace/classes"))))
+        db.execute(con, query(name))  # after class_thresholds: a macro is bound when defined
+    stats = db.rows(con, query("selection/stats"), {"round": o.round})
+    classes, hist = _stats(stats, names, limits)
     auto = o.per_class == "auto"
     n: int | None = None
     if o.balance != "none":
         n = auto_per_class([c.after_dedup for c in classes]) if auto else int(o.per_class)
-    _balance_tables(con, o, hist, n)
+    _balance_tables(con, o, hist, n, {c: t.threshold for c, t in limits.items()})
     db.execute(con, query(PSEUDO[o.balance]))  # after its tables: a macro is bound when defined
-    params = {"round": o.round, "threshold": o.threshold, "per_class": n, "seed": o.seed}
+    params = {"round": o.round, "per_class": n, "seed": o.seed}
     plan = Plan(o, started, checkpoint_id, classes, n, auto, "full" if probs_stored else "topk", params)
-    plan.selection_id = _fingerprint(ws, o, n, checkpoint_id, plan.soft_source)[:16]
+    plan.selection_id = _fingerprint(ws, o, n, checkpoint_id, plan.soft_source, classes)[:16]
+    plan.notes += threshold_notes(o, classes)
     if not ws.round_dir("duplicates", o.round).exists():
         plan.notes.append(
             f"round {o.round} was not deduplicated (`plabel dedup --round {o.round}`): "
@@ -87,18 +92,19 @@ def make_plan(ws: Workspace, con, o: SelectOptions, started: float) -> Plan:
     return plan
 
 
-def _balance_tables(con, o: SelectOptions, hist, n) -> None:
+def _balance_tables(con, o: SelectOptions, hist, n, limits: dict[int, float]) -> None:
     """The per-class tables the balancing macros join: topk's boundary bins, copies' cutoffs."""
     if o.balance == "topk":
         _register(con, "boundaries", boundaries(hist, n), BOUNDARIES)
     if o.balance == "copies":
-        _register(con, "cutoffs", cutoffs(hist, n, o.threshold), CUTOFFS)
+        _register(con, "cutoffs", cutoffs(hist, n, limits), CUTOFFS)
 
 
 BOUNDARIES = pa.schema(
     [("class_id", pa.int32()), ("boundary", pa.int32()), ("above", pa.int64()), ("total", pa.int64())]
 )
 CUTOFFS = pa.schema([("class_id", pa.int32()), ("cutoff", pa.float32()), ("count", pa.int64())])
+THRESHOLDS = pa.schema([("class_id", pa.int32()), ("threshold", pa.float64())])
 
 
 def _register(con, name: str, rows: list[tuple], schema: pa.Schema) -> None:
@@ -125,9 +131,13 @@ def _check_predictions(con, o: SelectOptions) -> None:
         )
 
 
-def _stats(rows: list[tuple], names: dict[int, str]) -> tuple[list[ClassCount], list[tuple[int, int, int]]]:
+def _stats(rows: list[tuple], names: dict[int, str],
+           limits: dict) -> tuple[list[ClassCount], list[tuple[int, int, int]]]:
     """The funnel per class, and the histogram (class, bin, n) of the eligible rows."""
-    classes = {c: ClassCount(c, name, 0, 0, 0) for c, name in sorted(names.items())}
+    classes = {c: ClassCount(c, name, 0, 0, 0, threshold=limits[c].threshold, threshold_source=limits[c].source,
+                             val_support=limits[c].val_support, val_precision=limits[c].val_precision,
+                             val_lower_bound=limits[c].lower_bound)
+               for c, name in sorted(names.items())}
     hist = []
     for class_id, above, excluded, b, n in rows:
         c = classes[class_id]
@@ -140,12 +150,14 @@ def _stats(rows: list[tuple], names: dict[int, str]) -> tuple[list[ClassCount], 
     return list(classes.values()), hist
 
 
-def _fingerprint(ws: Workspace, o: SelectOptions, n, checkpoint_id: str, soft_source: str) -> str:
+def _fingerprint(ws: Workspace, o: SelectOptions, n, checkpoint_id: str, soft_source: str,
+                 classes: list[ClassCount]) -> str:
     """Identity of a selection: its parameters and what it read (by content, not file names)."""
     dup_files = sorted(ws.round_dir("duplicates", o.round).glob("*.parquet"))
     inputs = {
         "options": {k: v for k, v in asdict(o).items() if k not in ("dry_run", "overwrite")},
         "per_class": n,
+        "thresholds": [c.threshold for c in classes],  # --threshold auto's depend on val
         "checkpoint_id": checkpoint_id,
         "soft_source": soft_source,
         # row counts from the Parquet footers: no scan of 10^8 rows to name a selection

@@ -97,7 +97,9 @@ def _selection_row(plan: Plan, r: SelectResult) -> dict:
     o = plan.o
     params_json = {k: v for k, v in asdict(o).items() if k not in ("dry_run", "overwrite")}
     return {
-        "selection_id": plan.selection_id, "checkpoint_id": plan.checkpoint_id, "threshold": o.threshold,
+        "selection_id": plan.selection_id, "checkpoint_id": plan.checkpoint_id,
+        "threshold": None if o.threshold == "auto" else o.threshold,
+        "target_precision": o.target_precision if o.threshold == "auto" else None,
         "per_class": plan.per_class, "per_class_auto": plan.auto, "balance": o.balance, "labels": o.labels,
         "temperature": o.temperature, "seed": o.seed, "keep_duplicates": o.keep_duplicates,
         "include_labeled": o.include_labeled, "n_labeled": r.n_labeled, "n_pseudo": r.n_pseudo,

@@ -1,1 +1,2 @@
-SELECT threshold, per_class, balance, labels, n_labeled, n_pseudo, n_pseudo_copies FROM selections WHERE round = ?
+SELECT threshold, per_class, balance, labels, n_labeled, n_pseudo, n_pseudo_copies, target_precision
+FROM selections WHERE round = ?

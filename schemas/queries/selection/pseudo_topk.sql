@@ -2,9 +2,9 @@
 -- the count from the top reaches N) is kept once, and only the boundary bin's rows are ranked for
 -- the N - above places left; a class with fewer than N rows ranks them all to spread the copies.
 -- Reads the `boundaries` table (class_id, boundary, above, total) computed from the histogram.
-CREATE OR REPLACE TEMP MACRO pseudo(rnd, threshold, per_class, seed) AS TABLE
+CREATE OR REPLACE TEMP MACRO pseudo(rnd, per_class, seed) AS TABLE
 WITH placed AS (
-    SELECT e.*, b.boundary, b.above, b.total FROM eligible(rnd, threshold) e JOIN boundaries b USING (class_id)
+    SELECT e.*, b.boundary, b.above, b.total FROM eligible(rnd) e JOIN boundaries b USING (class_id)
     WHERE e.bin >= b.boundary
 ),
 contested AS (

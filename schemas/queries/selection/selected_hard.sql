@@ -2,4 +2,4 @@
 -- DuckDB build the join with the images on it).
 CREATE OR REPLACE TEMP TABLE selected AS
 SELECT image_id, class_id, confidence, copies, NULL::INTEGER[] AS target_index, NULL::FLOAT[] AS target_prob
-FROM pseudo($round, $threshold, $per_class, $seed)
+FROM pseudo($round, $per_class, $seed)

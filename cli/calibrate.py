@@ -1,0 +1,43 @@
+"""calibrate: fit a checkpoint's softmax temperature on labeled val images."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from plabel.cli import _options as opt
+from plabel.cli._output import emitted, info, print_table
+from plabel.cli.app import command
+
+
+@command()
+def calibrate(
+    checkpoint: Annotated[str, opt.option("Checkpoint id (or prefix), or latest.")] = "latest",
+    split: Annotated[str, opt.option("val (or train: seen in training, so over-confident).")] = "val",
+    limit: opt.Limit = None,
+    batch_size: opt.BatchSize = 256,
+    workers: opt.LoaderWorkers = 0,
+    device: opt.Device = "auto",
+    workspace: opt.Workspace = None,
+    json_output: opt.Json = False,
+):
+    """Temperature scaling: the T that makes a checkpoint's confidences match its accuracy on val."""
+    from plabel.calibration import calibrate as run
+    from plabel.evaluate import EvalOptions
+
+    ws = opt.open_ws(workspace)
+    settings = EvalOptions(batch_size=batch_size, workers=workers, device=device, limit=limit)
+    r = run(ws, checkpoint, split, settings, progress=opt.progress(json_output))
+    if emitted(r, json_output):
+        return
+    info(
+        f"Checkpoint {r.checkpoint_id} on {r.split} ({r.images} images): temperature {r.temperature:.3f}; "
+        f"expected calibration error {r.ece_before:.4f} -> {r.ece_after:.4f}, NLL {r.nll_before:.4f} -> "
+        f"{r.nll_after:.4f}. `plabel infer --temperature auto` predicts at it."
+    )
+    b, a = r.reliability_before, r.reliability_after
+    print_table(
+        "Reliability (confidence bin: images, mean confidence -> accuracy; before and after)",
+        ["bin", "images", "before", "after"],
+        [[f"{i / len(b['count']):.2f}-{(i + 1) / len(b['count']):.2f}", b["count"][i],
+          f"{b['confidence'][i]:.3f} -> {b['accuracy'][i]:.3f}", f"{a['confidence'][i]:.3f} -> {a['accuracy'][i]:.3f}"]
+         for i in range(len(b["count"])) if b["count"][i] or a["count"][i]],
+    )
