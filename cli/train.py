@@ -28,7 +28,10 @@ SKIP_MISSING_HELP = "Skip and count manifest rows whose file is gone or unreadab
 RANDAUG_HELP = "timm RandAugment string, e.g. rand-m9-n2-mstd0.5 (overrides the next two)."
 RANDAUG_MAGNITUDE_HELP = "RandAugment magnitude on timm's 0-10 scale (the m in rand-m9-n2-mstd0.5)."
 LABEL_SMOOTHING_HELP = "For hard targets; soft targets use soft cross-entropy."
-CROP_SCALE_HELP = "Smallest area kept by the random resized crop (default: the teacher's, else 0.08)."
+CROP_SCALE_HELP = (
+    "Smallest area kept by the random resized crop (default: the teacher's, else chosen from the images' size: "
+    "the smallest crop magnified at most 2x, as timm's 0.08 is on ImageNet)."
+)
 
 
 @command()

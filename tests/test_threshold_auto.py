@@ -121,3 +121,18 @@ def test_what_if_counts_precision_and_truth(tmp_path):
     assert a[0.3]["val_precision"] < 1.0 and a[0.3]["val_lower_bound"] < a[0.3]["val_precision"]
     c = [r for r in rows if r["class"] == "c"]
     assert all(r["val_images"] == 0 and r["val_precision"] is None and r["true_precision"] is None for r in c)
+
+
+def test_run_accepts_auto_and_a_target_precision(tmp_path):
+    from plabel.errors import UsageError
+    from plabel.run import load_config
+    from plabel.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / "ws")
+    c = load_config(ws, overrides=['select.threshold="auto"', "select.target_precision=0.8"])
+    o = c.select_options(1)
+    assert (o.threshold, o.target_precision) == ("auto", 0.8)
+    with pytest.raises(UsageError, match="--threshold must be in"):
+        load_config(ws, overrides=['select.threshold="high"'])
+    with pytest.raises(UsageError, match="--target-precision"):
+        load_config(ws, overrides=['select.threshold="auto"', "select.target_precision=1.5"])

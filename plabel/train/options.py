@@ -37,7 +37,7 @@ class TrainOptions:
     drop_rate: float | None = None  # None: 0.5 when noised, else 0
     drop_path_rate: float | None = None  # None: 0.2 when noised, else 0
     hflip: float | None = None  # default: the teacher's, else timm's 0.5
-    crop_scale: float | None = None  # smallest area of RandomResizedCrop; default: the teacher's, else 0.08
+    crop_scale: float | None = None  # smallest RandomResizedCrop area; default: the teacher's, else from image size
     pretrained: bool = False
     init_from: str | None = None
     finetune_from: str | None = None
@@ -63,6 +63,7 @@ class TrainResult:
     metrics: dict
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # defaults chosen from the data, warnings
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from plabel import checkpoints, models
 from plabel.errors import DataError, UnknownCheckpoint, UnknownRound, UsageError
 from plabel.manifest import Manifest, check_files, labeled_manifest, read_manifest
 from plabel.sql import query
+from plabel.train import advice
 from plabel.train.options import NOISE, TrainOptions, validate
 from plabel.workspace import Workspace
 
@@ -31,6 +32,7 @@ class RunPlan:
     init: checkpoints.Checkpoint | None
     classes: list[str]
     run_id: str
+    notes: list[str] = field(default_factory=list)  # defaults chosen from the data, warnings
 
     def resolved(self) -> dict:
         o = asdict(self.options)
@@ -65,6 +67,7 @@ def plan_run(ws: Workspace, o: TrainOptions) -> RunPlan:
     o, kind, parent, init, teacher = _lineage(ws, o, classes)
     model_name = _model_name(o, parent or init, teacher)
     o = _inherit(o, kind, teacher, init, parent)
+    o, notes = _crop_default(ws, o)
     models.check_model_name(model_name)
     if init is not None and init.config["model"] != model_name:
         raise UsageError(f"--init-from {init.checkpoint_id} is a {init.config['model']}, not a {model_name}")
@@ -77,7 +80,7 @@ def plan_run(ws: Workspace, o: TrainOptions) -> RunPlan:
     if parent is None and kind == "train":
         made_by = ws.scalar(query("train/teacher_of_manifest"), [manifest.hash])  # whose predictions the manifest holds
         parent = checkpoints.find(ws, made_by) if made_by else init
-    plan = RunPlan(o, kind, model_name, *_noise(o, kind), manifest, skipped, parent, init, classes, "")
+    plan = RunPlan(o, kind, model_name, *_noise(o, kind), manifest, skipped, parent, init, classes, "", notes)
     identity = {"options": plan.resolved(), "manifest": manifest.hash, "parent": parent and parent.checkpoint_id,
                 "init": init and init.checkpoint_id, "classes": classes, "device": device.type}
     plan.run_id = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
@@ -125,8 +128,20 @@ def _inherit(o: TrainOptions, kind: str, teacher, init, parent) -> TrainOptions:
     return replace(
         o, in_chans=o.in_chans or (source.config["in_chans"] if source is not None else 3),
         hflip=o.hflip if o.hflip is not None else inherited.get("hflip", 0.5),
-        crop_scale=o.crop_scale if o.crop_scale is not None else inherited.get("crop_scale", 0.08),
+        crop_scale=o.crop_scale if o.crop_scale is not None else inherited.get("crop_scale"),
     )
+
+
+def _crop_default(ws: Workspace, o: TrainOptions) -> tuple[TrainOptions, list[str]]:
+    """The crop scale from the images' size, when neither the user nor a teacher chose one."""
+    if o.crop_scale is not None:
+        return o, []
+    side = ws.scalar(query("train/median_side"))
+    if not side:
+        return replace(o, crop_scale=advice.TIMM_CROP_SCALE), []
+    size = o.img_size or side
+    scale = round(advice.crop_scale_for(side, size), 3)
+    return replace(o, crop_scale=scale), [advice.crop_note(scale, side, size)]
 
 
 def _noise(o: TrainOptions, kind: str) -> tuple[bool, str | None, float, float]:

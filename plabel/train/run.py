@@ -12,6 +12,7 @@ from plabel.evaluate import labeled_split
 from plabel.loading import TrainImages
 from plabel.progress import NULL, Progress
 from plabel.sql import query
+from plabel.train import advice
 from plabel.train.build import Parts, build_parts, transform
 from plabel.train.epoch import Diverged, record_divergence, run_epoch, validate_epoch, write_run_row
 from plabel.train.options import TrainOptions, TrainResult
@@ -30,9 +31,11 @@ def train(ws: Workspace, options: TrainOptions, progress: Progress = NULL, resum
     if done:
         ckpt = checkpoints.find(ws, done)
         return TrainResult(done, ckpt.round, plan.kind, plan.run_id, o.epochs, None, True, plan.skipped_missing,
-                           ckpt.config.get("metrics", {}), seconds=time.perf_counter() - started)
+                           ckpt.config.get("metrics", {}), seconds=time.perf_counter() - started, notes=plan.notes)
     with ws.writing(f"plabel train --round {o.round}"):
         parts = build_parts(plan)
+        few = advice.steps_note(o.epochs, parts.plan.steps, o.batch_size)
+        plan.notes += [few] if few else []
         run_dir = ws.train_dir / plan.run_id
         if not resume:
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -49,7 +52,7 @@ def train(ws: Workspace, options: TrainOptions, progress: Progress = NULL, resum
         shutil.rmtree(run_dir, ignore_errors=True)
     return TrainResult(ckpt.checkpoint_id, ckpt.round, plan.kind, plan.run_id, o.epochs,
                        first_epoch if resumed else None, False, plan.skipped_missing + skipped, metrics, history,
-                       time.perf_counter() - started)
+                       time.perf_counter() - started, plan.notes)
 
 
 @dataclass
