@@ -136,3 +136,19 @@ def test_run_accepts_auto_and_a_target_precision(tmp_path):
         load_config(ws, overrides=['select.threshold="high"'])
     with pytest.raises(UsageError, match="--target-precision"):
         load_config(ws, overrides=['select.threshold="auto"', "select.target_precision=1.5"])
+
+
+def test_a_class_that_cannot_bound_alone_takes_the_global_threshold_unless_seen_worse():
+    rng = np.random.default_rng(1)
+    good = rng.uniform(0.5, 1, 500)
+    val = {
+        0: (good, np.ones(500, bool)),  # pooled evidence: a global threshold exists
+        # 30 predictions, one wrong at the top: no bound of 0.9 alone, but 29/30 right above any threshold
+        1: (np.linspace(0.99, 0.6, 30), np.r_[False, np.ones(29, bool)]),
+        # 40 predictions, right only at random: seen below the target at the global threshold
+        2: (np.linspace(0.99, 0.6, 40), np.arange(40) % 2 == 0),
+    }
+    out = {c.class_id: c for c in choose(val, [0, 1, 2], target=0.9)}
+    assert out[0].source == "class"
+    assert out[1].source == "global" and np.isfinite(out[1].threshold)
+    assert out[2].source == "none" and out[2].threshold == math.inf

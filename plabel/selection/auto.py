@@ -5,9 +5,10 @@ a sample of what selection would keep at t; their correct share estimates the pr
 pseudo labels. The share is noisy, so the rule asks more: its one-sided Clopper-Pearson lower
 bound, at `confidence` (0.9), must reach the target. The lowest such t keeps the most images.
 
-A class whose val predictions could not reach the target even if all were right (too few of
-them) takes the global threshold, chosen the same way over every class's val predictions, and
-says so. When no threshold reaches the target, the class keeps nothing, and says that too.
+A class whose own val predictions cannot bound the precision at any threshold (too few of
+them, or too few at high confidence) takes the global threshold, chosen the same way over
+every class's val predictions, unless its val predictions above that threshold are seen to be
+right less often than the target: then it keeps nothing. Both are said.
 """
 from __future__ import annotations
 
@@ -78,15 +79,27 @@ def choose(val: dict[int, tuple[np.ndarray, np.ndarray]], classes: list[int], ta
     out = []
     for c in classes:
         conf, right = val.get(c, (np.zeros(0), np.zeros(0, bool)))
+        found, source = None, "class"
         if enough(len(conf), target, confidence):
-            found, source = lowest_threshold(conf, right, target, confidence), "class"
-        else:
+            found = lowest_threshold(conf, right, target, confidence)
+        if found is None and _global_fits(conf, right, fallback, target):
             found, source = fallback, "global"
         if found is None:
             out.append(ClassThreshold(c, math.inf, 0, None, None, "none"))
         else:
             out.append(ClassThreshold(c, found[0], found[1], found[2], found[3], source))
     return out
+
+
+def _global_fits(conf: np.ndarray, right: np.ndarray, fallback, target: float) -> bool:
+    """Whether a class without a bound of its own may take the global threshold: its val
+    predictions above it are not shown to fall short (none, or a correct share >= the target).
+    A class whose few confident predictions could not bound the precision takes it; a class
+    seen to be wrong more often than the target allows keeps nothing."""
+    if fallback is None:
+        return False
+    above = conf >= fallback[0]
+    return not above.any() or float(right[above].mean()) >= target
 
 
 def class_thresholds(con, o, class_ids: list[int]) -> dict[int, ClassThreshold]:
@@ -117,9 +130,9 @@ def threshold_notes(o, classes) -> list[str]:
     none = [c.name for c in classes if c.threshold_source == "none"]
     notes = []
     if fallback:
-        notes.append(f"too few val predictions to bound the precision of {', '.join(fallback)}: they take the "
-                     f"threshold chosen over all classes")
+        notes.append(f"too few val predictions to bound the precision of {', '.join(fallback)} on their own: "
+                     f"they take the threshold chosen over all classes")
     if none:
-        notes.append(f"no threshold reaches precision {o.target_precision:g} on val for {', '.join(none)}: "
-                     f"nothing is selected for them")
+        notes.append(f"{', '.join(none)}: below precision {o.target_precision:g} on val at every threshold, the "
+                     f"global one included: nothing is selected for them")
     return notes
