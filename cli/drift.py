@@ -50,7 +50,7 @@ def drift(
         rows += [
             ["JS divergence of class distributions", round(s["js_divergence"], 5)],
             [
-                f"share >= threshold {s['threshold']:.2f} (round {r.round_a} -> {r.round_b})",
+                f"share >= {_threshold(s['threshold'])} (round {r.round_a} -> {r.round_b})",
                 f"{s['above_threshold_a']:.3f} -> {s['above_threshold_b']:.3f}",
             ],
         ]
@@ -115,7 +115,7 @@ def rounds(workspace: opt.Workspace = None, json_output: opt.Json = False):
                 r["round"],
                 short(r["teacher_id"]),
                 r["predictions"],
-                f"{r['balance']} >= {r['threshold']:.2f}" if r["balance"] else "-",
+                _rule(r),
                 short(r["manifest_hash"]),
                 f"{r['n_pseudo']} ({r['n_pseudo_copies']})" if r["n_pseudo"] is not None else "-",
                 short(r["student_id"]),
@@ -127,3 +127,14 @@ def rounds(workspace: opt.Workspace = None, json_output: opt.Json = False):
             for r in rows
         ],
     )
+
+
+def _threshold(t: float | None) -> str:
+    """A selection's threshold, or what --threshold auto chose instead of one."""
+    return f"threshold {t:.2f}" if t is not None else "per-class thresholds (auto)"
+
+
+def _rule(r: dict) -> str:
+    if not r["balance"]:
+        return "-"
+    return f"{r['balance']} >= {r['threshold']:.2f}" if r["threshold"] is not None else f"{r['balance']}, auto"

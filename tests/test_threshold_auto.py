@@ -152,3 +152,23 @@ def test_a_class_that_cannot_bound_alone_takes_the_global_threshold_unless_seen_
     assert out[0].source == "class"
     assert out[1].source == "global" and np.isfinite(out[1].threshold)
     assert out[2].source == "none" and out[2].threshold == math.inf
+
+
+def test_drift_and_rounds_after_an_auto_selection(tmp_path, cli):
+    """The drift view reads each class's threshold; the CLI names auto instead of a number."""
+    from plabel.selection import SelectOptions, select
+    from tests.tables import add_predictions, iid
+
+    ws, _ = _auto_ws(tmp_path)
+    r = select(ws, SelectOptions(round=0, threshold="auto", target_precision=0.9, balance="none"))
+    pool = [(iid(f"u{c}{i:02d}"), (c + 1) % 3, 0.97) for c in range(3) for i in range(20)]
+    add_predictions(ws, 1, pool, 3)
+    ws.sync_catalog()
+    (row,) = ws.rows("SELECT threshold, above_threshold_a, above_threshold_b FROM drift_summary")
+    limits = {c.class_id: c.threshold for c in r.classes}
+    expected_b = sum(np.float32(0.97) >= np.float32(limits[(c + 1) % 3]) for c in range(3)) * 20 / 60
+    assert row[0] is None and row[2] == pytest.approx(expected_b)
+    out = cli("drift", "--from", "0", "--to", "1", "-w", ws.root)
+    assert out.exit_code == 0 and "per-class thresholds (auto)" in out.stdout, out.output
+    out = cli("rounds", "-w", ws.root)  # the table of rounds names the rule, not a number
+    assert out.exit_code == 0, out.output

@@ -1,6 +1,6 @@
 -- Drift between each pair of consecutive rounds of predictions on the unlabeled pool: images
 -- compared, flip rate, mean confidence change, share of images at or above the selection
--- threshold (round a's selection, else 0.3) in each round, Jensen-Shannon divergence (base 2,
+-- threshold (round a's selection's, per predicted class for --threshold auto, else 0.3) in each round, Jensen-Shannon divergence (base 2,
 -- 0 to 1) of the predicted class distributions, and churn of the selected pseudo labels between
 -- round a's and round b's manifests (entered, left, kept; null until both rounds have one).
 WITH rounds AS (SELECT DISTINCT round FROM predictions),
@@ -8,7 +8,7 @@ pairs AS (
     SELECT round AS round_a, lead(round) OVER (ORDER BY round) AS round_b FROM rounds
 ),
 pairs2 AS (
-    SELECT p.round_a, p.round_b, coalesce(s.threshold, 0.3) AS threshold
+    SELECT p.round_a, p.round_b, s.threshold, s.round IS NOT NULL AS selected
     FROM pairs p LEFT JOIN selections s ON s.round = p.round_a
     WHERE p.round_b IS NOT NULL
 ),
@@ -16,12 +16,17 @@ compared AS (
     SELECT q.round_a, q.round_b, count(*) AS images,
            avg(CASE WHEN a.class_id <> b.class_id THEN 1.0 ELSE 0.0 END) AS flip_rate,
            avg(b.confidence - a.confidence) AS mean_confidence_change,
-           avg(CASE WHEN a.confidence >= q.threshold THEN 1.0 ELSE 0.0 END) AS above_threshold_a,
-           avg(CASE WHEN b.confidence >= q.threshold THEN 1.0 ELSE 0.0 END) AS above_threshold_b,
-           any_value(q.threshold) AS threshold
+           avg(CASE WHEN a.confidence >= coalesce(ca.threshold, q.threshold, 0.3) THEN 1.0 ELSE 0.0 END)
+               AS above_threshold_a,
+           avg(CASE WHEN b.confidence >= coalesce(cb.threshold, q.threshold, 0.3) THEN 1.0 ELSE 0.0 END)
+               AS above_threshold_b,
+           -- null for --threshold auto (per class); 0.3 when round a has no selection
+           CASE WHEN any_value(q.selected) THEN any_value(q.threshold) ELSE 0.3 END AS threshold
     FROM pairs2 q
     JOIN predictions a ON a.round = q.round_a AND a.split = 'unlabeled'
     JOIN predictions b ON b.round = q.round_b AND b.image_id = a.image_id
+    LEFT JOIN selection_classes ca ON ca.round = q.round_a AND ca.class_id = a.class_id
+    LEFT JOIN selection_classes cb ON cb.round = q.round_a AND cb.class_id = b.class_id
     GROUP BY q.round_a, q.round_b
 ),
 dist AS (
