@@ -172,3 +172,15 @@ def test_drift_and_rounds_after_an_auto_selection(tmp_path, cli):
     assert out.exit_code == 0 and "per-class thresholds (auto)" in out.stdout, out.output
     out = cli("rounds", "-w", ws.root)  # the table of rounds names the rule, not a number
     assert out.exit_code == 0, out.output
+
+
+def test_a_fixed_threshold_selection_id_ignores_the_target_and_auto_depends_on_it(tmp_path):
+    from plabel.selection import SelectOptions, select
+
+    ws, _ = _auto_ws(tmp_path)
+
+    def sid(**kw):
+        return select(ws, SelectOptions(round=0, balance="none", dry_run=True, **kw)).selection_id
+
+    assert sid(target_precision=0.5) == sid(target_precision=0.9)  # ids made before auto existed still match
+    assert sid(threshold="auto", target_precision=0.8) != sid(threshold="auto", target_precision=0.9)

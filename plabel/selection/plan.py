@@ -154,10 +154,12 @@ def _fingerprint(ws: Workspace, o: SelectOptions, n, checkpoint_id: str, soft_so
                  classes: list[ClassCount]) -> str:
     """Identity of a selection: its parameters and what it read (by content, not file names)."""
     dup_files = sorted(ws.round_dir("duplicates", o.round).glob("*.parquet"))
+    auto = o.threshold == "auto"
+    # a fixed threshold's selection keeps the id it had before --threshold auto existed
+    ignored = ("dry_run", "overwrite") if auto else ("dry_run", "overwrite", "target_precision")
     inputs = {
-        "options": {k: v for k, v in asdict(o).items() if k not in ("dry_run", "overwrite")},
+        "options": {k: v for k, v in asdict(o).items() if k not in ignored},
         "per_class": n,
-        "thresholds": [c.threshold for c in classes],  # --threshold auto's depend on val
         "checkpoint_id": checkpoint_id,
         "soft_source": soft_source,
         # row counts from the Parquet footers: no scan of 10^8 rows to name a selection
@@ -165,4 +167,6 @@ def _fingerprint(ws: Workspace, o: SelectOptions, n, checkpoint_id: str, soft_so
         "images": storage.row_count(ws.table_dir("images").glob("*.parquet")),
         "duplicates": [storage.file_hash(p) for p in dup_files],
     }
+    if auto:  # the thresholds depend on the val predictions too
+        inputs["thresholds"] = [c.threshold for c in classes]
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
