@@ -7,7 +7,6 @@ from plabel.errors import UsageError, check_finite
 
 NEIGHBOURS = 16
 EXACT_SEARCH_LIMIT = 200_000  # vectors; above it an IVF index (recall measured in docs/benchmarks.md)
-SIGNALS = ("pixels", "embeddings")
 SCOPES = ("unlabeled", "held_out")
 
 
