@@ -6,9 +6,8 @@ import numpy as np
 from plabel import db
 from plabel.dedup.evidence import Evidence, HeldOut, Pool, pool_pairs
 from plabel.dedup.search import build_index, search
-from plabel.dedup.synthetic import variants
+from plabel.dedup.synthetic import sampled_copies
 from plabel.errors import PlabelError, UsageError
-from plabel.images import RejectedImage, load_rgb
 from plabel.sql import query
 
 
@@ -51,13 +50,9 @@ def positives(ws, pool: Pool, checkpoint_id: str, sample: int, seed: int) -> np.
     except PlabelError:  # embeddings from a checkpoint this workspace does not hold: nothing to calibrate on
         return np.zeros(0)
     model, tf = checkpoints.build_model(ckpt), eval_transform(ckpt.data_config)
-    rng, out = np.random.default_rng(seed), []
-    for i in pool.sample(sample, seed):
-        try:
-            original = load_rgb(str(ws.resolve_path(pool.paths[i])))
-        except (RejectedImage, OSError):
-            continue
-        images = [original, *variants(original, rng).values()]
+    out: list[float] = []
+    for _, original, copied in sampled_copies(ws, pool, sample, seed):
+        images = [original, *copied]
         with torch.inference_mode():
             features = forward(model, torch.stack([tf(im) for im in images]), True)[1]
         assert features is not None  # asked for features
@@ -69,8 +64,7 @@ def positives(ws, pool: Pool, checkpoint_id: str, sample: int, seed: int) -> np.
 def evidence(ws, con, pool: Pool, others: list[str], round: int, o) -> Evidence | None:
     """Embedding evidence from `round`'s features, or None when the pool has none there."""
     ids, x, checkpoint_id = vectors(con, round, "unlabeled")
-    at = {image_id: k for k, image_id in enumerate(pool.ids)}
-    rows = np.array([at.get(image_id, -1) for image_id in ids], dtype=np.int64)
+    rows = np.array([pool.position.get(image_id, -1) for image_id in ids], dtype=np.int64)
     x = x[rows >= 0]
     live = rows[rows >= 0]
     if len(live) < 1 or checkpoint_id is None:

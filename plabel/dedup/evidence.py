@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -55,10 +56,10 @@ class Pool:
     class_id: np.ndarray
     paths: list[str]
 
-    def index(self, image_id: str) -> int:
-        if not hasattr(self, "_at"):
-            self._at = {x: k for k, x in enumerate(self.ids)}
-        return self._at[image_id]
+    @cached_property
+    def position(self) -> dict[str, int]:
+        """Each image id's index in the pool."""
+        return {x: k for k, x in enumerate(self.ids)}
 
     def sample(self, n: int, seed: int) -> np.ndarray:
         """Up to n pool indices, the same for the same pool and seed."""

@@ -7,7 +7,7 @@ import pyarrow as pa
 from plabel import db, fingerprints
 from plabel.dedup.evidence import Evidence, HeldOut, Pool, pool_pairs
 from plabel.dedup.search import build_index, search
-from plabel.dedup.synthetic import variants
+from plabel.dedup.synthetic import sampled_copies
 from plabel.images import RejectedImage, load_rgb
 from plabel.sql import query
 
@@ -62,14 +62,9 @@ def positives(ws, pool: Pool, thumbs: np.ndarray, colours: np.ndarray, o) -> tup
     to their fingerprints."""
     if o.pixel_similarity is not None:
         return np.zeros(0), np.zeros(0)
-    rng = np.random.default_rng(o.seed)
     sims, shifts = [], []
-    for i in pool.sample(o.sample, o.seed):
-        try:
-            original = load_rgb(str(ws.resolve_path(pool.paths[i])))
-        except (RejectedImage, OSError):
-            continue
-        made = [fingerprints.fingerprint(v) for v in variants(original, rng).values()]
+    for i, _, copied in sampled_copies(ws, pool, o.sample, o.seed):
+        made = [fingerprints.fingerprint(v) for v in copied]
         copies = fingerprints.as_arrays([t for t, _ in made])
         sims += list(fingerprints.aligned_similarity_many(copies, fingerprints.centre(thumbs[i: i + 1])[0]))
         shifts += list(fingerprints.chroma_distance(np.array([c for _, c in made]), colours[i]))

@@ -104,7 +104,7 @@ def thresholds(found: Findings, o: DedupOptions) -> list[Calibration]:
             out.append(replace(c, colour_tolerance=ev.colour_tolerance))
         if ev.signal == "pixels":
             for row in decide(Findings(found.pool, [], [ev]), out):
-                linked[found.pool.index(row["image_id"])] = True
+                linked[found.pool.position[row["image_id"]]] = True
     return out
 
 

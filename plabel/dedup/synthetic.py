@@ -6,7 +6,7 @@ injected duplicates of `benchmarks/dedup_quality.py`.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from PIL import Image, ImageEnhance
@@ -60,3 +60,17 @@ def variants(im: Image.Image, rng: np.random.Generator) -> dict[str, Image.Image
     """One copy of the image per transform."""
     rgb = to_rgb(im)
     return {name: f(rgb, rng) for name, f in TRANSFORMS.items()}
+
+
+def sampled_copies(ws, pool, n: int, seed: int) -> Iterator[tuple[int, Image.Image, list[Image.Image]]]:
+    """(pool index, original, its copies) for up to n sampled pool images that can be read: the
+    positives of either signal's calibration, the same for the same pool and seed."""
+    from plabel.images import RejectedImage, load_rgb
+
+    rng = np.random.default_rng(seed)
+    for i in pool.sample(n, seed):
+        try:
+            original = load_rgb(str(ws.resolve_path(pool.paths[i])))
+        except (RejectedImage, OSError):
+            continue
+        yield int(i), original, list(variants(original, rng).values())

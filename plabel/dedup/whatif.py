@@ -31,7 +31,7 @@ def what_if(ws, round: int, options: DedupOptions | None = None, progress: Progr
 
 
 def _row(c: Calibration, t: float, excluded: set, found, names: list[str]) -> dict:
-    at = {image_id: k for k, image_id in enumerate(found.pool.ids)}
+    at = found.pool.position
     per_class = Counter(names[found.pool.class_id[at[i]]] for i in excluded if i in at)
     return {"signal": c.signal, "scope": c.scope, "threshold": t, "chosen": t == c.threshold,
             "excluded": len(excluded), "per_class": dict(sorted(per_class.items()))}

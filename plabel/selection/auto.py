@@ -106,6 +106,7 @@ def class_thresholds(con, o, class_ids: list[int]) -> dict[int, ClassThreshold]:
     """Every class's threshold: the one given, or --threshold auto's from round R's val predictions."""
     if o.threshold != "auto":
         return {c: ClassThreshold(c, float(o.threshold), 0, None, None, "given") for c in class_ids}
+    db.execute(con, query("selection/val_rows"))
     rows = db.rows(con, query("selection/val_predictions"), {"round": o.round})
     if not rows:
         raise UsageError(

@@ -21,6 +21,7 @@ def threshold_what_if(ws, o: SelectOptions, grid: tuple[float, ...] = GRID) -> l
     con = ws.connect()
     try:
         db.execute(con, query("selection/excluded"), {"round": o.round, "keep_duplicates": o.keep_duplicates})
+        db.execute(con, query("selection/val_rows"))
         with db.registered(con, "grid", pa.table({"t": pa.array(sorted(set(grid)), pa.float64())})):
             pool = db.rows(con, query("selection/what_if_pool"), {"round": o.round})
             val = db.rows(con, query("selection/what_if_val"), {"round": o.round})
