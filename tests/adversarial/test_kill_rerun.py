@@ -44,3 +44,19 @@ def test_killed_infer_with_workers_reruns_at_once(ws):
     assert r.returncode == 0, r.stderr
     assert "took over the workspace lock" in r.stderr
     assert ws.rows("SELECT count(*), count(DISTINCT image_id) FROM predictions WHERE round = 0") == [(200, 200)]
+
+
+def test_killed_dedup_and_calibrate_rerun_at_once(ws):
+    """dedup commits its thresholds, then its duplicates (what marks it done); calibrate one row."""
+    args = ["dedup", "--round", "0", "-w", ws.root]
+    r = run_plabel(args, kill_at=3)  # points: publish, commit (thresholds), publish (duplicates): killed there
+    assert killed(r), r.stderr
+    assert ws.has_round("dedup_thresholds", 0) and not ws.has_round("duplicates", 0)
+    r = run_plabel(args)
+    assert r.returncode == 0, r.stderr
+    assert ws.rows("SELECT count(*) FROM dedup_thresholds WHERE round = 0")[0][0] == 2  # replaced, not added
+    assert ws.has_round("duplicates", 0)
+    args = ["calibrate", "-w", ws.root]
+    assert killed(run_plabel(args, kill_at=1))
+    assert run_plabel(args).returncode == 0
+    assert ws.rows("SELECT count(*) FROM calibrations")[0][0] == 1
