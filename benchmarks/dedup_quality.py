@@ -10,7 +10,7 @@ class) gives the embeddings. Reported per signal (pixels, embeddings, both): pre
 recall of in-pool and contamination flags, and the share of a pool without injections that
 dedup excludes.
 
-    python benchmarks/dedup_quality.py [--pool 1800] [--test 400] [--kinds digits,photos]
+    python benchmarks/dedup_quality.py [--pool 1800] [--test 400] [--kinds digits,photos] [--signals pixels] [--seed 1]
 """
 from __future__ import annotations
 
@@ -150,16 +150,19 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=1800)
     ap.add_argument("--test", type=int, default=400)
     ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--seed", type=int, default=1, help="draws the images; the injections use seed + 1")
     ap.add_argument("--kinds", default="digits,photos")
+    ap.add_argument("--signals", default="pixels;embeddings;pixels,embeddings",
+                    help="signal sets to run, ';'-separated")
     args = ap.parse_args()
     loaders = {"digits": digits, "photos": photo_patches}
     for kind in args.kinds.split(","):
         for injected in (True, False):
-            rng = np.random.default_rng(1)
+            rng = np.random.default_rng(args.seed)
             images, labels = loaders[kind](args.pool + args.test + 400, rng)
             with tempfile.TemporaryDirectory() as tmp:
-                truth = prepare(Path(tmp), images, labels, args, np.random.default_rng(2), injected)
-                for signals in (("pixels",), ("embeddings",), ("pixels", "embeddings")):
+                truth = prepare(Path(tmp), images, labels, args, np.random.default_rng(args.seed + 1), injected)
+                for signals in (tuple(s.split(",")) for s in args.signals.split(";")):
                     ws, r, seconds = run_dedup(Path(tmp), signals)
                     fields = scores(ws, truth) if injected else {"excluded_share": round(r.excluded / r.pool, 4)}
                     report("dedup_quality", data=kind, injected=injected, signals="+".join(signals), pool=r.pool,

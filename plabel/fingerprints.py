@@ -47,6 +47,15 @@ def chroma_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(chroma(a) - chroma(b)).sum(axis=-1)
 
 
+def brightness_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Absolute log ratio of the colours' mean brightness (+1, so black is finite): the thumbnail's
+    correlation cannot see brightness either, and two crops of one edge differ in it."""
+    def log_luma(c: np.ndarray) -> np.ndarray:
+        return np.log(np.asarray(c, np.float64).mean(axis=-1) + 1)
+
+    return np.abs(log_luma(a) - log_luma(b))
+
+
 def as_arrays(thumbnails: list[bytes]) -> np.ndarray:
     """Stack thumbnails into an (n, 32, 32) uint8 array."""
     if not thumbnails:

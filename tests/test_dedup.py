@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from plabel.dedup import calibrate, dedup, what_if
-from plabel.dedup.calibrate import Rule
+from plabel.dedup.calibrate import Rule, fpr_noise
 from plabel.dedup.embeddings import pool_search
 from plabel.dedup.rows import components
 from plabel.dedup.search import build_index
@@ -135,9 +135,15 @@ def test_threshold_keeps_the_recall_target_when_negatives_are_far():
 
 def test_threshold_rises_over_look_alikes_and_says_so():
     rng = np.random.default_rng(0)
-    pos, neg = rng.uniform(0.98, 1.0, 1000), rng.uniform(0.9, 0.99, 5000)  # half the negatives overlap
+    # look-alikes reach into the copies' lower tail (not their lower quartile, which is where
+    # real duplicates are counted)
+    pos, neg = rng.uniform(0.98, 1.0, 1000), rng.uniform(0.9, 0.985, 5000)
     c = calibrate("pixels", "held_out", pos, neg, Rule(0.95, 0.01))
-    assert c.fpr <= 0.01 and (neg >= c.threshold).mean() <= 0.01 + 1e-9
+    assert c.fpr <= 0.01 and (neg >= c.threshold).mean() <= 0.01 + 1e-9  # strict: the estimate itself
+    lenient = calibrate("pixels", "unlabeled", pos, neg, Rule(0.95, 0.01, lenient=True))
+    # within the estimate's sampling noise (one standard error: 0.0014 for 5,000 negatives)
+    assert (neg >= lenient.threshold).mean() - fpr_noise(pos, neg, lenient.threshold, False) <= 0.01 + 1e-9
+    assert lenient.threshold <= c.threshold and (neg >= lenient.threshold).mean() <= 0.0125
     assert c.recall < 0.95 and "gave way" in c.note
 
 
@@ -149,6 +155,19 @@ def test_real_duplicates_among_the_negatives_are_not_counted_as_false_positives(
     assert 0.08 < c.duplicate_share < 0.12 and c.recall >= 0.94
     screened = calibrate("embeddings", "unlabeled", pos, neg, Rule(0.95, 0.01, screened=True))
     assert screened.duplicate_share == 0 and screened.recall < 0.5  # taken at face value, they push it up
+
+
+def test_the_ceiling_allows_for_the_noise_of_a_small_pool_not_for_a_look_alike_crowd():
+    rng = np.random.default_rng(0)
+    pos = rng.uniform(0.98, 1.0, 800)
+    # 160 negatives: 8 look-alikes (5%) and 32 real duplicates; the estimate, 3.3%, is within its noise (2.4%)
+    small = np.concatenate([rng.uniform(0.5, 0.9, 120), rng.uniform(0.98, 0.9845, 8), rng.uniform(0.98, 1.0, 32)])
+    c = calibrate("pixels", "unlabeled", pos, small, Rule(0.98, 0.02, lenient=True))
+    assert c.note == "" and c.fpr > 0.02
+    assert "gave way" in calibrate("pixels", "held_out", pos, small, Rule(0.98, 0.02)).note  # strict
+    crowd = np.concatenate([rng.uniform(0.5, 0.9, 700), rng.uniform(0.98, 0.985, 300)])  # 30% look-alikes
+    c = calibrate("pixels", "unlabeled", pos, crowd, Rule(0.98, 0.02, lenient=True))
+    assert "gave way" in c.note and (crowd >= c.threshold).mean() < 0.05
 
 
 def test_a_given_threshold_is_kept_and_none_without_positives():
@@ -250,3 +269,28 @@ def test_fingerprints_missing_from_an_older_workspace_are_made_once(tmp_path, di
     assert again.excluded == first.excluded
     n = ws.connect().execute("SELECT count(DISTINCT image_id) FROM fingerprints").fetchone()[0]
     assert n == 150 + 12 + 5 + 40
+
+
+def test_a_darker_twin_is_not_a_copy_but_a_brightened_copy_is(tmp_path):
+    """Correlation cannot see brightness: a crop at half the brightness correlates like a copy.
+    The brightness tolerance, measured on the synthetic copies, tells them apart."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "unlabeled"
+    folder.mkdir()
+    for k in range(80):
+        noise = rng.uniform(60, 200, (8, 8, 3)).astype(np.uint8)
+        Image.fromarray(noise).resize((32, 32), Image.Resampling.BICUBIC).save(folder / f"{k:03d}.png")
+    original = np.asarray(Image.open(folder / "000.png"), np.float64)
+    Image.fromarray((original * 0.5).astype(np.uint8)).save(folder / "dark_twin.png")
+    TRANSFORMS["brightness"](Image.open(folder / "001.png").convert("RGB"), rng).save(folder / "bright_copy.png")
+    ws = init_workspace(tmp_path / "ws", classes=["a", "b"])
+    ingest(ws, folder, split="unlabeled", workers=1)
+    ids = [r[0] for r in ws.connect().execute("SELECT image_id FROM images").fetchall()]
+    add_predictions(ws, 0, [(i, 0, 0.9) for i in ids], 2)
+    r = dedup(ws, 0)
+    name = _names(ws)
+    groups = {name[d["image_id"]]: d["group_id"] for d in dups(ws)}
+    assert groups.get("bright_copy.png") is not None and groups["bright_copy.png"] == groups.get("001.png")
+    assert "dark_twin.png" not in groups
+    pixel = next(t for t in r.thresholds if t["scope"] == "unlabeled")
+    assert 0.09 < pixel["brightness_tolerance"] < np.log(2)

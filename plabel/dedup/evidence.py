@@ -27,6 +27,7 @@ class Evidence:
     held_out: list[HeldOut] = field(default_factory=list)
     checkpoint_id: str | None = None
     colour_tolerance: float | None = None  # pixels: chromaticity distance beyond which no pair is a copy
+    brightness_tolerance: float | None = None  # pixels: the same for brightness (absolute log ratio)
 
     def held_out_nearest(self, splits: tuple[str, ...]) -> np.ndarray:
         """Each pool image's similarity to its nearest image of `splits` (the contamination negatives)."""

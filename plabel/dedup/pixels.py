@@ -1,6 +1,8 @@
 """The model-independent signal: ingest fingerprints, searched with faiss, verified by alignment."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 
@@ -57,29 +59,47 @@ def _candidates(queries: np.ndarray, base: np.ndarray, k: int, exact_limit: int)
     return nbrs
 
 
-def positives(ws, pool: Pool, thumbs: np.ndarray, colours: np.ndarray, o) -> tuple[np.ndarray, np.ndarray]:
-    """Aligned similarity, and chromaticity distance, of synthetic copies of sampled pool images
-    to their fingerprints."""
+def positives(ws, pool: Pool, thumbs: np.ndarray, colours: np.ndarray, o) -> tuple[np.ndarray, Tolerance]:
+    """Aligned similarity of synthetic copies of sampled pool images to their fingerprints, and
+    how far the copies' colour and brightness stray from their originals'."""
     if o.pixel_similarity is not None:
-        return np.zeros(0), np.zeros(0)
-    sims, shifts = [], []
+        return np.zeros(0), Tolerance()
+    sims, chroma, bright = [], [], []
     for i, _, copied in sampled_copies(ws, pool, o.sample, o.seed):
         made = [fingerprints.fingerprint(v) for v in copied]
         copies = fingerprints.as_arrays([t for t, _ in made])
         sims += list(fingerprints.aligned_similarity_many(copies, fingerprints.centre(thumbs[i: i + 1])[0]))
-        shifts += list(fingerprints.chroma_distance(np.array([c for _, c in made]), colours[i]))
-    return np.array(sims, np.float64), np.array(shifts, np.float64)
+        made_colours = np.array([c for _, c in made])
+        chroma += list(fingerprints.chroma_distance(made_colours, colours[i]))
+        bright += list(fingerprints.brightness_distance(made_colours, colours[i]))
+    return np.array(sims, np.float64), Tolerance(_tolerance(chroma), _tolerance(bright))
 
 
-def colour_tolerance(shifts: np.ndarray) -> float:
-    """The chromaticity distance that copies stay within: all but 0.1% of the synthetic ones."""
-    shifts = shifts[np.isfinite(shifts)]
-    return float(np.quantile(shifts, 0.999)) if len(shifts) else float("inf")
+@dataclass(frozen=True)
+class Tolerance:
+    """How far apart in colour and in brightness a pair may be and still be flagged: all but
+    0.1% of the synthetic copies stay within (infinite: no limit)."""
+
+    colour: float = float("inf")
+    brightness: float = float("inf")
+
+    def far(self, colours: np.ndarray, other: np.ndarray) -> np.ndarray:
+        """Pairs further apart than copies ever are."""
+        return ((fingerprints.chroma_distance(colours, other) > self.colour)
+                | (fingerprints.brightness_distance(colours, other) > self.brightness))
 
 
-def _veto(sims: np.ndarray, colours: np.ndarray, other: np.ndarray, nbrs: np.ndarray, tolerance: float) -> np.ndarray:
-    """Candidates whose colour is further from the query's than copies ever are: not duplicates."""
-    far = fingerprints.chroma_distance(colours[:, None, :], other[np.maximum(nbrs, 0)]) > tolerance
+def _tolerance(distances: list[float]) -> float:
+    d = np.asarray(distances, np.float64)
+    d = d[np.isfinite(d)]
+    return float(np.quantile(d, 0.999)) if len(d) else float("inf")
+
+
+def _veto(sims: np.ndarray, colours: np.ndarray, other: np.ndarray, nbrs: np.ndarray,
+          tolerance: Tolerance) -> np.ndarray:
+    """Candidates whose colour or brightness is further from the query's than copies ever are:
+    not duplicates."""
+    far = tolerance.far(colours[:, None, :], other[np.maximum(nbrs, 0)])
     return np.where(far, -1.0, sims)
 
 
@@ -87,8 +107,7 @@ def evidence(ws, con, pool: Pool, others: dict[str, list[str]], o) -> tuple[Evid
     """Pixel evidence: pool pairs, nearest val/test/train images, synthetic positives."""
     store = Thumbnails(ws, con)
     thumbs, colours, ok = store.of(pool.ids)
-    made, shifts = positives(ws, pool, thumbs, colours, o)
-    tolerance = colour_tolerance(shifts)
+    made, tolerance = positives(ws, pool, thumbs, colours, o)
     live = np.flatnonzero(ok)
     nbrs = _candidates(thumbs[live], thumbs[live], o.neighbours + 1, o.exact_limit)
     sims = fingerprints.verify(thumbs[live], fingerprints.centre(thumbs[live]), nbrs)
@@ -97,13 +116,13 @@ def evidence(ws, con, pool: Pool, others: dict[str, list[str]], o) -> tuple[Evid
     nearest = np.full(len(pool.ids), -1.0)
     nearest[live] = nearest_live
     ev = Evidence("pixels", live[pairs] if len(pairs) else pairs, similarity, nearest, made,
-                  colour_tolerance=tolerance)
+                  colour_tolerance=tolerance.colour, brightness_tolerance=tolerance.brightness)
     for split, ids in others.items():
         ev.held_out.append(_against((thumbs, colours, ok), split, ids, store, o, tolerance))
     return ev, store
 
 
-def _against(pool: tuple, split: str, ids: list[str], store: Thumbnails, o, tolerance: float) -> HeldOut:
+def _against(pool: tuple, split: str, ids: list[str], store: Thumbnails, o, tolerance: Tolerance) -> HeldOut:
     thumbs, colours, ok = pool
     other, other_colours, other_ok = store.of(ids)
     keep = np.flatnonzero(other_ok)

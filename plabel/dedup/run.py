@@ -99,9 +99,11 @@ def thresholds(found: Findings, o: DedupOptions) -> list[Calibration]:
         for scope in SCOPES:
             negatives = ev.nearest if scope == "unlabeled" else ev.held_out_nearest(HELD_OUT)
             negatives = negatives[(negatives > -1) & ~linked] if len(negatives) else negatives
-            rule = Rule(o.recall, o.max_fpr(scope), o.given(ev.signal, scope), screened)
+            # in-pool grouping is loose: its ceiling gives the estimate's noise the benefit of the doubt
+            rule = Rule(o.recall, o.max_fpr(scope), o.given(ev.signal, scope), screened, scope == "unlabeled")
             c = calibrate(ev.signal, scope, ev.positives, negatives, rule)
-            out.append(replace(c, colour_tolerance=ev.colour_tolerance))
+            out.append(replace(c, colour_tolerance=ev.colour_tolerance,
+                               brightness_tolerance=ev.brightness_tolerance))
         if ev.signal == "pixels":
             for row in decide(Findings(found.pool, [], [ev]), out):
                 linked[found.pool.position[row["image_id"]]] = True
