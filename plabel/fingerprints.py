@@ -5,7 +5,8 @@ pixels it decodes anyway. Two images are compared by the best normalised correla
 other's, over small shifts (+-2 thumbnail pixels) and zooms (0.9-1.1, in 3% steps): a re-encoded, resized,
 slightly cropped, shifted or brightened copy correlates at ~0.99 or more, while two distinct
 digits of one class, or two crops of one texture, rarely do. Two smooth crops of different
-colour can correlate as well as copies; their chromaticity tells them apart. Perceptual hashes (pHash, dHash)
+colour, or two crops of one edge at different brightness, can correlate as well as copies;
+their chromaticity and mean brightness tell them apart. Perceptual hashes (pHash, dHash)
 were measured first and could not tell a shifted 28-pixel digit from a different one
 (docs/benchmarks.md, "Duplicate detection quality"), so search and verification work on these
 thumbnails instead: a blurred 16x16 vector finds candidates with faiss, the aligned correlation

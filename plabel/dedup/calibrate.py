@@ -87,7 +87,7 @@ def duplicate_share(positives: np.ndarray, negatives: np.ndarray) -> float:
 
 def fpr_noise(positives: np.ndarray, negatives: np.ndarray, t: float, screened: bool) -> float:
     """Binomial standard error of estimated_fpr at t: the share of negatives above t, less (unless
-    screened) c times the share above the counting level, where c = recall(t) / 0.75."""
+    screened) c times the share above the counting level, c = recall(t) / (1 - SHARE_QUANTILE)."""
     n = len(negatives)
     if n == 0:
         return 0.0
