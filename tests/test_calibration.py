@@ -67,3 +67,11 @@ def test_calibrate_then_infer_and_select_auto_from_the_cli(tmp_path, mnist_folde
     assert r.exit_code == 0, r.output
     rows = json.loads(r.stdout)
     assert len(rows) == 10 * 19 and all(x["true_precision"] is None or 0 <= x["true_precision"] <= 1 for x in rows)
+    r = cli("report", "-w", ws.root, "--json")
+    assert r.exit_code == 0, r.output
+    assert "calibration" in json.loads(r.stdout)["sections"]
+    html = (ws.root / "reports" / "report.html").read_text()
+    section = html[html.index('<section id="calibration">'):]
+    section = section[:section.index("</section>")]
+    assert f"{fitted['temperature']:.3f}" in section and f"{fitted['ece_after']:.4f}" in section
+    assert 'id="plot-reliability-0"' in section and "<svg" in section

@@ -117,6 +117,23 @@ class _Report:
             )
         return self.section("overview", "Rounds at a glance", body)
 
+    def calibration(self) -> str:
+        """Each checkpoint's temperature, its calibration error before and after, a reliability diagram."""
+        rows = self.ws.rows(query("report/calibrations"))
+        if not rows:
+            return ""
+        table = _table(
+            ["checkpoint", "split", "images", "temperature", "ECE before", "ECE after", "NLL before", "NLL after"],
+            [[c[:10], split, n, f"{t:.3f}", f"{eb:.4f}", f"{ea:.4f}", f"{nb:.4f}", f"{na:.4f}"]
+             for c, split, n, t, eb, ea, nb, na, *_ in rows], "calibrations-table")
+        diagrams = "".join(
+            _plot(f"plot-reliability-{k}", plots.reliability((cb, ab), (ca, aa), f"{c[:10]} on {split}"))
+            for k, (c, split, *_, cb, ab, ca, aa) in enumerate(rows[-D.MAX_DIAGRAMS:]))
+        body = ("<p>Temperature scaling fitted on labeled held-out images (<code>plabel calibrate</code>); "
+                "<code>infer --temperature auto</code> uses it. Points on the diagonal are calibrated.</p>"
+                f"{table}<div class='row'>{diagrams}</div>")
+        return self.section("calibration", "Calibration", body)
+
     def round_section(self, r: int) -> str:
         sel = self.ws.rows(query("report/selection"), [r])
         threshold = float(sel[0][0]) if sel and sel[0][0] is not None else None
@@ -330,7 +347,7 @@ def write_report(ws: Workspace, round: int | None = None, output: str | os.PathL
     started = time.perf_counter()
     rep = _Report(ws, round)
     rounds = [round] if round is not None else rep.pred_rounds
-    parts = [rep.overview()]
+    parts = [rep.overview(), rep.calibration()]
     parts += [rep.round_section(r) for r in rounds]
     parts += [rep.drift(), rep.lineage()]
     nav = "".join(f'<a href="#{s}">{escape(s.replace("-", " "))}</a>' for s in rep.sections)

@@ -21,6 +21,7 @@ BINS = 20
 # the classes worth drawing: the most selected (then the most predicted)
 # selected pseudo labels of a class ranked by confidence: the top, the middle and the lowest
 GROUP_MEMBERS = 12
+MAX_DIAGRAMS = 12  # reliability diagrams drawn at most; the calibration table lists every checkpoint
 
 
 @dataclass

@@ -100,3 +100,19 @@ def heatmap(matrix: np.ndarray, labels: list[str], xlabel: str, ylabel: str) -> 
                     ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", fontsize=6,
                             color="white" if shown[i, j] > shown.max() * 0.6 else "black")
     return _svg(fig)
+
+
+def reliability(before: tuple[list, list], after: tuple[list, list], title: str) -> str:
+    """Accuracy against confidence per bin, before and after temperature scaling; the diagonal is
+    perfect calibration."""
+    fig, ax = plt.subplots(figsize=(2.8, 2.6))
+    ax.plot([0, 1], [0, 1], color="#999", linewidth=0.8, linestyle=":")
+    for (conf, acc), name, marker in ((before, "before", "o"), (after, "after", "s")):
+        ax.plot(conf, acc, marker=marker, markersize=3, linewidth=1, label=name)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("accuracy")
+    ax.set_title(title)
+    ax.legend(frameon=False)
+    return _svg(fig)
