@@ -124,10 +124,10 @@ class _Report:
             return ""
         table = _table(
             ["checkpoint", "split", "images", "temperature", "ECE before", "ECE after", "NLL before", "NLL after"],
-            [[c[:10], split, n, f"{t:.3f}", f"{eb:.4f}", f"{ea:.4f}", f"{nb:.4f}", f"{na:.4f}"]
-             for c, split, n, t, eb, ea, nb, na, *_ in rows], "calibrations-table")
+            [[str(c)[:10], split, n, t, eb, ea, nb, na] for c, split, n, t, eb, ea, nb, na, *_ in rows],
+            "calibrations-table")
         diagrams = "".join(
-            _plot(f"plot-reliability-{k}", plots.reliability((cb, ab), (ca, aa), f"{c[:10]} on {split}"))
+            _plot(f"plot-reliability-{k}", plots.reliability((cb, ab), (ca, aa), f"{str(c)[:10]} on {split}"))
             for k, (c, split, *_, cb, ab, ca, aa) in enumerate(rows[-D.MAX_DIAGRAMS:]))
         body = ("<p>Temperature scaling fitted on labeled held-out images (<code>plabel calibrate</code>); "
                 "<code>infer --temperature auto</code> uses it. Points on the diagonal are calibrated.</p>"

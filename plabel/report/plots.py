@@ -108,7 +108,9 @@ def reliability(before: tuple[list, list], after: tuple[list, list], title: str)
     fig, ax = plt.subplots(figsize=(2.8, 2.6))
     ax.plot([0, 1], [0, 1], color="#999", linewidth=0.8, linestyle=":")
     for (conf, acc), name, marker in ((before, "before", "o"), (after, "after", "s")):
-        ax.plot(conf, acc, marker=marker, markersize=3, linewidth=1, label=name)
+        x, y = np.asarray(conf or [], float), np.asarray(acc or [], float)  # a null bin is a gap
+        if len(x) == len(y):
+            ax.plot(x, y, marker=marker, markersize=3, linewidth=1, label=name)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("confidence")
