@@ -7,11 +7,16 @@ from plabel.cli import _options as opt
 from plabel.cli._output import emitted, info, print_table
 from plabel.cli.app import command
 
+SPLIT_HELP = (
+    "val, holdout (the labeled train images the checkpoint was trained without: train --holdout), or train "
+    "(seen in training, so over-confident)."
+)
+
 
 @command()
 def calibrate(
     checkpoint: Annotated[str, opt.option("Checkpoint id (or prefix), or latest.")] = "latest",
-    split: Annotated[str, opt.option("val (or train: seen in training, so over-confident).")] = "val",
+    split: Annotated[str, opt.option(SPLIT_HELP)] = "val",
     limit: opt.Limit = None,
     batch_size: opt.BatchSize = 256,
     workers: opt.LoaderWorkers = 0,

@@ -28,6 +28,10 @@ SKIP_MISSING_HELP = "Skip and count manifest rows whose file is gone or unreadab
 RANDAUG_HELP = "timm RandAugment string, e.g. rand-m9-n2-mstd0.5 (overrides the next two)."
 RANDAUG_MAGNITUDE_HELP = "RandAugment magnitude on timm's 0-10 scale (the m in rand-m9-n2-mstd0.5)."
 LABEL_SMOOTHING_HELP = "For hard targets; soft targets use soft cross-entropy."
+HOLDOUT_HELP = (
+    "Share of each class's labeled train images kept out of training, to calibrate and pick --threshold auto "
+    "on when there is no val split (default: the teacher's, else 0; the same images in every round)."
+)
 CROP_SCALE_HELP = (
     "Smallest area kept by the random resized crop (default: the teacher's, else chosen from the images' size: "
     "the smallest crop magnified at most 2x, as timm's 0.08 is on ImageNet)."
@@ -55,6 +59,7 @@ def train(
     in_chans: Annotated[int | None, Train(IN_CHANS_HELP)] = D.in_chans,
     batch_size: Annotated[int, Train("Labeled images per step.", min=1)] = D.batch_size,
     unlabeled_ratio: Annotated[float, Train(UNLABELED_RATIO_HELP)] = D.unlabeled_ratio,
+    holdout: Annotated[float | None, Train(HOLDOUT_HELP)] = D.holdout,
     pretrained: Annotated[bool, Train(PRETRAINED_HELP, "--pretrained")] = D.pretrained,
     init_from: Annotated[str | None, Train("Start from this checkpoint's weights (e.g. the teacher).")] = D.init_from,
     finetune_from: Annotated[
@@ -117,9 +122,9 @@ def train(
         weight_decay=weight_decay, momentum=momentum, warmup_epochs=warmup_epochs, min_lr=min_lr, ema_decay=ema_decay,
         clip_grad=clip_grad, label_smoothing=label_smoothing, noise=noise, randaug=randaug,
         randaug_magnitude=randaug_magnitude, randaug_ops=randaug_ops, drop_rate=drop_rate,
-        drop_path_rate=drop_path_rate, hflip=hflip, crop_scale=crop_scale, pretrained=pretrained, init_from=init_from,
-        finetune_from=finetune_from, freeze_stages=freeze_stages, skip_missing=skip_missing, seed=seed, workers=workers,
-        device=device, amp=amp, channels_last=channels_last,
+        drop_path_rate=drop_path_rate, hflip=hflip, crop_scale=crop_scale, holdout=holdout, pretrained=pretrained,
+        init_from=init_from, finetune_from=finetune_from, freeze_stages=freeze_stages, skip_missing=skip_missing,
+        seed=seed, workers=workers, device=device, amp=amp, channels_last=channels_last,
     )
     r = run(opt.open_ws(workspace), options, progress=opt.progress(json_output), resume=resume)
     if emitted(r, json_output):

@@ -20,6 +20,7 @@ from plabel.workspace import Workspace
 
 BINS = 15  # of the reliability diagram and the ECE (the usual choice since Guo et al.)
 T_RANGE = (0.05, 20.0)  # temperatures searched
+SPLITS = ("val", "holdout", "train")  # what a checkpoint can be calibrated on
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -97,17 +98,20 @@ def fit(logits: np.ndarray, targets: np.ndarray) -> tuple[float, Reliability, Re
 def calibrate(ws: Workspace, checkpoint: str | None = "latest", split: str = "val", options=None,
               progress: Progress = NULL) -> CalibrationResult:
     """Fit a checkpoint's temperature on a labeled split and record it."""
-    from plabel import checkpoints, models
+    from plabel import checkpoints, holdout, models
     from plabel.evaluate import EvalOptions, labeled_split, predict_logits
 
     o = options or EvalOptions()
-    if split not in ("val", "train"):
-        raise UsageError("--split must be val (or train, which the checkpoint has seen: over-confident)")
+    if split not in SPLITS:
+        raise UsageError("--split must be val, holdout (the train images the checkpoint was trained without) or "
+                         "train (seen in training, so over-confident)")
     ckpt = checkpoints.find(ws, checkpoint)
     checkpoints.check_classes(ckpt, ws.class_names())
-    data = labeled_split(ws, split, o.limit)
+    data = holdout.labeled(ws, ckpt.checkpoint_id, o.limit) if split == "holdout" else labeled_split(ws, split, o.limit)
     if not len(data):
-        raise UsageError(f"no labeled {split} images: `plabel ingest DIR --split {split}` adds some")
+        raise UsageError(f"no labeled {split} images: `plabel ingest DIR --split {split}` adds some"
+                         if split != "holdout" else f"checkpoint {ckpt.checkpoint_id} was trained on every labeled "
+                         f"train image: train it with --holdout 0.2 to keep a share out")
     model = checkpoints.build_model(ckpt, use_ema=o.use_ema, device=models.resolve_device(o.device))
     logits, bad = predict_logits(model, data.files, ckpt.data_config, o, progress, f"calibrate on {split}")
     ok = np.array([i not in bad for i in range(len(data))], dtype=bool)

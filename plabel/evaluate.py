@@ -32,7 +32,11 @@ class LabeledSplit:
 
 
 def labeled_split(ws: Workspace, split: str, limit: int | None = None) -> LabeledSplit:
-    rows = ws.rows(query("evaluate/labeled_split"), [split])
+    return as_split(ws, ws.rows(query("evaluate/labeled_split"), [split]), limit)
+
+
+def as_split(ws: Workspace, rows: list[tuple], limit: int | None = None) -> LabeledSplit:
+    """Rows of (image_id, path, class_id) as a labeled split, the first `limit` of them."""
     if limit:
         rows = rows[:limit]
     return LabeledSplit([r[0] for r in rows], to_bytes_array([str(ws.resolve_path(r[1])) for r in rows]),

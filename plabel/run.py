@@ -72,7 +72,10 @@ class RunConfig:
         return models[min(round, len(models)) - 1] if models else self.teacher_model
 
     def infer_options(self, round: int) -> InferOptions:
-        splits = tuple(dict.fromkeys(("unlabeled", *self.infer.get("splits", HELD_OUT))))
+        # --threshold auto judges by held-out train images too, when the teacher kept some out
+        held_out = any(d.get("holdout") for d in (self.train, self.teacher, self.student))  # students inherit it
+        held = ("train",) if self.select.get("threshold") == "auto" and held_out else ()
+        splits = tuple(dict.fromkeys(("unlabeled", *self.infer.get("splits", HELD_OUT), *held)))
         extra = {k: v for k, v in self.infer.items() if k != "splits"}
         return InferOptions(round=round, splits=splits, **{"embeddings": True, **extra})
 

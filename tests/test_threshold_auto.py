@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from plabel.selection.auto import choose, enough, lower_bound, lowest_threshold
+from plabel.selection.auto import choose, enough, lower_bound, lowest_threshold, upper_bound
 
 
 def test_lower_bound_is_clopper_pearson():
@@ -145,13 +145,25 @@ def test_a_class_that_cannot_bound_alone_takes_the_global_threshold_unless_seen_
         0: (good, np.ones(500, bool)),  # pooled evidence: a global threshold exists
         # 30 predictions, one wrong at the top: no bound of 0.9 alone, but 29/30 right above any threshold
         1: (np.linspace(0.99, 0.6, 30), np.r_[False, np.ones(29, bool)]),
-        # 40 predictions, right only at random: seen below the target at the global threshold
+        # 40 predictions, right only at random: shown below the target at the global threshold
         2: (np.linspace(0.99, 0.6, 40), np.arange(40) % 2 == 0),
+        # 12 predictions, 10 right: 0.83 is below the target, but 12 images cannot show it
+        3: (np.linspace(0.99, 0.6, 12), np.r_[np.ones(10, bool), False, False]),
     }
-    out = {c.class_id: c for c in choose(val, [0, 1, 2], target=0.9)}
+    out = {c.class_id: c for c in choose(val, [0, 1, 2, 3], target=0.9)}
     assert out[0].source == "class"
     assert out[1].source == "global" and np.isfinite(out[1].threshold)
     assert out[2].source == "none" and out[2].threshold == math.inf
+    assert upper_bound(10, 12) >= 0.9 > upper_bound(20, 40)
+    assert out[3].source == "global" and out[3].threshold == out[1].threshold
+
+
+def test_upper_bound_is_clopper_pearson():
+    # nothing right in n: the bound solves (1 - p)^n = 1 - confidence
+    assert upper_bound(0, 10) == pytest.approx(1 - 0.1 ** (1 / 10))
+    assert upper_bound(10, 10) == 1.0
+    assert upper_bound(np.array([5, 50]), np.array([10, 100])).tolist() == pytest.approx(
+        [1 - lower_bound(5, 10), 1 - lower_bound(50, 100)])  # symmetric with the lower bound
 
 
 def test_drift_and_rounds_after_an_auto_selection(tmp_path, cli):

@@ -7,8 +7,12 @@ bound, at `confidence` (0.9), must reach the target. The lowest such t keeps the
 
 A class whose own val predictions cannot bound the precision at any threshold (too few of
 them, or too few at high confidence) takes the global threshold, chosen the same way over
-every class's val predictions, unless its val predictions above that threshold are seen to be
-right less often than the target: then it keeps nothing. Both are said.
+every class's val predictions, unless its val predictions above that threshold are shown to be
+right less often than the target (the upper bound, at the same confidence, falls short): then it
+keeps nothing. Both are said. Only evidence excludes a class: a point estimate below the target
+from a dozen val images is not enough, as a single wrong prediction among them would make it so
+and the student would lose every pseudo label of the class (balancing then favours the others).
+
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from plabel import db
+from plabel import db, holdout
 from plabel.errors import UsageError
 from plabel.sql import query
 
@@ -45,6 +49,16 @@ def lower_bound(correct: np.ndarray | int, n: np.ndarray | int, confidence: floa
     with np.errstate(invalid="ignore", divide="ignore"):
         out = beta.ppf(1 - confidence, k, n - k + 1)
     return np.where(k > 0, np.nan_to_num(out, nan=0.0), 0.0)
+
+
+def upper_bound(correct: np.ndarray | int, n: np.ndarray | int, confidence: float = CONFIDENCE) -> np.ndarray:
+    """One-sided Clopper-Pearson upper bound of a binomial share (1 where everything is correct)."""
+    from scipy.stats import beta
+
+    k, n = np.asarray(correct, np.float64), np.asarray(n, np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = beta.ppf(confidence, k + 1, n - k)
+    return np.where(k < n, np.nan_to_num(out, nan=1.0), 1.0)
 
 
 def enough(n: int, target: float, confidence: float = CONFIDENCE) -> bool:
@@ -93,26 +107,35 @@ def choose(val: dict[int, tuple[np.ndarray, np.ndarray]], classes: list[int], ta
 
 def _global_fits(conf: np.ndarray, right: np.ndarray, fallback, target: float) -> bool:
     """Whether a class without a bound of its own may take the global threshold: its val
-    predictions above it are not shown to fall short (none, or a correct share >= the target).
+    predictions above it are not shown to fall short (none, or an upper bound >= the target).
     A class whose few confident predictions could not bound the precision takes it; a class
-    seen to be wrong more often than the target allows keeps nothing."""
+    shown to be wrong more often than the target allows keeps nothing."""
     if fallback is None:
         return False
     above = conf >= fallback[0]
-    return not above.any() or float(right[above].mean()) >= target
+    return not above.any() or float(upper_bound(int(right[above].sum()), int(above.sum()))) >= target
+
+
+def prepare_evidence(con, round: int) -> None:
+    """The `val_rows` macro for round R: its predictions on the val split and on the labeled train
+    images its teacher was trained without (`train --holdout`, plabel.holdout)."""
+    teacher = db.scalar(con, query("selection/teacher"), {"round": round})
+    holdout.prepare(con, holdout.share_of(con, teacher))
+    db.execute(con, query("selection/val_rows"))  # after held_out: a macro is bound when defined
 
 
 def class_thresholds(con, o, class_ids: list[int]) -> dict[int, ClassThreshold]:
     """Every class's threshold: the one given, or --threshold auto's from round R's val predictions."""
     if o.threshold != "auto":
         return {c: ClassThreshold(c, float(o.threshold), 0, None, None, "given") for c in class_ids}
-    db.execute(con, query("selection/val_rows"))
+    prepare_evidence(con, o.round)
     rows = db.rows(con, query("selection/val_predictions"), {"round": o.round})
     if not rows:
         raise UsageError(
             f"--threshold auto estimates precision on labeled val images predicted by round {o.round}'s teacher, "
             f"and there are none: `plabel infer --round {o.round} --split val` predicts them (no val split? "
-            f"`plabel ingest DIR --split val` adds one)"
+            f"`plabel ingest DIR --split val` adds one, or train the teacher with --holdout 0.2 and predict the "
+            f"held-out images with `--split train`)"
         )
     val: dict[int, tuple[list, list]] = {}
     for class_id, confidence, right in rows:
@@ -135,5 +158,5 @@ def threshold_notes(o, classes) -> list[str]:
                      f"they take the threshold chosen over all classes")
     if none:
         notes.append(f"{', '.join(none)}: below precision {o.target_precision:g} on val at every threshold, the "
-                     f"global one included: nothing is selected for them")
+                     f"global one included (its upper bound falls short): nothing is selected for them")
     return notes

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from plabel import db
-from plabel.selection.auto import lower_bound
+from plabel.selection.auto import lower_bound, prepare_evidence
 from plabel.selection.options import SelectOptions, validate
 from plabel.selection.plan import check_round
 from plabel.sql import query
@@ -21,7 +21,7 @@ def threshold_what_if(ws, o: SelectOptions, grid: tuple[float, ...] = GRID) -> l
     con = ws.connect()
     try:
         db.execute(con, query("selection/excluded"), {"round": o.round, "keep_duplicates": o.keep_duplicates})
-        db.execute(con, query("selection/val_rows"))
+        prepare_evidence(con, o.round)
         with db.registered(con, "grid", pa.table({"t": pa.array(sorted(set(grid)), pa.float64())})):
             pool = db.rows(con, query("selection/what_if_pool"), {"round": o.round})
             val = db.rows(con, query("selection/what_if_val"), {"round": o.round})

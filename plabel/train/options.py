@@ -38,6 +38,7 @@ class TrainOptions:
     drop_path_rate: float | None = None  # None: 0.2 when noised, else 0
     hflip: float | None = None  # default: the teacher's, else timm's 0.5
     crop_scale: float | None = None  # smallest RandomResizedCrop area; default: the teacher's, else from image size
+    holdout: float | None = None  # share of each class's labeled train images kept out; default: teacher's, else 0
     pretrained: bool = False
     init_from: str | None = None
     finetune_from: str | None = None
@@ -84,6 +85,7 @@ def validate(o: TrainOptions) -> None:
         (o.img_size is None or o.img_size >= 8, "--img-size must be >= 8"),
         (o.crop_scale is None or 0 < o.crop_scale <= 1, "--crop-scale must be in (0, 1]"),
         (o.hflip is None or 0 <= o.hflip <= 1, "--hflip must be in [0, 1]"),
+        (o.holdout is None or 0 <= o.holdout < 1, "--holdout must be in [0, 1)"),
         (o.freeze_stages >= 0, "--freeze-stages must be >= 0"),
         (not (o.finetune_from and o.init_from), "--finetune-from and --init-from exclude each other"),
         (o.workers >= 0, "--workers must be >= 0"),

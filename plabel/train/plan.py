@@ -6,7 +6,9 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from plabel import checkpoints, models
+import numpy as np
+
+from plabel import checkpoints, holdout, models
 from plabel.errors import DataError, UnknownCheckpoint, UnknownRound, UsageError
 from plabel.manifest import Manifest, check_files, labeled_manifest, read_manifest
 from plabel.sql import query
@@ -77,6 +79,8 @@ def plan_run(ws: Workspace, o: TrainOptions) -> RunPlan:
         raise DataError("no manifest row has an existing file")
     if kind == "finetune":
         manifest = manifest.select(~manifest.pseudo)
+    manifest, held_note = _hold_out(ws, manifest, o.holdout)
+    notes += held_note
     if parent is None and kind == "train":
         made_by = ws.scalar(query("train/teacher_of_manifest"), [manifest.hash])  # whose predictions the manifest holds
         parent = checkpoints.find(ws, made_by) if made_by else init
@@ -120,7 +124,8 @@ def _model_name(o: TrainOptions, start, teacher) -> str:
 
 
 def _inherit(o: TrainOptions, kind: str, teacher, init, parent) -> TrainOptions:
-    """What the data looks like is the teacher's unless said otherwise: size, channels, flips, crops."""
+    """What the data looks like is the teacher's unless said otherwise: size, channels, flips, crops,
+    and the held-out images (a student that trained on them would leave its round no evidence)."""
     source = teacher or init or parent
     if o.img_size is None and kind == "train" and (teacher or init) is not None:
         o = replace(o, img_size=(teacher or init).data_config.input_size[-1])
@@ -129,6 +134,7 @@ def _inherit(o: TrainOptions, kind: str, teacher, init, parent) -> TrainOptions:
         o, in_chans=o.in_chans or (source.config["in_chans"] if source is not None else 3),
         hflip=o.hflip if o.hflip is not None else inherited.get("hflip", 0.5),
         crop_scale=o.crop_scale if o.crop_scale is not None else inherited.get("crop_scale"),
+        holdout=o.holdout if o.holdout is not None else (inherited.get("holdout") or 0.0),
     )
 
 
@@ -142,6 +148,18 @@ def _crop_default(ws: Workspace, o: TrainOptions) -> tuple[TrainOptions, list[st
     size = o.img_size or side
     scale = round(advice.crop_scale_for(side, size), 3)
     return replace(o, crop_scale=scale), [advice.crop_note(scale, side, size)]
+
+
+def _hold_out(ws: Workspace, manifest: Manifest, share: float | None) -> tuple[Manifest, list[str]]:
+    """The manifest without its held-out labeled rows (`--holdout`), and a note saying how many."""
+    if not share:
+        return manifest, []
+    held = ~manifest.pseudo & np.isin(manifest.image_ids, holdout.held_out_ids(ws, share))
+    if held.all():
+        raise UsageError(f"--holdout {share:g} holds out every row of the manifest: nothing would be left to train on")
+    return manifest.select(~held), [
+        f"{int(held.sum())} labeled images held out of training (--holdout {share:g}): predict them with "
+        f"`infer --split train`, and calibrate (--split holdout) and --threshold auto judge by them"]
 
 
 def _noise(o: TrainOptions, kind: str) -> tuple[bool, str | None, float, float]:
