@@ -41,9 +41,9 @@ def open_ws(path: Path | None):
 
 
 def progress(json_output: bool):
-    from plabel.cli._output import RichProgress
+    from plabel.cli import _output
 
-    return RichProgress(enabled=not json_output)
+    return _output.RichProgress(enabled=not json_output and not _output._MUTED)
 
 
 OptionalRound = Annotated[

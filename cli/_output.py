@@ -29,8 +29,23 @@ err = Console(stderr=True)
 out = Console(soft_wrap=True)
 
 
+_MUTED = False  # under torchrun, ranks other than 0 print errors only
+
+
+def mute_other_ranks() -> None:
+    """Join torchrun's process group (when under it); on ranks other than 0, print errors only."""
+    global _MUTED
+    from plabel import distributed
+
+    distributed.init()
+    _MUTED = not distributed.is_main()
+    out.quiet = _MUTED
+
+
 def emit_json(data) -> None:
     """Machine-readable output: plain JSON on stdout, nothing else there."""
+    if _MUTED:
+        return
     sys.stdout.write(json.dumps(json_safe(data), indent=2, default=str) + "\n")
     sys.stdout.flush()
 
@@ -38,6 +53,8 @@ def emit_json(data) -> None:
 # Messages hold user text (paths, class names, SQL): it is printed as text, never read as Rich
 # markup, so "[/x]" in a class name is shown as it is instead of raising MarkupError.
 def _say(prefix: str, style: str, message: str) -> None:
+    if _MUTED and not prefix.startswith("Error"):
+        return
     err.print(
         Text.assemble((prefix, style), str(message)) if prefix else Text(str(message)), highlight=False, soft_wrap=True
     )
@@ -117,6 +134,7 @@ def handle_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         _route_library_warnings()
+        mute_other_ranks()
         try:
             return fn(*args, **kwargs)
         except PlabelError as e:

@@ -32,6 +32,7 @@ HOLDOUT_HELP = (
     "Share of each class's labeled train images kept out of training, to calibrate and pick --threshold auto "
     "on when there is no val split (default: the teacher's, else 0; the same images in every round)."
 )
+SYNC_BN_HELP = "Under torchrun on CUDA: BatchNorm statistics over the global batch (SyncBatchNorm)."
 CROP_SCALE_HELP = (
     "Smallest area kept by the random resized crop (default: the teacher's, else chosen from the images' size: "
     "the smallest crop magnified at most 2x, as timm's 0.08 is on ImageNet)."
@@ -109,6 +110,7 @@ def train(
     device: Annotated[str, Runtime("auto, cpu, cuda, cuda:1 ...")] = D.device,
     amp: Annotated[bool, Runtime("bfloat16 autocast on CUDA.", "--amp/--no-amp")] = D.amp,
     channels_last: Annotated[bool, Runtime("On CUDA.", "--channels-last/--no-channels-last")] = D.channels_last,
+    sync_bn: Annotated[bool, Runtime(SYNC_BN_HELP, "--sync-bn")] = D.sync_bn,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ):
@@ -124,7 +126,7 @@ def train(
         randaug_magnitude=randaug_magnitude, randaug_ops=randaug_ops, drop_rate=drop_rate,
         drop_path_rate=drop_path_rate, hflip=hflip, crop_scale=crop_scale, holdout=holdout, pretrained=pretrained,
         init_from=init_from, finetune_from=finetune_from, freeze_stages=freeze_stages, skip_missing=skip_missing,
-        seed=seed, workers=workers, device=device, amp=amp, channels_last=channels_last,
+        seed=seed, workers=workers, device=device, amp=amp, channels_last=channels_last, sync_bn=sync_bn,
     )
     r = run(opt.open_ws(workspace), options, progress=opt.progress(json_output), resume=resume)
     if emitted(r, json_output):

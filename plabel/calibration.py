@@ -98,10 +98,11 @@ def fit(logits: np.ndarray, targets: np.ndarray) -> tuple[float, Reliability, Re
 def calibrate(ws: Workspace, checkpoint: str | None = "latest", split: str = "val", options=None,
               progress: Progress = NULL) -> CalibrationResult:
     """Fit a checkpoint's temperature on a labeled split and record it."""
-    from plabel import checkpoints, holdout, models
+    from plabel import checkpoints, distributed, holdout, models
     from plabel.evaluate import EvalOptions, labeled_split, predict_logits
 
     o = options or EvalOptions()
+    distributed.init()
     if split not in SPLITS:
         raise UsageError("--split must be val, holdout (the train images the checkpoint was trained without) or "
                          "train (seen in training, so over-confident)")
@@ -120,8 +121,10 @@ def calibrate(ws: Workspace, checkpoint: str | None = "latest", split: str = "va
     result = CalibrationResult(uuid.uuid4().hex[:12], ckpt.checkpoint_id, split, int(ok.sum()), t, before.ece(),
                                after.ece(), nll(logits, targets), nll(logits, targets, t), before.__dict__,
                                after.__dict__)
-    with ws.writing("plabel calibrate"):
-        _write(ws, result)
+    result.calibration_id = distributed.broadcast(result.calibration_id)
+    if distributed.is_main():  # every rank fitted the same T on the gathered logits; one writes it
+        with ws.writing("plabel calibrate"):
+            _write(ws, result)
     return result
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from plabel import checkpoints, models, storage
+from plabel import checkpoints, distributed, models, storage
 from plabel.errors import UsageError
 from plabel.loading import ImageFiles, to_bytes_array
 from plabel.progress import NULL, Progress
@@ -53,26 +53,26 @@ def loader(files: np.ndarray, transform, dc: models.DataConfig, batch_size: int,
 def predict_logits(model, files: np.ndarray, dc: models.DataConfig, options: EvalOptions | None = None,
                    progress: Progress = NULL, description: str = "predict") -> tuple[np.ndarray, dict[int, str]]:
     """Logits for every file (un-augmented, on the model's device), and {index: reason} for the
-    files that could not be read."""
+    files that could not be read. Under torchrun each rank predicts every world-th file and all
+    ranks get the whole result."""
     o = options or EvalOptions()
     device = next(model.parameters()).device
-    batch_size, workers = o.batch_size, o.workers
-    out = np.zeros((len(files), 0), np.float32)
-    bad: dict[int, str] = {}
-    task = progress.task(description, len(files), "images")
-    chunks = []
-    for x, idx, reasons in loader(files, models.eval_transform(dc), dc, batch_size, workers, device):
-        logits = model(x.to(device)).float().cpu().numpy()
-        chunks.append((idx.numpy(), logits))
-        for i, r in zip(idx.tolist(), reasons, strict=False):
-            if r:
-                bad[i] = r
+    mine = np.asarray(distributed.shard(len(files)), np.int64)
+    task = progress.task(description, len(mine), "images")
+    chunks, bad = [], {}
+    for x, idx, reasons in loader(files[mine], models.eval_transform(dc), dc, o.batch_size, o.workers, device):
+        chunks.append((mine[idx.numpy()], model(x.to(device)).float().cpu().numpy()))
+        bad.update({int(mine[i]): r for i, r in zip(idx.tolist(), reasons, strict=False) if r})
         task.advance(len(idx))
     task.close()
-    if chunks:
-        out = np.zeros((len(files), chunks[0][1].shape[1]), np.float32)
-        for idx, logits in chunks:
-            out[idx] = logits
+    if distributed.active():
+        parts = distributed.gather((chunks, bad))
+        chunks = [c for part, _ in parts for c in part]
+        bad = {i: r for _, b in parts for i, r in b.items()}
+    width = next((logits.shape[1] for _, logits in chunks), 0)
+    out = np.zeros((len(files), width), np.float32)
+    for idx, logits in chunks:
+        out[idx] = logits
     return out, bad
 
 
@@ -114,6 +114,7 @@ def evaluate(ws: Workspace, checkpoint: str | None = "latest", split: str = "tes
              options: EvalOptions | None = None, progress: Progress = NULL) -> EvalResult:
     """Top-1, top-5, per-class accuracy and the confusion matrix of a checkpoint on a split."""
     o = options or EvalOptions()
+    distributed.init()  # under torchrun: each rank predicts a share, rank 0 writes
     if split not in EVAL_SPLITS:
         raise UsageError(f"--split must be one of {', '.join(EVAL_SPLITS)}")
     ckpt = checkpoints.find(ws, checkpoint)
@@ -135,6 +136,9 @@ def evaluate(ws: Workspace, checkpoint: str | None = "latest", split: str = "tes
     result = EvalResult(uuid.uuid4().hex[:12], ckpt.checkpoint_id, ckpt.round, split, int(ok.sum()),
                         accuracy(logits, targets, 1), accuracy(logits, targets, 5), per_class, confusion.tolist(),
                         len(bad))
+    result.eval_id = distributed.broadcast(result.eval_id)  # one id for the rows, whichever rank reports
+    if not distributed.is_main():  # rank 0 writes the rows every rank computed
+        return result
     with ws.writing("plabel eval"):
         write_rows(ws, result.eval_id, ckpt, split, _clean_rows(result, classes, confusion))
         if bad:

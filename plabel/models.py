@@ -100,8 +100,8 @@ def train_transform(dc: DataConfig, auto_augment: str | None, hflip: float, scal
 
 
 def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "auto":  # under torchrun, the current device is the rank's (plabel.distributed.init)
+        return torch.device(f"cuda:{torch.cuda.current_device()}" if torch.cuda.is_available() else "cpu")
     try:
         d = torch.device(device)
     except RuntimeError as e:

@@ -19,7 +19,7 @@ from typing import Any
 
 import tomllib
 
-from plabel import models, storage
+from plabel import distributed, models, storage
 from plabel.dedup import dedup
 from plabel.dedup.options import DedupOptions
 from plabel.dedup.options import validate as validate_dedup
@@ -245,8 +245,13 @@ class _Steps:
         if self.on_step:
             self.on_step(entry)
 
-    def step(self, round: int, name: str, done: bool, action: Callable, describe: Callable[[object], str]):
-        result = None if done else action()
+    def step(self, round: int, name: str, done: bool, action: Callable, describe: Callable[[object], str],
+             main_only: bool = False):
+        """Run a step unless done. Under torchrun every rank runs a model step, rank 0 alone a
+        DuckDB step (main_only), and no rank goes on before the step's writes are committed."""
+        done = distributed.broadcast(done)  # rank 0's view of the tables decides for all
+        result = None if done or (main_only and not distributed.is_main()) else action()
+        distributed.barrier()
         self.record(StepLog(round, name, done, describe(result) if result is not None else ""))
         return result
 
@@ -267,9 +272,9 @@ class _Steps:
         self.step(r, "infer", ws.round_dir("predictions", r).exists(),
                   partial(infer, ws, infer_opts, progress=progress), _described_infer)
         self.step(r, "dedup", ws.round_dir("duplicates", r).exists(),
-                  partial(dedup, ws, r, progress=progress, **config.dedup), _described_dedup)
+                  partial(dedup, ws, r, progress=progress, **config.dedup), _described_dedup, main_only=True)
         self.step(r, "select", ws.round_dir("selections", r).exists(),
-                  partial(select, ws, config.select_options(r), progress=progress), _described_select)
+                  partial(select, ws, config.select_options(r), progress=progress), _described_select, main_only=True)
 
 
 def _described_eval(r) -> str:
@@ -289,7 +294,9 @@ def _described_select(r) -> str:
 
 
 def run(ws: Workspace, config: RunConfig, progress: Progress = NULL, on_step=None) -> RunResult:
-    """Run (or continue) the loop for `config.rounds` student rounds."""
+    """Run (or continue) the loop for `config.rounds` student rounds (under torchrun: model steps
+    on every rank, dedup and select on rank 0)."""
+    distributed.init()
     eval_splits = [s for s in config.eval_splits if len(labeled_split(ws, s, limit=1))]
     steps = _Steps(ws, config, progress, on_step, eval_splits)
     teacher_id = steps.train(config.train_options(0), "train teacher")

@@ -47,3 +47,18 @@ class MixedPlan:
         unl_bs = self.unl_bs if len(self.unl_copies) else 0
         unl = _stream(self.unl_copies, steps * unl_bs, rng).reshape(steps, unl_bs) + len(self.lab_copies)
         return [np.concatenate([a, b]) for a, b in zip(lab, unl, strict=False)]
+
+
+def rank_share(batch: list, lab_bs: int, rank: int, world: int) -> tuple[list, int]:
+    """This rank's draws of one global batch, and how many of them are labeled.
+
+    The labeled draws (the first lab_bs) and the pseudo ones are each cut into `world` nearly
+    equal contiguous parts, and rank r takes part r of both: over the ranks, a step draws the
+    global batch exactly once, so a pass draws each row its number of copies in total (not per
+    rank), and `--batch-size` keeps its meaning as the global batch.
+    """
+    if world == 1:
+        return batch, lab_bs
+    lab = np.array_split(np.arange(lab_bs), world)[rank]
+    unl = np.array_split(np.arange(lab_bs, len(batch)), world)[rank]
+    return [batch[i] for i in (*lab, *unl)], len(lab)

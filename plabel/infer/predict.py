@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from plabel import checkpoints, models, storage
+from plabel import checkpoints, distributed, models, storage
 from plabel.errors import DataError
 from plabel.images import RejectedImage
 from plabel.infer.options import InferOptions
@@ -23,16 +23,18 @@ from plabel.workspace import Workspace
 
 
 class PendingImages(IterableDataset):
-    """Streams the images still to predict from a Parquet list, row groups split over workers."""
+    """Streams the images still to predict from a Parquet list: its row groups (one batch each)
+    split over ranks (every world-th, from the rank's), then over the rank's workers."""
 
-    def __init__(self, pending: Path, transform, in_chans: int, input_size):
+    def __init__(self, pending: Path, transform, in_chans: int, input_size, groups: list[int]):
         self.pending, self.transform, self.in_chans, self.input_size = str(pending), transform, in_chans, input_size
+        self.groups = groups  # this rank's row groups
 
     def __iter__(self):
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
         f = pq.ParquetFile(self.pending)
-        for g in range(worker, f.num_row_groups, workers):
+        for g in self.groups[worker::workers]:
             t = f.read_row_group(g)
             columns = (t.column(c).to_pylist() for c in ("image_id", "split", "fs_path"))
             for image_id, split, path in zip(*columns, strict=True):
@@ -115,7 +117,8 @@ class _Predictor:
 def predict(ws, o: InferOptions, ckpt, scratch: Path, st: Staging, progress: Progress) -> tuple[int, int, float]:
     """Predict the pending images listed in `scratch`; (predicted, rejected, seconds)."""
     listing = storage.footer(scratch)
-    pending = listing.num_rows
+    groups = list(distributed.shard(listing.num_row_groups))
+    pending = sum(listing.row_group(g).num_rows for g in groups)
     if pending == 0:
         return 0, 0, 0.0
     device = models.resolve_device(o.device)
@@ -123,8 +126,8 @@ def predict(ws, o: InferOptions, ckpt, scratch: Path, st: Staging, progress: Pro
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     dc = ckpt.data_config
-    dataset = PendingImages(scratch, models.eval_transform(dc), dc.input_size[0], dc.input_size)
-    workers = min(o.workers, listing.num_row_groups)
+    dataset = PendingImages(scratch, models.eval_transform(dc), dc.input_size[0], dc.input_size, groups)
+    workers = min(o.workers, len(groups))
     # one row group per batch and per worker stream: each batch is one block of the pending list
     loader = DataLoader(dataset, batch_size=o.batch_size, num_workers=workers, pin_memory=device.type == "cuda")
     p = _Predictor(ws, o, ckpt, device, st, model)

@@ -5,7 +5,7 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from plabel import checkpoints, models, storage
+from plabel import checkpoints, distributed, models, storage
 from plabel.calibration import fitted_temperature
 from plabel.infer.options import InferOptions, InferResult, validate
 from plabel.infer.predict import predict
@@ -20,6 +20,7 @@ def infer(ws: Workspace, options: InferOptions, progress: Progress = NULL) -> In
     started = time.perf_counter()
     o = options
     validate(o)
+    distributed.init()  # under torchrun: each rank predicts its share of the blocks
     if "unlabeled" not in o.splits:
         o = InferOptions(**{**asdict(o), "splits": ("unlabeled", *o.splits)})
     ckpt = checkpoints.find(ws, o.checkpoint, None if o.checkpoint else o.round)
@@ -31,21 +32,36 @@ def infer(ws: Workspace, options: InferOptions, progress: Progress = NULL) -> In
         return InferResult(o.round, ckpt.checkpoint_id, 0, 0, 0, True, time.perf_counter() - started, 0.0,
                            folder_bytes(done_dir), folder_rows(done_dir))
     models.resolve_device(o.device)  # a bad --device fails before anything is written
-    with ws.writing(f"plabel infer --round {o.round}"):
-        st = open_staging(ws, o, ckpt.checkpoint_id)
-        scratch = ws.root / ".scratch" / f"infer-round{o.round}-{st.infer_id}.parquet"
+    with distributed.writing(ws, f"plabel infer --round {o.round}"):
+        with distributed.main_first():  # rank 0 opens the staging and lists the pending images
+            st = open_staging(ws, o, ckpt.checkpoint_id)
+            scratch = ws.root / ".scratch" / f"infer-round{o.round}-{st.infer_id}.parquet"
+            staged = write_pending(ws, o, st, scratch) if distributed.is_main() else 0
         try:
-            staged = write_pending(ws, o, st, scratch)
-            predicted, rejected, seconds = predict(ws, o, ckpt, scratch, st, progress)
+            predicted, rejected, seconds = predict(ws, o, ckpt, scratch, st, progress)  # this rank's blocks
+            distributed.barrier()  # every rank's parts are written
         finally:
-            scratch.unlink(missing_ok=True)
-        if not st.parts():  # nothing to predict at all: the round exists, empty
-            empty = table("predictions").arrow_schema().empty_table()
-            storage.write_arrow(empty, st.predictions / storage.part_name(), table("predictions"))
-        commit(ws, o, st)
+            if distributed.is_main():
+                scratch.unlink(missing_ok=True)
+        predicted, rejected, seconds = _summed(predicted, rejected, seconds)
+        if distributed.is_main():
+            _commit(ws, o, st)
     rate = predicted / seconds if seconds else 0.0
     return InferResult(o.round, ckpt.checkpoint_id, predicted, staged, rejected, False,
                        time.perf_counter() - started, rate, folder_bytes(done_dir), folder_rows(done_dir))
+
+
+def _summed(predicted: int, rejected: int, seconds: float) -> tuple[int, int, float]:
+    """The counts of every rank; the slowest rank's time (they ran side by side)."""
+    total = distributed.all_sum([predicted, rejected])
+    return int(total[0]), int(total[1]), max(distributed.gather(seconds))
+
+
+def _commit(ws: Workspace, o: InferOptions, st) -> None:
+    if not st.parts():  # nothing to predict at all: the round exists, empty
+        empty = table("predictions").arrow_schema().empty_table()
+        storage.write_arrow(empty, st.predictions / storage.part_name(), table("predictions"))
+    commit(ws, o, st)
 
 
 def folder_bytes(folder: Path) -> int:

@@ -12,6 +12,7 @@ import json
 import math
 import time
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -19,9 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 from timm.data import create_transform
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
-from plabel import checkpoints, models
+from plabel import checkpoints, distributed, models
 from plabel.errors import UsageError
 from plabel.evaluate import labeled_split, write_rows
 from plabel.images import RejectedImage
@@ -160,10 +161,12 @@ class _Measure:
         if not len(self.data):
             raise UsageError(f"no labeled {o.split} images in the workspace")
         self.images = 0
+        self.mine = list(distributed.shard(len(self.data)))  # under torchrun: this rank's images
 
     def loader(self, dc, treat=None, seed_key=()):
-        return DataLoader(Pixels(self.data.files, dc, treat, seed_key), batch_size=self.o.batch_size,
-                          num_workers=self.o.workers)
+        # a subset keeps each image's own index, which seeds its treatment: the same draws at any world size
+        return DataLoader(Subset(Pixels(self.data.files, dc, treat, seed_key), self.mine),
+                          batch_size=self.o.batch_size, num_workers=self.o.workers)
 
     def model(self, ckpt) -> Normalized:
         dc = ckpt.data_config
@@ -175,7 +178,7 @@ class _Measure:
     @torch.inference_mode()
     def error(self, net, dc, treat=None, seed_key=(), label="") -> float:
         wrong = total = 0
-        task = self.progress.task(label, len(self.data), "images")
+        task = self.progress.task(label, len(self.mine), "images")
         for x, idx, ok in self.loader(dc, treat, seed_key):
             keep = ok.numpy()
             if keep.any():
@@ -185,6 +188,7 @@ class _Measure:
             self.images += len(idx)
             task.advance(len(idx))
         task.close()
+        wrong, total = map(int, distributed.all_sum([wrong, total]))
         return wrong / total * 100 if total else float("nan")
 
     @torch.inference_mode()
@@ -199,6 +203,7 @@ class _Measure:
                 logits = net(frames[keep].flatten(0, 1).to(self.device))
                 preds.append(logits.argmax(1).view(b, t).cpu().numpy())
             self.images += len(idx) * P.FRAMES
+        preds = [p for p in distributed.gather(np.concatenate(preds) if preds else None) if p is not None]
         return P.flip_rate(np.concatenate(preds), compare) if preds else float("nan")
 
     def attack(self, net, dc, kind: str, epsilon: float) -> float:
@@ -215,6 +220,7 @@ class _Measure:
                 correct += int((net(adv).argmax(1) == y).sum())
             total += len(y)
             self.images += len(y)
+        correct, total = map(int, distributed.all_sum([correct, total]))
         return correct / total * 100 if total else float("nan")
 
 
@@ -246,6 +252,7 @@ def evaluate_robustness(ws: Workspace, options: RobustnessOptions, progress: Pro
     """Corruption errors (mCE), perturbation flips (mFR) and attack accuracy of a checkpoint, into evals."""
     started = time.perf_counter()
     validate(options)
+    distributed.init()
     s = _Session.open(ws, options, progress)
     if "corruptions" in options.kinds:
         s.corruptions()
@@ -254,8 +261,9 @@ def evaluate_robustness(ws: Workspace, options: RobustnessOptions, progress: Pro
     for kind in ("fgsm", "pgd"):
         if kind in options.kinds:
             s.attacks(kind)
-    with ws.writing("plabel eval --robustness"):
-        for c in s.subjects:
+    s.result.eval_id = distributed.broadcast(s.result.eval_id)
+    with ws.writing("plabel eval --robustness") if distributed.is_main() else nullcontext():
+        for c in s.subjects if distributed.is_main() else []:  # rank 0 writes what every rank computed
             if s.rows[c.checkpoint_id]:
                 write_rows(ws, s.result.eval_id, c, options.split, s.rows[c.checkpoint_id])
     s.result.seconds = time.perf_counter() - started

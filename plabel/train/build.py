@@ -23,6 +23,7 @@ class Parts:
     plan: MixedPlan
     order: np.ndarray  # manifest rows by plan position: labeled first, then pseudo
     device: torch.device
+    net: torch.nn.Module  # what the training step calls: DDP's wrapper under torchrun, else the model itself
 
 
 def build_parts(plan: RunPlan) -> Parts:
@@ -63,7 +64,20 @@ def build_parts(plan: RunPlan) -> Parts:
     )
     scheduler.step_update(0)
     ema = ModelEmaV3(model, decay=o.ema_decay, use_warmup=True) if o.ema_decay else None
-    return Parts(model, ema, optimizer, scheduler, dc, mixed, order, device)
+    return Parts(model, ema, optimizer, scheduler, dc, mixed, order, device, _data_parallel(model, o, device))
+
+
+def _data_parallel(model: torch.nn.Module, o, device: torch.device) -> torch.nn.Module:
+    """Under torchrun, DistributedDataParallel over the model (rank 0's weights on every rank,
+    gradients averaged); SyncBatchNorm first when asked. Alone, the model itself."""
+    from plabel import distributed
+
+    if not distributed.active():
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model) if o.sync_bn else model
+    return DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
 
 
 def _freeze(model: torch.nn.Module, stages: int) -> None:

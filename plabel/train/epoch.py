@@ -9,11 +9,12 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from plabel import storage
+from plabel import distributed, storage
 from plabel.errors import DataError, TrainingDiverged
 from plabel.evaluate import accuracy, predict_logits
 from plabel.loading import TrainImages, seeded_batches
 from plabel.manifest import Manifest
+from plabel.sampling import rank_share
 from plabel.schema import table
 from plabel.train.build import Parts
 from plabel.train.options import TrainOptions
@@ -34,9 +35,16 @@ def _loss(logits: torch.Tensor, rows: np.ndarray, m: Manifest, smoothing: float)
     return loss
 
 
-def _masked_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    n = (weights > 0).sum().clamp(min=1)
-    return (values * weights).sum() / n
+def _stream_means(per_row: torch.Tensor, weight: torch.Tensor, lab: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The weighted mean loss of the labeled rows (the first `lab`) and of the pseudo rows, over
+    the rows that count (weight > 0) of the whole global batch. Under torchrun a rank holds a part:
+    its sum is divided by the global count and multiplied by the world size, so that DDP's
+    average of the ranks' gradients is the gradient of the one-process mean."""
+    counts = [float((weight[:lab] > 0).sum()), float((weight[lab:] > 0).sum())]
+    world = distributed.world()
+    counts = distributed.all_sum(counts) if world > 1 else counts
+    lab_sum, unl_sum = (per_row[:lab] * weight[:lab]).sum(), (per_row[lab:] * weight[lab:]).sum()
+    return lab_sum / max(counts[0], 1.0) * world, unl_sum / max(counts[1], 1.0) * world
 
 
 def run_epoch(plan: RunPlan, parts: Parts, dataset: TrainImages, epoch: int, step: int, task) -> tuple[int, dict, int]:
@@ -44,7 +52,9 @@ def run_epoch(plan: RunPlan, parts: Parts, dataset: TrainImages, epoch: int, ste
     torch.manual_seed(o.seed * 1_000_003 + epoch)  # dropout and drop-path draws of this epoch
     # the plan draws positions (labeled rows first, then pseudo); the dataset reads manifest rows
     batches = seeded_batches([parts.order[b] for b in parts.plan.batches(o.seed, epoch)], o.seed, epoch)
-    loader = DataLoader(dataset, batch_sampler=batches, num_workers=o.workers, pin_memory=parts.device.type == "cuda")
+    # under torchrun each rank takes its share of every global batch (seeds travel with the draws)
+    mine = [rank_share(b, parts.plan.lab_bs, distributed.rank(), distributed.world())[0] for b in batches]
+    loader = DataLoader(dataset, batch_sampler=mine, num_workers=o.workers, pin_memory=parts.device.type == "cuda")
     sums = np.zeros(3)  # loss, labeled loss, pseudo loss
     skipped = 0
     started = time.perf_counter()
@@ -82,19 +92,19 @@ def _unreadable(plan: RunPlan, rows: np.ndarray, reasons) -> np.ndarray:
 def _losses(plan: RunPlan, parts: Parts, x: torch.Tensor, rows: np.ndarray, bad: np.ndarray) -> np.ndarray:
     """Forward and backward of one batch; (loss, labeled loss, pseudo loss) as numbers."""
     o, m = plan.options, plan.manifest
-    lab_bs, unl_bs = parts.plan.lab_bs, parts.plan.unl_bs
+    lab_bs, unl_bs = parts.plan.lab_bs, parts.plan.unl_bs  # of the global batch
+    mine = rank_share(list(range(lab_bs + unl_bs)), lab_bs, distributed.rank(), distributed.world())[1]
     x = x.to(parts.device, non_blocking=True)
     if parts.device.type == "cuda" and o.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     weight = torch.as_tensor(m.weight[rows] * ~bad, device=parts.device)
     with torch.autocast(parts.device.type, dtype=torch.bfloat16, enabled=o.amp and parts.device.type == "cuda"):
-        logits = parts.model(x)
+        logits = parts.net(x)
     per_row = _loss(logits.float(), rows, m, o.label_smoothing)
-    lab_loss = _masked_mean(per_row[:lab_bs], weight[:lab_bs]) if lab_bs else per_row.new_zeros(())
-    unl_loss = _masked_mean(per_row[lab_bs:], weight[lab_bs:]) if unl_bs else per_row.new_zeros(())
+    lab_loss, unl_loss = _stream_means(per_row, weight, mine)
     # the official Noisy Student loss: pseudo rows weigh unl_bs / lab_bs as much as labeled ones
     loss = (lab_loss * lab_bs + unl_loss * unl_bs) / lab_bs if lab_bs else unl_loss
-    values = np.array([loss.item(), lab_loss.item(), unl_loss.item()])
+    values = np.array(distributed.all_sum([loss.item(), lab_loss.item(), unl_loss.item()])) / distributed.world()
     if math.isfinite(values[0]):
         parts.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -119,21 +129,11 @@ class Diverged(Exception):
 def record_divergence(ws: Workspace, plan: RunPlan, parts: Parts, d: Diverged) -> TrainingDiverged:
     """A `runs` row that says why the run stopped, and the error to raise (exit 1)."""
     reason = f"non-finite loss ({d.loss}) at step {d.step}"
-    write_run_row(
-        ws,
-        plan,
-        {
-            "epoch": d.epoch,
-            "step": d.step,
-            "loss": d.loss,
-            "lab_loss": math.nan,
-            "unl_loss": None,
-            "lr": float(parts.optimizer.param_groups[0]["lr"]),
-            "images_per_s": 0.0,
-            "seconds": d.seconds,
-            "failure": reason,
-        },
-    )
+    row = {"epoch": d.epoch, "step": d.step, "loss": d.loss, "lab_loss": math.nan, "unl_loss": None,
+           "lr": float(parts.optimizer.param_groups[0]["lr"]), "images_per_s": 0.0, "seconds": d.seconds,
+           "failure": reason}
+    if distributed.is_main():  # every rank sees the same (summed) loss; one writes the row
+        write_run_row(ws, plan, row)
     return TrainingDiverged(
         f"training diverged in epoch {d.epoch + 1}: {reason}; no checkpoint was written "
         f"(lower --lr, currently {plan.options.lr:g}, or set --clip-grad)"

@@ -49,6 +49,7 @@ class TrainOptions:
     device: str = "auto"
     amp: bool = True
     channels_last: bool = True
+    sync_bn: bool = False  # under torchrun on CUDA: BatchNorm statistics over the global batch
 
 
 @dataclass

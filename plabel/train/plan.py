@@ -63,6 +63,8 @@ def plan_run(ws: Workspace, o: TrainOptions) -> RunPlan:
     """Resolve options, manifest and lineage; every usage error is raised here, before writing."""
     validate(o)
     device = models.resolve_device(o.device)  # before the labeled manifest is written
+    if o.sync_bn and device.type == "cpu":
+        raise UsageError("--sync-bn needs CUDA devices (torch's SyncBatchNorm does not run on CPU)")
     classes = ws.class_names()
     if not classes:
         raise UsageError("the workspace has no classes yet: ingest labeled images first")

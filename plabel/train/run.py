@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from plabel import checkpoints
+from plabel import checkpoints, distributed
 from plabel.evaluate import labeled_split
 from plabel.loading import TrainImages
 from plabel.progress import NULL, Progress
@@ -25,34 +25,57 @@ def train(ws: Workspace, options: TrainOptions, progress: Progress = NULL, resum
     """Train round R's model; resume a killed run (unless `resume` is False: start it over);
     return the existing checkpoint of a finished one."""
     started = time.perf_counter()
-    plan = plan_run(ws, options)
+    distributed.init()  # under torchrun: DistributedDataParallel, each rank a share of every batch
+    with distributed.main_first():  # rank 0 writes round 0's labeled manifest
+        plan = plan_run(ws, options)
     o = plan.options
     done = ws.scalar(query("train/existing_run"), [plan.run_id])
     if done:
         ckpt = checkpoints.find(ws, done)
         return TrainResult(done, ckpt.round, plan.kind, plan.run_id, o.epochs, None, True, plan.skipped_missing,
                            ckpt.config.get("metrics", {}), seconds=time.perf_counter() - started, notes=plan.notes)
-    with ws.writing(f"plabel train --round {o.round}"):
+    with distributed.writing(ws, f"plabel train --round {o.round}"):
         parts = build_parts(plan)
         few = advice.steps_note(o.epochs, parts.plan.steps, o.batch_size)
         plan.notes += [few] if few else []
         run_dir = ws.train_dir / plan.run_id
-        if not resume:
+        if not resume and distributed.is_main():
             shutil.rmtree(run_dir, ignore_errors=True)
+        distributed.barrier()  # every rank reads the same saved state
         resumed = load_state(run_dir, parts)
+        plan.notes += _world_note(resumed)
         at = _Position(resumed[0] + 1, resumed[1], resumed[2]) if resumed else _Position(0, 0, [])
         first_epoch, history = at.epoch, at.history
-        for row in history:  # rows of epochs saved before a kill may not have reached the table
+        for row in history if distributed.is_main() else []:  # rows saved before a kill may not be in the table
             write_run_row(ws, plan, row)
         skipped = _epochs(ws, plan, parts, run_dir, at, progress)
         last = history[-1]
         metrics = {"val_top1": last["val_top1"], "val_top5": last["val_top5"], "loss": last["loss"]}
-        config = _checkpoint_config(plan, parts, metrics)
-        ckpt = checkpoints.save(ws, parts.model, parts.ema.module if parts.ema is not None else None, config)
-        shutil.rmtree(run_dir, ignore_errors=True)
+        ckpt_id = _save(ws, plan, parts, metrics, run_dir)
+    ckpt = checkpoints.find(ws, ckpt_id)
     return TrainResult(ckpt.checkpoint_id, ckpt.round, plan.kind, plan.run_id, o.epochs,
                        first_epoch if resumed else None, False, plan.skipped_missing + skipped, metrics, history,
                        time.perf_counter() - started, plan.notes)
+
+
+def _save(ws: Workspace, plan: RunPlan, parts: Parts, metrics: dict, run_dir: Path) -> str:
+    """Rank 0 writes the checkpoint and drops the run's states; every rank gets its id."""
+    ckpt_id = None
+    if distributed.is_main():
+        config = dict(_checkpoint_config(plan, parts, metrics), world_size=distributed.world())
+        ckpt = checkpoints.save(ws, parts.model, parts.ema.module if parts.ema is not None else None, config)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        ckpt_id = ckpt.checkpoint_id
+    return distributed.broadcast(ckpt_id)
+
+
+def _world_note(resumed) -> list[str]:
+    """What resuming with another number of processes changes (the draws do not)."""
+    if resumed is None or resumed[3] == distributed.world():
+        return []
+    return [f"resumed a run of {resumed[3]} processes with {distributed.world()}: every step draws the same global "
+            f"batch, cut into other per-process parts, so BatchNorm statistics (per process unless --sync-bn) and "
+            f"floating-point sums differ slightly from an uninterrupted run"]
 
 
 @dataclass
@@ -81,8 +104,9 @@ def _epochs(ws: Workspace, plan: RunPlan, parts: Parts, run_dir: Path, at: _Posi
         skipped += bad
         row["val_top1"], row["val_top5"] = validate_epoch(plan, parts, val)
         history.append(row)
-        save_state(run_dir, parts, epoch, step, history)
-        write_run_row(ws, plan, row)
+        if distributed.is_main():  # one writer of states and rows
+            save_state(run_dir, parts, epoch, step, history)
+            write_run_row(ws, plan, row)
     return skipped
 
 

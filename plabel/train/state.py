@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from plabel import checkpoints, storage
+from plabel import checkpoints, distributed, storage
 from plabel.train.build import Parts
 
 
@@ -30,6 +30,7 @@ def save_state(run_dir: Path, parts: Parts, epoch: int, step: int, history: list
             else:
                 scalars[f"{pid}.{key}"] = value
     meta = {
+        "world_size": distributed.world(),
         "epoch": epoch,
         "step": step,
         "history": history,
@@ -45,7 +46,8 @@ def save_state(run_dir: Path, parts: Parts, epoch: int, step: int, history: list
         shutil.rmtree(old, ignore_errors=True)
 
 
-def load_state(run_dir: Path, parts: Parts) -> tuple[int, int, list[dict]] | None:
+def load_state(run_dir: Path, parts: Parts) -> tuple[int, int, list[dict], int] | None:
+    """(epoch, step, history, world size) of the newest saved state, loaded into the parts."""
     dirs = _state_dirs(run_dir)
     if not dirs:
         return None
@@ -69,4 +71,4 @@ def load_state(run_dir: Path, parts: Parts) -> tuple[int, int, list[dict]] | Non
             g["betas"] = tuple(g["betas"])
     parts.optimizer.load_state_dict({"state": state, "param_groups": groups})
     parts.scheduler.step_update(meta["step"])
-    return meta["epoch"], meta["step"], meta["history"]
+    return meta["epoch"], meta["step"], meta["history"], int(meta.get("world_size", 1))

@@ -67,6 +67,7 @@ CASES = [
     (["train", "--round", "0", "--model", "test_resnet", "--holdout", "1"], "--holdout must be in [0, 1)"),
     (["train", "--round", "0", "--model", "test_resnet", "--holdout", "-0.5"], "--holdout must be in [0, 1)"),
     (["train", "--round", "0", "--model", "test_resnet", "--holdout", "nan"], "--holdout must be a finite number"),
+    (["train", "--round", "0", "--model", "test_resnet", "--sync-bn", "--device", "cpu"], "--sync-bn needs CUDA"),
     (["dedup", "--round", "0", "--recall", "nan"], "--recall must be a finite number"),
     (["dedup", "--round", "0", "--recall", "1.5"], "--recall must be in [0, 1]"),
     (["dedup", "--round", "0", "--pool-fpr", "-0.1"], "--pool-fpr must be in [0, 1]"),
