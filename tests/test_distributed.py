@@ -130,6 +130,21 @@ def test_eval_reduces_over_ranks(copies):
     assert two.rows("SELECT count(DISTINCT eval_id) FROM evals")[0][0] == 1
 
 
+def test_robustness_counts_are_summed_over_ranks(copies):
+    """Each image's corruption is seeded by the image, not the rank: 2 ranks measure what 1 does."""
+    one, two = copies("one"), copies("two")
+    args = ("eval", "--robustness", "corruptions,flips", "--corruptions", "gaussian_noise", "--severities", "3",
+            "--perturbations", "translate", "--limit", "41", "--workers", "0", "--json")
+    a = json.loads(plabel(*args, "-w", one.root).stdout)
+    r = torchrun(*args, "-w", two.root)
+    assert r.returncode == 0, r.stderr[-3000:]
+    b = json.loads(r.stdout)
+    assert b["n"] == a["n"] == 41  # odd: the ranks hold 21 and 20
+    assert b["corruption_errors"] == a["corruption_errors"] and b["clean_error"] == a["clean_error"]
+    assert b["flip_rates"] == pytest.approx(a["flip_rates"])
+    assert two.rows("SELECT count(DISTINCT eval_id) FROM evals")[0][0] == 1
+
+
 def test_rank_shares_draw_each_row_its_copies_in_total():
     rng = np.random.default_rng(0)
     plan = MixedPlan(rng.integers(1, 4, 37), rng.integers(0, 3, 101), lab_bs=7, unl_bs=19)
