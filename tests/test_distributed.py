@@ -163,7 +163,7 @@ def test_rank_shares_draw_each_row_its_copies_in_total():
 
 
 TRAIN = ("train", "--round", "0", "--model", "test_vit", "--img-size", "32", "--epochs", "1", "--batch-size", "20",
-         "--workers", "0", "--lr", "1e-3", "--hflip", "0", "--crop-scale", "0.5", "--json")
+         "--workers", "0", "--lr", "1e-3", "--hflip", "0", "--crop-scale", "0.5", "--ema-decay", "0.9", "--json")
 
 
 def test_ddp_two_ranks_of_half_batches_train_what_one_rank_does(copies):
@@ -176,9 +176,10 @@ def test_ddp_two_ranks_of_half_batches_train_what_one_rank_does(copies):
     r = torchrun(*TRAIN, "-w", two.root)
     assert r.returncode == 0, r.stderr[-3000:]
     b = json.loads(r.stdout)
-    wa = load_file(str(one.root / "checkpoints" / a["checkpoint_id"] / "model.safetensors"))
-    wb = load_file(str(two.root / "checkpoints" / b["checkpoint_id"] / "model.safetensors"))
-    assert max(float((wa[k] - wb[k]).abs().max()) for k in wa) < 1e-4
+    for weights in ("model.safetensors", "ema.safetensors"):  # the EMA follows the same steps
+        wa = load_file(str(one.root / "checkpoints" / a["checkpoint_id"] / weights))
+        wb = load_file(str(two.root / "checkpoints" / b["checkpoint_id"] / weights))
+        assert max(float((wa[k] - wb[k]).abs().max()) for k in wa) < 1e-4
     assert b["history"][0]["loss"] == pytest.approx(a["history"][0]["loss"], abs=1e-5)
     # one checkpoint and one runs row per epoch, written by rank 0 alone
     assert two.rows("SELECT count(*) FROM checkpoints WHERE model = 'test_vit'")[0][0] == 1
