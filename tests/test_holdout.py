@@ -43,7 +43,7 @@ def no_val_ws(tmp_path_factory, mnist_folders):
     ws = init_workspace(tmp_path_factory.mktemp("holdout") / "ws")
     ingest(ws, mnist_folders.train, split="train", workers=1)
     ingest(ws, mnist_folders.unlabeled, split="unlabeled", withheld_labels=True, workers=1)
-    result = train(ws, TrainOptions(round=0, epochs=6, holdout=0.25, **FAST))
+    result = train(ws, TrainOptions(round=0, epochs=3, holdout=0.25, **FAST))
     return ws, result
 
 
