@@ -49,15 +49,19 @@ def init() -> None:
 
 
 def rank() -> int:
+    if not active():  # before any import: a command without a model never loads torch
+        return 0
     import torch.distributed as dist
 
-    return dist.get_rank() if active() else 0
+    return dist.get_rank()
 
 
 def world() -> int:
+    if not active():
+        return 1
     import torch.distributed as dist
 
-    return dist.get_world_size() if active() else 1
+    return dist.get_world_size()
 
 
 def local_rank() -> int:

@@ -67,6 +67,11 @@ def test_the_cli_imports_no_torch():
     code = "import sys, plabel.cli.app; print('torch' in sys.modules)"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
+    # nor does what every command runs first (joining torchrun's group, when there is one)
+    code = ("import sys; from plabel.cli._output import mute_other_ranks; mute_other_ranks(); "
+            "print('torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
 
 
 def test_lazy_packages_name_what_they_export():
