@@ -49,4 +49,5 @@ def labeled(ws, checkpoint_id: str, limit: int | None = None):
 
 
 def share_of_checkpoint(ws, checkpoint_id: str) -> float:
+    """share_of, on a fresh connection of the workspace."""
     return float(ws.scalar(query("holdout/share"), {"checkpoint_id": checkpoint_id}))
