@@ -44,10 +44,9 @@ def labeled(ws, checkpoint_id: str, limit: int | None = None):
     """The images a checkpoint was trained without, as a labeled split (empty when none were)."""
     from plabel.evaluate import as_split
 
-    share = share_of_checkpoint(ws, checkpoint_id)
+    con = ws.connect()
+    try:
+        share = share_of(con, checkpoint_id)
+    finally:
+        con.close()
     return as_split(ws, held_out_rows(ws, share) if share else [], limit)
-
-
-def share_of_checkpoint(ws, checkpoint_id: str) -> float:
-    """share_of, on a fresh connection of the workspace."""
-    return float(ws.scalar(query("holdout/share"), {"checkpoint_id": checkpoint_id}))

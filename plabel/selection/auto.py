@@ -52,13 +52,9 @@ def lower_bound(correct: np.ndarray | int, n: np.ndarray | int, confidence: floa
 
 
 def upper_bound(correct: np.ndarray | int, n: np.ndarray | int, confidence: float = CONFIDENCE) -> np.ndarray:
-    """One-sided Clopper-Pearson upper bound of a binomial share (1 where everything is correct)."""
-    from scipy.stats import beta
-
-    k, n = np.asarray(correct, np.float64), np.asarray(n, np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = beta.ppf(confidence, k + 1, n - k)
-    return np.where(k < n, np.nan_to_num(out, nan=1.0), 1.0)
+    """One-sided Clopper-Pearson upper bound of a binomial share (1 where everything is correct):
+    one minus the lower bound of the wrong share."""
+    return 1.0 - lower_bound(np.asarray(n) - np.asarray(correct), n, confidence)
 
 
 def enough(n: int, target: float, confidence: float = CONFIDENCE) -> bool:
