@@ -27,7 +27,8 @@ def select(
         float, opt.option("--threshold auto: the precision the val estimate's lower bound must reach.")
     ] = DEFAULTS.target_precision,
     per_class: Annotated[
-        str, opt.option("Images per class N, or auto (the median of the per-class candidate counts).")
+        str,
+        opt.option("Images per class N, or auto (the median class size of the deduplicated pool, before the threshold)."),
     ] = str(DEFAULTS.per_class),
     balance: Annotated[str, opt.option("topk (paper), copies (official code) or none.")] = DEFAULTS.balance,
     labels: Annotated[str, opt.option("hard (argmax) or soft (the teacher's distribution).")] = DEFAULTS.labels,

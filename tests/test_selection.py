@@ -267,3 +267,17 @@ def test_unknown_round(tmp_path):
     ws = setup(tmp_path, [("a1", 0, 0.9)])
     with pytest.raises(UnknownRound):
         select(ws, SelectOptions(round=3))
+
+
+def test_per_class_auto_counts_the_pool_not_what_the_threshold_leaves(tmp_path):
+    """N is the median class size of the deduplicated pool: a stricter threshold removes the
+    doubtful rows of a class, it does not shrink every class's quota (b keeps its 6, not 2)."""
+    preds = [(f"a{i}", 0, 0.95) for i in range(2)] + [(f"a{i}", 0, 0.4) for i in range(2, 8)]
+    preds += [(f"b{i}", 1, 0.95) for i in range(6)]
+    preds += [(f"c{i}", 2, 0.95) for i in range(1)] + [(f"c{i}", 2, 0.4) for i in range(1, 6)]
+    ws = setup(tmp_path, preds)
+    r = select(ws, SelectOptions(round=0, threshold=0.9, balance="topk"))
+    assert r.per_class == 6  # the median of 8, 6, 6 pool images; above 0.9 it would be 2 (2, 6, 1)
+    assert [(c.after_dedup, c.selected, c.copies) for c in r.classes] == [(2, 2, 6), (6, 6, 6), (1, 1, 6)]
+    low = select(ws, SelectOptions(round=0, threshold=0.3, balance="topk", dry_run=True))
+    assert low.per_class == 6 and [c.selected for c in low.classes] == [6, 6, 6]

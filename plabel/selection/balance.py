@@ -4,9 +4,10 @@ from __future__ import annotations
 import statistics
 
 
-def auto_per_class(after_dedup: list[int]) -> int:
-    """--per-class auto: the median over classes that have candidates (0 when none have)."""
-    counts = [n for n in after_dedup if n > 0]
+def auto_per_class(pool: list[int]) -> int:
+    """--per-class auto: the median over classes that have pool images (0 when none have): their
+    counts before the threshold, after duplicates and contamination are removed."""
+    counts = [n for n in pool if n > 0]
     return int(statistics.median(counts)) if counts else 0
 
 

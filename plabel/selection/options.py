@@ -15,7 +15,7 @@ class SelectOptions:
     round: int
     threshold: float | str = 0.3  # or "auto": per class, from val (plabel.selection.auto)
     target_precision: float = 0.9  # --threshold auto: precision the val lower bound must reach
-    per_class: int | str = "auto"  # N, or auto: the median of the per-class candidate counts
+    per_class: int | str = "auto"  # N, or auto: the median class size of the deduplicated pool
     balance: str = "topk"
     labels: str = "hard"
     temperature: float = 1.0

@@ -73,11 +73,11 @@ def make_plan(ws: Workspace, con, o: SelectOptions, started: float) -> Plan:
     for name in (CANDIDATES[any_excluded], "selection/binned", "selection/eligible"):
         db.execute(con, query(name))  # after class_thresholds: a macro is bound when defined
     stats = db.rows(con, query("selection/stats"), {"round": o.round})
-    classes, hist = _stats(stats, names, limits)
+    classes, hist, pool = _stats(stats, names, limits)
     auto = o.per_class == "auto"
     n: int | None = None
     if o.balance != "none":
-        n = auto_per_class([c.after_dedup for c in classes]) if auto else int(o.per_class)
+        n = auto_per_class(pool) if auto else int(o.per_class)
     _balance_tables(con, o, hist, n, {c: t.threshold for c, t in limits.items()})
     db.execute(con, query(PSEUDO[o.balance]))  # after its tables: a macro is bound when defined
     params = {"round": o.round, "per_class": n, "seed": o.seed}
@@ -132,22 +132,25 @@ def _check_predictions(con, o: SelectOptions) -> None:
 
 
 def _stats(rows: list[tuple], names: dict[int, str],
-           limits: dict) -> tuple[list[ClassCount], list[tuple[int, int, int]]]:
-    """The funnel per class, and the histogram (class, bin, n) of the eligible rows."""
+           limits: dict) -> tuple[list[ClassCount], list[tuple[int, int, int]], list[int]]:
+    """The funnel per class, the histogram (class, bin, n) of the eligible rows, and per class the
+    pool images predicted as it that no duplicate or contamination rule removes, at any confidence
+    (what --per-class auto's median is taken over)."""
     classes = {c: ClassCount(c, name, 0, 0, 0, threshold=limits[c].threshold, threshold_source=limits[c].source,
                              val_support=limits[c].val_support, val_precision=limits[c].val_precision,
                              val_lower_bound=limits[c].lower_bound)
                for c, name in sorted(names.items())}
-    hist = []
+    hist, pool = [], dict.fromkeys(classes, 0)
     for class_id, above, excluded, b, n in rows:
         c = classes[class_id]
         c.predicted += n
+        pool[class_id] += 0 if excluded else n
         if above:
             c.above_threshold += n
             if not excluded:
                 c.after_dedup += n
                 hist.append((class_id, b, n))
-    return list(classes.values()), hist
+    return list(classes.values()), hist, list(pool.values())
 
 
 def _fingerprint(ws: Workspace, o: SelectOptions, n, checkpoint_id: str, soft_source: str,
