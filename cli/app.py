@@ -43,7 +43,10 @@ def command(name: str | None = None, **kwargs):
 
 
 # Command modules in the order `plabel --help` and docs/cli.md list their commands.
-COMMAND_MODULES = ("drift", "infer", "run", "report", "dedup", "select", "train", "eval", "calibrate", "workspace")
+COMMAND_MODULES = (
+    "drift", "infer", "external", "run", "report", "dedup", "select", "export", "train", "eval", "calibrate",
+    "workspace", "review",
+)
 
 
 def _load_commands() -> None:

@@ -45,4 +45,8 @@ def cli_markdown() -> str:
     parts = [INTRO, "## plabel", "", "```", root.get_help(root_ctx), "```", ""]
     for name, command in root.commands.items():
         parts += [f"## plabel {name}", "", "```", _help(command, name, root_ctx), "```", ""]
+        group_ctx = command.context_class(command, info_name=name, parent=root_ctx, terminal_width=WIDTH,
+                                          max_content_width=WIDTH, help_option_names=["-h", "--help"])
+        for sub, subcommand in getattr(command, "commands", {}).items():  # a group: review export, ...
+            parts += [f"## plabel {name} {sub}", "", "```", _help(subcommand, sub, group_ctx), "```", ""]
     return "\n".join(parts)

@@ -28,7 +28,8 @@ def select(
     ] = DEFAULTS.target_precision,
     per_class: Annotated[
         str,
-        opt.option("Images per class N, or auto (the median class size of the deduplicated pool, before the threshold)."),
+        opt.option("Images per class N, or auto (the median class size of the deduplicated pool, before the "
+                   "threshold)."),
     ] = str(DEFAULTS.per_class),
     balance: Annotated[str, opt.option("topk (paper), copies (official code) or none.")] = DEFAULTS.balance,
     labels: Annotated[str, opt.option("hard (argmax) or soft (the teacher's distribution).")] = DEFAULTS.labels,

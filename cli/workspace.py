@@ -37,8 +37,9 @@ def ingest(
         Path,
         typer.Argument(
             help=(
-                "A folder (ImageFolder layout for train/val/test) or a listing .csv/.parquet with columns "
-                "path[, label][, split]."
+                "A folder (ImageFolder layout for train/val/test), a listing .csv/.parquet with columns "
+                "path[, label][, split], or tar shards (WebDataset layout): a folder of .tar files, one .tar, "
+                "a .txt listing of shards, or a brace pattern such as 'pool-{000000..000099}.tar'."
             )
         ),
     ],
@@ -67,6 +68,10 @@ def ingest(
     allow_outside: Annotated[
         bool, opt.option("Allow listing paths outside the listing's folder.", "--allow-outside")
     ] = D.allow_outside,
+    label_key: Annotated[
+        str | None,
+        opt.option("Tar shards: the extension of the member that holds an image's label (default: cls, then txt)."),
+    ] = D.label_key,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ):
@@ -84,6 +89,7 @@ def ingest(
         workers=workers,
         pixel_limit=pixel_limit,
         allow_outside=allow_outside,
+        label_key=label_key,
         progress=opt.progress(json_output),
     )
     if emitted(r, json_output):

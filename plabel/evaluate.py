@@ -24,8 +24,9 @@ EVAL_SPLITS = ("val", "test", "train")
 @dataclass
 class LabeledSplit:
     image_ids: list[str]
-    files: np.ndarray
+    files: np.ndarray  # what readers open (Workspace.sources)
     targets: np.ndarray
+    paths: list[str]  # as stored: what rejects rows name
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -36,11 +37,13 @@ def labeled_split(ws: Workspace, split: str, limit: int | None = None) -> Labele
 
 
 def as_split(ws: Workspace, rows: list[tuple], limit: int | None = None) -> LabeledSplit:
-    """Rows of (image_id, path, class_id) as a labeled split, the first `limit` of them."""
+    """Rows of (image_id, path, class_id, shard, member_offset, bytes) as a labeled split, the first
+    `limit` of them."""
     if limit:
         rows = rows[:limit]
-    return LabeledSplit([r[0] for r in rows], to_bytes_array([str(ws.resolve_path(r[1])) for r in rows]),
-                        np.array([r[2] for r in rows], dtype=np.int64))
+    sources = ws.sources([r[1] for r in rows], *([r[i] for r in rows] for i in (3, 4, 5)))
+    return LabeledSplit([r[0] for r in rows], to_bytes_array(sources),
+                        np.array([r[2] for r in rows], dtype=np.int64), [r[1] for r in rows])
 
 
 def loader(files: np.ndarray, transform, dc: models.DataConfig, batch_size: int, workers: int, device) -> DataLoader:
@@ -142,7 +145,7 @@ def evaluate(ws: Workspace, checkpoint: str | None = "latest", split: str = "tes
     with ws.writing("plabel eval"):
         write_rows(ws, result.eval_id, ckpt, split, _clean_rows(result, classes, confusion))
         if bad:
-            unreadable = [(data.image_ids[i], str(data.files[i].decode()), r) for i, r in bad.items()]
+            unreadable = [(data.image_ids[i], data.paths[i], r) for i, r in bad.items()]
             record_rejects(ws, unreadable, "eval", split, ckpt.round, result.eval_id)
     return result
 
@@ -205,8 +208,8 @@ def write_rows(ws: Workspace, eval_id: str, ckpt, split: str, rows: list[dict]) 
 def record_rejects(
     ws: Workspace, items: list[tuple[str, str, str]], stage: str, split: str, round: int, source_id: str
 ) -> None:
-    """Commit rejects rows for (image id, path, reason) items of one split."""
-    found = {"image_id": [i for i, _, _ in items], "path": [ws.store_path(p) for _, p, _ in items],
+    """Commit rejects rows for (image id, path as stored, reason) items of one split."""
+    found = {"image_id": [i for i, _, _ in items], "path": [p for _, p, _ in items],
              "reason": [r for _, _, r in items], "split": [split] * len(items)}
     dest = ws.table_dir("rejects") / storage.part_name()
     storage.write_arrow(rejects_table(found, stage, round, source_id), dest, table("rejects"))

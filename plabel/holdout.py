@@ -25,8 +25,8 @@ def prepare(con, share: float) -> None:
     db.execute(con, query("holdout/held_out"), {"share": float(share)})
 
 
-def held_out_rows(ws, share: float) -> list[tuple[str, str, int]]:
-    """(image_id, path, class_id) of the images a share holds out."""
+def held_out_rows(ws, share: float) -> list[tuple]:
+    """(image_id, path, class_id, shard, member_offset, bytes) of the images a share holds out."""
     con = ws.connect()
     try:
         prepare(con, share)

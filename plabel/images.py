@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from plabel import shards
+
 DEFAULT_PIXEL_LIMIT = 89_478_485  # Pillow's own default for MAX_IMAGE_PIXELS
 ID_LENGTH = 32
 
@@ -40,7 +42,10 @@ def content_id(data: bytes) -> str:
 
 
 def read_bytes(path: str) -> bytes:
-    """The file's bytes; refuses what is not a readable regular file (FIFOs would hang)."""
+    """The file's (or shard member's) bytes; refuses what is not a readable regular file (FIFOs
+    would hang)."""
+    if shards.is_locator(path):
+        return _member_bytes(path)
     try:
         st = os.stat(path)
     except OSError as e:
@@ -55,6 +60,18 @@ def read_bytes(path: str) -> bytes:
             return f.read()
     except OSError as e:
         raise RejectedImage(_os_reason(e)) from None
+
+
+def _member_bytes(source: str) -> bytes:
+    try:
+        data = shards.read(source)
+    except OSError as e:
+        raise RejectedImage(f"shard: {_os_reason(e)}") from None
+    except EOFError as e:
+        raise RejectedImage(f"truncated shard: {e}") from None
+    if not data:
+        raise RejectedImage("empty file (0 bytes)")
+    return data
 
 
 def _os_reason(e: OSError) -> str:

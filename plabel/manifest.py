@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from plabel import db, storage
 from plabel.errors import DataError, UsageError
 from plabel.schema import table
+from plabel.shards import exists as exists_source
 from plabel.sql import Query, query
 from plabel.workspace import Workspace
 
@@ -143,8 +144,7 @@ def read_manifest(ws: Workspace, file: str | os.PathLike, num_classes: int) -> M
     origin = t.column("origin").to_pylist() if "origin" in t.column_names else ["labeled"] * n
     soft = _soft_labels(t, file, num_classes)
     ids = t.column("image_id")
-    _check_ids_known(ws, ids, file)
-    paths = [str(ws.resolve_path(p)) for p in t.column("path").to_pylist()]
+    paths = _sources(ws, t, file)
     return Manifest(ws.store_path(file), storage.file_hash(file), np.array(ids.to_pylist(), dtype=object),
                     np.array([p.encode() for p in paths]), target.astype(np.int64), soft, copies, weight,
                     np.array([o == "pseudo" for o in origin]))
@@ -197,11 +197,15 @@ def max_draws(rows: int) -> int:
     return max(MAX_MEAN_COPIES * rows, MIN_DRAW_LIMIT)
 
 
-def _check_ids_known(ws: Workspace, ids: pa.ChunkedArray, file: Path) -> None:
+def _sources(ws: Workspace, t: pa.Table, file: Path) -> list[str]:
+    """What each row's reader opens (Workspace.sources); every image id must be the workspace's."""
+    rows = pa.table({"image_id": t.column("image_id"), "path": t.column("path").cast(pa.string()),
+                     "seq": pa.array(range(t.num_rows), pa.int64())})
     con = ws.connect()
     try:
-        with db.registered(con, "manifest_ids", pa.table({"image_id": ids})):
+        with db.registered(con, "manifest_rows", rows):
             unknown, example = db.row(con, query("manifest/unknown_ids"))
+            members = db.rows(con, query("manifest/member_rows")) if not unknown else []
     finally:
         con.close()
     if unknown:
@@ -209,11 +213,12 @@ def _check_ids_known(ws: Workspace, ids: pa.ChunkedArray, file: Path) -> None:
             f"{file}: {unknown} image ids are not in this workspace (e.g. {example}); "
             "is the manifest from another workspace?"
         )
+    return ws.sources(rows.column("path").to_pylist(), *(list(c) for c in zip(*members, strict=True)))
 
 
 def check_files(m: Manifest, skip_missing: bool) -> tuple[Manifest, int]:
     """Drop (with skip_missing) or refuse rows whose file no longer exists."""
-    exists = np.array([os.path.isfile(f.decode()) for f in m.files], dtype=bool)
+    exists = np.array([exists_source(f.decode()) for f in m.files], dtype=bool)
     missing = int((~exists).sum())
     if missing and not skip_missing:
         first = m.files[~exists][0].decode()

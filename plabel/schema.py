@@ -128,7 +128,7 @@ def tables() -> dict[str, TableSchema]:
 _ORDER = [
     "images", "fingerprints", "aliases", "rejects", "classes", "predictions", "embeddings", "duplicates",
     "dedup_thresholds",
-    "manifests", "selections", "selection_classes", "checkpoints", "runs", "evals", "calibrations",
+    "manifests", "selections", "selection_classes", "checkpoints", "runs", "evals", "calibrations", "reviews",
 ]
 
 

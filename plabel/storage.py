@@ -217,10 +217,14 @@ def file_hash(path: Path, length: int = 32) -> str:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_path(path)
     try:
-        tmp.write_text(text)
+        tmp.write_bytes(data)
         publish(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

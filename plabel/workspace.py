@@ -26,7 +26,7 @@ import duckdb
 import tomli_w
 import tomllib
 
-from plabel import db, storage
+from plabel import db, shards, storage
 from plabel.errors import UnknownRound, UsageError, WorkspaceNotFound
 from plabel.lock import write_lock
 from plabel.schema import TableSchema, quote_ident, tables, views
@@ -125,6 +125,13 @@ class Workspace:
     def resolve_path(self, stored: str) -> Path:
         p = Path(stored)
         return p if p.is_absolute() else self.root / p
+
+    def sources(self, paths: list[str], shards_: list, offsets: list, sizes: list) -> list[str]:
+        """What readers open for image rows (path, shard, member_offset, bytes): a file's resolved
+        path, or a tar shard member's locator (plabel.shards)."""
+        return [str(self.resolve_path(p)) if s is None else
+                shards.source_of(str(self.resolve_path(s)), o, n)
+                for p, s, o, n in zip(paths, shards_, offsets, sizes, strict=True)]
 
     # -- tables --------------------------------------------------------------------------
     def has_files(self, schema: TableSchema) -> bool:

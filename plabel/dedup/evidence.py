@@ -55,7 +55,7 @@ class Pool:
     ids: list[str]
     confidence: np.ndarray
     class_id: np.ndarray
-    paths: list[str]
+    paths: list[str]  # what a reader opens (Workspace.sources)
 
     @cached_property
     def position(self) -> dict[str, int]:

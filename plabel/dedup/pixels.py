@@ -26,7 +26,9 @@ class Thumbnails:
         """(n, 32, 32) thumbnails of `ids`, (n, 3) mean colours (NaN: unknown), and a mask of the
         ids that have a thumbnail."""
         with db.registered(self.con, "wanted", pa.table({"image_id": pa.array(ids, pa.string())})):
-            found = {r[0]: (r[1], r[2], r[3]) for r in db.rows(self.con, query("dedup/fingerprints"))}
+            rows = db.rows(self.con, query("dedup/fingerprints"))
+        sources = self.ws.sources(*([r[i] for r in rows] for i in (1, 2, 3, 4)))
+        found = {r[0]: (source, r[5], r[6]) for r, source in zip(rows, sources, strict=True)}
         blank = bytes(fingerprints.THUMBNAIL_BYTES)
         thumbs, colours, ok = [], np.full((len(ids), 3), np.nan), np.ones(len(ids), bool)
         for k, image_id in enumerate(ids):
@@ -43,7 +45,7 @@ class Thumbnails:
 
     def _make(self, image_id: str, path: str) -> tuple[bytes | None, list[float] | None]:
         try:
-            thumb, colour = fingerprints.fingerprint(load_rgb(str(self.ws.resolve_path(path))))
+            thumb, colour = fingerprints.fingerprint(load_rgb(path))
         except (RejectedImage, OSError):
             self.unreadable += 1
             return None, None

@@ -70,7 +70,7 @@ def sampled_copies(ws, pool, n: int, seed: int) -> Iterator[tuple[int, Image.Ima
     rng = np.random.default_rng(seed)
     for i in pool.sample(n, seed):
         try:
-            original = load_rgb(str(ws.resolve_path(pool.paths[i])))
+            original = load_rgb(pool.paths[i])
         except (RejectedImage, OSError):
             continue
         yield int(i), original, list(variants(original, rng).values())

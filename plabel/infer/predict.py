@@ -36,10 +36,10 @@ class PendingImages(IterableDataset):
         f = pq.ParquetFile(self.pending)
         for g in self.groups[worker::workers]:
             t = f.read_row_group(g)
-            columns = (t.column(c).to_pylist() for c in ("image_id", "split", "fs_path"))
-            for image_id, split, path in zip(*columns, strict=True):
+            columns = (t.column(c).to_pylist() for c in ("image_id", "split", "path", "fs_path"))
+            for image_id, split, path, source in zip(*columns, strict=True):  # path as stored: rejects name it
                 try:
-                    x = self.transform(load_image(path, self.in_chans))
+                    x = self.transform(load_image(source, self.in_chans))
                     yield x, image_id, split, path, ""
                 except RejectedImage as e:
                     yield torch.zeros(self.input_size), image_id, split, path, str(e)
@@ -73,7 +73,7 @@ class _Predictor:
         bad = [i for i, r in enumerate(reasons) if r]
         if bad:
             self.bad_rows.add(image_id=[image_ids[i] for i in bad], split=[splits[i] for i in bad],
-                              path=[self.ws.store_path(paths[i]) for i in bad], reason=[reasons[i] for i in bad])
+                              path=[paths[i] for i in bad], reason=[reasons[i] for i in bad])
             self.rejected += len(bad)
         good = [i for i, r in enumerate(reasons) if not r]
         if good:

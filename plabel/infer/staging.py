@@ -17,6 +17,8 @@ from plabel.infer.options import InferOptions
 from plabel.sql import query
 from plabel.workspace import Workspace
 
+SOURCE_COLUMNS = ("path", "shard", "member_offset", "bytes")  # what Workspace.sources reads
+
 
 @dataclass
 class Staging:
@@ -48,13 +50,15 @@ def write_pending(ws: Workspace, o: InferOptions, st: Staging, scratch: Path) ->
             staged = db.scalar(con, query("infer/staged_count"))
         db.execute(con, query("infer/rejected"), {"round": o.round, "infer_id": st.infer_id})
         rel = db.relation(con, query("infer/pending"))
-        schema = pa.schema([("image_id", pa.string()), ("split", pa.string()), ("fs_path", pa.string())])
+        schema = pa.schema([("image_id", pa.string()), ("split", pa.string()), ("path", pa.string()),
+                            ("fs_path", pa.string())])
         scratch.parent.mkdir(parents=True, exist_ok=True)
         with pq.ParquetWriter(scratch, schema) as w:
             for chunk in storage.blocks(rel.to_arrow_reader(o.batch_size * 64), o.batch_size):
-                paths = [str(ws.resolve_path(p)) for p in chunk.column("path").to_pylist()]
+                paths = ws.sources(*(chunk.column(c).to_pylist() for c in SOURCE_COLUMNS))
                 w.write_table(
-                    pa.table([chunk.column("image_id"), chunk.column("split"), pa.array(paths)], schema=schema),
+                    pa.table([chunk.column("image_id"), chunk.column("split"), chunk.column("path"), pa.array(paths)],
+                             schema=schema),
                     row_group_size=o.batch_size,
                 )
     finally:

@@ -19,6 +19,8 @@ class Candidate:
     label: str | None = None
     true_label: str | None = None
     reason: str | None = None  # known to be unusable before reading it
+    shard: str | None = None  # a tar shard's member: the shard, as stored (plabel.shards)
+    member_offset: int | None = None  # and where the member's data starts in it
 
 
 @dataclass
@@ -55,3 +57,4 @@ class IngestOptions:
     workers: int | None = None  # processes hashing and decoding (None: every core)
     pixel_limit: int = DEFAULT_PIXEL_LIMIT  # larger images are rejects (decompression bombs)
     allow_outside: bool = False  # listing paths may leave the listing's folder
+    label_key: str | None = None  # tar shards: the extension of the label member (default cls, then txt)

@@ -10,7 +10,7 @@ BATCH_SCHEMA = pa.schema(
     [("path", pa.string()), ("split", pa.string()), ("label", pa.string()), ("true_label", pa.string()),
      ("image_id", pa.string()), ("bytes", pa.int64()), ("width", pa.int32()), ("height", pa.int32()),
      ("mode", pa.string()), ("format", pa.string()), ("thumbnail", pa.binary()), ("colour", pa.list_(pa.float32())),
-     ("reason", pa.string())]
+     ("reason", pa.string()), ("shard", pa.string()), ("member_offset", pa.int64())]
 )
 
 
@@ -30,7 +30,7 @@ def probe_many(job: tuple[list, int]) -> pa.RecordBatch:
                 (info.image_id, info.bytes, info.width, info.height, info.mode, info.format, info.thumbnail,
                  info.colour)
                 if info else (None,) * 8
-            ) + (reason,)
+            ) + (reason, c.shard, c.member_offset)
             for col, v in zip(cols, values, strict=False):
                 col.append(v)
     return pa.RecordBatch.from_arrays([pa.array(c, f.type) for c, f in zip(cols, BATCH_SCHEMA,

@@ -21,6 +21,7 @@ from plabel.ingest.classes import resolve_classes
 from plabel.ingest.options import CHUNK, FLUSH_ROWS, JOB, Candidate, IngestOptions, IngestResult
 from plabel.ingest.probe import BATCH_SCHEMA, probe_many
 from plabel.ingest.sources import candidates
+from plabel.ingest.tars import shard_source
 from plabel.progress import NULL, Progress
 from plabel.schema import table
 from plabel.sql import query
@@ -45,12 +46,13 @@ def ingest(ws: Workspace, source: str | os.PathLike, options: IngestOptions | No
     """
     started = time.perf_counter()
     o = replace(options or IngestOptions(), **keywords)
-    source = Path(os.path.abspath(source))
-    if not source.exists():
-        raise UsageError(f"no such file or folder: {source}")
     if o.withheld_labels and o.split != "unlabeled":
         raise UsageError("--withheld-labels applies to --split unlabeled")
-    cands, total, found = candidates(ws, source, o.split, o.withheld_labels, o.allow_outside)
+    from_shards = shard_source(ws, str(source), o)
+    source = Path(os.path.abspath(source))
+    if from_shards is None and not source.exists():
+        raise UsageError(f"no such file or folder: {source}")
+    cands, total, found = from_shards or candidates(ws, source, o.split, o.withheld_labels, o.allow_outside)
     result = IngestResult(uuid.uuid4().hex[:12], str(source))
     with ws.writing(f"plabel ingest {source}"):
         if found or o.classes:

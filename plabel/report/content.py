@@ -40,11 +40,12 @@ class ClassSamples:
     buckets: dict[str, list[Thumb]] = field(default_factory=dict)
 
 
-def thumbnail(ws: Workspace, path: str | None) -> str | None:
-    if path is None:
+def thumbnail(ws: Workspace, where: tuple) -> str | None:
+    """A data URL of the image read from (path, shard, member_offset, bytes), or None."""
+    if where[0] is None:
         return None
     try:
-        im = load_rgb(str(ws.resolve_path(path)))
+        im = load_rgb(ws.sources(*([x] for x in where))[0])
     except RejectedImage:
         return None
     im.thumbnail((THUMB, THUMB))
@@ -85,10 +86,11 @@ def samples(ws: Workspace, round: int, classes: list[tuple[int, str]],
             query("report/rejected"),
             {"round": round, "class_id": class_id, "threshold": thresholds.get(class_id), "k": SAMPLES},
         )
-        for bucket, image_id, conf, path, truth in rows:
+        for bucket, image_id, conf, truth, *where in rows:
             if len(cs.buckets[bucket]) < SAMPLES:
                 cs.buckets[bucket].append(
-                    Thumb(image_id, float(conf), thumbnail(ws, path), truth, truth is not None and truth != name)
+                    Thumb(image_id, float(conf), thumbnail(ws, tuple(where)), truth,
+                          truth is not None and truth != name)
                 )
         out.append(cs)
     return out
@@ -97,7 +99,8 @@ def samples(ws: Workspace, round: int, classes: list[tuple[int, str]],
 def duplicate_groups(ws: Workspace, round: int, limit: int = 8) -> list[dict]:
     groups: dict[tuple, dict] = {}
     params = {"round": round, "limit": limit, "members": GROUP_MEMBERS}
-    for group_id, scope, image_id, sim, excluded, size, path, other in ws.rows(query("report/groups"), params):
+    for group_id, scope, image_id, sim, excluded, size, *where in ws.rows(query("report/groups"), params):
+        path, other = tuple(where[:4]), tuple(where[4:])
         g = groups.setdefault((group_id, scope), {"group_id": group_id, "scope": scope, "size": size, "members": []})
         if scope != "unlabeled" and not g["members"]:
             g["members"].append(

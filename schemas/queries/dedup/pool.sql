@@ -1,3 +1,5 @@
-SELECT p.image_id, p.confidence, p.class_id,
-       (SELECT any_value(i.path ORDER BY i.path) FROM images i WHERE i.image_id = p.image_id AND i.split = 'unlabeled') AS path
-FROM predictions p WHERE p.round = $round AND p.split = 'unlabeled' ORDER BY p.image_id
+-- Round R's predictions of the pool, with where each image is read from (one images row per
+-- image and split).
+SELECT p.image_id, p.confidence, p.class_id, i.path, i.shard, i.member_offset, i.bytes
+FROM predictions p LEFT JOIN images i ON i.image_id = p.image_id AND i.split = 'unlabeled'
+WHERE p.round = $round AND p.split = 'unlabeled' ORDER BY p.image_id

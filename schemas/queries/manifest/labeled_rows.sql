@@ -1,7 +1,15 @@
--- The labeled train images as manifest rows: round 0's manifest, and the labeled part of each
--- selection's (a temporary view the queries that need it name).
+-- The labeled rows of a manifest: the labeled train images, and the images people labeled in review
+-- (`reviews`: the newest review of each, unless the image is a labeled train image already). Round
+-- 0's manifest and the labeled part of each selection's (a temporary view the queries that need it name).
 CREATE OR REPLACE TEMP VIEW labeled_rows AS
 SELECT i.image_id, i.path, 'labeled' AS origin, c.class_id AS target, NULL::INTEGER[] AS target_index,
        NULL::FLOAT[] AS target_prob, 1 AS copies, CAST(1.0 AS FLOAT) AS weight, NULL::FLOAT AS confidence
 FROM images i JOIN classes c ON i.label = c.name
 WHERE i.split = 'train'
+UNION ALL
+SELECT r.image_id, (SELECT arg_min(i.path, array_position(['unlabeled', 'val', 'test', 'train'], i.split))
+                    FROM images i WHERE i.image_id = r.image_id) AS path,
+       'labeled' AS origin, c.class_id AS target, NULL::INTEGER[], NULL::FLOAT[], 1, CAST(1.0 AS FLOAT), NULL::FLOAT
+FROM (SELECT image_id, arg_max(label, imported_at) AS label FROM reviews GROUP BY image_id) r
+JOIN classes c ON r.label = c.name
+WHERE r.image_id NOT IN (SELECT image_id FROM images WHERE split = 'train' AND label IS NOT NULL)

@@ -1,1 +1,1 @@
-SELECT count(*), min(m.image_id) FROM manifest_ids m ANTI JOIN images i USING (image_id)
+SELECT count(*), min(m.image_id) FROM manifest_rows m ANTI JOIN images i USING (image_id)

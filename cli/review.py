@@ -1,0 +1,65 @@
+"""review export / review import: images for people to label in Label Studio, and their labels back."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from plabel.cli import _options as opt
+from plabel.cli._output import emitted, handle_errors, info
+from plabel.cli.app import app
+from plabel.review.tasks import ReviewExportOptions
+
+D = ReviewExportOptions(round=0, query="", out="")  # D: the library's defaults are the CLI's (one owner)
+review = typer.Typer(name="review", help="Review by people: Label Studio tasks out, labels back in.",
+                     no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(review, name="review")
+
+
+def export(
+    out: Annotated[Path, typer.Argument(help="The tasks file (.json); the labeling config is written beside it.")],
+    query: Annotated[str, opt.option("Read-only SQL whose image_id column picks the images, in order.")],
+    round: opt.Round = 0,
+    limit: Annotated[int | None, opt.option("At most this many tasks.", min=1)] = D.limit,
+    url_prefix: Annotated[str, opt.option("Prefix of each image's URL (Label Studio's local files by default).")]
+    = D.url_prefix,
+    document_root: Annotated[str, opt.option("What image URLs are relative to (LOCAL_FILES_DOCUMENT_ROOT).")]
+    = D.document_root,
+    overwrite: Annotated[bool, opt.option("Replace OUT if it exists.", "--overwrite")] = D.overwrite,
+    workspace: opt.Workspace = None,
+    json_output: opt.Json = False,
+):
+    """Write the images a query picks as Label Studio tasks, pre-annotated with round R's predictions."""
+    from plabel.review import export_tasks
+
+    ws = opt.open_ws(workspace)
+    r = export_tasks(ws, ReviewExportOptions(round, query, str(out), limit, url_prefix, document_root, overwrite))
+    if emitted(r, json_output):
+        return
+    info(f"Wrote {r.tasks} tasks ({r.predicted} pre-annotated by round {r.round}) to {r.out}; labeling config: "
+         f"{r.label_config}" + (f"; {r.media} shard members written out beside them" if r.media else "") + ".")
+
+
+def import_(
+    file: Annotated[Path, typer.Argument(help="Label Studio's JSON export of the annotated tasks.")],
+    from_name: Annotated[str, opt.option("The Choices control holding the label.")] = "label",
+    workspace: opt.Workspace = None,
+    json_output: opt.Json = False,
+):
+    """Read annotated tasks back: each labeled image becomes a labeled row of later manifests."""
+    from plabel.review import import_annotations
+
+    ws = opt.open_ws(workspace)
+    r = import_annotations(ws, file, from_name)
+    if emitted(r, json_output):
+        return
+    if r.already_imported:
+        info(f"Nothing new: this export was imported before (review {r.review_id}).")
+        return
+    info(f"Imported review {r.review_id}: {r.labeled} images labeled ({r.changed} differ from plabel's proposal), "
+         f"{r.unannotated} tasks without an annotation.")
+
+
+review.command("export")(handle_errors(export))
+review.command("import")(handle_errors(import_))

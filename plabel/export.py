@@ -1,0 +1,233 @@
+"""`plabel export`: a round's manifest in the forms other trainers read.
+
+- `csv` / `parquet`: one row per manifest row, with the absolute path (or, for a tar shard's member,
+  the shard, the offset and the size), the target id and name, soft targets, copies and weight.
+- `imagefolder`: `OUT/<class>/<image id>.<ext>`, a symbolic link to each file (a shard member's bytes
+  are written out); a row with c copies appears c times (`<id>_1.<ext>`, ...), so a plain
+  ImageFolder sampler sees the balancing.
+- `wds`: WebDataset tar shards `OUT/shard-000000.tar`, ... whose samples hold the image, `cls` (the
+  target id) and `json` (image id, target name, soft targets, weight, origin, confidence); a row
+  with c copies is c samples.
+
+Everything is written into a private folder beside OUT and renamed into place at the end: a crash
+leaves no OUT, or the old one.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tarfile
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from plabel import db, shards
+from plabel.errors import UsageError
+from plabel.images import read_bytes
+from plabel.manifest import read_manifest
+from plabel.sql import query
+from plabel.workspace import Workspace
+
+FORMATS = ("csv", "parquet", "imagefolder", "wds")
+EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif", "PPM": "ppm"}
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    round: int
+    out: str
+    format: str = "parquet"
+    shard_size: int = 10_000  # wds: samples per shard
+    overwrite: bool = False
+
+
+@dataclass
+class ExportResult:
+    round: int
+    format: str
+    out: str
+    rows: int  # manifest rows
+    samples: int  # rows times their copies (imagefolder, wds); rows otherwise
+    files: int  # files written
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Row:
+    image_id: str
+    source: str  # what a reader opens (Workspace.sources)
+    target: int
+    target_name: str
+    copies: int
+    extension: str
+    record: dict  # the row as the csv/parquet/json forms give it
+
+
+def export(ws: Workspace, o: ExportOptions) -> ExportResult:
+    """Write round R's manifest to `o.out` in `o.format`."""
+    if o.format not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)} (got {o.format!r})")
+    if o.shard_size < 1:
+        raise UsageError(f"--shard-size must be at least 1 (got {o.shard_size})")
+    file = ws.manifest_path(o.round)
+    if not file.is_file():
+        raise UsageError(f"round {o.round} has no manifest: run `plabel select --round {o.round}` first")
+    out = Path(os.path.abspath(o.out))
+    if (out.exists() or out.is_symlink()) and not o.overwrite:
+        raise UsageError(f"{out} exists (pass --overwrite to replace it)")
+    rows = _rows(ws, file)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(out)
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        samples, files = WRITERS[o.format](rows, tmp, o)
+        _publish(tmp, out)
+    finally:
+        _remove(tmp)
+    return ExportResult(o.round, o.format, str(out), len(rows), samples, files)
+
+
+def _rows(ws: Workspace, file: Path) -> list[_Row]:
+    names = ws.class_names()
+    m = read_manifest(ws, file, len(names))
+    t = pq.read_table(file)
+    con = ws.connect()
+    try:
+        ids = pa.table({"image_id": pa.array(m.image_ids.tolist(), pa.string())})
+        with db.registered(con, "wanted", ids):
+            formats = dict(db.rows(con, query("export/formats")))
+    finally:
+        con.close()
+    col = {c: t.column(c).to_pylist() if c in t.column_names else [None] * t.num_rows
+           for c in ("path", "origin", "confidence", "target_index", "target_prob")}
+    out = []
+    for k, image_id in enumerate(m.image_ids.tolist()):
+        source, target = m.files[k].decode(), int(m.target[k])
+        shard, offset, size = shards.parse(source) if shards.is_locator(source) else (None, None, None)
+        record = {"image_id": image_id, "path": source if shard is None else col["path"][k], "shard": shard,
+                  "member_offset": offset, "bytes": size, "origin": col["origin"][k] or "labeled",
+                  "target": target, "target_name": names[target], "target_index": col["target_index"][k],
+                  "target_prob": col["target_prob"][k], "copies": int(m.copies[k]),
+                  "weight": float(m.weight[k]), "confidence": col["confidence"][k]}
+        ext = EXTENSIONS.get(formats.get(image_id, ""), "img")
+        out.append(_Row(image_id, source, target, names[target], int(m.copies[k]), ext, record))
+    return out
+
+
+def _table(rows: list[_Row]) -> pa.Table:
+    return pa.Table.from_pylist([r.record for r in rows], schema=SCHEMA)
+
+
+SCHEMA = pa.schema([
+    ("image_id", pa.string()), ("path", pa.string()), ("shard", pa.string()), ("member_offset", pa.int64()),
+    ("bytes", pa.int64()), ("origin", pa.string()), ("target", pa.int64()), ("target_name", pa.string()),
+    ("target_index", pa.list_(pa.int32())), ("target_prob", pa.list_(pa.float32())), ("copies", pa.int64()),
+    ("weight", pa.float32()), ("confidence", pa.float32()),
+])
+
+
+def _parquet(rows: list[_Row], tmp: Path, o: ExportOptions) -> tuple[int, int]:
+    pq.write_table(_table(rows), tmp)
+    return len(rows), 1
+
+
+def _csv(rows: list[_Row], tmp: Path, o: ExportOptions) -> tuple[int, int]:
+    import pyarrow.csv as pcsv
+
+    t = _table(rows)
+    for name in ("target_index", "target_prob"):  # CSV has no lists: JSON text, as DuckDB writes them
+        i = t.column_names.index(name)
+        t = t.set_column(i, name, pa.array([None if v is None else json.dumps(v) for v in t.column(name).to_pylist()],
+                                           pa.string()))
+    pcsv.write_csv(t, tmp)
+    return len(rows), 1
+
+
+def folder_name(name: str) -> str:
+    """A class name as one safe path component: `/`, `\\`, NUL and other specials percent-encoded,
+    and no leading dot (`.`, `..`, hidden folders)."""
+    safe = quote(name, safe=" -_,+=@()[]{}!~'&;")
+    return "%2E" + safe[1:] if safe.startswith(".") else safe
+
+
+def _imagefolder(rows: list[_Row], tmp: Path, o: ExportOptions) -> tuple[int, int]:
+    files = 0
+    tmp.mkdir()
+    for r in rows:
+        folder = tmp / folder_name(r.target_name)
+        folder.mkdir(exist_ok=True)
+        for k in range(r.copies):
+            dest = folder / (f"{r.image_id}.{r.extension}" if k == 0 else f"{r.image_id}_{k}.{r.extension}")
+            if shards.is_locator(r.source):
+                dest.write_bytes(read_bytes(r.source))
+            else:
+                os.symlink(r.source, dest)
+            files += 1
+    return files, files
+
+
+def _wds(rows: list[_Row], tmp: Path, o: ExportOptions) -> tuple[int, int]:
+    tmp.mkdir()
+    samples = list(_samples(rows))
+    for shard, start in enumerate(range(0, len(samples), o.shard_size)):
+        with tarfile.open(tmp / f"shard-{shard:06d}.tar", "w", format=tarfile.USTAR_FORMAT) as tar:
+            for key, r in samples[start:start + o.shard_size]:
+                meta = {k: r.record[k] for k in ("image_id", "target", "target_name", "target_index", "target_prob",
+                                                  "weight", "origin", "confidence", "copies")}
+                for ext, data in ((r.extension, read_bytes(r.source)), ("cls", str(r.target).encode()),
+                                  ("json", json.dumps(meta).encode())):
+                    _add(tar, f"{key}.{ext}", data)
+    return len(samples), -(-len(samples) // o.shard_size)
+
+
+def _samples(rows: list[_Row]) -> Iterator[tuple[str, _Row]]:
+    """(WebDataset key, row): a row's copies as samples `<id>`, `<id>_1`, ... (keys have no dot)."""
+    for r in rows:
+        for k in range(r.copies):
+            yield (r.image_id if k == 0 else f"{r.image_id}_{k}"), r
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = len(data), 0o644, 0  # mtime 0: the same manifest, the same bytes
+    tar.addfile(info, io.BytesIO(data))
+
+
+WRITERS: dict[str, Callable[[list[_Row], Path, ExportOptions], tuple[int, int]]] = {
+    "csv": _csv, "parquet": _parquet, "imagefolder": _imagefolder, "wds": _wds,
+}
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """Rename the finished export into place; an old one is moved aside first, then removed."""
+    old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+    had = out.exists() or out.is_symlink()
+    if had:
+        os.rename(out, old)
+    os.rename(tmp, out)
+    if had:
+        _remove(old)
+
+
+def _remove_stale(out: Path) -> None:
+    """What a killed export left beside OUT (its private folder, or the old OUT moved aside)."""
+    for prefix in (f".{out.name}.tmp-", f".{out.name}.old-"):
+        for name in os.listdir(out.parent):  # names compared as text: OUT is never a pattern
+            if name.startswith(prefix) and len(name) == len(prefix) + 8:
+                _remove(out.parent / name)
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)

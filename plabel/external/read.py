@@ -1,0 +1,119 @@
+"""Prediction files from elsewhere as uniform records: timm's `inference.py` outputs as they are
+(csv, parquet, json, json-split, json-records), and a generic form of the same columns.
+
+A record is (key, outputs, indices, labels): the key names the image (`filename`, `path` or
+`image_id`); outputs are probabilities or logits (top-k, or one per class); indices (`index`)
+and labels (`label`) name the classes of top-k outputs. timm's `--results-separate-col` form
+(`prob_0`, `prob_1`, ...) is gathered back into lists.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from plabel.errors import UsageError
+
+KEY_COLUMNS = ("filename", "path", "image_id")
+OUTPUT_COLUMNS = {"prob": "prob", "probs": "prob", "logit": "logit", "logits": "logit"}
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)", re.IGNORECASE)
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"")
+
+
+@dataclass
+class Records:
+    key_column: str
+    keys: list[str]
+    outputs: list[list[float]]
+    output_type: str  # prob or logit
+    indices: list[list[int]] | None
+    labels: list[list[str]] | None
+
+
+def read_table(file: Path) -> pa.Table:
+    """The file as a table, by its extension: .parquet, .csv, .json (timm's index, split or
+    records orients) or .jsonl (one record per line)."""
+    suffix = file.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            return pq.read_table(file)
+        if suffix == ".csv":
+            import pyarrow.csv as pcsv
+
+            text = {c: pa.string() for c in (*KEY_COLUMNS, "label")}  # ids of digits only stay text
+            return pcsv.read_csv(file, convert_options=pcsv.ConvertOptions(column_types=text))
+        if suffix in (".json", ".jsonl"):
+            return pa.Table.from_pylist(_json_records(file))
+    except UsageError:
+        raise
+    except Exception as e:
+        raise UsageError(f"{file}: cannot be read as {suffix[1:] or 'a table'} ({_one_line(e)})") from None
+    raise UsageError(f"{file}: expected .parquet, .csv, .json or .jsonl predictions")
+
+
+def _json_records(file: Path) -> list[dict]:
+    text = file.read_text(encoding="utf-8")
+    if file.suffix.lower() == ".jsonl" or (text.lstrip().startswith("{") and "\n{" in text.strip()):
+        try:
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        except ValueError:
+            pass  # one JSON document that happens to hold a line starting with {
+    doc = json.loads(text)
+    if isinstance(doc, list):
+        return doc
+    if isinstance(doc, dict) and "columns" in doc and "data" in doc:  # orient=split
+        return [dict(zip(doc["columns"], row, strict=True)) for row in doc["data"]]
+    if isinstance(doc, dict) and all(isinstance(v, dict) for v in doc.values()):  # orient=index: filename -> row
+        return [{"filename": k, **v} for k, v in doc.items()]
+    raise UsageError(f"{file}: JSON predictions must be a list of records, timm's split orient or its index orient")
+
+
+def records(t: pa.Table, file: Path, key_column: str | None, output_type: str) -> Records:
+    """The table's records; UsageError names what is missing."""
+    names = t.column_names
+    key = key_column or next((c for c in KEY_COLUMNS if c in names), None)
+    if key is None or key not in names:
+        raise UsageError(f"{file}: no image column: expected one of {', '.join(KEY_COLUMNS)} "
+                         f"(found {', '.join(names[:12])})")
+    out_name = next((c for c in OUTPUT_COLUMNS if c in names or f"{c}_0" in names), None)
+    if out_name is None:
+        raise UsageError(f"{file}: no output column: expected prob, probs, logit or logits (timm's `prob`/`logit`)")
+    kind = OUTPUT_COLUMNS[out_name] if output_type == "auto" else output_type
+    outputs = _column(t, out_name, float) or []  # found above: never None
+    return Records(key, [str(k) for k in t.column(key).to_pylist()], outputs, kind, _column(t, "index", int),
+                   _column(t, "label", str))
+
+
+def _column(t: pa.Table, name: str, kind) -> list | None:
+    """A list column, a scalar column (top-1) or separate `name_0`, `name_1`, ... columns, as lists."""
+    if name in t.column_names:
+        return [_cell(v, kind) for v in t.column(name).to_pylist()]
+    parts = sorted((int(c[len(name) + 1:]), c) for c in t.column_names if re.fullmatch(rf"{name}_\d+", c))
+    if not parts:
+        return None
+    cols = [t.column(c).to_pylist() for _, c in parts]
+    return [[_cell(v, kind)[0] for v in row] for row in zip(*cols, strict=True)]
+
+
+def _cell(v, kind) -> list:
+    """One cell as a list: a list, a scalar, or the text pandas writes for a numpy array
+    (`[0.91 0.05]`, `['cat' 'dog']`) or a list (`[0.91, 0.05]`)."""
+    if v is None:
+        return []
+    if isinstance(v, list | tuple):  # a null inside a list: NaN (an output), -1 (a class index): both refused
+        return [kind(x) if x is not None else {float: float("nan"), int: -1}.get(kind, "") for x in v]
+    if isinstance(v, str):
+        if kind is str:
+            quoted = [a or b for a, b in _QUOTED.findall(v)]
+            return quoted if v.strip().startswith("[") else [v]
+        return [kind(float(x)) if kind is int else kind(x) for x in _NUMBER.findall(v)]
+    return [kind(v)]  # a scalar: a top-1 output
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())[:200] or type(e).__name__

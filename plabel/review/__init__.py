@@ -1,0 +1,8 @@
+"""Review by people: the images a query picks, as Label Studio tasks, and their labels read back."""
+from __future__ import annotations
+
+from plabel.review.annotations import ReviewImportResult, import_annotations
+from plabel.review.tasks import ReviewExportOptions, ReviewExportResult, export_tasks, label_config
+
+__all__ = ["ReviewExportOptions", "ReviewExportResult", "ReviewImportResult", "export_tasks", "import_annotations",
+           "label_config"]

@@ -1,0 +1,133 @@
+"""`plabel review export`: the images a query picks as Label Studio tasks, pre-annotated by round R.
+
+Each task's `data` holds the image's URL (Label Studio's local-files form by default), its
+`image_id` and the round; its `predictions` hold round R's class as a Choices pre-annotation with
+the confidence as `score` and the checkpoint as `model_version`. A Label Studio labeling config
+with the workspace's classes is written beside the tasks. A shard member cannot be served as a
+file: its bytes are written into a media folder beside the tasks, and the task points there.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+from xml.sax.saxutils import quoteattr
+
+import pyarrow as pa
+
+from plabel import db, storage
+from plabel.errors import UsageError
+from plabel.export import EXTENSIONS
+from plabel.images import read_bytes
+from plabel.query import run_query
+from plabel.sql import query
+from plabel.workspace import Workspace
+
+FROM_NAME, TO_NAME = "label", "image"  # the labeling config's Choices and Image names
+
+
+@dataclass(frozen=True)
+class ReviewExportOptions:
+    round: int
+    query: str  # read-only SQL whose `image_id` column names the images to review, in order
+    out: str  # the tasks file (.json)
+    limit: int | None = None
+    url_prefix: str = "/data/local-files/?d="  # Label Studio's local files; or http://host/ of a file server
+    document_root: str = "/"  # what URLs are relative to (Label Studio's LOCAL_FILES_DOCUMENT_ROOT)
+    overwrite: bool = False
+
+
+@dataclass
+class ReviewExportResult:
+    round: int
+    tasks: int
+    predicted: int  # tasks with a pre-annotation
+    out: str
+    label_config: str
+    media: int  # shard members written out
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def export_tasks(ws: Workspace, o: ReviewExportOptions) -> ReviewExportResult:
+    out = Path(os.path.abspath(o.out))
+    if out.suffix.lower() != ".json":
+        raise UsageError(f"{out}: the tasks file must end in .json")
+    if out.exists() and not o.overwrite:
+        raise UsageError(f"{out} exists (pass --overwrite to replace it)")
+    if o.limit is not None and o.limit < 1:
+        raise UsageError(f"--limit must be at least 1 (got {o.limit})")
+    rows = _rows(ws, o, _picked(ws, o))
+    media_dir = out.with_name(f"{out.stem}-media")
+    tasks, media = [], 0
+    for image_id, path, shard, offset, size, fmt, predicted, conf, ckpt, model in rows:
+        source = ws.sources([path], [shard], [offset], [size])[0]
+        if shard is not None:  # Label Studio serves files: the member's bytes become one
+            media_dir.mkdir(parents=True, exist_ok=True)
+            file = media_dir / f"{image_id}.{EXTENSIONS.get(fmt, 'img')}"
+            storage.write_bytes_atomic(file, read_bytes(source))
+            source, media = str(file), media + 1
+        task: dict = {"data": {"image": _url(source, o), "image_id": image_id, "plabel_round": o.round, "path": path}}
+        if predicted is not None:
+            task["predictions"] = [{"model_version": f"{ckpt} ({model})", "score": float(conf), "result": [
+                {"from_name": FROM_NAME, "to_name": TO_NAME, "type": "choices", "value": {"choices": [predicted]}}]}]
+        tasks.append(task)
+    config = out.with_name(f"{out.stem}.label-config.xml")
+    storage.write_text_atomic(config, label_config(ws.class_names()))
+    storage.write_text_atomic(out, json.dumps(tasks, indent=1, ensure_ascii=False))
+    return ReviewExportResult(o.round, len(tasks), sum("predictions" in t for t in tasks), str(out), str(config),
+                              media)
+
+
+def _picked(ws: Workspace, o: ReviewExportOptions) -> list[str]:
+    """The distinct image ids the query returns, in its order, up to the limit."""
+    result = run_query(ws, o.query)
+    try:
+        if "image_id" not in result.columns:
+            raise UsageError("the review query must return an image_id column "
+                             f"(it returns {', '.join(result.columns)})")
+        ids: dict[str, None] = {}
+        for batch in result.reader:
+            for v in batch.column(result.columns.index("image_id")).to_pylist():
+                if v is not None:
+                    ids.setdefault(str(v))
+                if o.limit and len(ids) >= o.limit:
+                    return list(ids)
+        return list(ids)
+    finally:
+        result.close()
+
+
+def _rows(ws: Workspace, o: ReviewExportOptions, ids: list[str]) -> list[tuple]:
+    if not ids:
+        raise UsageError("the review query picked no images")
+    wanted = pa.table({"seq": pa.array(range(len(ids)), pa.int64()), "image_id": pa.array(ids, pa.string())})
+    con = ws.connect()
+    try:
+        with db.registered(con, "wanted", wanted):
+            rows = db.rows(con, query("review/tasks"), {"round": o.round})
+    finally:
+        con.close()
+    if len(rows) < len(ids):
+        missing = sorted(set(ids) - {r[0] for r in rows})
+        raise UsageError(f"{len(missing)} image ids the query returned are not in the workspace (e.g. {missing[0]})")
+    return rows
+
+
+def _url(source: str, o: ReviewExportOptions) -> str:
+    root = os.path.abspath(o.document_root)
+    if os.path.commonpath([root, source]) != root:
+        raise UsageError(f"{source} is outside --document-root {root}: Label Studio could not serve it")
+    return o.url_prefix + quote(os.path.relpath(source, root))
+
+
+def label_config(classes: list[str]) -> str:
+    """A Label Studio labeling config: the image and one single choice among the classes (names
+    are XML attributes, quoted: a class name is never markup)."""
+    choices = "\n".join(f"    <Choice value={quoteattr(c)}/>" for c in classes)
+    return (f'<View>\n  <Image name="{TO_NAME}" value="$image"/>\n'
+            f'  <Choices name="{FROM_NAME}" toName="{TO_NAME}" choice="single" showInLine="true">\n'
+            f"{choices}\n  </Choices>\n</View>\n")
