@@ -137,11 +137,18 @@ def test_a_round_trains_and_exports_from_shards(shard_ws, tmp_path):
     assert ws.rows("SELECT count(DISTINCT image_id) FROM predictions WHERE round = 0 AND split = 'unlabeled'")[0][0] \
         == pool
     assert res.rejected == 0
+    from plabel.dedup import DedupOptions, dedup
+    from plabel.report import write_report
+
+    d = dedup(ws, 0, DedupOptions(sample=64))  # its synthetic copies are made from members read by offset
+    assert d is not None
     sel = select(ws, SelectOptions(round=0, threshold=0.0, balance="topk"))
     m = pq.read_table(ws.manifest_path(0)).to_pylist()
     assert any("#" in r["path"] for r in m if r["origin"] == "pseudo")
     student = train(ws, TrainOptions(round=1, epochs=1, **FAST))
     assert student.checkpoint_id
+    html = Path(write_report(ws, 0, tmp_path / "report.html").path).read_text()
+    assert html.count("data:image/png;base64,") >= 10  # thumbnails of pseudo labels, read from shards
     out = export(ws, ExportOptions(round=0, out=str(tmp_path / "wds"), format="wds", shard_size=100))
     assert out.samples == sum(r["copies"] for r in m) and sel.n_pseudo_copies + sel.n_labeled == out.samples
     # WebDataset itself reads the shards back: the same targets, the same image bytes
