@@ -61,6 +61,10 @@ def _expanded(pattern: str) -> list[Path]:
 
 
 def _existing(paths: list[Path], source: str) -> list[Path]:
+    other = [p for p in paths if p.suffix.lower() != ".tar"]
+    if other:  # compressed shards cannot be read by offset; image files belong in a .csv listing
+        raise UsageError(f"{source}: names {other[0]}, which is not a .tar shard (list image files in a .csv "
+                         "with a path column)")
     missing = [p for p in paths if not p.is_file()]
     if missing:
         raise UsageError(f"{source}: {len(missing)} of {len(paths)} shards do not exist (first: {missing[0]})")

@@ -70,6 +70,8 @@ def test_a_crafted_member_row_is_a_reject_not_a_crash(tmp_path, offset, size):
 @pytest.mark.parametrize("source,message", [
     ("missing-{000..003}.tar", "4 of 4 shards do not exist"),
     ("listing.txt", "outside the listing's folder"),
+    ("img-{1..3}.png", "not a .tar shard"),
+    ("pool-{1..2}.tar.gz", "not a .tar shard"),
 ])
 def test_bad_shard_sources(tmp_path, source, message):
     (tmp_path / "listing.txt").write_text("../elsewhere.tar\n")
