@@ -26,6 +26,10 @@ def select(
     target_precision: Annotated[
         float, opt.option("--threshold auto: the precision the val estimate's lower bound must reach.")
     ] = DEFAULTS.target_precision,
+    below_target: Annotated[
+        str, opt.option("--threshold auto, a class below the target at every threshold: best (keep its most "
+                        "precise stretch) or exclude (keep nothing).")
+    ] = DEFAULTS.below_target,
     per_class: Annotated[
         str,
         opt.option("Images per class N, or auto (the median class size of the deduplicated pool, before the "
@@ -57,7 +61,7 @@ def select(
     ws, round_ = opt.open_round(workspace, round_)
     options = SelectOptions(
         round=round_, threshold=parse_threshold(threshold), per_class=parse_per_class(per_class), balance=balance,
-        labels=labels, target_precision=target_precision, temperature=temperature, seed=seed,
+        labels=labels, target_precision=target_precision, below_target=below_target, temperature=temperature, seed=seed,
         keep_duplicates=keep_duplicates, include_labeled=labeled, dry_run=dry_run or what_if, overwrite=overwrite,
     )
     if what_if:

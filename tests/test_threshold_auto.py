@@ -47,10 +47,19 @@ def test_classes_with_too_few_val_predictions_take_the_global_threshold():
     assert out[1].threshold == pytest.approx(pooled[0])
 
 
-def test_no_threshold_reaching_the_target_keeps_nothing():
-    val = {0: (np.linspace(1, 0, 50), np.arange(50) % 2 == 0)}
-    (c,) = choose(val, [0], target=0.95)
-    assert c.source == "none" and c.threshold == math.inf
+def test_no_threshold_reaching_the_target_keeps_the_most_precise_stretch_or_nothing():
+    conf = np.linspace(1, 0, 50)
+    right = np.r_[np.ones(8, bool), np.arange(42) % 2 == 0]  # 8 right at the top, then one in two
+    (c,) = choose({0: (conf, right)}, [0], target=0.95)
+    n = np.arange(1, 51)
+    bounds = lower_bound(np.cumsum(right), n)
+    assert c.source == "best" and c.val_support == int(np.argmax(bounds)) + 1 == 9  # 8 right + the next right
+    assert c.threshold == pytest.approx(conf[8]) and c.lower_bound == pytest.approx(bounds.max())
+    assert c.lower_bound < 0.95
+    (x,) = choose({0: (conf, right)}, [0], target=0.95, below_target="exclude")
+    assert x.source == "none" and x.threshold == math.inf
+    (empty,) = choose({0: (conf, np.zeros(50, bool))}, [0], target=0.95)  # nothing right: nothing to keep
+    assert empty.source == "none"
 
 
 # -- through select, on crafted tables whose correct share per threshold is known ------------------
@@ -153,7 +162,9 @@ def test_a_class_that_cannot_bound_alone_takes_the_global_threshold_unless_seen_
     out = {c.class_id: c for c in choose(val, [0, 1, 2, 3], target=0.9)}
     assert out[0].source == "class"
     assert out[1].source == "global" and np.isfinite(out[1].threshold)
-    assert out[2].source == "none" and out[2].threshold == math.inf
+    assert out[2].source == "best" and out[2].lower_bound < 0.9  # its most precise stretch, said as such
+    strict = {c.class_id: c for c in choose(val, [0, 1, 2, 3], target=0.9, below_target="exclude")}
+    assert strict[2].source == "none" and strict[2].threshold == math.inf
     assert upper_bound(10, 12) >= 0.9 > upper_bound(20, 40)
     assert out[3].source == "global" and out[3].threshold == out[1].threshold
 

@@ -8,10 +8,15 @@ bound, at `confidence` (0.9), must reach the target. The lowest such t keeps the
 A class whose own val predictions cannot bound the precision at any threshold (too few of
 them, or too few at high confidence) takes the global threshold, chosen the same way over
 every class's val predictions, unless its val predictions above that threshold are shown to be
-right less often than the target (the upper bound, at the same confidence, falls short): then it
-keeps nothing. Both are said. Only evidence excludes a class: a point estimate below the target
-from a dozen val images is not enough, as a single wrong prediction among them would make it so
-and the student would lose every pseudo label of the class (balancing then favours the others).
+right less often than the target (the upper bound, at the same confidence, falls short). Only
+evidence counts against a class: a point estimate below the target from a dozen val images is not
+enough, as a single wrong prediction among them would make it so.
+
+A class that cannot reach the target at all keeps its most precise stretch: the threshold whose
+lower bound is highest over its own val predictions (`below_target="best"`, the default), and the
+notes say so with its estimated precision. Dropping it instead (`below_target="exclude"`) costs the
+student dearly: balancing gives every other class N pseudo labels and this one none, and on the
+photo pool of benchmarks/threshold_auto.py one such class cost 6 points of test accuracy.
 
 """
 from __future__ import annotations
@@ -81,8 +86,23 @@ def lowest_threshold(conf: np.ndarray, correct: np.ndarray, target: float,
     return float(c[i]), int(n[i]), float(k[i] / n[i]), float(bounds[i])
 
 
+def most_precise(conf: np.ndarray, correct: np.ndarray,
+                 confidence: float = CONFIDENCE) -> tuple[float, int, float, float] | None:
+    """(threshold, support, precision, bound) of the threshold with the highest lower bound (the
+    lowest such threshold on a tie), over one class's val predictions; None without any right."""
+    if len(conf) == 0 or not np.asarray(correct, bool).any():
+        return None
+    order = np.argsort(-np.asarray(conf, np.float64), kind="stable")
+    c, ok = np.asarray(conf, np.float64)[order], np.asarray(correct, bool)[order]
+    n, k = np.arange(1, len(c) + 1), np.cumsum(ok)
+    last = np.r_[c[1:] != c[:-1], True]
+    bounds = np.where(last, lower_bound(k, n, confidence), -1.0)
+    i = len(bounds) - 1 - int(np.argmax(bounds[::-1]))  # the last (lowest threshold) of the highest
+    return float(c[i]), int(n[i]), float(k[i] / n[i]), float(bounds[i])
+
+
 def choose(val: dict[int, tuple[np.ndarray, np.ndarray]], classes: list[int], target: float,
-           confidence: float = CONFIDENCE) -> list[ClassThreshold]:
+           confidence: float = CONFIDENCE, below_target: str = "best") -> list[ClassThreshold]:
     """One threshold per class from the val predictions per predicted class: (confidences, right)."""
     pooled = [np.concatenate([v[i] for v in val.values()]) if val else np.zeros(0) for i in (0, 1)]
     fallback = lowest_threshold(pooled[0], pooled[1], target, confidence)
@@ -94,6 +114,8 @@ def choose(val: dict[int, tuple[np.ndarray, np.ndarray]], classes: list[int], ta
             found = lowest_threshold(conf, right, target, confidence)
         if found is None and _global_fits(conf, right, fallback, target):
             found, source = fallback, "global"
+        if found is None and below_target == "best":
+            found, source = most_precise(conf, right, confidence), "best"
         if found is None:
             out.append(ClassThreshold(c, math.inf, 0, None, None, "none"))
         else:
@@ -139,7 +161,7 @@ def class_thresholds(con, o, class_ids: list[int]) -> dict[int, ClassThreshold]:
         val[class_id][0].append(confidence)
         val[class_id][1].append(right)
     arrays = {c: (np.array(v[0], np.float64), np.array(v[1], bool)) for c, v in val.items()}
-    return {t.class_id: t for t in choose(arrays, class_ids, o.target_precision)}
+    return {t.class_id: t for t in choose(arrays, class_ids, o.target_precision, below_target=o.below_target)}
 
 
 def threshold_notes(o, classes) -> list[str]:
@@ -148,11 +170,17 @@ def threshold_notes(o, classes) -> list[str]:
         return []
     fallback = [c.name for c in classes if c.threshold_source == "global"]
     none = [c.name for c in classes if c.threshold_source == "none"]
+    best = [f"{c.name} (estimated {c.val_precision:.2f}, lower bound {c.val_lower_bound:.2f})"
+            for c in classes if c.threshold_source == "best"]
     notes = []
+    if best:
+        notes.append(f"below precision {o.target_precision:g} on val at every threshold, the global one included: "
+                     f"{', '.join(best)} keep their most precise stretch (--below-target exclude drops them)")
     if fallback:
         notes.append(f"too few val predictions to bound the precision of {', '.join(fallback)} on their own: "
                      f"they take the threshold chosen over all classes")
     if none:
         notes.append(f"{', '.join(none)}: below precision {o.target_precision:g} on val at every threshold, the "
-                     f"global one included (its upper bound falls short): nothing is selected for them")
+                     f"global one included (its upper bound falls short), or without a right val prediction: "
+                     f"nothing is selected for them")
     return notes

@@ -7,6 +7,7 @@ from plabel.errors import UsageError, check_finite
 from plabel.values import auto_or
 
 BALANCES = ("topk", "copies", "none")
+BELOW_TARGET = ("best", "exclude")
 LABELS = ("hard", "soft")
 
 
@@ -15,6 +16,7 @@ class SelectOptions:
     round: int
     threshold: float | str = 0.3  # or "auto": per class, from val (plabel.selection.auto)
     target_precision: float = 0.9  # --threshold auto: precision the val lower bound must reach
+    below_target: str = "best"  # --threshold auto, a class below the target: its most precise stretch, or exclude
     per_class: int | str = "auto"  # N, or auto: the median class size of the deduplicated pool
     balance: str = "topk"
     labels: str = "hard"
@@ -73,6 +75,8 @@ def validate(o: SelectOptions) -> None:
         raise UsageError(f"--threshold must be in [0, 1] or auto (got {o.threshold})")
     if not 0 < o.target_precision <= 1:
         raise UsageError(f"--target-precision must be in (0, 1] (got {o.target_precision})")
+    if o.below_target not in BELOW_TARGET:
+        raise UsageError(f"--below-target must be one of {', '.join(BELOW_TARGET)} (got {o.below_target!r})")
     if o.balance not in BALANCES:
         raise UsageError(f"--balance must be one of {', '.join(BALANCES)}")
     if o.labels not in LABELS:

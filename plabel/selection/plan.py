@@ -159,7 +159,7 @@ def _fingerprint(ws: Workspace, o: SelectOptions, n, checkpoint_id: str, soft_so
     dup_files = sorted(ws.round_dir("duplicates", o.round).glob("*.parquet"))
     auto = o.threshold == "auto"
     # a fixed threshold's selection keeps the id it had before --threshold auto existed
-    ignored = ("dry_run", "overwrite") if auto else ("dry_run", "overwrite", "target_precision")
+    ignored = ("dry_run", "overwrite") if auto else ("dry_run", "overwrite", "target_precision", "below_target")
     inputs = {
         "options": {k: v for k, v in asdict(o).items() if k not in ignored},
         "per_class": n,

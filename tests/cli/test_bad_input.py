@@ -70,6 +70,7 @@ CASES = [
     (["select", "--round", "0", "--threshold", "auto", "--target-precision", "nan"], "--target-precision"),
     (["select", "--round", "0", "--threshold", "auto", "--target-precision", "0"], "--target-precision must be in"),
     (["select", "--round", "0", "--threshold", "auto"], "infer --round 0 --split val"),
+    (["select", "--round", "0", "--threshold", "auto", "--below-target", "drop"], "--below-target must be one of"),
     (["select", "--round", "0", "--what-if", "--threshold", "2"], "--threshold must be in [0, 1] or auto"),
     (["infer", "--round", "0", "--temperature", "hot"], "--temperature must be > 0 or auto"),
     (["infer", "--round", "0", "--temperature", "auto", "--overwrite"], "never calibrated"),
