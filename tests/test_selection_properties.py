@@ -45,7 +45,7 @@ def build(tmp_path, rows, leaked):
     return ws
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=tables(), opts=OPTIONS)
 def test_selection_invariants(tmp_path_factory, data, opts):
     rows, leaked = data

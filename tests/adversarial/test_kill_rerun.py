@@ -60,3 +60,30 @@ def test_killed_dedup_and_calibrate_rerun_at_once(ws):
     assert killed(run_plabel(args, kill_at=1))
     assert run_plabel(args).returncode == 0
     assert ws.rows("SELECT count(*) FROM calibrations")[0][0] == 1
+
+
+def test_a_writer_killed_while_refreshing_the_catalog_leaves_a_usable_one(ws, tmp_path):
+    """Every writer ends by rebuilding a stale catalog.duckdb: killed at each of its steps, the
+    catalog is the old one or the new one, never half of one, and the next writer rebuilds it."""
+    import duckdb
+
+    from tests.crashes import count_points
+
+    stale = shutil.copytree(ws.root, tmp_path / "stale")  # its catalog names the old folder
+    points = count_points(["init", stale], tmp_path)
+    assert points >= 1
+    for kill_at in range(1, points + 1):
+        root = shutil.copytree(ws.root, tmp_path / f"k{kill_at}")
+        r = run_plabel(["init", root], kill_at=kill_at)
+        assert killed(r), (kill_at, r.stderr)
+        con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+        try:
+            assert con.execute("SELECT count(*) FROM images").fetchone()[0] > 0
+        finally:
+            con.close()
+        assert run_plabel(["init", root]).returncode == 0
+        con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+        try:
+            assert con.execute("SELECT count(*) FROM images").fetchone()[0] > 0
+        finally:
+            con.close()
