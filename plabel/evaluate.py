@@ -41,7 +41,7 @@ def as_split(ws: Workspace, rows: list[tuple], limit: int | None = None) -> Labe
     `limit` of them."""
     if limit:
         rows = rows[:limit]
-    sources = ws.sources([r[1] for r in rows], *([r[i] for r in rows] for i in (3, 4, 5)))
+    sources = [ws.source(r[1], *r[3:6]) for r in rows]
     return LabeledSplit([r[0] for r in rows], to_bytes_array(sources),
                         np.array([r[2] for r in rows], dtype=np.int64), [r[1] for r in rows])
 

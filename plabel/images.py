@@ -93,7 +93,7 @@ def _open(data: bytes, pixel_limit: int) -> Image.Image:
         raise RejectedImage("not an image (format not recognised)") from None
     except Exception as e:  # Pillow raises many types on hostile headers
         kind = "truncated or corrupt image" if "trunc" in str(e).lower() else "not an image"
-        raise RejectedImage(f"{kind}: {_one_line(e)}") from None
+        raise RejectedImage(f"{kind}: {one_line(e)}") from None
     w, h = im.size
     if w <= 0 or h <= 0:
         raise RejectedImage(f"invalid size {w}x{h}")
@@ -108,7 +108,7 @@ def _load(im: Image.Image) -> None:
     except Image.DecompressionBombError:
         raise RejectedImage("too many pixels (decompression bomb)") from None
     except Exception as e:
-        raise RejectedImage(f"truncated or corrupt image: {_one_line(e)}") from None
+        raise RejectedImage(f"truncated or corrupt image: {one_line(e)}") from None
 
 
 @contextmanager
@@ -120,7 +120,8 @@ def quiet_pillow():
         yield
 
 
-def _one_line(e: Exception) -> str:
+def one_line(e: Exception) -> str:
+    """An exception's message on one line, at most 200 characters (its type when it has none)."""
     text = " ".join(str(e).split()) or type(e).__name__
     return text[:200]
 

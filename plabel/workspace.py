@@ -27,7 +27,7 @@ import tomli_w
 import tomllib
 
 from plabel import db, shards, storage
-from plabel.errors import UnknownRound, UsageError, WorkspaceNotFound
+from plabel.errors import DataError, UnknownRound, UsageError, WorkspaceNotFound
 from plabel.lock import write_lock
 from plabel.schema import TableSchema, quote_ident, tables, views
 from plabel.sql import query
@@ -126,12 +126,18 @@ class Workspace:
         p = Path(stored)
         return p if p.is_absolute() else self.root / p
 
+    def source(self, path: str, shard: str | None, offset: int | None, size: int | None) -> str:
+        """What a reader opens for an image row (path, shard, member_offset, bytes): a file's
+        resolved path, or a tar shard member's locator (plabel.shards)."""
+        if shard is None:
+            return str(self.resolve_path(path))
+        if offset is None or size is None:  # ingest writes all three: a crafted or damaged row
+            raise DataError(f"image {path!r} names shard {shard!r} but no member_offset or bytes")
+        return shards.source_of(str(self.resolve_path(shard)), offset, size)
+
     def sources(self, paths: list[str], shards_: list, offsets: list, sizes: list) -> list[str]:
-        """What readers open for image rows (path, shard, member_offset, bytes): a file's resolved
-        path, or a tar shard member's locator (plabel.shards)."""
-        return [str(self.resolve_path(p)) if s is None else
-                shards.source_of(str(self.resolve_path(s)), o, n)
-                for p, s, o, n in zip(paths, shards_, offsets, sizes, strict=True)]
+        """`source` over columns."""
+        return [self.source(*row) for row in zip(paths, shards_, offsets, sizes, strict=True)]
 
     # -- tables --------------------------------------------------------------------------
     def has_files(self, schema: TableSchema) -> bool:

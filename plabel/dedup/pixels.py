@@ -27,7 +27,7 @@ class Thumbnails:
         ids that have a thumbnail."""
         with db.registered(self.con, "wanted", pa.table({"image_id": pa.array(ids, pa.string())})):
             rows = db.rows(self.con, query("dedup/fingerprints"))
-        sources = self.ws.sources(*([r[i] for r in rows] for i in (1, 2, 3, 4)))
+        sources = [self.ws.source(*r[1:5]) for r in rows]
         found = {r[0]: (source, r[5], r[6]) for r, source in zip(rows, sources, strict=True)}
         blank = bytes(fingerprints.THUMBNAIL_BYTES)
         thumbs, colours, ok = [], np.full((len(ids), 3), np.nan), np.ones(len(ids), bool)

@@ -63,7 +63,7 @@ def find(ws: Workspace, round: int, o: DedupOptions, progress: Progress = NULL) 
     try:
         rows = db.rows(con, query("dedup/pool"), {"round": round})
         pool = Pool([r[0] for r in rows], np.array([r[1] for r in rows], np.float64),
-                    np.array([r[2] for r in rows], np.int64), ws.sources(*([r[i] for r in rows] for i in (3, 4, 5, 6))))
+                    np.array([r[2] for r in rows], np.int64), [ws.source(*r[3:7]) for r in rows])
         found = Findings(pool, db.relation(con, query("dedup/exact")).to_arrow_table().to_pylist())
         others = {s: [r[0] for r in db.rows(con, query("dedup/split_ids"), {"split": s})] for s in OTHER_SPLITS}
         others = {s: ids for s, ids in others.items() if ids}

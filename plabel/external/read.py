@@ -16,6 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from plabel.errors import UsageError
+from plabel.images import one_line
 
 KEY_COLUMNS = ("filename", "path", "image_id")
 OUTPUT_COLUMNS = {"prob": "prob", "probs": "prob", "logit": "logit", "logits": "logit"}
@@ -52,7 +53,7 @@ def read_table(file: Path) -> pa.Table:
     except UsageError:
         raise
     except Exception as e:
-        raise UsageError(f"{file}: cannot be read as {suffix[1:] or 'a table'} ({_one_line(e)})") from None
+        raise UsageError(f"{file}: cannot be read as {suffix[1:] or 'a table'} ({one_line(e)})") from None
     raise UsageError(f"{file}: expected .parquet, .csv, .json or .jsonl predictions")
 
 
@@ -114,6 +115,3 @@ def _cell(v, kind) -> list:
         return [kind(float(x)) if kind is int else kind(x) for x in _NUMBER.findall(v)]
     return [kind(v)]  # a scalar: a top-1 output
 
-
-def _one_line(e: Exception) -> str:
-    return " ".join(str(e).split())[:200] or type(e).__name__

@@ -45,7 +45,7 @@ def thumbnail(ws: Workspace, where: tuple) -> str | None:
     if where[0] is None:
         return None
     try:
-        im = load_rgb(ws.sources(*([x] for x in where))[0])
+        im = load_rgb(ws.source(*where))
     except RejectedImage:
         return None
     im.thumbnail((THUMB, THUMB))

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from plabel import db, storage
 from plabel.errors import UsageError
+from plabel.images import one_line
 from plabel.review.tasks import FROM_NAME
 from plabel.schema import table
 from plabel.sql import query
@@ -72,7 +73,7 @@ def _tasks(file: Path) -> list[dict]:
     try:
         doc = json.loads(file.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
-        raise UsageError(f"{file}: not a JSON file ({' '.join(str(e).split())[:200]})") from None
+        raise UsageError(f"{file}: not a JSON file ({one_line(e)})") from None
     if not isinstance(doc, list) or not all(isinstance(t, dict) for t in doc):
         raise UsageError(f"{file}: a Label Studio JSON export is a list of tasks")
     return doc

@@ -64,7 +64,7 @@ def export_tasks(ws: Workspace, o: ReviewExportOptions) -> ReviewExportResult:
     media_dir = out.with_name(f"{out.stem}-media")
     tasks, media = [], 0
     for image_id, path, shard, offset, size, fmt, predicted, conf, ckpt, model in rows:
-        source = ws.sources([path], [shard], [offset], [size])[0]
+        source = ws.source(path, shard, offset, size)
         if shard is not None:  # Label Studio serves files: the member's bytes become one
             media_dir.mkdir(parents=True, exist_ok=True)
             file = media_dir / f"{image_id}.{EXTENSIONS.get(fmt, 'img')}"

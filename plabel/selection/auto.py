@@ -67,23 +67,40 @@ def enough(n: int, target: float, confidence: float = CONFIDENCE) -> bool:
     return n > 0 and float(lower_bound(n, n, confidence)) >= target
 
 
+@dataclass(frozen=True)
+class _Prefixes:
+    """One class's val predictions by falling confidence: for each, the threshold at it keeps the
+    prefix up to it, with n predictions, k right, and the lower bound of k / n (-1 inside a run of
+    ties: a threshold keeps every tie, so only the last of each counts)."""
+
+    conf: np.ndarray
+    n: np.ndarray
+    k: np.ndarray
+    bounds: np.ndarray
+
+    def at(self, i: int) -> tuple[float, int, float, float]:
+        """(threshold, support, precision, bound) of the threshold at prefix i."""
+        return float(self.conf[i]), int(self.n[i]), float(self.k[i] / self.n[i]), float(self.bounds[i])
+
+
+def _prefixes(conf: np.ndarray, correct: np.ndarray, confidence: float) -> _Prefixes:
+    order = np.argsort(-np.asarray(conf, np.float64), kind="stable")
+    c, ok = np.asarray(conf, np.float64)[order], np.asarray(correct, bool)[order]
+    n, k = np.arange(1, len(c) + 1), np.cumsum(ok)
+    last = np.r_[c[1:] != c[:-1], True]
+    return _Prefixes(c, n, k, np.where(last, lower_bound(k, n, confidence), -1.0))
+
+
 def lowest_threshold(conf: np.ndarray, correct: np.ndarray, target: float,
                      confidence: float = CONFIDENCE) -> tuple[float, int, float, float] | None:
     """(threshold, support, precision, bound) of the lowest threshold whose bound reaches the
     target, over the val predictions of one class (their confidences, whether each is right)."""
     if len(conf) == 0:
         return None
-    order = np.argsort(-np.asarray(conf, np.float64), kind="stable")
-    c, ok = np.asarray(conf, np.float64)[order], np.asarray(correct, bool)[order]
-    n = np.arange(1, len(c) + 1)
-    k = np.cumsum(ok)
-    last = np.r_[c[1:] != c[:-1], True]  # a threshold keeps every tie: only the last of each counts
-    bounds = np.where(last, lower_bound(k, n, confidence), -1.0)
-    good = np.flatnonzero(bounds >= target)
-    if len(good) == 0:
-        return None
-    i = good[-1]  # the lowest confidence whose prefix (everything above it) is good enough
-    return float(c[i]), int(n[i]), float(k[i] / n[i]), float(bounds[i])
+    p = _prefixes(conf, correct, confidence)
+    good = np.flatnonzero(p.bounds >= target)
+    # the lowest confidence whose prefix (everything above it) is good enough
+    return p.at(int(good[-1])) if len(good) else None
 
 
 def most_precise(conf: np.ndarray, correct: np.ndarray,
@@ -92,13 +109,8 @@ def most_precise(conf: np.ndarray, correct: np.ndarray,
     lowest such threshold on a tie), over one class's val predictions; None without any right."""
     if len(conf) == 0 or not np.asarray(correct, bool).any():
         return None
-    order = np.argsort(-np.asarray(conf, np.float64), kind="stable")
-    c, ok = np.asarray(conf, np.float64)[order], np.asarray(correct, bool)[order]
-    n, k = np.arange(1, len(c) + 1), np.cumsum(ok)
-    last = np.r_[c[1:] != c[:-1], True]
-    bounds = np.where(last, lower_bound(k, n, confidence), -1.0)
-    i = len(bounds) - 1 - int(np.argmax(bounds[::-1]))  # the last (lowest threshold) of the highest
-    return float(c[i]), int(n[i]), float(k[i] / n[i]), float(bounds[i])
+    p = _prefixes(conf, correct, confidence)
+    return p.at(len(p.bounds) - 1 - int(np.argmax(p.bounds[::-1])))  # the last (lowest threshold) of the highest
 
 
 def choose(val: dict[int, tuple[np.ndarray, np.ndarray]], classes: list[int], target: float,

@@ -37,7 +37,7 @@ def test_a_shard_name_is_data(tmp_path, name):
     rows = ws.rows("SELECT path, shard, member_offset, bytes FROM images ORDER BY path")
     for (path, shard, offset, size), png in zip(rows, pngs, strict=True):
         assert shard == str(tmp_path / name) and path == f"{shard}#k{pngs.index(png)}.png"
-        assert read_bytes(ws.sources([path], [shard], [offset], [size])[0]) == png.read_bytes()
+        assert read_bytes(ws.source(path, shard, offset, size)) == png.read_bytes()
 
 
 def test_member_names_are_data(tmp_path):
