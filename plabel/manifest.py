@@ -101,6 +101,7 @@ def labeled_manifest(ws: Workspace) -> Path:
         if not db.scalar(con, query("manifest/labeled_count")):
             raise UsageError("no labeled train images: `plabel ingest DIR --split train` first")
         tmp = folder / storage.part_name("labeled")
+        db.execute(con, query("images/first_rows"))
         db.execute(con, query("manifest/labeled_rows"))
         write_manifest(con, query("manifest/labeled"), None, tmp)
     finally:

@@ -101,6 +101,7 @@ def _match(ws: Workspace, recs: Records, root: Path, skip_unknown: bool, file: P
                      "bare": ["/" not in k and os.sep not in k for k in recs.keys]})
     con = ws.connect()
     try:
+        db.execute(con, query("images/first_rows"))
         with db.registered(con, "keys", keys):
             found = db.rows(con, query("external/match"))
     finally:

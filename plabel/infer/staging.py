@@ -39,6 +39,7 @@ def write_pending(ws: Workspace, o: InferOptions, st: Staging, scratch: Path) ->
     order = ["unlabeled", *[s for s in ("val", "test", "train") if s in o.splits]]
     con = ws.connect()
     try:
+        db.execute(con, query("images/first_rows"))
         db.execute(con, query("infer/pool"), {"order": order})
         if db.scalar(con, query("infer/pool_size")) == 0:
             raise UsageError(f"no images in {', '.join(order)}: ingest an unlabeled pool first")

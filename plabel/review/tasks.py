@@ -107,6 +107,7 @@ def _rows(ws: Workspace, o: ReviewExportOptions, ids: list[str]) -> list[tuple]:
     wanted = pa.table({"seq": pa.array(range(len(ids)), pa.int64()), "image_id": pa.array(ids, pa.string())})
     con = ws.connect()
     try:
+        db.execute(con, query("images/first_rows"))
         with db.registered(con, "wanted", wanted):
             rows = db.rows(con, query("review/tasks"), {"round": o.round})
     finally:

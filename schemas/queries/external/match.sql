@@ -2,7 +2,7 @@
 -- bare): its content id, else its path as stored (images or aliases), else, for a bare file name
 -- (timm's default output), the one image whose path ends in it. Per key: how many distinct images
 -- the best way matched (more than one: ambiguous), one of them, and the split it is predicted in
--- (unlabeled first, then val, test, train: as infer predicts each image once).
+-- (images/first_rows: as infer predicts each image once).
 WITH named AS (
     SELECT image_id, path FROM images UNION ALL SELECT image_id, path FROM aliases
 ),
@@ -16,11 +16,7 @@ m AS (
 best AS (
     SELECT seq, count(DISTINCT image_id) AS ids, min(image_id) AS image_id
     FROM m WHERE how = (SELECT min(how) FROM m m2 WHERE m2.seq = m.seq) GROUP BY seq
-),
-split_of AS (
-    SELECT image_id, arg_min(split, array_position(['unlabeled', 'val', 'test', 'train'], split)) AS split
-    FROM images GROUP BY image_id
 )
 SELECT k.seq, coalesce(b.ids, 0) AS ids, b.image_id, s.split
-FROM keys k LEFT JOIN best b USING (seq) LEFT JOIN split_of s ON s.image_id = b.image_id
+FROM keys k LEFT JOIN best b USING (seq) LEFT JOIN first_rows() s ON s.image_id = b.image_id
 ORDER BY k.seq

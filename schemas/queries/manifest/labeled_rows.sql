@@ -7,9 +7,8 @@ SELECT i.image_id, i.path, 'labeled' AS origin, c.class_id AS target, NULL::INTE
 FROM images i JOIN classes c ON i.label = c.name
 WHERE i.split = 'train'
 UNION ALL
-SELECT r.image_id, (SELECT arg_min(i.path, array_position(['unlabeled', 'val', 'test', 'train'], i.split))
-                    FROM images i WHERE i.image_id = r.image_id) AS path,
+SELECT r.image_id, f.path,
        'labeled' AS origin, c.class_id AS target, NULL::INTEGER[], NULL::FLOAT[], 1, CAST(1.0 AS FLOAT), NULL::FLOAT
 FROM (SELECT image_id, arg_max(label, imported_at) AS label FROM reviews GROUP BY image_id) r
-JOIN classes c ON r.label = c.name
+JOIN classes c ON r.label = c.name JOIN first_rows() f USING (image_id)
 WHERE r.image_id NOT IN (SELECT image_id FROM images WHERE split = 'train' AND label IS NOT NULL)
