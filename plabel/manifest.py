@@ -94,15 +94,15 @@ def write_manifest(con, sql: Query, params: dict | None, dest: Path) -> int:
 
 
 def labeled_manifest(ws: Workspace) -> Path:
-    """Round 0's manifest: the labeled train split, written once per distinct content."""
+    """Round 0's manifest: the labeled train split and reviewed images, written once per distinct content."""
     folder = ws.train_dir / "manifests"
     con = ws.connect()
     try:
-        if not db.scalar(con, query("manifest/labeled_count")):
-            raise UsageError("no labeled train images: `plabel ingest DIR --split train` first")
-        tmp = folder / storage.part_name("labeled")
         db.execute(con, query("images/first_rows"))
         db.execute(con, query("manifest/labeled_rows"))
+        if not db.scalar(con, query("selection/labeled_count"), {"include_labeled": True}):
+            raise UsageError("no labeled images: `plabel ingest DIR --split train` (or `plabel review import`) first")
+        tmp = folder / storage.part_name("labeled")
         write_manifest(con, query("manifest/labeled"), None, tmp)
     finally:
         con.close()

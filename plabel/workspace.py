@@ -29,7 +29,7 @@ import tomllib
 from plabel import db, shards, storage
 from plabel.errors import DataError, UnknownRound, UsageError, WorkspaceNotFound
 from plabel.lock import write_lock
-from plabel.schema import TableSchema, quote_ident, tables, views
+from plabel.schema import TableSchema, quote_ident, table, tables, views
 from plabel.sql import query
 
 CONFIG_FILE = "plabel.toml"
@@ -318,6 +318,15 @@ class Workspace:
     def class_names(self) -> list[str]:
         return [name for _, name in self.rows(query("workspace/classes"))]
 
+    def append_classes(self, names: list[str]) -> None:
+        """Add classes after the existing ones (ids follow on); the only writer of `classes`.
+        The caller holds the write lock."""
+        from datetime import datetime, timezone
+
+        first, now = len(self.class_names()), datetime.now(timezone.utc)
+        rows = [{"class_id": first + i, "name": name, "added_at": now} for i, name in enumerate(names)]
+        storage.write_rows(rows, self.table_dir("classes") / storage.part_name(), table("classes"))
+
 
 class CatalogProblem(Exception):
     """catalog.duckdb cannot be used: `state` says why (corrupt, foreign)."""
@@ -361,8 +370,7 @@ def init_workspace(path: str | os.PathLike, classes: list[str] | None = None) ->
             if list(classes) != list(have):
                 raise UsageError(f"{root} is already a workspace with classes {', '.join(have)}; --classes "
                                  "cannot change them (plabel ingest --add-classes appends new ones)")
-        with ws.writing("plabel init"):
-            pass
+        _write_init(ws, classes)  # the same init again: what a killed one left undone
         return ws
     if root.exists() and not root.is_dir():
         raise UsageError(f"not a folder: {root}")
@@ -375,9 +383,14 @@ def init_workspace(path: str | os.PathLike, classes: list[str] | None = None) ->
     classes_line = f"classes = {toml_value(list(classes))}" if classes else unset
     storage.write_text_atomic(root / CONFIG_FILE, CONFIG_TEMPLATE.format(format=FORMAT, classes_line=classes_line))
     ws = open_workspace(root)
-    with ws.writing("plabel init"):
-        pass
+    _write_init(ws, classes)
     return ws
+
+
+def _write_init(ws: Workspace, classes: list[str] | None) -> None:
+    with ws.writing("plabel init"):
+        if classes and not ws.class_names():
+            ws.append_classes(list(classes))
 
 
 def toml_value(value) -> str:

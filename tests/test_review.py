@@ -134,6 +134,33 @@ def test_a_shard_member_is_written_out_for_review(tmp_path, mnist_folders):
     assert served == {f.read_bytes() for f in files}
 
 
+def test_a_pool_labeled_only_in_review_makes_round_0s_manifest(tmp_path, mnist_folders):
+    """Cold start: classes from init, no train split, people label the pool: round 0 trains on that."""
+    from plabel.external import ImportOptions, import_predictions
+    from plabel.ingest import ingest
+    from plabel.manifest import labeled_manifest
+    from plabel.workspace import init_workspace
+
+    names = [str(c) for c in range(10)]
+    ws = init_workspace(tmp_path / "ws", classes=names)
+    assert ws.class_names() == names
+    with pytest.raises(UsageError, match="no labeled images"):
+        labeled_manifest(ws)
+    ingest(ws, mnist_folders.unlabeled, split="unlabeled", workers=1)
+    ids = sorted(i for (i,) in ws.rows("SELECT image_id FROM images"))[:8]
+    pd.DataFrame({"image_id": ids, "probs": list(np.full((8, 10), 0.1))}).to_parquet(tmp_path / "p.parquet")
+    import_predictions(ws, tmp_path / "p.parquet", ImportOptions(round=0, model_name="m"))
+    export_tasks(ws, ReviewExportOptions(round=0, query="SELECT image_id FROM predictions",
+                                         out=str(tmp_path / "t.json"), document_root=str(mnist_folders.unlabeled)))
+    tasks = json.loads((tmp_path / "t.json").read_text())
+    (tmp_path / "e.json").write_text(json.dumps(annotate(tasks, {n: [(names[n % 3], False, "2026-11-30T10:00:00Z")]
+                                                                 for n in range(len(tasks))})))
+    import_annotations(ws, tmp_path / "e.json")
+    m = pq.read_table(labeled_manifest(ws)).to_pylist()
+    want = {t["data"]["image_id"]: n % 3 for n, t in enumerate(tasks)}
+    assert {x["image_id"]: x["target"] for x in m} == want and {x["origin"] for x in m} == {"labeled"}
+
+
 def test_label_config_quotes_hostile_class_names():
     names = ['a"b', "<x>&", "it's", "plain"]
     config = ET.fromstring(label_config(names))

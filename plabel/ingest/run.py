@@ -55,14 +55,9 @@ def ingest(ws: Workspace, source: str | os.PathLike, options: IngestOptions | No
     cands, total, found = from_shards or candidates(ws, source, o.split, o.withheld_labels, o.allow_outside)
     result = IngestResult(uuid.uuid4().hex[:12], str(source))
     with ws.writing(f"plabel ingest {source}"):
-        if found or o.classes:
-            all_classes, to_add = resolve_classes(ws, found, o.classes, o.add_classes)
-        else:
-            all_classes, to_add = ws.class_names(), []
+        to_add = resolve_classes(ws, found, o.classes, o.add_classes)[1] if found or o.classes else []
         if to_add:
-            first, now = len(all_classes) - len(to_add), datetime.now(timezone.utc)
-            rows = [{"class_id": first + i, "name": name, "added_at": now} for i, name in enumerate(to_add)]
-            storage.write_rows(rows, ws.table_dir("classes") / storage.part_name(), table("classes"))
+            ws.append_classes(to_add)
             result.classes_added = to_add
         _run(ws, _Pending(cands, total), result, o, progress)
     result.seconds = time.perf_counter() - started

@@ -87,3 +87,15 @@ def test_a_writer_killed_while_refreshing_the_catalog_leaves_a_usable_one(ws, tm
             assert con.execute("SELECT count(*) FROM images").fetchone()[0] > 0
         finally:
             con.close()
+
+
+def test_init_with_classes_killed_after_its_config_reruns_to_the_class_list(tmp_path):
+    """plabel.toml is written first, the classes table second: the same init again finishes it."""
+    from plabel.workspace import open_workspace
+
+    for kill_at in (1, 2):  # publishing plabel.toml, then the classes
+        root = tmp_path / f"k{kill_at}"
+        assert killed(run_plabel(["init", root, "--classes", "cat,dog"], kill_at=kill_at))
+        r = run_plabel(["init", root, "--classes", "cat,dog"])
+        assert r.returncode == 0, r.stderr
+        assert open_workspace(root).class_names() == ["cat", "dog"]

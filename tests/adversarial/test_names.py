@@ -50,6 +50,7 @@ def test_init_writes_valid_toml_for_any_class_name(tmp_path, cli):
     assert r.exit_code == 0, r.output
     ws = open_workspace(tmp_path / "ws")
     assert ws.config["workspace"]["classes"] == CLASS_ZOO
+    assert ws.class_names() == CLASS_ZOO  # the class list is fixed at init, not at the first labeled ingest
 
 
 def test_class_names_print_as_text(tmp_path, cli):

@@ -1,1 +1,0 @@
-SELECT count(*) FROM images WHERE split = 'train' AND label IS NOT NULL
