@@ -41,6 +41,9 @@ def import_predictions(
     r = run(ws, file, o)
     if emitted(r, json_output):
         return
+    if r.already_imported:
+        info(f"Nothing new: round {r.round} holds these predictions already (external checkpoint {r.checkpoint_id}).")
+        return
     splits = ", ".join(f"{n} {s}" for s, n in sorted(r.splits.items()))
     info(f"Imported {r.rows} predictions as round {r.round} ({splits}); external checkpoint {r.checkpoint_id}"
          + (f"; {r.skipped_unknown} rows named no image and were left out" if r.skipped_unknown else "") + ".")

@@ -175,5 +175,9 @@ def test_bad_files_write_nothing(ws, base, tmp_path):
     pd.DataFrame({"image_id": [ids[0], "f" * 32], "probs": probs[:2]}).to_parquet(tmp_path / "some.parquet")
     r = import_predictions(ws, tmp_path / "some.parquet", ImportOptions(round=0, model_name="m", skip_unknown=True))
     assert r.rows == 1 and r.skipped_unknown == 1
-    with pytest.raises(UsageError, match="already has predictions"):
-        import_predictions(ws, tmp_path / "some.parquet", ImportOptions(round=0, model_name="m", skip_unknown=True))
+    before = tree_digest(ws.root)  # the same file again (a rerun after a kill): done, nothing written
+    assert import_predictions(ws, tmp_path / "some.parquet", ImportOptions(round=0, model_name="m",
+                                                                         skip_unknown=True)).already_imported
+    assert tree_digest(ws.root) == before
+    with pytest.raises(UsageError, match="already has predictions"):  # another teacher's
+        import_predictions(ws, tmp_path / "some.parquet", ImportOptions(round=0, model_name="n", skip_unknown=True))

@@ -52,6 +52,7 @@ class ImportResult:
     skipped_unknown: int
     splits: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    already_imported: bool = False  # the round holds this file's predictions already: nothing written
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -66,15 +67,19 @@ def import_predictions(ws: Workspace, file: str | os.PathLike, o: ImportOptions)
     digest = storage.file_hash(file)
     ckpt_id = hashlib.sha256(json.dumps([digest, o.model_name, recs.output_type]).encode()).hexdigest()[:16]
     rows, notes = prediction_rows(recs, matched, classes, ckpt_id, file)
-    with ws.writing(f"plabel import-predictions --round {o.round}"):
-        if ws.has_round("predictions", o.round) and not o.overwrite:
-            raise UsageError(f"round {o.round} already has predictions (pass --overwrite to replace them)")
-        _register(ws, ckpt_id, o, file, digest, recs, len(classes))
-        _commit(ws, o.round, rows)
     splits: dict[str, int] = {}
     for r in rows:
         splits[r["split"]] = splits.get(r["split"], 0) + 1
-    return ImportResult(o.round, ckpt_id, len(rows), unknown, splits, notes)
+    result = ImportResult(o.round, ckpt_id, len(rows), unknown, splits, notes)
+    with ws.writing(f"plabel import-predictions --round {o.round}"):
+        if ws.has_round("predictions", o.round) and not o.overwrite:
+            if [r[0] for r in ws.rows(query("external/round_teachers"), {"round": o.round})] == [ckpt_id]:
+                result.already_imported = True  # the same file, model and output type: done before
+                return result
+            raise UsageError(f"round {o.round} already has predictions (pass --overwrite to replace them)")
+        _register(ws, ckpt_id, o, file, digest, recs, len(classes))
+        _commit(ws, o.round, rows)
+    return result
 
 
 def _check(ws: Workspace, file: Path, o: ImportOptions) -> Path:
@@ -89,8 +94,6 @@ def _check(ws: Workspace, file: Path, o: ImportOptions) -> Path:
         raise UsageError(f"no such file: {file}")
     if not ws.class_names():
         raise UsageError("the workspace has no classes yet: ingest a labeled split (or `plabel init --classes`) first")
-    if ws.has_round("predictions", o.round) and not o.overwrite:
-        raise UsageError(f"round {o.round} already has predictions (pass --overwrite to replace them)")
     return file
 
 

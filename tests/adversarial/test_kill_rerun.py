@@ -99,3 +99,46 @@ def test_init_with_classes_killed_after_its_config_reruns_to_the_class_list(tmp_
         r = run_plabel(["init", root, "--classes", "cat,dog"])
         assert r.returncode == 0, r.stderr
         assert open_workspace(root).class_names() == ["cat", "dog"]
+
+
+def test_import_predictions_and_review_import_killed_at_each_point_rerun_at_once(ws, tmp_path):
+    """Both write a staged round (or one file) and commit it last: killed anywhere, the rerun at
+    once ends with every row once, and the external teacher recorded once."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from plabel.review import ReviewExportOptions, export_tasks
+    from plabel.workspace import open_workspace
+    from tests.crashes import count_points
+
+    ids = [i for (i,) in ws.rows("SELECT image_id FROM images WHERE split = 'unlabeled' ORDER BY image_id")]
+    probs = np.random.default_rng(0).dirichlet(np.ones(10), len(ids))
+    pd.DataFrame({"image_id": ids, "probs": list(probs)}).to_parquet(tmp_path / "p.parquet")
+    export_tasks(ws, ReviewExportOptions(round=0, query="SELECT image_id FROM images WHERE split = 'unlabeled' "
+                                         "ORDER BY image_id LIMIT 5", out=str(tmp_path / "t.json")))
+    tasks = json.loads((tmp_path / "t.json").read_text())
+    label = [{"type": "choices", "from_name": "label", "value": {"choices": ["3"]}}]
+    (tmp_path / "e.json").write_text(json.dumps([
+        {"id": n + 1, "data": t["data"], "annotations": [{"id": 50 + n, "completed_by": 1, "was_cancelled": False,
+                                                          "created_at": "2026-11-30T10:00:00Z", "result": label}]}
+        for n, t in enumerate(tasks)]))
+    shutil.rmtree(ws.round_dir("predictions", 0))
+    base = shutil.copytree(ws.root, tmp_path / "base")
+    commands = [["import-predictions", tmp_path / "p.parquet", "--round", "0", "--model-name", "m"],
+                ["review", "import", tmp_path / "e.json"]]
+    for n, args in enumerate(commands):
+        points = count_points([*args, "-w", shutil.copytree(base, tmp_path / f"count{n}")], tmp_path)
+        assert points >= 1
+        for kill_at in range(1, points + 1):
+            root = shutil.copytree(base, tmp_path / f"k{n}-{kill_at}")
+            assert killed(run_plabel([*args, "-w", root], kill_at=kill_at)), (args[0], kill_at)
+            r = run_plabel([*args, "-w", root])
+            assert r.returncode == 0, (args[0], kill_at, r.stderr)
+            again = open_workspace(root)
+            if n == 0:
+                assert again.rows("SELECT count(*), count(DISTINCT image_id) FROM predictions") == [(len(ids),) * 2]
+                assert again.rows("SELECT count(*) FROM checkpoints WHERE kind = 'external'") == [(1,)]
+            else:
+                assert again.rows("SELECT count(*), count(DISTINCT image_id) FROM reviews") == [(5, 5)]
