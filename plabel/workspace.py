@@ -20,6 +20,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -321,8 +322,6 @@ class Workspace:
     def append_classes(self, names: list[str]) -> None:
         """Add classes after the existing ones (ids follow on); the only writer of `classes`.
         The caller holds the write lock."""
-        from datetime import datetime, timezone
-
         first, now = len(self.class_names()), datetime.now(timezone.utc)
         rows = [{"class_id": first + i, "name": name, "added_at": now} for i, name in enumerate(names)]
         storage.write_rows(rows, self.table_dir("classes") / storage.part_name(), table("classes"))
