@@ -10,7 +10,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
-                     "svg.hashsalt": "plabel"})  # a fixed salt: the same data gives the same SVG
+                     "svg.hashsalt": "plabel",  # a fixed salt: the same data gives the same SVG
+                     "text.parse_math": False})  # class names are text: `$x^$` is no formula to parse
 
 
 def _svg(fig) -> str:
@@ -116,5 +117,6 @@ def reliability(before: tuple[list, list], after: tuple[list, list], title: str)
     ax.set_xlabel("confidence")
     ax.set_ylabel("accuracy")
     ax.set_title(title)
-    ax.legend(frameon=False)
+    if ax.get_legend_handles_labels()[0]:  # a crafted row may have no bins that pair up
+        ax.legend(frameon=False)
     return _svg(fig)

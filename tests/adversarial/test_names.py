@@ -82,3 +82,36 @@ def test_init_on_a_workspace_refuses_other_classes(tmp_path, cli):
     cli("init", tmp_path / "bare")
     r = cli("init", tmp_path / "bare", "--classes", "a,b")
     assert r.exit_code == 2 and "first labeled ingest" in r.stderr
+
+
+def test_the_report_draws_class_names_and_crafted_calibrations_as_text(tmp_path):
+    """Matplotlib reads `$...$` as math (a bad formula raised at draw time, after the data was
+    read); a crafted calibrations row holds NaN, infinite and ragged values."""
+    import math
+    from datetime import datetime, timezone
+
+    from plabel import storage
+    from plabel.report import write_report
+    from plabel.schema import table
+    from plabel.selection import SelectOptions, select
+    from plabel.workspace import init_workspace
+    from tests.tables import add_classes, add_images, add_predictions, iid
+
+    names = ["$\\frac{$", "a$b$c", "$x^$", "<b>&"]
+    ws = init_workspace(tmp_path / "ws")
+    add_classes(ws, names)
+    rows = [(f"u{i}", i % 4, 0.4 + (i % 6) / 10) for i in range(40)]
+    add_images(ws, [(iid(n), "unlabeled", None, names[c]) for n, c, _ in rows])
+    for r in (0, 1):
+        add_predictions(ws, r, [(iid(n), (c + r * (i % 3 == 0)) % 4, p) for i, (n, c, p) in enumerate(rows)], 4)
+    select(ws, SelectOptions(round=0, per_class=5))
+    crafted = {"calibration_id": "x", "checkpoint_id": "c" * 16, "split": "val", "images": 3,
+               "temperature": math.nan, "ece_before": math.inf, "ece_after": -1.0, "nll_before": math.nan,
+               "nll_after": 0.5, "bin_count": [1, 2], "bin_confidence": [0.5, math.nan, 0.9],
+               "bin_accuracy": [math.inf], "bin_count_before": [], "bin_confidence_before": [],
+               "bin_accuracy_before": [0.1, 0.2], "calibrated_at": datetime.now(timezone.utc)}
+    storage.write_rows([crafted], ws.table_dir("calibrations") / storage.part_name(), table("calibrations"))
+    r = write_report(ws, output=tmp_path / "r.html")
+    html = (tmp_path / "r.html").read_text()
+    assert "calibration" in r.sections and "<b>&" not in html and "&lt;b&gt;&amp;" in html
+    assert "a$b$c" in html  # drawn as written, in the plots' text and the tables
