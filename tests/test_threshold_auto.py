@@ -45,6 +45,9 @@ def test_classes_with_too_few_val_predictions_take_the_global_threshold():
     assert out[1].source == "global" and out[2].source == "global"
     pooled = lowest_threshold(np.r_[conf_a, 0.99, 0.98], np.r_[val[0][1], True, True], 0.9)
     assert out[1].threshold == pytest.approx(pooled[0])
+    # the evidence recorded is the class's own above that threshold, not the pool's
+    assert (out[1].val_support, out[1].val_precision) == (2, 1.0) and out[1].lower_bound < 0.9 <= pooled[3]
+    assert (out[2].val_support, out[2].val_precision, out[2].lower_bound) == (0, None, None)
 
 
 def test_no_threshold_reaching_the_target_keeps_the_most_precise_stretch_or_nothing():
@@ -95,6 +98,9 @@ def test_select_auto_keeps_the_lowest_threshold_meeting_the_target(tmp_path):
     assert by["a"].val_lower_bound >= 0.9 and by["a"].threshold > 0.6  # the bound asks for more than 0.6
     assert by["b"].threshold_source == "global" and by["c"].threshold_source == "global"
     assert any("too few val predictions" in n for n in r.notes)
+    for name in ("b", "c"):  # each global class with its own val evidence above the pooled threshold
+        assert by[name].val_support is not None and by[name].val_support < 10
+        assert f"{name} (" in next(n for n in r.notes if "too few val predictions" in n)
     kept = {c.name: c.above_threshold for c in r.classes}
     assert kept["a"] == sum(1 for i in range(20) if np.float32((i + 1) / 20) >= np.float32(by["a"].threshold))
     rows = ws.rows("SELECT c.name, s.threshold, s.threshold_source FROM selection_classes s "
@@ -167,6 +173,8 @@ def test_a_class_that_cannot_bound_alone_takes_the_global_threshold_unless_seen_
     assert strict[2].source == "none" and strict[2].threshold == math.inf
     assert upper_bound(10, 12) >= 0.9 > upper_bound(20, 40)
     assert out[3].source == "global" and out[3].threshold == out[1].threshold
+    above = val[3][0] >= out[3].threshold  # what the user is told: 0.83 right, not the pool's 0.9+
+    assert out[3].val_support == above.sum() and out[3].val_precision == pytest.approx(val[3][1][above].mean())
 
 
 def test_upper_bound_is_clopper_pearson():

@@ -37,10 +37,13 @@ CONFIDENCE = 0.9  # of the lower bound
 class ClassThreshold:
     class_id: int
     threshold: float  # infinite: no threshold reaches the target
-    val_support: int  # val images predicted as the class at or above the threshold
-    val_precision: float | None  # their correct share
+    val_support: int  # the class's val images predicted as it at or above the threshold
+    val_precision: float | None  # their correct share (None: no such image)
     lower_bound: float | None  # its Clopper-Pearson lower bound
-    source: str  # class (its own val predictions), global (too few of them), or none
+    # class (its own val predictions reach the target), global (too few of them: the threshold
+    # chosen over all classes, whose bound the pool reached; the fields above stay the class's),
+    # best (its most precise stretch), or none
+    source: str
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -121,11 +124,12 @@ def choose(val: dict[int, tuple[np.ndarray, np.ndarray]], classes: list[int], ta
     out = []
     for c in classes:
         conf, right = val.get(c, (np.zeros(0), np.zeros(0, bool)))
-        found, source = None, "class"
+        found: tuple[float, int, float | None, float | None] | None = None
+        source = "class"
         if enough(len(conf), target, confidence):
             found = lowest_threshold(conf, right, target, confidence)
-        if found is None and _global_fits(conf, right, fallback, target):
-            found, source = fallback, "global"
+        if found is None and fallback is not None and _global_fits(conf, right, fallback, target):
+            found, source = _own_above(conf, right, fallback[0], confidence), "global"
         if found is None and below_target == "best":
             found, source = most_precise(conf, right, confidence), "best"
         if found is None:
@@ -133,6 +137,15 @@ def choose(val: dict[int, tuple[np.ndarray, np.ndarray]], classes: list[int], ta
         else:
             out.append(ClassThreshold(c, found[0], found[1], found[2], found[3], source))
     return out
+
+
+def _own_above(conf: np.ndarray, right: np.ndarray, threshold: float,
+               confidence: float) -> tuple[float, int, float | None, float | None]:
+    """(threshold, support, precision, bound) of one class's own val predictions at a threshold
+    chosen over all classes: what it says of this class, not of the pool (none above: unknown)."""
+    above = conf >= threshold
+    n, k = int(above.sum()), int(right[above].sum())
+    return threshold, n, (k / n if n else None), (float(lower_bound(k, n, confidence)) if n else None)
 
 
 def _global_fits(conf: np.ndarray, right: np.ndarray, fallback, target: float) -> bool:
@@ -180,7 +193,7 @@ def threshold_notes(o, classes) -> list[str]:
     """What --threshold auto could not do from a class's own val predictions."""
     if o.threshold != "auto":
         return []
-    fallback = [c.name for c in classes if c.threshold_source == "global"]
+    fallback = [f"{c.name} ({_own(c)})" for c in classes if c.threshold_source == "global"]
     none = [c.name for c in classes if c.threshold_source == "none"]
     best = [f"{c.name} (estimated {c.val_precision:.2f}, lower bound {c.val_lower_bound:.2f})"
             for c in classes if c.threshold_source == "best"]
@@ -190,9 +203,16 @@ def threshold_notes(o, classes) -> list[str]:
                      f"{', '.join(best)} keep their most precise stretch (--below-target exclude drops them)")
     if fallback:
         notes.append(f"too few val predictions to bound the precision of {', '.join(fallback)} on their own: "
-                     f"they take the threshold chosen over all classes")
+                     f"they take the threshold chosen over all classes (the bound is the pool's, not theirs)")
     if none:
         notes.append(f"{', '.join(none)}: below precision {o.target_precision:g} on val at every threshold, the "
                      f"global one included (its upper bound falls short), or without a right val prediction: "
                      f"nothing is selected for them")
     return notes
+
+
+def _own(c) -> str:
+    """A global class's own val evidence above its threshold, in words."""
+    if not c.val_support:
+        return "no val prediction above it"
+    return f"{c.val_support} val predictions above it, {c.val_precision:.2f} right"
