@@ -12,7 +12,7 @@ unlabeled with withheld labels. Per seed:
    --student-target) against the fixed 0.3: the student's test top-1.
 
     python benchmarks/threshold_auto.py [--seeds 0,1,2] [--kinds digits,photos] [--targets 0.8,0.9,0.95]
-                                        [--student-target 0.9] [--student-epochs 10]
+                                        [--student-target 0.9] [--student-epochs 10] [--rounds 1]
 
 The demo's students train 10 epochs. On the photo pool (about 1,100 pseudo labels) that is about
 110 optimizer steps, and `plabel train` warns that it is too few; `--student-epochs 30` follows
@@ -53,10 +53,10 @@ def write_folders(root: Path, images, labels, rng) -> None:
             images[i].save(folder / f"{i:05d}.png")
 
 
-def config(threshold, seed: int, target: float = 0.9, student_epochs: int = 10):
+def config(threshold, seed: int, target: float = 0.9, student_epochs: int = 10, rounds: int = 1):
     from plabel.demo import DEMO_CONFIG
 
-    return replace(DEMO_CONFIG, rounds=1, student_models=("test_resnet",), seed=seed,
+    return replace(DEMO_CONFIG, rounds=rounds, student_models=DEMO_CONFIG.student_models[:rounds], seed=seed,
                    infer={"splits": ["val", "test"]}, student={**DEMO_CONFIG.student, "epochs": student_epochs},
                    select={**DEMO_CONFIG.select, "threshold": threshold, "target_precision": target})
 
@@ -109,7 +109,8 @@ def summarize(rows: list[dict], target: float) -> dict:
     return out
 
 
-def one(kind: str, seed: int, targets: list[float], student_target: float, student_epochs: int) -> None:
+def one(kind: str, seed: int, targets: list[float], student_target: float, student_epochs: int,
+        rounds: int) -> None:
     from plabel.infer import InferOptions, infer
     from plabel.run import run
     from plabel.train import train
@@ -120,10 +121,10 @@ def one(kind: str, seed: int, targets: list[float], student_target: float, stude
     images, labels = [images[i] for i in keep], labels[keep]
     with tempfile.TemporaryDirectory() as tmp:
         write_folders(Path(tmp) / "data", images, labels, np.random.default_rng(seed))
-        finals = {}
+        finals, by_round = {}, {}
         for threshold in (0.3, "auto"):
             ws = workspace(Path(tmp) / f"ws-{threshold}", Path(tmp) / "data")
-            c = config(threshold, seed, student_target, student_epochs)
+            c = config(threshold, seed, student_target, student_epochs, rounds)
             if threshold == "auto":  # the precision part, on the same teacher the loop will use
                 train(ws, c.train_options(0))
                 infer(ws, InferOptions(round=0, splits=("unlabeled", "val", "test"), embeddings=False, workers=0))
@@ -132,9 +133,11 @@ def one(kind: str, seed: int, targets: list[float], student_target: float, stude
                     report("threshold_auto_precision", data=kind, seed=seed, **summarize(rows, t))
             result = run(ws, c)
             finals[threshold] = result.rounds[-1]["teacher_test_top1"] or result.rounds[0]["student_test_top1"]
+            by_round[threshold] = [r["student_test_top1"] for r in result.rounds if r["student_test_top1"] is not None]
         report("threshold_auto_student", data=kind, seed=seed, machine=machine(),
                teacher_top1=result.rounds[0]["teacher_test_top1"], student_top1_fixed_03=finals[0.3],
-               student_target=student_target, student_epochs=student_epochs, student_top1_auto=finals["auto"])
+               student_target=student_target, student_epochs=student_epochs, rounds=rounds,
+               student_top1_auto=finals["auto"], by_round_fixed_03=by_round[0.3], by_round_auto=by_round["auto"])
 
 
 def main() -> None:
@@ -144,11 +147,13 @@ def main() -> None:
     ap.add_argument("--targets", default="0.8,0.9,0.95")
     ap.add_argument("--student-target", type=float, default=0.9, help="auto's target in the student comparison")
     ap.add_argument("--student-epochs", type=int, default=10, help="the demo's 10, or more for a small pool")
+    ap.add_argument("--rounds", type=int, default=1, help="student rounds: 2 is the demo's loop (test_resnet, "
+                                                             "then resnet10t); the final student is compared")
     args = ap.parse_args()
     targets = [float(t) for t in args.targets.split(",")]
     for kind in args.kinds.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
-            one(kind, seed, targets, args.student_target, args.student_epochs)
+            one(kind, seed, targets, args.student_target, args.student_epochs, args.rounds)
 
 
 if __name__ == "__main__":
