@@ -8,8 +8,9 @@ unlabeled with withheld labels. Per seed:
 1. precision: the round-0 teacher (the demo's test_resnet settings) predicts the pool and val;
    for each target precision, `select --threshold auto` picks per-class thresholds, and the
    pool's withheld labels give the true precision of what it keeps, per class.
-2. accuracy: `plabel run` (one student round, the demo's settings) with `auto` (target 0.9, or
-   --student-target) against the fixed 0.3: the student's test top-1.
+2. accuracy: `plabel run` (one student round, the demo's settings; `--rounds 2` is the demo's
+   two-round loop) with `auto` (target 0.9, or --student-target) against the fixed 0.3: the final
+   student's test top-1, and each round's.
 
     python benchmarks/threshold_auto.py [--seeds 0,1,2] [--kinds digits,photos] [--targets 0.8,0.9,0.95]
                                         [--student-target 0.9] [--student-epochs 10] [--rounds 1]
