@@ -148,13 +148,12 @@ def _own_above(conf: np.ndarray, right: np.ndarray, threshold: float,
     return threshold, n, (k / n if n else None), (float(lower_bound(k, n, confidence)) if n else None)
 
 
-def _global_fits(conf: np.ndarray, right: np.ndarray, fallback, target: float) -> bool:
+def _global_fits(conf: np.ndarray, right: np.ndarray, fallback: tuple[float, int, float, float],
+                 target: float) -> bool:
     """Whether a class without a bound of its own may take the global threshold: its val
     predictions above it are not shown to fall short (none, or an upper bound >= the target).
     A class whose few confident predictions could not bound the precision takes it; a class
     shown to be wrong more often than the target allows keeps nothing."""
-    if fallback is None:
-        return False
     above = conf >= fallback[0]
     return not above.any() or float(upper_bound(int(right[above].sum()), int(above.sum()))) >= target
 
