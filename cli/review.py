@@ -27,6 +27,8 @@ def export(
     document_root: Annotated[str, opt.option("What image URLs are relative to (LOCAL_FILES_DOCUMENT_ROOT).")]
     = D.document_root,
     overwrite: Annotated[bool, opt.option("Replace OUT if it exists.", "--overwrite")] = D.overwrite,
+    audit: Annotated[bool, opt.option("Allow held-out (val/test) images: their tasks are marked as an audit and "
+                                      "their labels never train.", "--audit")] = D.audit,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ):
@@ -34,11 +36,13 @@ def export(
     from plabel.review import export_tasks
 
     ws = opt.open_ws(workspace)
-    r = export_tasks(ws, ReviewExportOptions(round, query, str(out), limit, url_prefix, document_root, overwrite))
+    r = export_tasks(ws, ReviewExportOptions(round, query, str(out), limit, url_prefix, document_root, overwrite,
+                                                   audit))
     if emitted(r, json_output):
         return
     info(f"Wrote {r.tasks} tasks ({r.predicted} pre-annotated by round {r.round}) to {r.out}; labeling config: "
-         f"{r.label_config}" + (f"; {r.media} shard members written out beside them" if r.media else "") + ".")
+         f"{r.label_config}" + (f"; {r.media} shard members written out beside them" if r.media else "")
+         + (f"; {r.held_out} held-out images marked as an audit (never trained on)" if r.held_out else "") + ".")
 
 
 def import_(

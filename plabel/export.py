@@ -10,10 +10,14 @@
   with c copies is c samples.
 
 Everything is written into a private folder beside OUT and renamed into place at the end: a crash
-leaves no OUT, or the old one.
+leaves no OUT, or the old one. OUT is never the workspace, inside it, or a folder that holds it, and
+`overwrite` replaces only an earlier export of plabel's (`is_export`: a folder with the marker file
+`.plabel-export.json`, a Parquet file with the `plabel.export` key, a CSV file with the export's
+header), never another file or folder.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -28,7 +32,7 @@ from urllib.parse import quote
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from plabel import db, shards
+from plabel import db, shards, storage
 from plabel.errors import UsageError
 from plabel.images import read_bytes
 from plabel.manifest import read_manifest
@@ -36,6 +40,9 @@ from plabel.sql import query
 from plabel.workspace import Workspace
 
 FORMATS = ("csv", "parquet", "imagefolder", "wds")
+MARKER = ".plabel-export.json"  # in a folder export: what it is, so --overwrite recognises it
+METADATA_KEY = b"plabel.export"  # in a Parquet export's key-value metadata, likewise
+NAME_BYTES = 200  # a class folder's name at most (file systems allow 255 bytes; room for a suffix)
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif", "PPM": "ppm"}
 
 
@@ -81,9 +88,13 @@ def export(ws: Workspace, o: ExportOptions) -> ExportResult:
     file = ws.manifest_path(o.round)
     if not file.is_file():
         raise UsageError(f"round {o.round} has no manifest: run `plabel select --round {o.round}` first")
-    out = Path(os.path.abspath(o.out))
-    if (out.exists() or out.is_symlink()) and not o.overwrite:
-        raise UsageError(f"{out} exists (pass --overwrite to replace it)")
+    out = storage.outside(ws.root, o.out, "OUT")
+    if out.exists() or out.is_symlink():
+        if not o.overwrite:
+            raise UsageError(f"{out} exists (pass --overwrite to replace an earlier export)")
+        if not is_export(out):
+            raise UsageError(f"{out} exists and is not an export of plabel's: --overwrite replaces only those "
+                             "(remove it yourself, or choose another OUT)")
     rows = _rows(ws, file)
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(out)
@@ -135,8 +146,34 @@ SCHEMA = pa.schema([
 ])
 
 
+def _marker(o: ExportOptions) -> bytes:
+    return json.dumps({"plabel_export": 1, "format": o.format, "round": o.round}).encode()
+
+
+def is_export(out: Path) -> bool:
+    """Whether OUT is an earlier export of plabel's (never a link: its target could be anything)."""
+    if out.is_symlink():
+        return False
+    if out.is_dir():
+        return (out / MARKER).is_file() and not (out / MARKER).is_symlink()
+    if not out.is_file():
+        return False
+    try:
+        if out.suffix.lower() == ".parquet" or out.read_bytes()[:4] == b"PAR1":
+            return METADATA_KEY in (pq.read_schema(out).metadata or {})
+        with open(out, "rb") as fh:
+            return fh.readline().rstrip(b"\r\n") == _csv_header()
+    except (OSError, pa.ArrowException):
+        return False
+
+
+def _csv_header() -> bytes:
+    return ",".join(f'"{n}"' for n in SCHEMA.names).encode()
+
+
 def _parquet(rows: list[_Row], tmp: Path, o: ExportOptions) -> tuple[int, int]:
-    pq.write_table(_table(rows), tmp)
+    table = _table(rows)
+    pq.write_table(table.replace_schema_metadata({METADATA_KEY: _marker(o)}), tmp)
     return len(rows), 1
 
 
@@ -154,14 +191,20 @@ def _csv(rows: list[_Row], tmp: Path, o: ExportOptions) -> tuple[int, int]:
 
 def folder_name(name: str) -> str:
     """A class name as one safe path component: `/`, `\\`, NUL and other specials percent-encoded,
-    and no leading dot (`.`, `..`, hidden folders)."""
+    no leading dot (`.`, `..`, hidden folders), and at most NAME_BYTES bytes: a longer name is cut
+    and ends in `~` and 12 hex digits of its hash, so two long names never share a folder."""
     safe = quote(name, safe=" -_,+=@()[]{}!~'&;")
-    return "%2E" + safe[1:] if safe.startswith(".") else safe
+    safe = "%2E" + safe[1:] if safe.startswith(".") else safe
+    if len(safe.encode()) <= NAME_BYTES:
+        return safe
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return safe[: NAME_BYTES - 13] + "~" + digest  # quote() leaves ASCII only: one byte a character
 
 
 def _imagefolder(rows: list[_Row], tmp: Path, o: ExportOptions) -> tuple[int, int]:
     files = 0
     tmp.mkdir()
+    (tmp / MARKER).write_bytes(_marker(o))
     for r in rows:
         folder = tmp / folder_name(r.target_name)
         folder.mkdir(exist_ok=True)
@@ -177,6 +220,7 @@ def _imagefolder(rows: list[_Row], tmp: Path, o: ExportOptions) -> tuple[int, in
 
 def _wds(rows: list[_Row], tmp: Path, o: ExportOptions) -> tuple[int, int]:
     tmp.mkdir()
+    (tmp / MARKER).write_bytes(_marker(o))
     samples = list(_samples(rows))
     for shard, start in enumerate(range(0, len(samples), o.shard_size)):
         with tarfile.open(tmp / f"shard-{shard:06d}.tar", "w", format=tarfile.USTAR_FORMAT) as tar:

@@ -206,6 +206,7 @@ def _sources(ws: Workspace, t: pa.Table, file: Path) -> list[str]:
     try:
         with db.registered(con, "manifest_rows", rows):
             unknown, example = db.row(con, query("manifest/unknown_ids"))
+            held_out, held_example = db.row(con, query("manifest/held_out_rows"))
             members = db.rows(con, query("manifest/member_rows")) if not unknown else []
     finally:
         con.close()
@@ -214,6 +215,9 @@ def _sources(ws: Workspace, t: pa.Table, file: Path) -> list[str]:
             f"{file}: {unknown} image ids are not in this workspace (e.g. {example}); "
             "is the manifest from another workspace?"
         )
+    if held_out:
+        raise UsageError(f"{file}: {held_out} rows are held-out (val/test) images (e.g. {held_example}); "
+                         "no manifest trains on those")
     return ws.sources(rows.column("path").to_pylist(), *(list(c) for c in zip(*members, strict=True)))
 
 

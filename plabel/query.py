@@ -135,12 +135,8 @@ def run_query(ws: Workspace, query: str, params: list | None = None, allow_files
 
 
 def check_output(workspace: Path, output: Path) -> Path:
-    """The absolute output path; UsageError when it lies inside the workspace (links resolved)."""
-    real = Path(os.path.realpath(output))
-    root = Path(os.path.realpath(workspace))
-    if real == root or root in real.parents:
-        raise UsageError(f"--output must be outside the workspace (got {output}): plabel sql never writes into it")
-    return Path(os.path.abspath(output))
+    """The absolute output path; UsageError when it is, lies inside or holds the workspace (links resolved)."""
+    return storage.outside(workspace, output, "--output")
 
 
 def write_result(result: QueryResult, fmt: str, output: Path | None, stream=None) -> int:

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from plabel import db
-from plabel.errors import DataError
+from plabel.errors import DataError, UsageError
 from plabel.schema import TableSchema
 
 TMP_SUFFIX = ".tmp"
@@ -38,6 +38,18 @@ def literal_path(path) -> str:
 
 def tmp_path(dest: Path) -> Path:
     return dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}{TMP_SUFFIX}")
+
+
+def outside(root: Path, out: str | os.PathLike, option: str) -> Path:
+    """OUT as an absolute path; UsageError when it is the workspace `root`, lies inside it, or holds
+    it (links resolved on both sides): a command's output never replaces or edits a workspace."""
+    real, real_root = Path(os.path.realpath(out)), Path(os.path.realpath(root))
+    if real == real_root or real_root in real.parents:
+        raise UsageError(f"{option} must be outside the workspace (got {out}): plabel never writes its outputs "
+                         "into the workspace")
+    if real in real_root.parents:
+        raise UsageError(f"{option} must not hold the workspace (got {out}, which holds {root})")
+    return Path(os.path.abspath(out))
 
 
 def _fsync_file(path: Path) -> None:

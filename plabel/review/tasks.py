@@ -37,6 +37,7 @@ class ReviewExportOptions:
     url_prefix: str = "/data/local-files/?d="  # Label Studio's local files; or http://host/ of a file server
     document_root: str = "/"  # what URLs are relative to (Label Studio's LOCAL_FILES_DOCUMENT_ROOT)
     overwrite: bool = False
+    audit: bool = False  # allow held-out (val/test) images: their tasks are marked, their labels never train
 
 
 @dataclass
@@ -47,20 +48,23 @@ class ReviewExportResult:
     out: str
     label_config: str
     media: int  # shard members written out
+    held_out: int = 0  # audit tasks: held-out images, whose labels never enter a manifest
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
 
 
 def export_tasks(ws: Workspace, o: ReviewExportOptions) -> ReviewExportResult:
-    out = Path(os.path.abspath(o.out))
+    out = storage.outside(ws.root, o.out, "OUT")
     if out.suffix.lower() != ".json":
         raise UsageError(f"{out}: the tasks file must end in .json")
     if out.exists() and not o.overwrite:
         raise UsageError(f"{out} exists (pass --overwrite to replace it)")
     if o.limit is not None and o.limit < 1:
         raise UsageError(f"--limit must be at least 1 (got {o.limit})")
-    rows = _rows(ws, o, _picked(ws, o))
+    ids = _picked(ws, o)
+    held_out = _held_out(ws, o, ids)
+    rows = _rows(ws, o, ids)
     media_dir = out.with_name(f"{out.stem}-media")
     tasks, media = [], 0
     for image_id, path, shard, offset, size, fmt, predicted, conf, ckpt, model in rows:
@@ -71,6 +75,8 @@ def export_tasks(ws: Workspace, o: ReviewExportOptions) -> ReviewExportResult:
             storage.write_bytes_atomic(file, read_bytes(source))
             source, media = str(file), media + 1
         task: dict = {"data": {"image": _url(source, o), "image_id": image_id, "plabel_round": o.round, "path": path}}
+        if image_id in held_out:
+            task["data"]["plabel_audit"] = True  # a held-out image: its label is kept, never trained on
         if predicted is not None:
             task["predictions"] = [{"model_version": f"{ckpt} ({model})", "score": float(conf), "result": [
                 {"from_name": FROM_NAME, "to_name": TO_NAME, "type": "choices", "value": {"choices": [predicted]}}]}]
@@ -79,7 +85,7 @@ def export_tasks(ws: Workspace, o: ReviewExportOptions) -> ReviewExportResult:
     storage.write_text_atomic(config, label_config(ws.class_names()))
     storage.write_text_atomic(out, json.dumps(tasks, indent=1, ensure_ascii=False))
     return ReviewExportResult(o.round, len(tasks), sum("predictions" in t for t in tasks), str(out), str(config),
-                              media)
+                              media, len(held_out))
 
 
 def _picked(ws: Workspace, o: ReviewExportOptions) -> list[str]:
@@ -99,6 +105,18 @@ def _picked(ws: Workspace, o: ReviewExportOptions) -> list[str]:
         return list(ids)
     finally:
         result.close()
+
+
+def _held_out(ws: Workspace, o: ReviewExportOptions, ids: list[str]) -> set[str]:
+    """The picked images that are held out (val/test); UsageError unless `audit`."""
+    wanted = pa.table({"image_id": pa.array(ids, pa.string())})
+    with ws.connect() as con, db.registered(con, "wanted", wanted):
+        held = {r[0] for r in db.rows(con, query("review/held_out_ids"))}
+    if held and not o.audit:
+        raise UsageError(f"{len(held)} of the {len(ids)} images the query picked are held-out (val/test) images, "
+                         f"e.g. {min(held)}: their labels must never train (pick split = 'unlabeled' images, or "
+                         "pass --audit to review them as an audit)")
+    return held
 
 
 def _rows(ws: Workspace, o: ReviewExportOptions, ids: list[str]) -> list[tuple]:
