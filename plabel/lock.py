@@ -61,14 +61,18 @@ def _record(fd: int) -> dict:
 
 def _open(path: Path, flags: int) -> int:
     try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)  # a FIFO never blocks
     except OSError as e:
         if e.errno == errno.ELOOP:
             raise UsageError(f"{path} is a symbolic link; plabel refuses to follow it (remove it)") from None
         raise
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         raise UsageError(f"{path} is not a plain file; plabel refuses to use it (remove it)")
+    if st.st_nlink > 1:  # a hard link to another file: writing the record would truncate that file
+        os.close(fd)
+        raise UsageError(f"{path} has {st.st_nlink} names (a hard link); plabel refuses to write it (remove it)")
     return fd
 
 

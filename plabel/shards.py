@@ -118,9 +118,16 @@ def read(source: str) -> bytes:
 
 
 def members_by_key(found: Scan) -> Iterator[tuple[str, dict[str, Member]]]:
-    """Members grouped by WebDataset key, in tar order of each key's first member."""
+    """Members grouped by WebDataset key, in tar order of each key's first member. Of members with
+    one name, the last is used (as tar extracts them); `shadowed` lists the others."""
     groups: dict[str, dict[str, Member]] = {}
     for m in found.members:
         key, ext = split_name(m.name)
         groups.setdefault(key, {})[ext] = m
     yield from groups.items()
+
+
+def shadowed(found: Scan) -> list[Member]:
+    """Members that a later member of the same name replaces."""
+    last = {m.name: m for m in found.members}
+    return [m for m in found.members if last[m.name] is not m]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import time
 import uuid
 from pathlib import Path
@@ -50,6 +51,32 @@ def outside(root: Path, out: str | os.PathLike, option: str) -> Path:
     if real in real_root.parents:
         raise UsageError(f"{option} must not hold the workspace (got {out}, which holds {root})")
     return Path(os.path.abspath(out))
+
+
+def file_kind(path: str | os.PathLike) -> str | None:
+    """None for a regular file (links followed), else what it is: opened without blocking and
+    checked with fstat, so a FIFO or device named as a shard or listing never hangs a command."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return "does not exist"
+    except OSError as e:
+        return f"cannot be opened ({e.strerror})"
+    try:
+        mode = os.fstat(fd).st_mode
+    finally:
+        os.close(fd)
+    if stat.S_ISREG(mode):
+        return None
+    return "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+
+
+def check_regular(path: str | os.PathLike, what: str) -> None:
+    """UsageError, naming `what`, unless `path` is a regular file."""
+    kind = file_kind(path)
+    if kind is not None:
+        raise UsageError(f"{what} {path} is {kind}: it must be a regular file" if kind.startswith(("a ", "not"))
+                         else f"{what} {path} {kind}")
 
 
 def _fsync_file(path: Path) -> None:

@@ -18,6 +18,7 @@ import shutil
 import stat
 import tempfile
 import time
+import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -322,7 +323,9 @@ class Workspace:
     def append_classes(self, names: list[str]) -> None:
         """Add classes after the existing ones (ids follow on); the only writer of `classes`.
         The caller holds the write lock."""
-        first, now = len(self.class_names()), datetime.now(timezone.utc)
+        existing = self.class_names()
+        check_class_names(existing + list(names))
+        first, now = len(existing), datetime.now(timezone.utc)
         rows = [{"class_id": first + i, "name": name, "added_at": now} for i, name in enumerate(names)]
         storage.write_rows(rows, self.table_dir("classes") / storage.part_name(), table("classes"))
 
@@ -374,7 +377,7 @@ def init_workspace(path: str | os.PathLike, classes: list[str] | None = None) ->
     if root.exists() and not root.is_dir():
         raise UsageError(f"not a folder: {root}")
     if classes is not None:
-        _check_class_names(classes)
+        check_class_names(classes)
     root.mkdir(parents=True, exist_ok=True)
     for sub in ("tables", "checkpoints"):
         (root / sub).mkdir(exist_ok=True)
@@ -397,11 +400,18 @@ def toml_value(value) -> str:
     return tomli_w.dumps({"v": value})[len("v = ") :].rstrip("\n")
 
 
-def _check_class_names(classes: list[str]) -> None:
+def check_class_names(classes: list[str]) -> None:
+    """The one rule for class names, wherever they enter (init, ingest's folders, listings, shard
+    label members, --classes): unique, non-empty, no outer spaces, no control characters (a NUL or
+    a newline breaks the Label Studio config, CSV exports and one-line messages)."""
     if len(set(classes)) != len(classes):
         raise UsageError("class names must be unique")
     if any(not c or c != c.strip() for c in classes):
         raise UsageError("class names must be non-empty, without leading or trailing spaces")
+    bad = next((c for c in classes if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in c)), None)
+    if bad is not None:
+        raise UsageError(f"class name {ascii(bad)} holds a control character (or bytes that are not UTF-8); "
+                         "class names are printable text")
 
 
 def read_toml(path: Path) -> dict:

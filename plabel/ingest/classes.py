@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from plabel.errors import UsageError
-from plabel.workspace import Workspace, _check_class_names
+from plabel.workspace import Workspace, check_class_names
 
 
 # -- classes ---------------------------------------------------------------------------------
@@ -14,7 +14,7 @@ def resolve_classes(
     if not existing:
         declared = classes or ws.config.get("workspace", {}).get("classes")
         if declared:
-            _check_class_names(list(declared))
+            check_class_names(list(declared))
             unknown = sorted(found - set(declared))
             if unknown and not add_classes:
                 raise UsageError(
@@ -23,6 +23,7 @@ def resolve_classes(
             new = list(declared) + unknown
         else:
             new = sorted(found)
+        check_class_names(new)
         return new, new
     if classes and list(classes) != existing[: len(classes)]:
         raise UsageError(f"the workspace's classes are already fixed: {', '.join(existing[:20])}")
@@ -32,4 +33,5 @@ def resolve_classes(
             f"unknown classes: {', '.join(unknown[:10])}{' ...' if len(unknown) > 10 else ''} "
             "(the class list is fixed by the first labeled ingest; pass --add-classes to extend it)"
         )
+    check_class_names(existing + unknown)
     return existing + unknown, unknown

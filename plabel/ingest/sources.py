@@ -118,6 +118,7 @@ def candidates(ws, source: Path, split, withheld_labels, allow_outside) -> tuple
         found = set(_class_folders(source)) if by_folder else set()
         return _folder_candidates(ws, source, split, by_folder), total, found
     if source.suffix.lower() in (".csv", ".parquet"):
+        storage.check_regular(source, "listing")
         total, found, first = 0, set[str](), dict[str, tuple]()
         for c in _listing_candidates(ws, source, split, allow_outside):  # every row checked first
             total += 1

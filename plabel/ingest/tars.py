@@ -9,14 +9,18 @@ workspace's class list, or `--classes`), `txt` a class name; `--label-key EXT` n
 from __future__ import annotations
 
 import os
+import re
+import string
 from collections.abc import Iterator
 from pathlib import Path
 
-from plabel import shards
+from plabel import shards, storage
 from plabel.errors import UsageError
 from plabel.ingest.options import LABELED_SPLITS, Candidate, IngestOptions
 from plabel.ingest.sources import _escapes, _printable
 from plabel.workspace import SPLITS, Workspace
+
+MAX_SHARD_NAMES = 1_000_000  # names one brace pattern may make (WebDataset pools: thousands of shards)
 
 
 def shard_paths(source: str, allow_outside: bool) -> list[Path] | None:
@@ -25,10 +29,11 @@ def shard_paths(source: str, allow_outside: bool) -> list[Path] | None:
     if path.is_dir():
         names = [n for n in os.listdir(path) if not n.startswith(".")]  # names only: nothing is followed
         tars = sorted(n for n in names if n.lower().endswith(".tar"))
-        return [path / n for n in tars] if tars and len(tars) == len(names) else None
-    if path.suffix.lower() == ".tar" and path.exists():
-        return [path]
-    if path.suffix.lower() == ".txt" and path.is_file():
+        return _existing([path / n for n in tars], str(path)) if tars and len(tars) == len(names) else None
+    if path.suffix.lower() == ".tar" and (path.exists() or path.is_symlink()):
+        return _existing([path], str(path))
+    if path.suffix.lower() == ".txt" and path.exists():
+        storage.check_regular(path, "shard listing")
         return _listed(path, allow_outside)
     if not path.exists() and "{" in str(source):
         return _expanded(str(source))
@@ -51,13 +56,67 @@ def _listed(listing: Path, allow_outside: bool) -> list[Path]:
 
 
 def _expanded(pattern: str) -> list[Path]:
-    from braceexpand import braceexpand
+    from braceexpand import UnbalancedBracesError, braceexpand
 
     try:
-        names = list(braceexpand(pattern))
-    except Exception as e:  # an unbalanced or malformed pattern
+        count = brace_count(pattern)
+    except UnbalancedBracesError as e:
         raise UsageError(f"{pattern}: not a brace pattern ({e})") from None
+    if count > MAX_SHARD_NAMES:  # braceexpand builds every name in memory: count first
+        raise UsageError(f"{pattern}: names {count:,} shards; at most {MAX_SHARD_NAMES:,} per source (split the "
+                         "pattern, or list the shards in a .txt file)")
+    names = list(braceexpand(pattern))
     return _existing([Path(os.path.abspath(n)) for n in names], pattern)
+
+
+# Counting mirrors braceexpand's grammar: a pattern is the product of its literals and {groups};
+# a group is an integer or letter range, or a comma sequence whose count is the sum of its parts.
+_INDEX = re.compile(r"-?[0-9]+")
+_INT_RANGE = re.compile(r"^(-?\d+)\.\.(-?\d+)(?:\.\.-?(\d+))?$")
+_CHAR_RANGE = re.compile(r"^([A-Za-z])\.\.([A-Za-z])(?:\.\.-?(\d+))?$")
+
+
+def brace_count(pattern: str) -> int:
+    """How many names braceexpand makes of `pattern`, counted without making them."""
+    from braceexpand import UnbalancedBracesError
+
+    count, start, depth, pos = 1, 0, 0, 0
+    while pos < len(pattern):
+        ch = pattern[pos]
+        if ch == "\\":
+            pos += 2
+            continue
+        if ch == "{":
+            start = pos if depth == 0 else start
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                count *= _group_count(pattern[start + 1:pos])
+        pos += 1
+    if depth != 0:
+        raise UnbalancedBracesError(f"Unbalanced braces: '{pattern}'")
+    return count
+
+
+def _group_count(expr: str) -> int:
+    if m := _INT_RANGE.match(expr):
+        a, b, step = int(m[1]), int(m[2]), int(m[3] or 1) or 1
+        return len(range(a, b + 1, step) if a < b else range(a, b - 1, -step))
+    if m := _CHAR_RANGE.match(expr):
+        letters = string.ascii_uppercase + string.ascii_lowercase  # braceexpand's alphabet
+        return len(range(0, abs(letters.index(m[2]) - letters.index(m[1])) + 1, int(m[3] or 1) or 1))
+    parts, start, depth = [], 0, 0
+    for pos, ch in enumerate(expr):
+        if pos and expr[pos - 1] == "\\":
+            continue
+        depth += (ch == "{") - (ch == "}")
+        if ch == "," and depth == 0:
+            parts.append(expr[start:pos])
+            start = pos + 1
+    if depth != 0 or not parts:  # not a sequence: a literal group, `{` + its inside + `}`
+        return brace_count(expr)
+    return sum(brace_count(p) for p in [*parts, expr[start:]])
 
 
 def _existing(paths: list[Path], source: str) -> list[Path]:
@@ -65,9 +124,11 @@ def _existing(paths: list[Path], source: str) -> list[Path]:
     if other:  # compressed shards cannot be read by offset; image files belong in a .csv listing
         raise UsageError(f"{source}: names {other[0]}, which is not a .tar shard (list image files in a .csv "
                          "with a path column)")
-    missing = [p for p in paths if not p.is_file()]
+    missing = [p for p in paths if not p.exists()]
     if missing:
         raise UsageError(f"{source}: {len(missing)} of {len(paths)} shards do not exist (first: {missing[0]})")
+    for p in paths:  # a FIFO would hang the scan: opened without blocking, checked with fstat
+        storage.check_regular(p, "shard")
     return paths
 
 
@@ -104,6 +165,10 @@ def shard_candidates(ws: Workspace, paths: list[Path], split: str, label_key: st
             for member in group.values():
                 if shards.is_image(member.name):
                     yield _candidate(ws, stored_shard, shard, member, split, label, reason, withheld)
+        for member in shards.shadowed(found):  # tar keeps the last of one name: the others are rejects
+            stored, _ = _printable(f"{stored_shard}#{member.name} (at byte {member.offset})")
+            yield Candidate(stored, str(shard), split, reason="a later member of the shard has the same name "
+                            "(the last one is used)")
         if found.error:
             yield Candidate(f"{stored_shard}#", str(shard), split, reason=found.error)
 
@@ -130,8 +195,11 @@ def _label(shard: Path, group: dict, label_key: str | None, classes: list[str] |
             text = shards.read(shards.locator(str(shard), member)).decode("utf-8").strip()
         except (OSError, EOFError, UnicodeDecodeError) as e:
             return None, f"label member {member.name}: unreadable ({e})"
-        if key != "cls" or not text.lstrip("-").isdigit():
+        if key != "cls":
             return (text, None) if text else (None, f"label member {member.name} is empty")
+        if not _INDEX.fullmatch(text):  # WebDataset's .cls is an integer in ASCII digits
+            raise UsageError(f"{shard}: label member {member.name} holds {ascii(text[:40])}, not a class index "
+                             "(.cls members hold integers; a class name goes in a .txt member)")
         index = int(text)
         if not classes:
             raise UsageError(f"{shard}: .cls members hold class indices; give the class names in index order "
