@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
+from plabel.values import MAX_ROUND
+
 Workspace = Annotated[
     Path | None,
     typer.Option(
@@ -17,7 +19,8 @@ Workspace = Annotated[
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary on stdout.")]
 Round = Annotated[
-    int, typer.Option("--round", "-r", help="Round number (0: the teacher trained on labeled images).", min=0)
+    int, typer.Option("--round", "-r", help="Round number (0: the teacher trained on labeled images).", min=0,
+                      max=MAX_ROUND)
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed.")]
 
@@ -53,6 +56,7 @@ OptionalRound = Annotated[
         "-r",
         help="Round number (default: the newest round that has what the command reads).",
         min=0,
+        max=MAX_ROUND,
         show_default=False,
     ),
 ]

@@ -74,6 +74,13 @@ def info(message: str) -> None:
     _say("", "", message)
 
 
+def say_removed(round: int, removed: list[str]) -> None:
+    """What replacing round R's predictions removed (made from the old ones), said once."""
+    if removed:
+        info(f"Removed round {round}'s {', '.join(removed)}: made from the replaced predictions "
+             f"(run `plabel dedup` and `plabel select --round {round}` again).")
+
+
 def warn(message: str) -> None:
     _say("Warning: ", "yellow", message)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from plabel.cli import _options as opt
-from plabel.cli._output import emitted, info
+from plabel.cli._output import emitted, info, say_removed
 from plabel.cli.app import command
 from plabel.external import OUTPUT_TYPES, ImportOptions
 
@@ -41,6 +41,7 @@ def import_predictions(
     r = run(ws, file, o)
     if emitted(r, json_output):
         return
+    say_removed(r.round, r.removed)
     if r.already_imported:
         info(f"Nothing new: round {r.round} holds these predictions already (external checkpoint {r.checkpoint_id}).")
         return

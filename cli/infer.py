@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from plabel.cli import _options as opt
-from plabel.cli._output import emitted, info
+from plabel.cli._output import emitted, info, say_removed
 from plabel.cli.app import command
 from plabel.infer.options import InferOptions, parse_temperature
 
@@ -78,6 +78,7 @@ def infer(
         )
         return
     resumed = f", {r.resumed} kept from an interrupted run" if r.resumed else ""
+    say_removed(r.round, r.removed)
     info(
         f"Round {r.round}: {r.predicted} images predicted with checkpoint {r.checkpoint_id}{resumed}, "
         f"{r.rejected} unreadable ({r.images_per_s:,.0f} images/s); {r.rows} rows, {r.bytes_on_disk / 1e6:.2f} MB."

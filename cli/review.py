@@ -62,7 +62,8 @@ def import_(
         info(f"Nothing new: this export was imported before (review {r.review_id}).")
         return
     info(f"Imported review {r.review_id}: {r.labeled} images labeled ({r.changed} differ from plabel's proposal), "
-         f"{r.unannotated} tasks without an annotation.")
+         f"{r.unannotated} tasks without an annotation"
+         + (f"; {r.held_out} are held-out images (an audit: never trained on)" if r.held_out else "") + ".")
 
 
 review.command("export")(handle_errors(export))

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 
+MAX_ROUND = 2**31 - 1  # rounds are the Hive partition `round=R/`, typed INTEGER
+
 
 def auto_or(value: str, convert, option: str, expected: str):
     """An option that is `auto` or a value: `auto` as is, else `convert(value)`, else a usage error."""

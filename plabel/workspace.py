@@ -41,6 +41,8 @@ FORMAT = 1
 SPLITS = ("train", "val", "test", "unlabeled")
 DISABLED_OPTIMIZERS = "window_self_join"  # gives wrong answers over Hive partitions (Workspace.connect)
 HELD_OUT = ("val", "test")  # splits never trained on: an unlabeled image that duplicates one is excluded
+# What a round's predictions (and the run that made them) give rise to, removed when they are replaced
+DERIVED = ("selections", "selection_classes", "manifests", "duplicates", "dedup_thresholds", "embeddings")
 MANIFEST_FILE = "manifest.parquet"
 
 CONFIG_TEMPLATE = """\
@@ -117,6 +119,17 @@ class Workspace:
         if dest.exists():
             storage.retire_dir(dest, self.trash_dir)
         storage.commit_dir(staging, dest)
+
+    def retire_derived(self, round: int) -> list[str]:
+        """Remove what was made from round R's predictions (before they are replaced): the tables
+        of DERIVED that hold round R, selections first (a selections row promises its manifest).
+        Returns their names. The caller holds the write lock."""
+        removed = []
+        for name in DERIVED:
+            if self.round_dir(name, round).exists():
+                storage.retire_dir(self.round_dir(name, round), self.trash_dir)
+                removed.append(name)
+        return removed
 
     # -- paths of images ---------------------------------------------------------------
     def store_path(self, path: str | os.PathLike) -> str:

@@ -28,6 +28,7 @@ from plabel.external.distribution import TOPK, prediction_rows
 from plabel.external.read import Records, read_table, records
 from plabel.schema import table
 from plabel.sql import query
+from plabel.values import MAX_ROUND
 from plabel.workspace import Workspace
 
 OUTPUT_TYPES = ("auto", "prob", "logit")
@@ -53,6 +54,7 @@ class ImportResult:
     splits: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     already_imported: bool = False  # the round holds this file's predictions already: nothing written
+    removed: list[str] = field(default_factory=list)  # tables of round R made from the replaced predictions
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -75,10 +77,13 @@ def import_predictions(ws: Workspace, file: str | os.PathLike, o: ImportOptions)
         if ws.has_round("predictions", o.round) and not o.overwrite:
             if [r[0] for r in ws.rows(query("external/round_teachers"), {"round": o.round})] == [ckpt_id]:
                 result.already_imported = True  # the same file, model and output type: done before
+                result.removed = _drop_replaced_teachers(ws, o.round)  # what a kill after the commit left
                 return result
             raise UsageError(f"round {o.round} already has predictions (pass --overwrite to replace them)")
         _register(ws, ckpt_id, o, file, digest, recs, len(classes))
+        result.removed = ws.retire_derived(o.round)  # nothing made from the old predictions outlives them
         _commit(ws, o.round, rows)
+        result.removed += _drop_replaced_teachers(ws, o.round)
     return result
 
 
@@ -88,8 +93,13 @@ def _check(ws: Workspace, file: Path, o: ImportOptions) -> Path:
         raise UsageError(f"--output-type must be one of {', '.join(OUTPUT_TYPES)} (got {o.output_type!r})")
     if not o.model_name.strip():
         raise UsageError("--model-name is empty: name the model that made the predictions")
-    if o.round < 0:
-        raise UsageError(f"--round must be >= 0 (got {o.round})")
+    if not 0 <= o.round <= MAX_ROUND:
+        raise UsageError(f"--round must be in [0, {MAX_ROUND}] (got {o.round})")
+    trained = ws.scalar(query("workspace/newest_checkpoint_round"))  # None: no checkpoint yet
+    newest = max([*ws.rounds("predictions"), -1 if trained is None else trained])
+    if o.round > newest + 1:
+        raise UsageError(f"round {o.round} would leave rounds {newest + 1}..{o.round - 1} without predictions: "
+                         f"import round {newest + 1} next (rounds follow each other, as infer's do)")
     if not file.is_file():
         raise UsageError(f"no such file: {file}")
     if not ws.class_names():
@@ -140,6 +150,15 @@ def _register(ws: Workspace, ckpt_id: str, o: ImportOptions, file: Path, digest:
            "num_classes": num_classes, "img_size": 0, "val_top1": None, "path": "",
            "config": json.dumps(config, sort_keys=True), "created_at": datetime.now(timezone.utc)}
     storage.write_rows([row], dest, table("checkpoints"))
+
+
+def _drop_replaced_teachers(ws: Workspace, round: int) -> list[str]:
+    """External checkpoints of round R whose predictions were replaced (rows without weights: only
+    lineage of predictions that are gone); a trained checkpoint is never removed."""
+    stale = [r[0] for r in ws.rows(query("external/replaced_teachers"), {"round": round})]
+    for ckpt_id in stale:
+        (ws.table_dir("checkpoints") / f"{ckpt_id}.parquet").unlink(missing_ok=True)
+    return [f"external checkpoint {c}" for c in stale]
 
 
 def _commit(ws: Workspace, round: int, rows: list[dict]) -> None:

@@ -9,6 +9,7 @@ and labels (`label`) name the classes of top-k outputs. timm's `--results-separa
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from plabel.images import one_line
 
 KEY_COLUMNS = ("filename", "path", "image_id")
 OUTPUT_COLUMNS = {"prob": "prob", "probs": "prob", "logit": "logit", "logits": "logit"}
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)", re.IGNORECASE)
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf|infinity)", re.IGNORECASE)
 _QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"")
 
 
@@ -49,12 +50,28 @@ def read_table(file: Path) -> pa.Table:
             text = {c: pa.string() for c in (*KEY_COLUMNS, "label")}  # ids of digits only stay text
             return pcsv.read_csv(file, convert_options=pcsv.ConvertOptions(column_types=text))
         if suffix in (".json", ".jsonl"):
-            return pa.Table.from_pylist(_json_records(file))
+            return _json_table(_json_records(file))
     except UsageError:
         raise
     except Exception as e:
         raise UsageError(f"{file}: cannot be read as {suffix[1:] or 'a table'} ({one_line(e)})") from None
     raise UsageError(f"{file}: expected .parquet, .csv, .json or .jsonl predictions")
+
+
+def _json_table(records: list[dict]) -> pa.Table:
+    """Records as a table; a column whose cells Arrow cannot give one type (`[1, 2]` beside
+    `["x", 2]`) is kept as each cell's JSON text, so the strict cell parser names the bad row."""
+    if not all(isinstance(r, dict) for r in records):
+        raise UsageError("JSON predictions must be records (objects)")
+    names = list(dict.fromkeys(k for r in records for k in r))
+    columns = {}
+    for name in names:
+        values = [r.get(name) for r in records]
+        try:
+            columns[name] = pa.array(values)
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            columns[name] = pa.array([None if v is None else json.dumps(v) for v in values], pa.string())
+    return pa.table(columns)
 
 
 def _json_records(file: Path) -> list[dict]:
@@ -85,33 +102,65 @@ def records(t: pa.Table, file: Path, key_column: str | None, output_type: str) -
     if out_name is None:
         raise UsageError(f"{file}: no output column: expected prob, probs, logit or logits (timm's `prob`/`logit`)")
     kind = OUTPUT_COLUMNS[out_name] if output_type == "auto" else output_type
-    outputs = _column(t, out_name, float) or []  # found above: never None
-    return Records(key, [str(k) for k in t.column(key).to_pylist()], outputs, kind, _column(t, "index", int),
-                   _column(t, "label", str))
+    outputs = _column(t, out_name, float, file) or []  # found above: never None
+    return Records(key, [str(k) for k in t.column(key).to_pylist()], outputs, kind, _column(t, "index", int, file),
+                   _column(t, "label", str, file))
 
 
-def _column(t: pa.Table, name: str, kind) -> list | None:
+def _column(t: pa.Table, name: str, kind, file: Path) -> list | None:
     """A list column, a scalar column (top-1) or separate `name_0`, `name_1`, ... columns, as lists."""
     if name in t.column_names:
-        return [_cell(v, kind) for v in t.column(name).to_pylist()]
+        return [_cell(v, kind, _Where(file, n, name)) for n, v in enumerate(t.column(name).to_pylist(), start=1)]
     parts = sorted((int(c[len(name) + 1:]), c) for c in t.column_names if re.fullmatch(rf"{name}_\d+", c))
     if not parts:
         return None
     cols = [t.column(c).to_pylist() for _, c in parts]
-    return [[_cell(v, kind)[0] for v in row] for row in zip(*cols, strict=True)]
+    return [[_value(v, kind, _Where(file, n, c)) for v, (_, c) in zip(row, parts, strict=True)]
+            for n, row in enumerate(zip(*cols, strict=True), start=1)]
 
 
-def _cell(v, kind) -> list:
-    """One cell as a list: a list, a scalar, or the text pandas writes for a numpy array
-    (`[0.91 0.05]`, `['cat' 'dog']`) or a list (`[0.91, 0.05]`)."""
+@dataclass(frozen=True)
+class _Where:
+    file: Path
+    row: int
+    column: str
+
+    def error(self, why: str) -> UsageError:
+        return UsageError(f"{self.file}: row {self.row}, column {self.column}: {why}")
+
+
+def _cell(v, kind, where: _Where) -> list:
+    """One cell as a list, parsed strictly: a list, a scalar (a top-1 output), or the text pandas
+    writes for a numpy array (`[0.91 0.05]`, `['cat' 'dog']`) or a list (`[0.91, 0.05]`). Text
+    that is anything else (`[0.5 abc 0.3]`, a formula `=1+2`) is refused, never scanned for numbers."""
     if v is None:
         return []
-    if isinstance(v, list | tuple):  # a null inside a list: NaN (an output), -1 (a class index): both refused
-        return [kind(x) if x is not None else {float: float("nan"), int: -1}.get(kind, "") for x in v]
+    if isinstance(v, list | tuple):
+        return [_value(x, kind, where) for x in v]
+    if isinstance(v, str) and kind is str:
+        quoted = [a or b for a, b in _QUOTED.findall(v)]
+        return quoted if v.strip().startswith("[") else [v]
     if isinstance(v, str):
-        if kind is str:
-            quoted = [a or b for a, b in _QUOTED.findall(v)]
-            return quoted if v.strip().startswith("[") else [v]
-        return [kind(float(x)) if kind is int else kind(x) for x in _NUMBER.findall(v)]
-    return [kind(v)]  # a scalar: a top-1 output
+        text = v.strip()
+        inner = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+        return [_value(x, kind, where) for x in re.split(r"[\s,]+", inner.strip()) if x]
+    return [_value(v, kind, where)]
 
+
+def _value(x, kind, where: _Where):
+    """One output (float) or class index (int); a null inside a list: NaN (an output) or -1 (a class
+    index), which the checks that follow refuse with the row."""
+    if x is None:
+        return {float: float("nan"), int: -1}.get(kind, "")
+    if kind is str:
+        return str(x)
+    if isinstance(x, bool) or not isinstance(x, int | float | str):
+        raise where.error(f"{type(x).__name__} {ascii(x)[:40]} is not a number")
+    if isinstance(x, str) and not _NUMBER.fullmatch(x.strip()):
+        raise where.error(f"{ascii(x)[:40]} is not a number")
+    number = float(x)
+    if kind is float:
+        return number
+    if not math.isfinite(number) or number != int(number):
+        raise where.error(f"class index {x!r} is not a whole number")
+    return int(number)

@@ -1,7 +1,7 @@
 """The options and the result of `plabel infer`."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from plabel.errors import UsageError, check_finite
 from plabel.values import auto_or
@@ -42,6 +42,7 @@ class InferResult:
     images_per_s: float
     bytes_on_disk: int
     rows: int  # rows in the committed round
+    removed: list[str] = field(default_factory=list)  # tables of the round made from replaced predictions
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)

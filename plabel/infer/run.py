@@ -44,11 +44,10 @@ def infer(ws: Workspace, options: InferOptions, progress: Progress = NULL) -> In
             if distributed.is_main():
                 scratch.unlink(missing_ok=True)
         predicted, rejected, seconds = _summed(predicted, rejected, seconds)
-        if distributed.is_main():
-            _commit(ws, o, st)
+        removed = _commit(ws, o, st) if distributed.is_main() else []
     rate = predicted / seconds if seconds else 0.0
     return InferResult(o.round, ckpt.checkpoint_id, predicted, staged, rejected, False,
-                       time.perf_counter() - started, rate, folder_bytes(done_dir), folder_rows(done_dir))
+                       time.perf_counter() - started, rate, folder_bytes(done_dir), folder_rows(done_dir), removed)
 
 
 def _summed(predicted: int, rejected: int, seconds: float) -> tuple[int, int, float]:
@@ -57,11 +56,14 @@ def _summed(predicted: int, rejected: int, seconds: float) -> tuple[int, int, fl
     return int(total[0]), int(total[1]), max(distributed.gather(seconds))
 
 
-def _commit(ws: Workspace, o: InferOptions, st) -> None:
+def _commit(ws: Workspace, o: InferOptions, st) -> list[str]:
+    """Commit the round; what replaced predictions had given rise to goes first (its names)."""
     if not st.parts():  # nothing to predict at all: the round exists, empty
         empty = table("predictions").arrow_schema().empty_table()
         storage.write_arrow(empty, st.predictions / storage.part_name(), table("predictions"))
+    removed = ws.retire_derived(o.round) if o.overwrite else []
     commit(ws, o, st)
+    return removed
 
 
 def folder_bytes(folder: Path) -> int:

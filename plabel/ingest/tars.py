@@ -56,12 +56,9 @@ def _listed(listing: Path, allow_outside: bool) -> list[Path]:
 
 
 def _expanded(pattern: str) -> list[Path]:
-    from braceexpand import UnbalancedBracesError, braceexpand
+    from braceexpand import braceexpand
 
-    try:
-        count = brace_count(pattern)
-    except UnbalancedBracesError as e:
-        raise UsageError(f"{pattern}: not a brace pattern ({e})") from None
+    count = brace_count(pattern)
     if count > MAX_SHARD_NAMES:  # braceexpand builds every name in memory: count first
         raise UsageError(f"{pattern}: names {count:,} shards; at most {MAX_SHARD_NAMES:,} per source (split the "
                          "pattern, or list the shards in a .txt file)")
@@ -77,9 +74,8 @@ _CHAR_RANGE = re.compile(r"^([A-Za-z])\.\.([A-Za-z])(?:\.\.-?(\d+))?$")
 
 
 def brace_count(pattern: str) -> int:
-    """How many names braceexpand makes of `pattern`, counted without making them."""
-    from braceexpand import UnbalancedBracesError
-
+    """How many names braceexpand makes of `pattern`, counted without making them; UsageError for
+    unbalanced braces (which braceexpand refuses too)."""
     count, start, depth, pos = 1, 0, 0, 0
     while pos < len(pattern):
         ch = pattern[pos]
@@ -95,7 +91,7 @@ def brace_count(pattern: str) -> int:
                 count *= _group_count(pattern[start + 1:pos])
         pos += 1
     if depth != 0:
-        raise UnbalancedBracesError(f"Unbalanced braces: '{pattern}'")
+        raise UsageError(f"{pattern}: not a brace pattern (unbalanced braces)")
     return count
 
 

@@ -32,6 +32,7 @@ class ReviewImportResult:
     unannotated: int  # tasks without a usable annotation (none, cancelled, or no choice)
     changed: int  # labels that differ from plabel's pre-annotation
     already_imported: bool = False
+    held_out: int = 0  # reviews of held-out (val/test) images: kept as an audit, never trained on
     by_label: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -53,10 +54,11 @@ def import_annotations(ws: Workspace, file: str | os.PathLike, from_name: str = 
             unannotated += 1
         else:
             rows.append(row)
-    _check_images(ws, rows, file)
+    held_out = _check_images(ws, rows, file)
     dest = ws.table_dir("reviews") / f"review-{review_id}.parquet"
     result = ReviewImportResult(review_id, len(rows), unannotated,
-                                sum(r["predicted"] is not None and r["predicted"] != r["label"] for r in rows))
+                                sum(r["predicted"] is not None and r["predicted"] != r["label"] for r in rows),
+                                held_out=held_out)
     for r in rows:
         result.by_label[r["label"]] = result.by_label.get(r["label"], 0) + 1
     with ws.writing(f"plabel review import {file}"):
@@ -80,35 +82,65 @@ def _tasks(file: Path) -> list[dict]:
 
 
 def _review(task: dict, n: int, file: Path, from_name: str, classes: set[str]) -> dict | None:
-    """The task's review row, or None when nobody labeled it."""
+    """The task's review row, or None when nobody labeled it; UsageError names a task whose shape
+    is not Label Studio's."""
+    where = f"{file}: task {n}"
     data = task.get("data")
     image_id = data.get("image_id") if isinstance(data, dict) else None
     if not isinstance(image_id, str) or not image_id:
-        raise UsageError(f"{file}: task {n} has no data.image_id (export tasks with `plabel review export`)")
-    done = [a for a in task.get("annotations") or task.get("completions") or []
-            if isinstance(a, dict) and not a.get("was_cancelled") and _choice(a, from_name) is not None]
+        raise UsageError(f"{where} has no data.image_id (export tasks with `plabel review export`)")
+    annotations = _list_of_dicts(task.get("annotations") or task.get("completions") or [], f"{where}: annotations")
+    done = [a for a in annotations if a.get("was_cancelled") is not True and _choice(a, from_name, where) is not None]
     if not done:
         return None
     latest: dict = max(done, key=lambda a: (str(a.get("updated_at") or a.get("created_at") or ""), str(a.get("id"))))
-    label = _choice(latest, from_name)
+    label = _choice(latest, from_name, where)
     if label not in classes:
-        raise UsageError(f"{file}: task {n} is labeled {label!r}, which is not a class of this workspace")
-    proposed = next(iter(task.get("predictions") or []), None)
+        raise UsageError(f"{where} is labeled {label!r}, which is not a class of this workspace")
+    proposed = _proposal(task, annotations, data, from_name, where)
     return {"image_id": image_id, "label": label,
-            "predicted": _choice(proposed, from_name) if isinstance(proposed, dict) else None,
-            "model_version": str(proposed.get("model_version")) if isinstance(proposed, dict) else None,
+            "predicted": proposed.get("label"), "model_version": proposed.get("model_version"),
             "task_id": _text(task.get("id")), "annotation_id": _text(latest.get("id")),
             "annotator": _annotator(latest.get("completed_by")),
-            "annotated_at": _when(latest.get("updated_at") or latest.get("created_at"), file, n)}
+            "annotated_at": _when(latest.get("updated_at") or latest.get("created_at"), where)}
 
 
-def _choice(annotation: dict, from_name: str) -> str | None:
-    for r in annotation.get("result") or []:
-        value = r.get("value") if isinstance(r, dict) else None
-        if r.get("type") == "choices" and r.get("from_name") == from_name and isinstance(value, dict):
-            choices = value.get("choices") or []
-            if choices and isinstance(choices[0], str):
-                return choices[0]
+def _proposal(task: dict, annotations: list[dict], data: dict, from_name: str, where: str) -> dict:
+    """What plabel proposed: the task's prediction object (older exports), the prediction an
+    annotation holds (Label Studio 1.x exports list prediction ids and put the object under
+    `annotations[].prediction`), else the proposal `review export` wrote into the task's data."""
+    predictions = task.get("predictions") or []
+    if not isinstance(predictions, list):
+        raise UsageError(f"{where}: predictions is a {type(predictions).__name__}, not a list")
+    objects = [p for p in predictions if isinstance(p, dict)]
+    objects += [a["prediction"] for a in annotations if isinstance(a.get("prediction"), dict)]
+    for obj in objects:
+        label = _choice(obj, from_name, where)
+        if label is not None:
+            version = obj.get("model_version")
+            return {"label": label, "model_version": None if version in (None, "") else str(version)}
+    if isinstance(data.get("plabel_predicted"), str):
+        return {"label": data["plabel_predicted"], "model_version": _text(data.get("plabel_model_version"))}
+    return {}
+
+
+def _list_of_dicts(value, what: str) -> list[dict]:
+    if not isinstance(value, list) or not all(isinstance(x, dict) for x in value):
+        raise UsageError(f"{what} must be a list of objects (got {ascii(value)[:60]})")
+    return value
+
+
+def _choice(annotation: dict, from_name: str, where: str) -> str | None:
+    """The first choice of the Choices control `from_name` in an annotation's (or prediction's) result."""
+    for r in _list_of_dicts(annotation.get("result") or [], f"{where}: result"):
+        if r.get("type") != "choices" or r.get("from_name") != from_name:
+            continue
+        value = r.get("value")
+        choices = value.get("choices") if isinstance(value, dict) else None
+        if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+            raise UsageError(f"{where}: value.choices must be a list of class names (got {ascii(choices)[:60]})")
+        if choices:
+            return choices[0]
     return None
 
 
@@ -122,24 +154,24 @@ def _text(v) -> str | None:
     return None if v is None else str(v)
 
 
-def _when(text, file: Path, n: int) -> datetime | None:
+def _when(text, where: str) -> datetime | None:
+    """An ISO 8601 time, in UTC (a time that UTC cannot hold, such as year 10000, is refused here,
+    not later by a reader of the table)."""
     if not text:
         return None
     try:
         t = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"{file}: task {n}: {text!r} is not an ISO 8601 time") from None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+        return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise UsageError(f"{where}: {ascii(text)[:60]} is not an ISO 8601 time between years 1 and 9999") from None
 
 
-def _check_images(ws: Workspace, rows: list[dict], file: Path) -> None:
+def _check_images(ws: Workspace, rows: list[dict], file: Path) -> int:
+    """UsageError for unknown or repeated images; how many are held out (an audit)."""
     ids = pa.table({"image_id": pa.array([r["image_id"] for r in rows], pa.string())})
-    con = ws.connect()
-    try:
-        with db.registered(con, "manifest_rows", ids):
-            unknown, example = db.row(con, query("manifest/unknown_ids"))
-    finally:
-        con.close()
+    with ws.connect() as con, db.registered(con, "manifest_rows", ids), db.registered(con, "wanted", ids):
+        unknown, example = db.row(con, query("manifest/unknown_ids"))
+        held_out = len(db.rows(con, query("review/held_out_ids")))
     if unknown:
         raise UsageError(f"{file}: {unknown} tasks name images that are not in this workspace (e.g. {example})")
     seen: set[str] = set()
@@ -147,3 +179,4 @@ def _check_images(ws: Workspace, rows: list[dict], file: Path) -> None:
         if r["image_id"] in seen:
             raise UsageError(f"{file}: image {r['image_id']} is in two tasks; keep one")
         seen.add(r["image_id"])
+    return held_out

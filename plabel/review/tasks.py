@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import quote
 from xml.sax.saxutils import quoteattr
 
@@ -75,6 +74,8 @@ def export_tasks(ws: Workspace, o: ReviewExportOptions) -> ReviewExportResult:
             storage.write_bytes_atomic(file, read_bytes(source))
             source, media = str(file), media + 1
         task: dict = {"data": {"image": _url(source, o), "image_id": image_id, "plabel_round": o.round, "path": path}}
+        if predicted is not None:  # also in the data: Label Studio 1.x exports predictions as ids only
+            task["data"].update(plabel_predicted=predicted, plabel_model_version=f"{ckpt} ({model})")
         if image_id in held_out:
             task["data"]["plabel_audit"] = True  # a held-out image: its label is kept, never trained on
         if predicted is not None:

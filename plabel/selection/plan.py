@@ -172,4 +172,7 @@ def _fingerprint(ws: Workspace, o: SelectOptions, n, checkpoint_id: str, soft_so
     }
     if auto:  # the thresholds depend on the val predictions too
         inputs["thresholds"] = [c.threshold for c in classes]
+    reviews = sorted(p.name for p in ws.table_dir("reviews").glob("*.parquet"))  # named by content
+    if reviews:  # reviewed images become labeled rows and leave the pool (without any: the id it had)
+        inputs["reviews"] = reviews
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
