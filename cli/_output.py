@@ -10,6 +10,7 @@ import traceback
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -29,6 +30,7 @@ err = Console(stderr=True)
 out = Console(soft_wrap=True)
 
 
+MAX_PIPE_WIDTH = 1000  # a table printed to a pipe or file is as wide as it needs, up to this
 _MUTED = False  # under torchrun, ranks other than 0 print errors only
 
 
@@ -104,17 +106,31 @@ def _route_library_warnings() -> None:
 
 
 def print_table(title: str | None, columns: list[str], rows: list, caption: str | None = None) -> None:
+    """A Rich table on stdout. A number is never wrapped inside its cell (`7.439e-0` / `5`), and
+    where stdout is not a terminal (a pipe, a file, CI) the table takes the width it needs."""
     table = Table(
         title=None if title is None else Text(str(title)),
         caption=None if caption is None else Text(str(caption)),
         show_lines=False,
         header_style="bold",
     )
-    for c in columns:
-        table.add_column(Text(str(c)), overflow="fold")
-    for row in rows:
-        table.add_row(*[_cell(v) for v in row])
-    out.print(table)
+    cells = [[_cell(v) for v in row] for row in rows]
+    for k, c in enumerate(columns):
+        numeric = all(row[k] is None or isinstance(row[k], int | float) for row in rows)
+        widest = max((len(r[k]) for r in cells), default=0)
+        table.add_column(Text(str(c)), overflow="fold", no_wrap=numeric, min_width=widest if numeric else None)
+    for row in cells:
+        table.add_row(*row)
+    if out.is_terminal:
+        out.print(table)
+        return
+    wide = out.options.update(width=1 << 16)  # measured without a limit: the width the table needs
+    needed = min(Measurement.get(out, wide, table).maximum, MAX_PIPE_WIDTH)
+    width, out.width = out.width, max(out.width, needed)
+    try:
+        out.print(table)
+    finally:
+        out.width = width
 
 
 def _cell(value) -> Text:

@@ -2,9 +2,23 @@
 from __future__ import annotations
 
 import typer
+from typer.core import TyperGroup
+
+# `plabel --help` and docs/cli.md list the commands in the order a user meets them: try it, set up,
+# train and predict, curate, look back. A command missing here is listed after them.
+ORDER = ("demo", "init", "ingest", "status", "train", "eval", "calibrate", "infer", "import-predictions", "dedup",
+         "select", "review", "export", "run", "rounds", "drift", "report", "sql")
+
+
+class _Ordered(TyperGroup):
+    def list_commands(self, ctx) -> list[str]:
+        rank = {name: k for k, name in enumerate(ORDER)}
+        return sorted(self.commands, key=lambda name: (rank.get(name, len(ORDER)), name))
+
 
 app = typer.Typer(
     name="plabel",
+    cls=_Ordered,
     help="Pseudo-label management for Noisy-Student self-training on images.",
     rich_markup_mode=None,
     add_completion=False,
@@ -42,7 +56,7 @@ def command(name: str | None = None, **kwargs):
     return register
 
 
-# Command modules in the order `plabel --help` and docs/cli.md list their commands.
+# Command modules (ORDER says how their commands are listed).
 COMMAND_MODULES = (
     "drift", "infer", "external", "run", "report", "dedup", "select", "export", "train", "eval", "calibrate",
     "workspace", "review",

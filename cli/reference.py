@@ -34,7 +34,7 @@ def _help(command: Any, name: str, parent: Any = None) -> str:
 
 def command_names() -> list[str]:
     root: Any = typer.main.get_command(app)
-    return list(root.commands)
+    return root.list_commands(None)
 
 
 def cli_markdown() -> str:
@@ -43,7 +43,8 @@ def cli_markdown() -> str:
         root, info_name="plabel", terminal_width=WIDTH, max_content_width=WIDTH, help_option_names=["-h", "--help"]
     )
     parts = [INTRO, "## plabel", "", "```", root.get_help(root_ctx), "```", ""]
-    for name, command in root.commands.items():
+    for name in root.list_commands(root_ctx):
+        command = root.commands[name]
         parts += [f"## plabel {name}", "", "```", _help(command, name, root_ctx), "```", ""]
         group_ctx = command.context_class(command, info_name=name, parent=root_ctx, terminal_width=WIDTH,
                                           max_content_width=WIDTH, help_option_names=["-h", "--help"])

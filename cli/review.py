@@ -43,6 +43,8 @@ def export(
     info(f"Wrote {r.tasks} tasks ({r.predicted} pre-annotated by round {r.round}) to {r.out}; labeling config: "
          f"{r.label_config}" + (f"; {r.media} shard members written out beside them" if r.media else "")
          + (f"; {r.held_out} held-out images marked as an audit (never trained on)" if r.held_out else "") + ".")
+    info(f"In Label Studio, add a Local Files storage for {r.storage_path} (its API body is beside the tasks, "
+         "*.local-storage.json; see docs/interop.md).")
 
 
 def import_(

@@ -95,15 +95,15 @@ def _check(ws: Workspace, file: Path, o: ImportOptions) -> Path:
         raise UsageError("--model-name is empty: name the model that made the predictions")
     if not 0 <= o.round <= MAX_ROUND:
         raise UsageError(f"--round must be in [0, {MAX_ROUND}] (got {o.round})")
+    if not file.is_file():
+        raise UsageError(f"no such file: {file}")
+    if not ws.class_names():
+        raise UsageError("the workspace has no classes yet: ingest a labeled split (or `plabel init --classes`) first")
     trained = ws.scalar(query("workspace/newest_checkpoint_round"))  # None: no checkpoint yet
     newest = max([*ws.rounds("predictions"), -1 if trained is None else trained])
     if o.round > newest + 1:
         raise UsageError(f"round {o.round} would leave rounds {newest + 1}..{o.round - 1} without predictions: "
                          f"import round {newest + 1} next (rounds follow each other, as infer's do)")
-    if not file.is_file():
-        raise UsageError(f"no such file: {file}")
-    if not ws.class_names():
-        raise UsageError("the workspace has no classes yet: ingest a labeled split (or `plabel init --classes`) first")
     return file
 
 

@@ -167,7 +167,8 @@ class _Report:
 
     def confidence(self, r: int, top: list[tuple], threshold: float | None) -> str:
         edges, overall, per_class = D.histograms(self.ws, r, self.names)
-        shown = {name: per_class.get(c, np.zeros(len(edges))) for c, name, _, _ in top}
+        # in class order (the classes shown are the most selected, but a reader looks them up by name)
+        shown = {name: per_class.get(c, np.zeros(len(edges))) for c, name, _, _ in sorted(top)}
         return (
             "<h3>Confidence</h3><div class='row'>"
             + _plot(f"plot-confidence-{r}", plots.histogram(edges, overall, threshold, f"round {r}, all classes"))

@@ -48,6 +48,7 @@ class ReviewExportResult:
     label_config: str
     media: int  # shard members written out
     held_out: int = 0  # audit tasks: held-out images, whose labels never enter a manifest
+    storage_path: str = ""  # the folder Label Studio's Local Files storage must name (in <out>.local-storage.json)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -65,7 +66,7 @@ def export_tasks(ws: Workspace, o: ReviewExportOptions) -> ReviewExportResult:
     held_out = _held_out(ws, o, ids)
     rows = _rows(ws, o, ids)
     media_dir = out.with_name(f"{out.stem}-media")
-    tasks, media = [], 0
+    tasks, media, served = [], 0, []
     for image_id, path, shard, offset, size, fmt, predicted, conf, ckpt, model in rows:
         source = ws.source(path, shard, offset, size)
         if shard is not None:  # Label Studio serves files: the member's bytes become one
@@ -73,6 +74,7 @@ def export_tasks(ws: Workspace, o: ReviewExportOptions) -> ReviewExportResult:
             file = media_dir / f"{image_id}.{EXTENSIONS.get(fmt, 'img')}"
             storage.write_bytes_atomic(file, read_bytes(source))
             source, media = str(file), media + 1
+        served.append(source)
         task: dict = {"data": {"image": _url(source, o), "image_id": image_id, "plabel_round": o.round, "path": path}}
         if predicted is not None:  # also in the data: Label Studio 1.x exports predictions as ids only
             task["data"].update(plabel_predicted=predicted, plabel_model_version=f"{ckpt} ({model})")
@@ -84,9 +86,12 @@ def export_tasks(ws: Workspace, o: ReviewExportOptions) -> ReviewExportResult:
         tasks.append(task)
     config = out.with_name(f"{out.stem}.label-config.xml")
     storage.write_text_atomic(config, label_config(ws.class_names()))
+    folder = _served_folder(served)
+    storage.write_text_atomic(out.with_name(f"{out.stem}.local-storage.json"), json.dumps(
+        {"title": "plabel images", "path": folder, "use_blob_urls": False, "regex_filter": ""}, indent=1))
     storage.write_text_atomic(out, json.dumps(tasks, indent=1, ensure_ascii=False))
     return ReviewExportResult(o.round, len(tasks), sum("predictions" in t for t in tasks), str(out), str(config),
-                              media, len(held_out))
+                              media, len(held_out), folder)
 
 
 def _picked(ws: Workspace, o: ReviewExportOptions) -> list[str]:
@@ -142,6 +147,12 @@ def _url(source: str, o: ReviewExportOptions) -> str:
     if os.path.commonpath([root, source]) != root:
         raise UsageError(f"{source} is outside --document-root {root}: Label Studio could not serve it")
     return o.url_prefix + quote(os.path.relpath(source, root))
+
+
+def _served_folder(files: list[str]) -> str:
+    """The folder holding every served file: what a Label Studio Local Files storage names (without
+    one, Label Studio answers 404 for /data/local-files/ URLs)."""
+    return os.path.commonpath([os.path.dirname(f) for f in files])
 
 
 def label_config(classes: list[str]) -> str:

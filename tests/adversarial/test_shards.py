@@ -94,7 +94,7 @@ HOSTILE_CLASSES = ["../up", ".", "..", "a/b", ".hidden", "[x]*?"]
 
 
 def test_an_imagefolder_export_keeps_hostile_class_names_inside(tmp_path):
-    from plabel.export import ExportOptions, export, folder_name
+    from plabel.export import MARKER, ExportOptions, export, folder_name
     from plabel.selection import SelectOptions, select
     from tests.tables import add_predictions
 
@@ -111,7 +111,8 @@ def test_an_imagefolder_export_keeps_hostile_class_names_inside(tmp_path):
     out = tmp_path / "exports" / "folder"
     r = export(ws, ExportOptions(round=0, out=str(out), format="imagefolder"))
     assert r.files == 2 * len(HOSTILE_CLASSES)  # a labeled and a pseudo row per class
-    folders = sorted(os.listdir(out))
+    assert (out / MARKER).is_file()  # what lets --overwrite recognise the export
+    folders = sorted(f for f in os.listdir(out) if f != MARKER)
     assert folders == sorted(folder_name(c) for c in HOSTILE_CLASSES) and len(set(folders)) == len(folders)
     assert all("/" not in f and not f.startswith(".") for f in folders)
     assert sorted(os.listdir(tmp_path / "exports")) == ["folder"]  # nothing written beside it
