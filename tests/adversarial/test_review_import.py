@@ -3,7 +3,6 @@ reviews make a new selection, replaced predictions take what was made from them 
 from Label Studio or elsewhere are parsed strictly (one line, exit 2, nothing written)."""
 import json
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
