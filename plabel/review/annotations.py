@@ -85,7 +85,8 @@ def _review(task: dict, n: int, file: Path, from_name: str, classes: set[str]) -
     """The task's review row, or None when nobody labeled it; UsageError names a task whose shape
     is not Label Studio's."""
     where = f"{file}: task {n}"
-    data = task.get("data") if isinstance(task.get("data"), dict) else {}
+    data = task.get("data")
+    data = data if isinstance(data, dict) else {}
     image_id = data.get("image_id")
     if not isinstance(image_id, str) or not image_id:
         raise UsageError(f"{where} has no data.image_id (export tasks with `plabel review export`)")
