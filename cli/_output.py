@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+import time
 import traceback
 
 import typer
@@ -193,17 +194,48 @@ class _RichTask:
         self.progress.stop()
 
 
+LINE_EVERY = 30.0  # seconds between progress lines where stderr is not a terminal
+_last_line = [time.monotonic()]  # when a progress line was last printed (or the process started)
+
+
+class _LineTask:
+    """Progress where stderr is not a terminal (a pipe, a log file, CI): no bar, but a plain line at
+    most every LINE_EVERY seconds across all tasks, so a long step never goes quiet for minutes,
+    and a command shorter than that prints nothing more."""
+
+    def __init__(self, description: str, total: int | None, unit: str):
+        self.description, self.total, self.unit = description, total, unit
+        self.done, self.started = 0, time.monotonic()
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - _last_line[0] < LINE_EVERY:
+            return
+        _last_line[0] = now
+        rate = self.done / max(now - self.started, 1e-9)
+        of = f"/{self.total:,}" if self.total else ""
+        _say("", "", f"{self.description}: {self.done:,}{of} {self.unit} ({rate:,.1f} {self.unit}/s)")
+
+    def close(self) -> None:
+        pass
+
+
 class RichProgress:
-    """Progress bars with rate and ETA on stderr; silent when stderr is not a terminal."""
+    """Progress bars with rate and ETA on stderr; where stderr is not a terminal, a plain line
+    at most every LINE_EVERY seconds."""
 
     def __init__(self, enabled: bool = True):
-        self.enabled = enabled and err.is_terminal
+        self.enabled = enabled
+        self.bars = err.is_terminal
 
     def task(self, description: str, total: int | None = None, unit: str = "items"):
         from plabel.progress import NullTask
 
         if not self.enabled:
             return NullTask()
+        if not self.bars:
+            return _LineTask(description, total, unit)
         progress = Progress(
             TextColumn("{task.description}", style="bold", markup=False),
             BarColumn(),

@@ -17,15 +17,16 @@ from PIL import Image
 @dataclass(frozen=True)
 class SplitFolders:
     train: Path
-    unlabeled: Path  # class subfolders hold withheld labels (ingest with --withheld-labels)
+    unlabeled: Path  # class subfolders hold withheld labels (ingest with --withheld-labels), or flat
     test: Path
     val: Path | None = None
+    truth: Path | None = None  # a flat pool's withheld labels: a listing (path, label, split)
 
     def counts(self) -> dict[str, int]:
         return {
             name: sum(1 for _ in folder.rglob("*.png"))
             for name, folder in self.__dict__.items()
-            if folder is not None
+            if folder is not None and name != "truth"
         }
 
 
@@ -55,6 +56,7 @@ class SplitSizes:
     val_per_class: int = 0
     seed: int = 0
     size: int | None = None  # resize to size x size pixels
+    flat_pool: bool = False  # the pool in one folder, its withheld labels in unlabeled-truth.csv only
 
 
 def write_split_folders(dest: str | Path, images: np.ndarray, labels: np.ndarray, sizes: SplitSizes | None = None,
@@ -67,6 +69,7 @@ def write_split_folders(dest: str | Path, images: np.ndarray, labels: np.ndarray
     dest = Path(dest)
     rng = np.random.default_rng(s.seed)
     plan = {"train": s.labeled_per_class, "val": s.val_per_class, "test": s.test_per_class}
+    truth: list[str] = []
     for cls in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == cls))
         start = 0
@@ -74,9 +77,17 @@ def write_split_folders(dest: str | Path, images: np.ndarray, labels: np.ndarray
             _write(dest / split / str(cls), images, idx[start : start + n], s.size)
             start += n
         rest = idx[start:] if s.unlabeled_per_class is None else idx[start : start + s.unlabeled_per_class]
-        _write(dest / "unlabeled" / str(cls), images, rest, s.size)
+        # a flat pool: no path a reviewer sees tells the withheld label
+        _write(dest / "unlabeled" / ("" if s.flat_pool else str(cls)), images, rest, s.size)
+        truth += [f"unlabeled/{int(i):05d}.png,{cls},unlabeled" for i in rest]
     val = dest / "val" if s.val_per_class else None
-    return SplitFolders(dest / "train", dest / "unlabeled", dest / "test", val)
+    listing = None
+    if s.flat_pool:
+        listing = dest / "unlabeled-truth.csv"
+        tmp = dest / f".{listing.name}.tmp"
+        tmp.write_text("path,label,split\n" + "".join(f"{row}\n" for row in sorted(truth)))
+        os.replace(tmp, listing)
+    return SplitFolders(dest / "train", dest / "unlabeled", dest / "test", val, listing)
 
 
 def _write(folder: Path, images: np.ndarray, idx: np.ndarray, size: int | None) -> None:

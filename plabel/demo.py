@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from plabel.datasets import load_mnist, write_split_folders
+from plabel.datasets import SplitFolders, load_mnist, write_split_folders
 from plabel.errors import UsageError
 from plabel.ingest import ingest
 from plabel.progress import NULL, Progress
@@ -22,6 +22,7 @@ from plabel.workspace import init_workspace
 
 LABELED_PER_CLASS = 20
 TEST_PER_CLASS = 100
+VAL_PER_CLASS = 20  # written for the README's tour (--threshold auto needs val); the demo's loop does not read it
 
 # The teacher and the first student are timm's test_resnet (0.4M parameters); the second student
 # is larger (resnet10t), as the paper's students are equal or larger. Students are noised by
@@ -55,6 +56,14 @@ class DemoResult:
         return dict(self.__dict__)
 
 
+def write_demo_data(data: Path, seed: int = 0) -> SplitFolders:
+    """The demo's digits as PNG files under `data`: train/, val/, test/ (class folders), a flat
+    unlabeled/ pool and its withheld labels in unlabeled-truth.csv (what the README's tour ingests)."""
+    x, y = load_mnist()
+    return write_split_folders(data, x, y, labeled_per_class=LABELED_PER_CLASS, test_per_class=TEST_PER_CLASS,
+                               val_per_class=VAL_PER_CLASS, seed=seed, flat_pool=True)
+
+
 def demo(dest: str | Path = "plabel-demo", seed: int = 0, config: RunConfig = DEMO_CONFIG, progress: Progress = NULL,
          on_step=None) -> DemoResult:
     """Write the digits, ingest them and run the loop; resumes when `dest` holds a killed demo."""
@@ -63,14 +72,13 @@ def demo(dest: str | Path = "plabel-demo", seed: int = 0, config: RunConfig = DE
     if dest.exists() and any(dest.iterdir()) and not (dest / "ws" / "plabel.toml").exists():
         raise UsageError(f"{dest} exists and is not a plabel demo; give an empty or new folder")
     config = replace(config, seed=seed)
-    data = dest / "data"
-    x, y = load_mnist()
     # written again on a resumed demo: same seed, same bytes, and ingest skips the known paths
-    write_split_folders(data, x, y, labeled_per_class=LABELED_PER_CLASS, test_per_class=TEST_PER_CLASS, seed=seed)
+    folders = write_demo_data(dest / "data", seed)
     ws = init_workspace(dest / "ws")
-    for split in ("train", "test"):
-        ingest(ws, data / split, split=split, progress=progress)
-    ingest(ws, data / "unlabeled", split="unlabeled", withheld_labels=True, progress=progress)
+    ingest(ws, folders.train, split="train", progress=progress)
+    ingest(ws, folders.test, split="test", progress=progress)
+    assert folders.truth is not None  # write_demo_data writes the pool flat, with its listing
+    ingest(ws, folders.truth, progress=progress)  # the flat pool, its withheld labels from the listing
     write_default_config(ws, config)
     result = run(ws, config, progress=progress, on_step=on_step)
     first, last = result.rounds[0], result.rounds[-1]

@@ -177,7 +177,12 @@ def test_demo_runs_end_to_end_and_writes_the_report(tmp_path):
         train={**DEMO_CONFIG.train, "workers": 0},
     )
     r = demo(tmp_path / "demo", seed=0, config=small)
-    assert r.images == {"train": 200, "test": 1000, "unlabeled": 3800}
+    assert r.images == {"train": 200, "test": 1000, "unlabeled": 3600}
+    from plabel.workspace import open_workspace
+
+    ws = open_workspace(r.workspace)  # the pool is flat: no path a reviewer sees tells the withheld label
+    pool = ws.rows("SELECT path, true_label FROM images WHERE split = 'unlabeled'")
+    assert all(Path(p).parent == tmp_path / "demo" / "data" / "unlabeled" and t is not None for p, t in pool)
     assert [x["round"] for x in r.rounds] == [0, 1] and r.teacher_test_top1 is not None
     assert Path(r.report).read_text().startswith("<!DOCTYPE html>")
     again = demo(tmp_path / "demo", seed=0, config=small)  # a second call resumes: nothing to do
