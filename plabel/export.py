@@ -159,10 +159,11 @@ def is_export(out: Path) -> bool:
     if not out.is_file():
         return False
     try:
-        if out.suffix.lower() == ".parquet" or out.read_bytes()[:4] == b"PAR1":
-            return METADATA_KEY in (pq.read_schema(out).metadata or {})
         with open(out, "rb") as fh:
-            return fh.readline().rstrip(b"\r\n") == _csv_header()
+            first = fh.readline(len(_csv_header()) + 2)  # a bounded read, whatever the file is
+        if out.suffix.lower() == ".parquet" or first.startswith(b"PAR1"):
+            return METADATA_KEY in (pq.read_schema(out).metadata or {})
+        return first.rstrip(b"\r\n") == _csv_header()
     except (OSError, pa.ArrowException):
         return False
 

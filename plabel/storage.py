@@ -54,8 +54,9 @@ def outside(root: Path, out: str | os.PathLike, option: str) -> Path:
 
 
 def file_kind(path: str | os.PathLike) -> str | None:
-    """None for a regular file (links followed), else what it is: opened without blocking and
-    checked with fstat, so a FIFO or device named as a shard or listing never hangs a command."""
+    """None for a regular file (links followed), else what is wrong, as a phrase ("is a FIFO"):
+    opened without blocking and checked with fstat, so a FIFO named as a shard or listing never
+    hangs a command."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -68,15 +69,14 @@ def file_kind(path: str | os.PathLike) -> str | None:
         os.close(fd)
     if stat.S_ISREG(mode):
         return None
-    return "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+    return "is a folder" if stat.S_ISDIR(mode) else "is a FIFO" if stat.S_ISFIFO(mode) else "is not a regular file"
 
 
 def check_regular(path: str | os.PathLike, what: str) -> None:
     """UsageError, naming `what`, unless `path` is a regular file."""
     kind = file_kind(path)
     if kind is not None:
-        raise UsageError(f"{what} {path} is {kind}: it must be a regular file" if kind.startswith(("a ", "not"))
-                         else f"{what} {path} {kind}")
+        raise UsageError(f"{what} {path} {kind}" + (": it must be a regular file" if kind.startswith("is") else ""))
 
 
 def _fsync_file(path: Path) -> None:

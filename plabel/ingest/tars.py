@@ -21,6 +21,7 @@ from plabel.ingest.sources import _escapes, _printable
 from plabel.workspace import SPLITS, Workspace
 
 MAX_SHARD_NAMES = 1_000_000  # names one brace pattern may make (WebDataset pools: thousands of shards)
+_INDEX = re.compile(r"-?[0-9]+")  # a .cls member's text: an integer in ASCII digits
 
 
 def shard_paths(source: str, allow_outside: bool) -> list[Path] | None:
@@ -68,7 +69,6 @@ def _expanded(pattern: str) -> list[Path]:
 
 # Counting mirrors braceexpand's grammar: a pattern is the product of its literals and {groups};
 # a group is an integer or letter range, or a comma sequence whose count is the sum of its parts.
-_INDEX = re.compile(r"-?[0-9]+")
 _INT_RANGE = re.compile(r"^(-?\d+)\.\.(-?\d+)(?:\.\.-?(\d+))?$")
 _CHAR_RANGE = re.compile(r"^([A-Za-z])\.\.([A-Za-z])(?:\.\.-?(\d+))?$")
 
