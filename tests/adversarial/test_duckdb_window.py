@@ -4,12 +4,10 @@ import json
 
 import duckdb
 import numpy as np
-import pandas as pd
 import pytest
 
-from plabel.external import ImportOptions, import_predictions
-from plabel.ingest import ingest
 from plabel.workspace import init_workspace
+from tests.tables import add_predictions
 
 WINDOW = ("SELECT max(c) AS c FROM (SELECT image_id, count(*) OVER (PARTITION BY image_id) c FROM predictions "
           "WHERE round = 0)")
@@ -18,16 +16,13 @@ SUM = ("SELECT max(s) AS s FROM (SELECT image_id, sum(confidence) OVER (PARTITIO
 
 
 @pytest.fixture(scope="module")
-def two_rounds(tmp_path_factory, mnist_folders):
-    root = tmp_path_factory.mktemp("window")
-    ws = init_workspace(root / "ws")
-    ingest(ws, mnist_folders.train, split="train", workers=1)
-    ingest(ws, mnist_folders.unlabeled, split="unlabeled", workers=1)
-    ids = [i for (i,) in ws.rows("SELECT image_id FROM images WHERE split = 'unlabeled' ORDER BY image_id")]
+def two_rounds(tmp_path_factory):
+    """Two rounds of predictions over the same 12 images (no model needed: the tables as written)."""
+    ws = init_workspace(tmp_path_factory.mktemp("window") / "ws", classes=["a", "b", "c"])
+    rng = np.random.default_rng(0)
+    ids = [f"{k:032x}" for k in range(12)]
     for r in (0, 1):
-        probs = np.random.default_rng(r).dirichlet(np.full(10, 0.3), len(ids))
-        pd.DataFrame({"image_id": ids, "probs": list(probs)}).to_parquet(root / f"p{r}.parquet")
-        import_predictions(ws, root / f"p{r}.parquet", ImportOptions(round=r, model_name=f"m{r}"))
+        add_predictions(ws, r, [(i, int(rng.integers(3)), float(rng.uniform(0.4, 0.9))) for i in ids], 3)
     return ws
 
 
