@@ -1,6 +1,7 @@
 """What a new user tripped on: numbers wrapped in tables printed to a pipe, commands listed in no
 order, per-class histograms in an arbitrary order, the withheld label in every pool path."""
 import re
+from pathlib import Path
 
 from plabel.cli.app import ORDER
 from plabel.cli.reference import command_names
@@ -25,7 +26,7 @@ def test_per_class_histograms_come_in_class_order(ws):
     from plabel.selection import SelectOptions, select
 
     select(ws, SelectOptions(round=0, threshold=0.3, balance="none"))  # selected counts differ per class
-    html = open(write_report(ws).path).read()
+    html = Path(write_report(ws).path).read_text()
     block = html[html.index('id="plot-confidence-classes-0"'):]
     block = block[:block.index("</svg>")]
     titles = re.findall(r'<text[^>]*style="font-size: 8px[^"]*"[^>]*>([^<]*)</text>', block)
