@@ -185,6 +185,7 @@ def test_ddp_two_ranks_of_half_batches_train_what_one_rank_does(copies):
     assert b["run_id"] == a["run_id"]  # the same run, whatever the world size
 
 
+@pytest.mark.slow
 def test_the_loop_under_torchrun_ends_with_the_tables_of_one_process(copies):
     """Training on 2 ranks differs from 1 in the order of floating-point sums and in BatchNorm
     statistics (per rank), so the student is not bit-identical; the teacher's predictions are

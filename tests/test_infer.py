@@ -106,6 +106,7 @@ def test_unreadable_images_are_rejected_and_skipped(ws, tmp_path):
     assert reasons[0] == "file not found" and reasons[1].startswith("truncated or corrupt")
 
 
+@pytest.mark.slow
 def test_killed_infer_resumes_exactly_once(ws, tmp_path):
     args = [
         "infer",

@@ -165,6 +165,7 @@ def test_cli_report_json(real, cli, tmp_path):
     assert out["path"].endswith("reports/report.html") and out["bytes"] > 0 and out["rounds"] == [0]
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end_and_writes_the_report(tmp_path):
     from plabel.demo import DEMO_CONFIG, demo
 

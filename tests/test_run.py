@@ -96,6 +96,7 @@ def test_a_finished_run_does_nothing_again(done):
     assert snapshot(ws) == before
 
 
+@pytest.mark.slow
 def test_killed_runs_resume_to_the_same_tables(fresh, done, tmp_path):
     reference, _ = done
     expected = snapshot(reference)
