@@ -24,6 +24,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from plabel import distributed
 from plabel.errors import PlabelError
 from plabel.values import json_safe
 
@@ -160,7 +161,9 @@ def handle_errors(fn):
         _route_library_warnings()
         mute_other_ranks()
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            distributed.shutdown()  # every rank through: leave the process group before exit
+            return result
         except PlabelError as e:
             error(str(e))
             raise typer.Exit(e.exit_code) from None

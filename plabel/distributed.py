@@ -48,6 +48,19 @@ def init() -> None:
     dist.init_process_group(backend, timeout=datetime.timedelta(seconds=TIMEOUT_S))
 
 
+def shutdown() -> None:
+    """Leave the process group after a command that succeeded on this rank. Without it, Gloo's
+    worker threads meet the interpreter's teardown and a rank can die with SIGABRT ("terminate
+    called without an active exception") after its work is done. Not after a failure: a rank
+    that leaves while others still wait in a collective can hang NCCL's teardown."""
+    if env_world() <= 1:
+        return
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def rank() -> int:
     if not active():  # before any import: a command without a model never loads torch
         return 0
