@@ -83,10 +83,10 @@ def write_split_folders(dest: str | Path, images: np.ndarray, labels: np.ndarray
     val = dest / "val" if s.val_per_class else None
     listing = None
     if s.flat_pool:
+        from plabel.storage import write_text_atomic
+
         listing = dest / "unlabeled-truth.csv"
-        tmp = dest / f".{listing.name}.tmp"
-        tmp.write_text("path,label,split\n" + "".join(f"{row}\n" for row in sorted(truth)))
-        os.replace(tmp, listing)
+        write_text_atomic(listing, "path,label,split\n" + "".join(f"{row}\n" for row in sorted(truth)))
     return SplitFolders(dest / "train", dest / "unlabeled", dest / "test", val, listing)
 
 
