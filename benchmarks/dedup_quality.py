@@ -10,7 +10,8 @@ class) gives the embeddings. Reported per signal (pixels, embeddings, both): pre
 recall of in-pool and contamination flags, and the share of a pool without injections that
 dedup excludes.
 
-    python benchmarks/dedup_quality.py [--pool 1800] [--test 400] [--kinds digits,photos] [--signals pixels] [--seed 1]
+    python benchmarks/dedup_quality.py [--pool 1800] [--test 400] [--kinds digits,photos,lookalike] [--signals pixels]
+                                        [--seeds 1,2,3,4,5]
 """
 from __future__ import annotations
 
@@ -61,13 +62,14 @@ def digits(n: int, rng: np.random.Generator) -> tuple[list[Image.Image], np.ndar
     return [Image.fromarray(x[i], "L") for i in order], y[order]
 
 
-def inject(images, n, rng) -> list[tuple[int, Image.Image]]:
-    """n synthetic copies: (index of the source, the copy), one transform each, at random."""
+def inject(images, n, rng) -> list[tuple[int, str, Image.Image]]:
+    """n synthetic copies: (index of the source, the transform, the copy), the transforms in turn."""
     from plabel.dedup.synthetic import TRANSFORMS
 
-    fns = list(TRANSFORMS.values())
+    names = list(TRANSFORMS)
     picks = rng.choice(len(images), n, replace=False)
-    return [(int(i), fns[k % len(fns)](images[i].convert("RGB"), rng)) for k, i in enumerate(picks)]
+    return [(int(i), names[k % len(names)], TRANSFORMS[names[k % len(names)]](images[i].convert("RGB"), rng))
+            for k, i in enumerate(picks)]
 
 
 def build(root: Path, images, labels, args, rng, injected: bool):
@@ -83,8 +85,8 @@ def build(root: Path, images, labels, args, rng, injected: bool):
             images[i].save(folder / f"{i:05d}.png")
     if injected:
         for kind, source, n in (("pool", pool, args.pool // 10), ("test", test, args.test // 5)):
-            for k, (j, copy) in enumerate(inject([images[i] for i in source], n, rng)):
-                name = f"copy_{kind}_{k:04d}.png"
+            for k, (j, transform, copy) in enumerate(inject([images[i] for i in source], n, rng)):
+                name = f"copy_{kind}_{transform}_{k:04d}.png"
                 copy.save(root / "unlabeled" / name)
                 src = source[j]
                 truth[name] = (kind, f"{src:05d}.png")
@@ -132,7 +134,14 @@ def scores(ws, truth: dict) -> dict:
     found = sum(1 for n in true_pool if n in grouped and grouped.get(truth[n][1], truth[n][1]) == grouped[n])
     contaminated = {name[i]: name[d] for i, d, s, _, k in dups if s == "test" and k != "exact"}
     true_test = {n: src for n, (kind, src) in truth.items() if kind == "test"}
+    by_type: dict[str, list[bool]] = {}
+    for n in true_pool:
+        found_n = n in grouped and grouped.get(truth[n][1], truth[n][1]) == grouped[n]
+        by_type.setdefault(n.split("_")[2], []).append(found_n)
+    for n in true_test:
+        by_type.setdefault(n.split("_")[2], []).append(true_test[n] == contaminated.get(n))
     return {
+        "recall_by_type": {k: _ratio(sum(v), len(v)) for k, v in sorted(by_type.items())},
         "pool_precision": _ratio(sum(key(a) == key(b) for a, b in excluded_pool), len(excluded_pool)),
         "pool_recall": _ratio(found, len(true_pool)),
         "contamination_precision": _ratio(sum(true_test.get(a) == b for a, b in contaminated.items()),
@@ -150,26 +159,27 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=1800)
     ap.add_argument("--test", type=int, default=400)
     ap.add_argument("--epochs", type=int, default=15)
-    ap.add_argument("--seed", type=int, default=1, help="draws the images; the injections use seed + 1")
+    ap.add_argument("--seeds", default="1", help="each draws the images; the injections use seed + 1")
     ap.add_argument("--kinds", default="digits,photos")
     ap.add_argument("--signals", default="pixels;embeddings;pixels,embeddings",
                     help="signal sets to run, ';'-separated")
     args = ap.parse_args()
-    loaders = {"digits": digits, "photos": photo_patches}
-    for kind in args.kinds.split(","):
-        for injected in (True, False):
-            rng = np.random.default_rng(args.seed)
-            images, labels = loaders[kind](args.pool + args.test + 400, rng)
-            with tempfile.TemporaryDirectory() as tmp:
-                truth = prepare(Path(tmp), images, labels, args, np.random.default_rng(args.seed + 1), injected)
-                for signals in (tuple(s.split(",")) for s in args.signals.split(";")):
-                    ws, r, seconds = run_dedup(Path(tmp), signals)
-                    fields = scores(ws, truth) if injected else {"excluded_share": round(r.excluded / r.pool, 4)}
-                    report("dedup_quality", data=kind, injected=injected, signals="+".join(signals), pool=r.pool,
-                           **fields, excluded=r.excluded, seconds=round(seconds, 1), machine=machine(),
-                           thresholds={f"{t['signal']} {t['scope']}": round(t["threshold"], 4)
-                                       for t in r.thresholds})
+    from kinds import lookalike
 
+    loaders = {"digits": digits, "photos": photo_patches, "lookalike": lookalike}
+    for kind, seed, injected in ((k, int(s), i) for k in args.kinds.split(",") for s in args.seeds.split(",")
+                                 for i in (True, False)):
+        args.seed = seed
+        rng = np.random.default_rng(seed)
+        images, labels = loaders[kind](args.pool + args.test + 400, rng)
+        with tempfile.TemporaryDirectory() as tmp:
+            truth = prepare(Path(tmp), images, labels, args, np.random.default_rng(seed + 1), injected)
+            for signals in (tuple(s.split(",")) for s in args.signals.split(";")):
+                ws, r, seconds = run_dedup(Path(tmp), signals)
+                fields = scores(ws, truth) if injected else {"excluded_share": round(r.excluded / r.pool, 4)}
+                report("dedup_quality", data=kind, seed=seed, injected=injected, signals="+".join(signals),
+                       pool=r.pool, **fields, excluded=r.excluded, seconds=round(seconds, 1), machine=machine(),
+                       thresholds={f"{t['signal']} {t['scope']}": round(t["threshold"], 4) for t in r.thresholds})
 
 if __name__ == "__main__":
     main()

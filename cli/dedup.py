@@ -22,10 +22,9 @@ def _similarity(what: str) -> object:
 def dedup(
     round_: opt.OptionalRound = None,
     recall: Annotated[float, opt.option("Share of synthetic near duplicates a calibrated threshold keeps.")] = D.recall,
-    pool_fpr: Annotated[float, opt.option("Ceiling on pool images wrongly grouped (estimated).")] = D.pool_fpr,
-    contamination_fpr: Annotated[
-        float, opt.option("Ceiling on pool images wrongly called val/test contamination (estimated).")
-    ] = D.contamination_fpr,
+    max_clean_loss: Annotated[float, opt.option(
+        "Share of a pool without duplicates that dedup may exclude (estimated), groups and contamination together."
+    )] = D.max_clean_loss,
     similarity: Annotated[float | None, _similarity("Embeddings, within the pool")] = None,
     contamination_similarity: Annotated[float | None, _similarity("Embeddings, against val/test")] = None,
     pixel_similarity: Annotated[float | None, _similarity("Pixel fingerprints, both scopes")] = None,
@@ -53,7 +52,7 @@ def dedup(
 
     ws, round_ = opt.open_round(workspace, round_)
     options = DedupOptions(
-        recall=recall, pool_fpr=pool_fpr, contamination_fpr=contamination_fpr, similarity=similarity,
+        recall=recall, max_clean_loss=max_clean_loss, similarity=similarity,
         contamination_similarity=contamination_similarity, pixel_similarity=pixel_similarity, pixels=pixels,
         embeddings=embeddings, embeddings_round=embeddings_round, sample=sample, seed=seed, neighbours=neighbours,
         exact_limit=exact_limit, dry_run=dry_run or what_if,

@@ -27,9 +27,13 @@ def select(
         float, opt.option("--threshold auto: the precision the val estimate's lower bound must reach.")
     ] = DEFAULTS.target_precision,
     below_target: Annotated[
-        str, opt.option("--threshold auto, a class below the target at every threshold: best (keep its most "
-                        "precise stretch) or exclude (keep nothing).")
+        str, opt.option("--threshold auto, a class without a guarantee of its own: whole (its most precise "
+                        "stretch while the whole selection's bound still reaches the target), best (always) or "
+                        "exclude (never).")
     ] = DEFAULTS.below_target,
+    delta: Annotated[
+        float, opt.option("--threshold auto: the chance that a bound it states does not hold (bounds at 1 - delta).")
+    ] = DEFAULTS.delta,
     per_class: Annotated[
         str,
         opt.option("Images per class N, or auto (the median class size of the deduplicated pool, before the "
@@ -61,8 +65,9 @@ def select(
     ws, round_ = opt.open_round(workspace, round_)
     options = SelectOptions(
         round=round_, threshold=parse_threshold(threshold), per_class=parse_per_class(per_class), balance=balance,
-        labels=labels, target_precision=target_precision, below_target=below_target, temperature=temperature, seed=seed,
-        keep_duplicates=keep_duplicates, include_labeled=labeled, dry_run=dry_run or what_if, overwrite=overwrite,
+        labels=labels, target_precision=target_precision, below_target=below_target, delta=delta,
+        temperature=temperature, seed=seed, keep_duplicates=keep_duplicates, include_labeled=labeled,
+        dry_run=dry_run or what_if, overwrite=overwrite,
     )
     if what_if:
         _print_what_if(threshold_what_if(ws, options), json_output)
@@ -92,6 +97,8 @@ def select(
     )
     what = "Would select" if r.dry_run else ("Already selected" if r.already_selected else "Selected")
     info(f"{what}: {r.n_pseudo} pseudo-labeled images ({r.n_pseudo_copies} draws per pass) and {r.n_labeled} labeled.")
+    if r.statement:
+        info(r.statement[0].upper() + r.statement[1:] + ".")
     if r.manifest_path:
         info(f"Manifest {r.manifest_path} (sha256 {r.manifest_hash}).")
     if r.dry_run:

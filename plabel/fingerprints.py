@@ -27,6 +27,7 @@ THUMBNAIL_BYTES = SIZE * SIZE
 SHIFT = 2  # largest shift searched, thumbnail pixels
 SCALES = tuple(n / 32 for n in range(29, 36))  # zooms searched, ~3% apart: a 5% crop is a 1.05 zoom
 WINDOW = SIZE - 2 * (SHIFT + 2)  # side of the compared centre window (24)
+ANGLES = (-5.0, -2.5, 2.5, 5.0)  # rotations searched, degrees (at zoom 1): a 3-5 degree skew is within 1.25
 SEARCH_SIDE = 16  # side of the blurred vector that finds candidates
 BLUR = 1.0  # Gaussian sigma, thumbnail pixels, before comparing: JPEG blocks and resampling drop out
 
@@ -124,10 +125,45 @@ def centre(thumbs: np.ndarray) -> np.ndarray:
     return _unit(z[:, o:o + WINDOW, o:o + WINDOW].reshape(len(thumbs), -1))
 
 
+@cache
+def _rotations() -> np.ndarray:
+    """(len(ANGLES), 1024, 1024) float32: per angle, blur-then-rotate about the centre (bilinear,
+    edges repeated) as one linear operator on a flattened thumbnail. Not separable like a zoom,
+    so it is one matrix product per angle."""
+    d = np.arange(SIZE)[:, None] - np.arange(SIZE)[None, :]
+    g = np.exp(-(d**2) / (2 * BLUR**2))
+    g /= g.sum(axis=1, keepdims=True)
+    blur = np.kron(g, g)
+    ys, xs = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
+    c = (SIZE - 1) / 2
+    out = []
+    for angle in ANGLES:
+        a = np.deg2rad(angle)
+        sx = np.clip(np.cos(a) * (xs - c) - np.sin(a) * (ys - c) + c, 0, SIZE - 1).ravel()
+        sy = np.clip(np.sin(a) * (xs - c) + np.cos(a) * (ys - c) + c, 0, SIZE - 1).ravel()
+        x0, y0 = np.floor(sx).astype(int), np.floor(sy).astype(int)
+        x1, y1, wx, wy = np.minimum(x0 + 1, SIZE - 1), np.minimum(y0 + 1, SIZE - 1), sx - x0, sy - y0
+        m = np.zeros((SIZE * SIZE, SIZE * SIZE))
+        rows = np.arange(SIZE * SIZE)
+        for yy, xx, w in ((y0, x0, (1 - wy) * (1 - wx)), (y0, x1, (1 - wy) * wx), (y1, x0, wy * (1 - wx)),
+                          (y1, x1, wy * wx)):
+            np.add.at(m, (rows, yy * SIZE + xx), w)
+        out.append(m @ blur)
+    return np.stack(out).astype(np.float32)
+
+
+def _rotated(thumbs: np.ndarray) -> np.ndarray:
+    """(n, len(ANGLES), 32, 32): every thumbnail blurred and rotated by every searched angle."""
+    x = thumbs.astype(np.float32).reshape(len(thumbs), 1, SIZE * SIZE, 1)
+    return (_rotations()[None] @ x).reshape(len(thumbs), len(ANGLES), SIZE, SIZE)
+
+
 def windows(thumbs: np.ndarray) -> np.ndarray:
-    """(n, 175, 576) unit vectors: each thumbnail's centre window at every searched shift and zoom."""
+    """(n, 275, 576) unit vectors: each thumbnail's centre window at every searched shift, under
+    every searched zoom and rotation."""
     lo, hi = 2, 2 + 2 * SHIFT + 1
-    z = sliding_window_view(_zoomed(thumbs, _zooms()), (WINDOW, WINDOW), axis=(2, 3))[:, :, lo:hi, lo:hi]
+    views = np.concatenate([_zoomed(thumbs, _zooms()), _rotated(thumbs)], axis=1)
+    z = sliding_window_view(views, (WINDOW, WINDOW), axis=(2, 3))[:, :, lo:hi, lo:hi]
     return _unit(z.reshape(len(thumbs), -1, WINDOW * WINDOW))
 
 

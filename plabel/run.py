@@ -57,7 +57,7 @@ class RunConfig:
     teacher: dict = field(default_factory=dict)  # ... overridden for the teacher
     student: dict = field(default_factory=dict)  # ... and for the students
     infer: dict = field(default_factory=dict)  # InferOptions
-    dedup: dict = field(default_factory=dict)  # DedupOptions fields: recall, pool_fpr, ...
+    dedup: dict = field(default_factory=dict)  # DedupOptions fields: recall, max_clean_loss, ...
     select: dict = field(default_factory=dict)  # SelectOptions
 
     def train_options(self, round: int) -> TrainOptions:

@@ -1,5 +1,6 @@
 """--threshold auto: per-class thresholds from val predictions whose correct share is known by construction."""
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,6 +29,27 @@ def test_the_lowest_threshold_whose_bound_reaches_the_target():
     assert lowest_threshold(conf, right, 0.999) is None
 
 
+def test_the_walk_stops_at_the_first_threshold_it_cannot_accept():
+    # 40 right at the top, then 10 of which 5 wrong, then 200 right: taking the lowest threshold
+    # that passes anywhere would keep everything (229 of 250 right, bound above 0.9); the fixed
+    # sequence stops where the wrong stretch pulls the bound under the target
+    conf = np.linspace(1, 0.01, 250)
+    right = np.r_[np.ones(40, bool), np.arange(10) % 2 == 0, np.ones(200, bool)]
+    assert lower_bound(right.sum(), 250) >= 0.9
+    t, n, _, bound = lowest_threshold(conf, right, 0.9)
+    assert 40 <= n < 50 and bound >= 0.9
+    k = np.cumsum(right)
+    first_fail = min(i for i in range(21, 250) if lower_bound(k[i], i + 1) < 0.9)
+    assert n == first_fail  # the last accepted is the one before the first failure
+    # one wrong at the top does not end the walk (it starts where one error can pass: 38 at 0.9);
+    # two do: the first threshold tested fails, and nothing is accepted
+    one_wrong = np.r_[False, right[1:]]
+    k1 = np.cumsum(one_wrong)
+    first_fail_1 = min(i for i in range(37, 250) if lower_bound(k1[i], i + 1) < 0.9)
+    assert lowest_threshold(conf, one_wrong, 0.9)[1] == first_fail_1
+    assert lowest_threshold(conf, np.r_[False, False, right[2:]], 0.9) is None
+
+
 def test_ties_are_kept_together():
     conf = np.array([0.9] * 30 + [0.5] * 10)
     right = np.array([True] * 30 + [True] * 5 + [False] * 5)
@@ -38,10 +60,10 @@ def test_ties_are_kept_together():
 def test_classes_with_too_few_val_predictions_take_the_global_threshold():
     rng = np.random.default_rng(0)
     conf_a = rng.uniform(0, 1, 400)
-    val = {0: (conf_a, rng.uniform(0, 1, 400) < conf_a),  # right with probability = confidence
+    val = {0: (conf_a, rng.uniform(0, 0.5, 400) < conf_a),  # right above 0.5, then with probability 2 * confidence
            1: (np.array([0.99, 0.98]), np.array([True, True]))}
     out = {c.class_id: c for c in choose(val, [0, 1, 2], target=0.9)}
-    assert out[0].source == "class" and out[0].lower_bound >= 0.9 and 0.8 < out[0].threshold < 1
+    assert out[0].source == "class" and out[0].lower_bound >= 0.9 and 0.1 < out[0].threshold < 0.5
     assert out[1].source == "global" and out[2].source == "global"
     pooled = lowest_threshold(np.r_[conf_a, 0.99, 0.98], np.r_[val[0][1], True, True], 0.9)
     assert out[1].threshold == pytest.approx(pooled[0])
@@ -67,7 +89,7 @@ def test_no_threshold_reaching_the_target_keeps_the_most_precise_stretch_or_noth
 
 # -- through select, on crafted tables whose correct share per threshold is known ------------------
 def _auto_ws(tmp_path):
-    """Class a: 60 val predictions, right exactly when confidence >= 0.6; class b: 5 val predictions
+    """Class a: 60 val predictions, right exactly when confidence >= 0.4; class b: 5 val predictions
     (too few to bound alone); class c: none. Unlabeled: 20 per class at confidences 0.05 .. 1.0,
     with withheld labels right for a above 0.6."""
     from plabel.workspace import init_workspace
@@ -75,7 +97,7 @@ def _auto_ws(tmp_path):
 
     ws = init_workspace(tmp_path / "ws")
     add_classes(ws, ["a", "b", "c"])
-    val_a = [(f"va{i:02d}", 0, 0.2 + 0.8 * i / 59, "a" if 0.2 + 0.8 * i / 59 >= 0.6 else "c") for i in range(60)]
+    val_a = [(f"va{i:02d}", 0, 0.2 + 0.8 * i / 59, "a" if 0.2 + 0.8 * i / 59 >= 0.4 else "c") for i in range(60)]
     val_b = [(f"vb{i}", 1, 0.95, "b") for i in range(5)]
     pool = [(f"u{c}{i:02d}", c, (i + 1) / 20) for c in range(3) for i in range(20)]
     truth = {n: ("a" if conf >= 0.6 else "b") if c == 0 else None for n, c, conf in pool}
@@ -90,12 +112,12 @@ def test_select_auto_keeps_the_lowest_threshold_meeting_the_target(tmp_path):
     from plabel.selection import SelectOptions, select
 
     ws, val_a = _auto_ws(tmp_path)
-    r = select(ws, SelectOptions(round=0, threshold="auto", target_precision=0.9, balance="none"))
+    r = select(ws, SelectOptions(round=0, threshold="auto", target_precision=0.9, balance="none", below_target="best"))
     by = {c.name: c for c in r.classes}
     conf = np.array([p for _, _, p, _ in val_a])
-    expected = lowest_threshold(conf, conf >= 0.6, 0.9)
+    expected = lowest_threshold(conf, conf >= 0.4, 0.9)
     assert by["a"].threshold_source == "class" and by["a"].threshold == pytest.approx(expected[0])
-    assert by["a"].val_lower_bound >= 0.9 and by["a"].threshold > 0.6  # the bound asks for more than 0.6
+    assert by["a"].val_lower_bound >= 0.9 and by["a"].val_precision == pytest.approx(expected[2])
     assert by["b"].threshold_source == "global" and by["c"].threshold_source == "global"
     assert any("too few val predictions" in n for n in r.notes)
     for name in ("b", "c"):  # each global class with its own val evidence above the pooled threshold
@@ -107,6 +129,58 @@ def test_select_auto_keeps_the_lowest_threshold_meeting_the_target(tmp_path):
                    "JOIN classes c USING (class_id) ORDER BY 1")
     assert rows[0] == ("a", pytest.approx(by["a"].threshold), "class")
     assert ws.rows("SELECT threshold, target_precision FROM selections")[0] == (None, pytest.approx(0.9))
+
+
+def test_below_target_whole_drops_unproven_classes_until_the_whole_bound_holds(tmp_path):
+    from plabel.selection import SelectOptions, select
+    from plabel.selection.guarantee import Share, whole
+
+    ws, _ = _auto_ws(tmp_path)
+    r = select(ws, SelectOptions(round=0, threshold="auto", target_precision=0.9, balance="none"))
+    by = {c.name: c for c in r.classes}
+    assert by["a"].threshold_source == "class"
+    # c has no val prediction at all: its precision is a coin toss, which no bound of 0.9 survives
+    assert by["c"].threshold_source == "dropped" and by["c"].selected == 0 and by["c"].threshold == math.inf
+    # b's 5 val predictions, all right, leave its precision too uncertain for the whole to reach 0.9 with it
+    assert by["b"].threshold_source == "dropped"
+    assert r.guarantee == "held" and r.precision_lower_bound >= 0.9 and by["a"].shift_p > 0.1
+    assert r.expected_precision is not None and r.precision_lower_bound <= r.expected_precision
+    kept = [c for c in r.classes if c.copies]
+    # the statement is the weighted mean of each kept class's own val evidence above its cutoff
+    mean = sum(c.copies * c.expected_precision for c in kept) / sum(c.copies for c in kept)
+    assert r.expected_precision == pytest.approx(mean)
+    assert "expected precision of the" in r.statement and "target 0.9 held" in r.statement
+    from plabel.report import write_report
+
+    html = Path(write_report(ws, 0, tmp_path / "report.html").path).read_text()
+    assert f"at least {r.precision_lower_bound:.3f} with confidence 0.9. Target 0.9 held." in html
+    row = ws.rows("SELECT delta, expected_precision, precision_lower_bound, guarantee FROM selections")[0]
+    assert row == (pytest.approx(0.1), pytest.approx(r.expected_precision), pytest.approx(r.precision_lower_bound),
+                   r.guarantee)
+    best = select(ws, SelectOptions(round=0, threshold="auto", target_precision=0.9, balance="none",
+                                    below_target="best", dry_run=True))
+    assert {c.name: c.threshold_source for c in best.classes}["c"] == "global"
+    assert best.precision_lower_bound < 0.9 and best.guarantee in ("below", "shifted")
+    # an unknown class widens the bound: the same evidence with a class of no val predictions added
+    evidence = {0: (np.ones(40) * 0.9, np.ones(40, bool))}
+    alone = whole(evidence, {0: Share(10, 0.5)}, 0.1)
+    widened = whole(evidence, {0: Share(10, 0.5), 1: Share(10, 0.5)}, 0.1)
+    assert alone[1] > 0.9 > widened[1] and widened[0] < alone[0]
+
+
+def test_the_shift_check_flags_a_pool_unlike_val_and_not_a_sample_of_the_same():
+    from plabel.selection.guarantee import _bin, shifted_classes
+
+    rng = np.random.default_rng(0)
+    same = rng.uniform(0.5, 1, 2000)
+    val = {0: (same[:60], np.ones(60, bool)), 1: (rng.uniform(0.5, 1, 60), np.ones(60, bool))}
+    pool_conf = {0: same[60:], 1: rng.uniform(0.5, 1, 2000) ** 0.2}  # class 1's pool sits near 1.0
+    hist = {}
+    for c, conf in pool_conf.items():
+        for x in conf:
+            hist[(c, _bin(x, 0.5))] = hist.get((c, _bin(x, 0.5)), 0) + 1
+    p = shifted_classes(val, [(c, b, k) for (c, b), k in hist.items()], {0: 0.5, 1: 0.5}, 0.1)
+    assert p[0] > 0.1 > 0.001 > p[1]
 
 
 def test_select_auto_without_val_predictions_says_how(tmp_path):
@@ -159,11 +233,11 @@ def test_a_class_that_cannot_bound_alone_takes_the_global_threshold_unless_seen_
     val = {
         0: (good, np.ones(500, bool)),  # pooled evidence: a global threshold exists
         # 30 predictions, one wrong at the top: no bound of 0.9 alone, but 29/30 right above any threshold
-        1: (np.linspace(0.99, 0.6, 30), np.r_[False, np.ones(29, bool)]),
+        1: (np.linspace(0.95, 0.6, 30), np.r_[False, np.ones(29, bool)]),
         # 40 predictions, right only at random: shown below the target at the global threshold
-        2: (np.linspace(0.99, 0.6, 40), np.arange(40) % 2 == 0),
+        2: (np.linspace(0.95, 0.6, 40), np.arange(40) % 2 == 0),
         # 12 predictions, 10 right: 0.83 is below the target, but 12 images cannot show it
-        3: (np.linspace(0.99, 0.6, 12), np.r_[np.ones(10, bool), False, False]),
+        3: (np.linspace(0.95, 0.6, 12), np.r_[np.ones(10, bool), False, False]),
     }
     out = {c.class_id: c for c in choose(val, [0, 1, 2, 3], target=0.9)}
     assert out[0].source == "class"

@@ -47,15 +47,9 @@ def _share_at_or_above(values: np.ndarray, t: float) -> float:
 
 
 def choose(positives: np.ndarray, negatives: np.ndarray, target_recall: float, max_fpr: float,
-           share: float, screened: bool = False, lenient: bool = False) -> tuple[float, str]:
-    """The calibrated threshold, and a note when the recall target had to give way.
-
-    When `lenient`, the threshold rises only while the estimated false-positive rate exceeds the
-    ceiling by more than one standard error of its own sampling noise: on a small pool, or one
-    with many real duplicates, the estimate is a difference of two counts and its noise alone can
-    pass a 2% ceiling; a look-alike crowd (the 29% of a pool that once read as test copies) passes
-    it by far. Strict scopes hold the estimate itself.
-    """
+           share: float) -> tuple[float, str]:
+    """The calibrated threshold, and a note when the recall target had to give way: the lowest
+    threshold at or above the recall target's whose estimated false-positive rate holds the ceiling."""
     pos = np.sort(np.asarray(positives, np.float64))
     neg = np.asarray(negatives, np.float64)
     if len(pos) == 0:
@@ -64,8 +58,7 @@ def choose(positives: np.ndarray, negatives: np.ndarray, target_recall: float, m
     threshold = float(pos[min(k, len(pos) - 1)])
     candidates = np.unique(np.concatenate([pos[pos >= threshold], neg[neg >= threshold], [threshold]]))
     for t in candidates:  # ascending: the lowest threshold that holds the false-positive rate
-        margin = fpr_noise(pos, neg, float(t), screened) if lenient else 0.0
-        if estimated_fpr(pos, neg, float(t), share) - margin <= max_fpr:
+        if estimated_fpr(pos, neg, float(t), share) <= max_fpr:
             if t > threshold:
                 return float(t), (f"the recall target gave way to the false-positive ceiling {max_fpr:g}: "
                                   f"recall {recall_at(pos, float(t)):.3f} at {float(t):.4f}")
@@ -85,22 +78,6 @@ def duplicate_share(positives: np.ndarray, negatives: np.ndarray) -> float:
     return min(1.0, _share_at_or_above(negatives, level) / (1 - SHARE_QUANTILE))
 
 
-def fpr_noise(positives: np.ndarray, negatives: np.ndarray, t: float, screened: bool) -> float:
-    """Binomial standard error of estimated_fpr at t: the share of negatives above t, less (unless
-    screened) c times the share above the counting level, c = recall(t) / (1 - SHARE_QUANTILE)."""
-    n = len(negatives)
-    if n == 0:
-        return 0.0
-    a = _share_at_or_above(negatives, t)
-    if screened:
-        return float(np.sqrt(a * (1 - a) / n))
-    level = float(np.quantile(positives, SHARE_QUANTILE))
-    b, c = _share_at_or_above(negatives, level), recall_at(positives, t) / (1 - SHARE_QUANTILE)
-    both = min(a, b)  # one of the two sets of negatives holds the other
-    variance = a * (1 - a) + c * c * b * (1 - b) - 2 * c * (both - a * b)
-    return float(np.sqrt(max(variance, 0.0) / n))
-
-
 def recall_at(positives: np.ndarray, t: float) -> float:
     return _share_at_or_above(positives, t)
 
@@ -113,14 +90,12 @@ def estimated_fpr(positives: np.ndarray, negatives: np.ndarray, t: float, share:
 class Rule:
     """What a threshold must achieve: `target_recall` of the positives, at most `max_fpr` false
     positives; `given` skips the calibration; `screened`: the negatives hold no known duplicates
-    (another signal took them out), so none of them is explained away as one; `lenient`: the
-    ceiling counts as passed only beyond the estimate's sampling noise (in-pool grouping)."""
+    (another signal took them out), so none of them is explained away as one."""
 
     target_recall: float
     max_fpr: float
     given: float | None = None
     screened: bool = False
-    lenient: bool = False
 
 
 def calibrate(signal: str, scope: str, positives: np.ndarray, negatives: np.ndarray, rule: Rule) -> Calibration:
@@ -133,8 +108,7 @@ def calibrate(signal: str, scope: str, positives: np.ndarray, negatives: np.ndar
     elif len(pos) == 0:
         threshold, note = float("inf"), "no positives could be made: nothing flagged"
     else:
-        threshold, note = choose(pos, neg, rule.target_recall, rule.max_fpr, share, rule.screened,
-                                 rule.lenient)
+        threshold, note = choose(pos, neg, rule.target_recall, rule.max_fpr, share)
     return Calibration(
         signal, scope, threshold, rule.target_recall, recall_at(pos, threshold), rule.max_fpr,
         estimated_fpr(pos, neg, threshold, share) if len(pos) else 0.0, share, len(pos), len(neg),

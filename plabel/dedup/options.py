@@ -13,8 +13,9 @@ SCOPES = ("unlabeled", "held_out")
 @dataclass(frozen=True)
 class DedupOptions:
     recall: float = 0.98  # share of synthetic near duplicates a calibrated threshold keeps
-    pool_fpr: float = 0.02  # loose: a false pair flags two images and excludes one: ~1% of a clean pool
-    contamination_fpr: float = 0.01  # strict: a false contamination flag drops an image for good
+    # the share of a clean pool dedup may exclude, in-pool groups and contamination together: each
+    # scope's estimated false flags are held to half of it (a flagged image counts as lost)
+    max_clean_loss: float = 0.01
     similarity: float | None = None  # embeddings, within the pool: given instead of calibrated
     contamination_similarity: float | None = None  # embeddings, against val/test: likewise
     pixel_similarity: float | None = None  # pixels, both scopes: likewise
@@ -40,12 +41,13 @@ class DedupOptions:
         return self.similarity if scope == "unlabeled" else self.contamination_similarity
 
     def max_fpr(self, scope: str) -> float:
-        return self.pool_fpr if scope == "unlabeled" else self.contamination_fpr
+        """Each scope's ceiling on the estimated share of pool images it flags wrongly."""
+        return self.max_clean_loss / len(SCOPES)
 
 
 def validate(o: DedupOptions) -> None:
     check_finite(o)
-    for name in ("recall", "pool_fpr", "contamination_fpr"):
+    for name in ("recall", "max_clean_loss"):
         if not 0 <= getattr(o, name) <= 1:
             raise UsageError(f"--{name.replace('_', '-')} must be in [0, 1]")
     for name in ("similarity", "contamination_similarity", "pixel_similarity"):

@@ -138,12 +138,12 @@ class _Report:
         sel = self.ws.rows(query("report/selection"), [r])
         threshold = float(sel[0][0]) if sel and sel[0][0] is not None else None
         if sel:
-            t, n, balance, labels, n_lab, n_pseudo, copies, target = sel[0]
+            t, n, balance, labels, n_lab, n_pseudo, copies, target, *statement = sel[0]
             rule = f"threshold {t:.2f}" if t is not None else f"per-class thresholds for precision {target:g} on val"
             body = (
                 f"<p>Selection: {rule}, balance <code>{escape(balance)}</code>, N = {n}, "
                 f"{escape(labels)} labels: {n_pseudo} pseudo-labeled images ({copies} draws per pass) and "
-                f"{n_lab} labeled.</p>"
+                f"{n_lab} labeled.</p>" + _statement(statement, target)
             )
         else:
             body = '<div class="note">No selection for this round yet.</div>'
@@ -182,7 +182,8 @@ class _Report:
         stages = {"predicted": 2, "above threshold": 3, "after dedup": 4, "selected": 5}
         balance = {"candidates (after dedup)": [x[4] for x in f], "draws per pass (copies)": [x[6] for x in f]}
         columns = ["class", "predicted", "above threshold", "after dedup", "selected", "copies", "cutoff",
-                   "threshold", "threshold from", "val precision", "val lower bound"]
+                   "threshold", "threshold from", "val precision", "val lower bound", "expected precision",
+                   "shift p"]
         return (
             "<h3>Selection funnel per class</h3>"
             + _plot(f"plot-funnel-{r}",
@@ -368,3 +369,23 @@ def write_report(ws: Workspace, round: int | None = None, output: str | os.PathL
     path = Path(os.path.abspath(output)) if output else ws.root / "reports" / "report.html"
     storage.write_text_atomic(path, html)
     return ReportResult(str(path), path.stat().st_size, rounds, rep.sections, rep.notes, time.perf_counter() - started)
+
+
+def _statement(row: list, target: float | None) -> str:
+    """The selection's stated precision, and whether its target held (docs/selection.md)."""
+    expected, bound, delta, held, share_p = row
+    if expected is None:
+        return ""
+    said = (f"<p>Expected precision of the pseudo rows on val evidence: {expected:.3f}, at least {bound:.3f} "
+            f"with confidence {1 - delta:g}.")
+    verdict = ""
+    if held == "held":
+        verdict = f" Target {target:g} held."
+    elif held == "below":
+        verdict = f" <strong>Below the target {target:g}.</strong>"
+    elif held == "shifted":
+        verdict = (" <strong>Not guaranteed: the pool's confidences differ from val's for some classes "
+                   "(shift p below delta in the funnel table).</strong>")
+    share = (" The pool's predicted class shares differ from val's beyond chance."
+             if share_p is not None and share_p < delta else "")
+    return said + verdict + share + "</p>"

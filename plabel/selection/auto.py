@@ -96,14 +96,44 @@ def _prefixes(conf: np.ndarray, correct: np.ndarray, confidence: float) -> _Pref
 
 def lowest_threshold(conf: np.ndarray, correct: np.ndarray, target: float,
                      confidence: float = CONFIDENCE) -> tuple[float, int, float, float] | None:
-    """(threshold, support, precision, bound) of the lowest threshold whose bound reaches the
-    target, over the val predictions of one class (their confidences, whether each is right)."""
+    """(threshold, support, precision, bound) of the lowest threshold that Learn-then-Test's
+    fixed-sequence procedure accepts, over the val predictions of one class (their confidences,
+    whether each is right).
+
+    The thresholds are the class's val confidences, tried from the highest down; each is a test of
+    "precision at it < target" (the binomial test, i.e. the Clopper-Pearson bound at `confidence`
+    reaches the target), and the walk stops at the first it cannot reject. Testing in a fixed
+    order and stopping there keeps the chance of accepting any threshold whose precision is below
+    the target at 1 - confidence, however many are tried (Angelopoulos et al. 2021, "Learn then
+    Test"), where taking the lowest that passes anywhere does not: a lucky stretch below a failing
+    one would pass. Where the walk starts depends on the support alone, never on which predictions
+    are right, so the order stays fixed in advance: at the first threshold whose support could pass
+    with one wrong prediction (37 at 0.9), so that one early error does not end the walk; for a
+    class with fewer val predictions, at the first that could pass with all right (22 at 0.9).
+    """
     if len(conf) == 0:
         return None
     p = _prefixes(conf, correct, confidence)
-    good = np.flatnonzero(p.bounds >= target)
-    # the lowest confidence whose prefix (everything above it) is good enough
-    return p.at(int(good[-1])) if len(good) else None
+    start = _least_support(target, confidence, 1)
+    if len(conf) < start:
+        start = _least_support(target, confidence, 0)
+    testable = np.flatnonzero((p.bounds >= 0) & (p.n >= start))
+    accepted = None
+    for i in testable:  # highest threshold first
+        if p.bounds[i] < target:
+            break
+        accepted = int(i)
+    return None if accepted is None else p.at(accepted)
+
+
+def _least_support(target: float, confidence: float, wrong: int) -> int:
+    """The fewest val predictions whose bound reaches the target with `wrong` of them wrong."""
+    if target >= 1:
+        return 1 << 62
+    n = wrong + 1
+    while float(lower_bound(n - wrong, n, confidence)) < target:
+        n += 1
+    return n
 
 
 def most_precise(conf: np.ndarray, correct: np.ndarray,
@@ -128,7 +158,7 @@ def choose(val: dict[int, tuple[np.ndarray, np.ndarray]], classes: list[int], ta
         source = "class"
         if enough(len(conf), target, confidence):
             found = lowest_threshold(conf, right, target, confidence)
-        if found is None and fallback is not None and _global_fits(conf, right, fallback, target):
+        if found is None and fallback is not None and _global_fits(conf, right, fallback, target, confidence):
             found, source = _own_above(conf, right, fallback[0], confidence), "global"
         if found is None and below_target == "best":
             found, source = most_precise(conf, right, confidence), "best"
@@ -149,13 +179,13 @@ def _own_above(conf: np.ndarray, right: np.ndarray, threshold: float,
 
 
 def _global_fits(conf: np.ndarray, right: np.ndarray, fallback: tuple[float, int, float, float],
-                 target: float) -> bool:
+                 target: float, confidence: float) -> bool:
     """Whether a class without a bound of its own may take the global threshold: its val
     predictions above it are not shown to fall short (none, or an upper bound >= the target).
     A class whose few confident predictions could not bound the precision takes it; a class
     shown to be wrong more often than the target allows keeps nothing."""
     above = conf >= fallback[0]
-    return not above.any() or float(upper_bound(int(right[above].sum()), int(above.sum()))) >= target
+    return not above.any() or float(upper_bound(int(right[above].sum()), int(above.sum()), confidence)) >= target
 
 
 def prepare_evidence(con, round: int) -> None:
@@ -166,13 +196,12 @@ def prepare_evidence(con, round: int) -> None:
     db.execute(con, query("selection/val_rows"))  # after held_out: a macro is bound when defined
 
 
-def class_thresholds(con, o, class_ids: list[int]) -> dict[int, ClassThreshold]:
-    """Every class's threshold: the one given, or --threshold auto's from round R's val predictions."""
-    if o.threshold != "auto":
-        return {c: ClassThreshold(c, float(o.threshold), 0, None, None, "given") for c in class_ids}
+def val_evidence(con, o, required: bool) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Round R's val predictions per predicted class: (confidences, right), most confident first.
+    --threshold auto needs them; a fixed threshold uses them, where they exist, for its statement."""
     prepare_evidence(con, o.round)
     rows = db.rows(con, query("selection/val_predictions"), {"round": o.round})
-    if not rows:
+    if not rows and required:
         raise UsageError(
             f"--threshold auto estimates precision on labeled val images predicted by round {o.round}'s teacher, "
             f"and there are none: `plabel infer --round {o.round} --split val` predicts them (no val split? "
@@ -184,8 +213,15 @@ def class_thresholds(con, o, class_ids: list[int]) -> dict[int, ClassThreshold]:
         val.setdefault(class_id, ([], []))
         val[class_id][0].append(confidence)
         val[class_id][1].append(right)
-    arrays = {c: (np.array(v[0], np.float64), np.array(v[1], bool)) for c, v in val.items()}
-    return {t.class_id: t for t in choose(arrays, class_ids, o.target_precision, below_target=o.below_target)}
+    return {c: (np.array(v[0], np.float64), np.array(v[1], bool)) for c, v in val.items()}
+
+
+def class_thresholds(o, class_ids: list[int], val: dict) -> dict[int, ClassThreshold]:
+    """Every class's threshold: the one given, or --threshold auto's from round R's val predictions."""
+    if o.threshold != "auto":
+        return {c: ClassThreshold(c, float(o.threshold), 0, None, None, "given") for c in class_ids}
+    below = "best" if o.below_target == "whole" else o.below_target  # whole: kept, then checked as a whole
+    return {t.class_id: t for t in choose(val, class_ids, o.target_precision, 1 - o.delta, below)}
 
 
 def threshold_notes(o, classes) -> list[str]:

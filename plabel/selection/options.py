@@ -7,7 +7,8 @@ from plabel.errors import UsageError, check_finite
 from plabel.values import auto_or
 
 BALANCES = ("topk", "copies", "none")
-BELOW_TARGET = ("best", "exclude")
+BELOW_TARGET = ("whole", "best", "exclude")
+DELTA = 0.1  # --threshold auto: the chance that a guarantee it states does not hold
 LABELS = ("hard", "soft")
 
 
@@ -16,7 +17,10 @@ class SelectOptions:
     round: int
     threshold: float | str = 0.3  # or "auto": per class, from val (plabel.selection.auto)
     target_precision: float = 0.9  # --threshold auto: precision the val lower bound must reach
-    below_target: str = "best"  # --threshold auto, a class below the target: its most precise stretch, or exclude
+    # --threshold auto, a class without a guarantee of its own: its most precise stretch while the whole
+    # selection's bound still reaches the target (whole), always (best), or never (exclude)
+    below_target: str = "whole"
+    delta: float = DELTA  # --threshold auto: 1 - the confidence of every bound it states
     per_class: int | str = "auto"  # N, or auto: the median class size of the deduplicated pool
     balance: str = "topk"
     labels: str = "hard"
@@ -43,6 +47,8 @@ class ClassCount:
     val_support: int | None = None  # auto: val images predicted as the class at or above it
     val_precision: float | None = None  # auto: their correct share
     val_lower_bound: float | None = None  # auto: its Clopper-Pearson lower bound
+    expected_precision: float | None = None  # val predictions' correct share above the lowest confidence kept
+    shift_p: float | None = None  # KS p-value (Bonferroni) of pool against val confidences above the threshold
 
 
 @dataclass
@@ -62,6 +68,13 @@ class SelectResult:
     classes: list[ClassCount] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # the whole selection's statement (plabel.selection.guarantee), where val predictions exist
+    expected_precision: float | None = None  # of the pseudo rows, copies counted
+    precision_lower_bound: float | None = None  # at confidence 1 - delta
+    delta: float | None = None
+    guarantee: str | None = None  # auto: held, below (the bound misses the target) or shifted
+    class_share_p: float | None = None  # chi-square p-value, predicted class shares of pool against val
+    statement: str | None = None  # the above in words
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -75,6 +88,8 @@ def validate(o: SelectOptions) -> None:
         raise UsageError(f"--threshold must be in [0, 1] or auto (got {o.threshold})")
     if not 0 < o.target_precision <= 1:
         raise UsageError(f"--target-precision must be in (0, 1] (got {o.target_precision})")
+    if not 0 < o.delta < 1:
+        raise UsageError(f"--delta must be in (0, 1) (got {o.delta})")
     if o.below_target not in BELOW_TARGET:
         raise UsageError(f"--below-target must be one of {', '.join(BELOW_TARGET)} (got {o.below_target!r})")
     if o.balance not in BALANCES:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -10,7 +11,8 @@ import pyarrow as pa
 
 from plabel import db, storage
 from plabel.errors import DataError, UnknownRound
-from plabel.selection.auto import class_thresholds, threshold_notes
+from plabel.selection import guarantee
+from plabel.selection.auto import ClassThreshold, class_thresholds, threshold_notes, val_evidence
 from plabel.selection.balance import auto_per_class, boundaries, cutoffs
 from plabel.selection.options import ClassCount, SelectOptions, SelectResult
 from plabel.sql import query
@@ -40,14 +42,19 @@ class Plan:
     params: dict  # of the pseudo macro: round, threshold, per_class, seed
     selection_id: str = ""
     notes: list[str] = field(default_factory=list)
+    val: dict = field(default_factory=dict)  # val predictions per class: (confidences, right)
+    shift: dict[int, float] = field(default_factory=dict)  # per class, the shift check's p-value
 
     def result(self, n_labeled, path: str | None, digest: str | None, already: bool) -> SelectResult:
         o, classes = self.o, self.classes
-        return SelectResult(
+        r = SelectResult(
             o.round, self.selection_id, self.checkpoint_id, self.per_class, self.auto and o.balance != "none",
             int(n_labeled or 0), sum(c.selected for c in classes), sum(c.copies for c in classes), path, digest,
-            o.dry_run, already, classes, self.notes, time.perf_counter() - self.started,
+            o.dry_run, already, classes, list(self.notes), time.perf_counter() - self.started,
         )
+        if self.val:
+            guarantee.state(r, o, self.val, self.shift)
+        return r
 
 
 def check_round(ws: Workspace, round: int) -> None:
@@ -68,20 +75,26 @@ def make_plan(ws: Workspace, con, o: SelectOptions, started: float) -> Plan:
     db.execute(con, query("selection/excluded"), {"round": o.round, "keep_duplicates": o.keep_duplicates})
     any_excluded = bool(db.scalar(con, query("selection/excluded_count")))
     names = dict(db.rows(con, query("workspace/classes")))
-    limits = class_thresholds(con, o, sorted(names))
-    _register(con, "class_thresholds", [(c, t.threshold) for c, t in limits.items()], THRESHOLDS)
-    for name in (CANDIDATES[any_excluded], "selection/binned", "selection/eligible"):
-        db.execute(con, query(name))  # after class_thresholds: a macro is bound when defined
-    stats = db.rows(con, query("selection/stats"), {"round": o.round})
-    classes, hist, pool = _stats(stats, names, limits)
-    auto = o.per_class == "auto"
-    n: int | None = None
-    if o.balance != "none":
-        n = auto_per_class(pool) if auto else int(o.per_class)
-    _balance_tables(con, o, hist, n, {c: t.threshold for c, t in limits.items()})
+    val = val_evidence(con, o, required=o.threshold == "auto")
+    limits = class_thresholds(o, sorted(names), val)
+    counted = _counted(con, o, any_excluded, names, limits)
+    shift = guarantee.shifted_classes(val, counted[1], _limits(limits), o.delta) if val else {}
+    if o.threshold == "auto" and o.below_target == "whole":
+        unproven = {c for c, t in limits.items() if t.source in guarantee.UNPROVEN}
+        unproven |= {c for c, p in shift.items() if p < o.delta}
+        parts = _shares(o, counted, limits)
+        dropped = guarantee.keep_whole(val, parts, o.target_precision, o.delta, unproven)
+        for c in dropped:
+            limits[c] = ClassThreshold(c, math.inf, limits[c].val_support, limits[c].val_precision,
+                                       limits[c].lower_bound, "dropped")
+        if dropped:
+            counted = _counted(con, o, any_excluded, names, limits)
+    classes, hist, pool, n = counted
+    _balance_tables(con, o, hist, n, _limits(limits))
     db.execute(con, query(PSEUDO[o.balance]))  # after its tables: a macro is bound when defined
     params = {"round": o.round, "per_class": n, "seed": o.seed}
-    plan = Plan(o, started, checkpoint_id, classes, n, auto, "full" if probs_stored else "topk", params)
+    plan = Plan(o, started, checkpoint_id, classes, n, o.per_class == "auto", "full" if probs_stored else "topk",
+                params, val=val, shift=shift)
     plan.selection_id = _fingerprint(ws, o, n, checkpoint_id, plan.soft_source, classes)[:16]
     plan.notes += threshold_notes(o, classes)
     if not ws.round_dir("duplicates", o.round).exists():
@@ -90,6 +103,33 @@ def make_plan(ws: Workspace, con, o: SelectOptions, started: float) -> Plan:
             "only exact contamination with val/test was excluded"
         )
     return plan
+
+
+def _limits(limits: dict[int, ClassThreshold]) -> dict[int, float]:
+    return {c: t.threshold for c, t in limits.items()}
+
+
+def _counted(con, o: SelectOptions, any_excluded: bool, names: dict[int, str],
+             limits: dict[int, ClassThreshold]) -> tuple[list[ClassCount], list, list[int], int | None]:
+    """The funnel, the eligible histogram, the pool per class and N, at the given thresholds."""
+    _register(con, "class_thresholds", list(_limits(limits).items()), THRESHOLDS)
+    for name in (CANDIDATES[any_excluded], "selection/binned", "selection/eligible"):
+        db.execute(con, query(name))  # after class_thresholds: a macro is bound when defined
+    stats = db.rows(con, query("selection/stats"), {"round": o.round})
+    classes, hist, pool = _stats(stats, names, limits)
+    n: int | None = None
+    if o.balance != "none":
+        n = auto_per_class(pool) if o.per_class == "auto" else int(o.per_class)
+    return classes, hist, pool, n
+
+
+def _shares(o: SelectOptions, counted, limits: dict[int, ClassThreshold]) -> dict[int, guarantee.Share]:
+    """Each class's expected part of the manifest, from the histogram and the balancing walk."""
+    _, hist, _, n = counted
+    thresholds = _limits(limits)
+    bounds = {c: b for c, b, _, _ in boundaries(hist, n)} if o.balance == "topk" and n is not None else {}
+    cuts = {c: x for c, x, _ in cutoffs(hist, n, thresholds)} if o.balance == "copies" and n is not None else {}
+    return guarantee.shares(hist, n, o.balance, thresholds, bounds, cuts)
 
 
 def _balance_tables(con, o: SelectOptions, hist, n, limits: dict[int, float]) -> None:
@@ -159,7 +199,9 @@ def _fingerprint(ws: Workspace, o: SelectOptions, n, checkpoint_id: str, soft_so
     dup_files = sorted(ws.round_dir("duplicates", o.round).glob("*.parquet"))
     auto = o.threshold == "auto"
     # a fixed threshold's selection keeps the id it had before --threshold auto existed
-    ignored = ("dry_run", "overwrite") if auto else ("dry_run", "overwrite", "target_precision", "below_target")
+    ignored: tuple[str, ...] = ("dry_run", "overwrite")
+    if not auto:
+        ignored += ("target_precision", "below_target", "delta")
     inputs = {
         "options": {k: v for k, v in asdict(o).items() if k not in ignored},
         "per_class": n,

@@ -106,6 +106,8 @@ def _selection_row(plan: Plan, r: SelectResult) -> dict:
         "temperature": o.temperature, "seed": o.seed, "keep_duplicates": o.keep_duplicates,
         "include_labeled": o.include_labeled, "n_labeled": r.n_labeled, "n_pseudo": r.n_pseudo,
         "n_pseudo_copies": r.n_pseudo_copies, "manifest_path": r.manifest_path, "manifest_hash": r.manifest_hash,
+        "delta": r.delta, "expected_precision": r.expected_precision,
+        "precision_lower_bound": r.precision_lower_bound, "guarantee": r.guarantee, "class_share_p": r.class_share_p,
         "params": json.dumps(dict(params_json, per_class_resolved=plan.per_class), sort_keys=True),
         "selected_at": datetime.now(timezone.utc),
     }
