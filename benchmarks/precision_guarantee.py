@@ -77,8 +77,10 @@ def truth(ws) -> tuple[float, float, int]:
     rows = ws.rows(
         "SELECT sum(m.copies) FILTER (m.target = i.true_label), sum(m.copies), "
         "count(*) FILTER (m.target = i.true_label), count(*) "
-        "FROM read_parquet(?) m JOIN (SELECT DISTINCT image_id, true_label FROM images) i USING (image_id) "
-        "WHERE m.origin = 'pseudo'", [str(ws.root / ws.manifest_path(0))])[0]
+        "FROM (SELECT p.copies, p.image_id, c.name AS target FROM read_parquet(?) p "
+        "      JOIN classes c ON c.class_id = p.target WHERE p.origin = 'pseudo') m "
+        "JOIN (SELECT DISTINCT image_id, true_label FROM images WHERE split = 'unlabeled') i USING (image_id)",
+        [str(ws.root / ws.manifest_path(0))])[0]
     return rows[0] / rows[1], rows[2] / rows[3], int(rows[1])
 
 
