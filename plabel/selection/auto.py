@@ -1,23 +1,18 @@
-"""`--threshold auto`: per class, the lowest threshold whose precision on val reaches a target.
+"""`--threshold auto`: per class, the lowest threshold whose precision on val is shown to reach a target.
 
 For predicted class c and a threshold t, the val images predicted as c with confidence >= t are
 a sample of what selection would keep at t; their correct share estimates the precision of the
-pseudo labels. The share is noisy, so the rule asks more: its one-sided Clopper-Pearson lower
-bound, at `confidence` (0.9), must reach the target. The lowest such t keeps the most images.
+pseudo labels. Thresholds are tested from the highest down (Learn then Test's fixed-sequence
+procedure: `lowest_threshold`), each by its one-sided Clopper-Pearson lower bound at 1 - delta,
+and the walk stops at the first that fails, which keeps the chance of accepting a threshold
+below the target at delta however many are tried.
 
-A class whose own val predictions cannot bound the precision at any threshold (too few of
-them, or too few at high confidence) takes the global threshold, chosen the same way over
-every class's val predictions, unless its val predictions above that threshold are shown to be
-right less often than the target (the upper bound, at the same confidence, falls short). Only
-evidence counts against a class: a point estimate below the target from a dozen val images is not
-enough, as a single wrong prediction among them would make it so.
-
-A class that cannot reach the target at all keeps its most precise stretch: the threshold whose
-lower bound is highest over its own val predictions (`below_target="best"`, the default), and the
-notes say so with its estimated precision. Dropping it instead (`below_target="exclude"`) costs the
-student dearly: balancing gives every other class N pseudo labels and this one none, and on the
-photo pool of benchmarks/threshold_auto.py one such class cost 6 points of test accuracy.
-
+A class whose own val predictions pass no threshold takes the global threshold, chosen the same
+way over every class's val predictions, unless its val predictions above it are shown to be right
+less often than the target (the upper bound falls short); otherwise it keeps its most precise
+stretch (`best`). Such classes have no guarantee of their own: `below_target="whole"` (the
+default) keeps them only while the whole selection's bound reaches the target
+(plabel.selection.guarantee), `best` always, `exclude` never.
 """
 from __future__ import annotations
 
@@ -230,6 +225,7 @@ def threshold_notes(o, classes) -> list[str]:
         return []
     fallback = [f"{c.name} ({_own(c)})" for c in classes if c.threshold_source == "global"]
     none = [c.name for c in classes if c.threshold_source == "none"]
+    dropped = [c.name for c in classes if c.threshold_source == "dropped"]
     best = [f"{c.name} (estimated {c.val_precision:.2f}, lower bound {c.val_lower_bound:.2f})"
             for c in classes if c.threshold_source == "best"]
     notes = []
@@ -239,6 +235,9 @@ def threshold_notes(o, classes) -> list[str]:
     if fallback:
         notes.append(f"too few val predictions to bound the precision of {', '.join(fallback)} on their own: "
                      f"they take the threshold chosen over all classes (the bound is the pool's, not theirs)")
+    if dropped:
+        notes.append(f"{', '.join(dropped)}: without a guarantee of their own, dropped so that the whole selection's "
+                     f"bound reaches {o.target_precision:g} (--below-target best keeps them)")
     if none:
         notes.append(f"{', '.join(none)}: below precision {o.target_precision:g} on val at every threshold, the "
                      f"global one included (its upper bound falls short), or without a right val prediction: "
