@@ -79,16 +79,8 @@ def make_plan(ws: Workspace, con, o: SelectOptions, started: float) -> Plan:
     limits = class_thresholds(o, sorted(names), val)
     counted = _counted(con, o, any_excluded, names, limits)
     shift = guarantee.shifted_classes(val, counted[1], _limits(limits), o.delta) if val else {}
-    if o.threshold == "auto" and o.below_target == "whole":
-        unproven = {c for c, t in limits.items() if t.source in guarantee.UNPROVEN}
-        unproven |= {c for c, p in shift.items() if p < o.delta}
-        parts = _shares(o, counted, limits)
-        dropped = guarantee.keep_whole(val, parts, o.target_precision, o.delta, unproven)
-        for c in dropped:
-            limits[c] = ClassThreshold(c, math.inf, limits[c].val_support, limits[c].val_precision,
-                                       limits[c].lower_bound, "dropped")
-        if dropped:
-            counted = _counted(con, o, any_excluded, names, limits)
+    if o.threshold == "auto" and o.below_target == "whole" and _drop_for_whole(o, limits, val, counted, shift):
+        counted = _counted(con, o, any_excluded, names, limits)
     classes, hist, pool, n = counted
     _balance_tables(con, o, hist, n, _limits(limits))
     db.execute(con, query(PSEUDO[o.balance]))  # after its tables: a macro is bound when defined
@@ -103,6 +95,19 @@ def make_plan(ws: Workspace, con, o: SelectOptions, started: float) -> Plan:
             "only exact contamination with val/test was excluded"
         )
     return plan
+
+
+def _drop_for_whole(o: SelectOptions, limits: dict[int, ClassThreshold], val: dict, counted,
+                    shift: dict[int, float]) -> list[int]:
+    """--below-target whole: mark the classes without a guarantee of their own (global, best, or
+    shifted) that the whole selection's bound cannot carry as dropped, in `limits`; return them."""
+    unproven = {c for c, t in limits.items() if t.source in guarantee.UNPROVEN}
+    unproven |= {c for c, p in shift.items() if p < o.delta}
+    dropped = guarantee.keep_whole(val, _shares(o, counted, limits), o.target_precision, o.delta, unproven)
+    for c in dropped:
+        t = limits[c]
+        limits[c] = ClassThreshold(c, math.inf, t.val_support, t.val_precision, t.lower_bound, "dropped")
+    return dropped
 
 
 def _limits(limits: dict[int, ClassThreshold]) -> dict[int, float]:
