@@ -50,7 +50,7 @@ def dedup(
     from plabel.dedup import dedup as run
     from plabel.dedup import what_if as trial
 
-    ws, round_ = opt.open_round(workspace, round_)
+    ws, round_ = _round(workspace, round_)
     options = DedupOptions(
         recall=recall, max_clean_loss=max_clean_loss, similarity=similarity,
         contamination_similarity=contamination_similarity, pixel_similarity=pixel_similarity, pixels=pixels,
@@ -71,7 +71,18 @@ def dedup(
         f"{'Dry run: ' if r.dry_run else ''}{r.pool} pool images; {r.exact} exact duplicates across splits, "
         f"{r.near_groups} near-duplicate groups ({r.near_members} images), {r.contaminated} contaminated with "
         f"val/test, {r.train_duplicates} duplicating train images; {r.excluded} will not be selected ({removed})."
+        + (f" {r.labeled_contaminated} labeled train images are copies of val/test images." if r.labeled_contaminated
+           else "")
     )
+
+
+def _round(workspace, round_: int | None):
+    """--round, the newest round with predictions, or before any model round 0 (pixels only)."""
+    ws = opt.open_ws(workspace)
+    if round_ is None and not ws.rounds("predictions"):
+        info("No round has predictions yet: round 0, pixels only (model-free; pass --round to choose another)")
+        return ws, 0
+    return opt.open_round(workspace, round_)
 
 
 def _num(x: float) -> str:

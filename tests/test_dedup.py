@@ -293,3 +293,42 @@ def test_a_darker_twin_is_not_a_copy_but_a_brightened_copy_is(tmp_path):
     assert "dark_twin.png" not in groups
     pixel = next(t for t in r.thresholds if t["scope"] == "unlabeled")
     assert 0.09 < pixel["brightness_tolerance"] < np.log(2)
+
+
+def test_the_pixel_signal_runs_before_any_model_and_finds_a_labeled_copy_of_a_test_image(tmp_path, digit_pool, cli):
+    """No predictions anywhere: dedup searches every unlabeled image by pixels; a group keeps its
+    smallest image id; a labeled train image that copies a test image is reported, not excluded."""
+    root, truth = digit_pool
+    ws = init_workspace(tmp_path / "ws", classes=["a", "b"])
+    ingest(ws, root / "test", split="test", workers=1)
+    ingest(ws, root / "unlabeled", split="unlabeled", workers=1)
+    train_dir = tmp_path / "train" / "a"
+    train_dir.mkdir(parents=True)
+    test_png = sorted((root / "test" / "a").glob("*.png"))[-1]  # no pool copy was made of it
+    TRANSFORMS["jpeg"](Image.open(test_png).convert("RGB"), np.random.default_rng(0)).save(train_dir / "leak.png")
+    Image.open(sorted((root / "test" / "a").glob("*.png"))[-2]).save(train_dir / "same.png")  # the same bytes
+    shutil.copy(sorted((root / "unlabeled").glob("0*.png"))[-1], train_dir / "pool.png")  # a pool image: reported
+    ingest(ws, tmp_path / "train", split="train", workers=1)
+    with pytest.raises(UnknownRound, match="only the pixel signal runs before any model"):
+        dedup(ws, 0, embeddings=True)
+    with pytest.raises(UnknownRound, match="--what-if"):
+        what_if(ws, 0)
+    r = dedup(ws, 0)
+    out = cli("dedup", "-w", str(ws.root))
+    assert out.exit_code == 0 and "round 0, pixels only" in out.output, out.output
+    assert r.model_free and any("has no predictions: pixels only" in n for n in r.notes)
+    name = _names(ws)
+    rows = dups(ws)
+    contaminated = {name[d["image_id"]] for d in rows if d["scope"] == "test"}
+    assert len(contaminated) >= 4 and contaminated <= {n for n, (k, _) in truth.items() if k == "test"}
+    for g in {d["group_id"] for d in rows if d["scope"] == "unlabeled"}:  # the smallest id represents
+        assert g == min(d["image_id"] for d in rows if d["scope"] == "unlabeled" and d["group_id"] == g)
+    labeled = {(name[d["image_id"]], d["kind"], d["excluded"]) for d in rows if d["scope"].startswith("train-")}
+    assert ("leak.png", "pixels", False) in labeled and ("same.png", "exact", False) in labeled
+    assert r.labeled_contaminated == 2 and any("labeled train images are copies" in n for n in r.notes)
+    # the teacher's first predictions: select reads the model-free rows of round 0
+    ids = [i for i, n in name.items() if n in contaminated]
+    add_predictions(ws, 0, [(i, 0, 0.9) for i in name if i in {d["image_id"] for d in rows}] +
+                    [(i, 0, 0.9) for i in ids], 2)
+    s = select(ws, SelectOptions(round=0, threshold=0.0, balance="none", dry_run=True))
+    assert s.classes[0].predicted > s.classes[0].after_dedup

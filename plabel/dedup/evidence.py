@@ -25,6 +25,9 @@ class Evidence:
     nearest: np.ndarray  # (n,) each pool image's similarity to its nearest other pool image
     positives: np.ndarray  # similarities of synthetic copies to their originals
     held_out: list[HeldOut] = field(default_factory=list)
+    # the labeled train images (their ids) against each val/test split: contamination of the teacher
+    labeled_ids: list[str] = field(default_factory=list)
+    labeled: list[HeldOut] = field(default_factory=list)
     checkpoint_id: str | None = None
     colour_tolerance: float | None = None  # pixels: chromaticity distance beyond which no pair is a copy
     brightness_tolerance: float | None = None  # pixels: the same for brightness (absolute log ratio)

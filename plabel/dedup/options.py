@@ -69,6 +69,8 @@ class DedupResult:
     near_members: int = 0  # unlabeled images in near-duplicate groups (representatives included)
     contaminated: int = 0  # unlabeled images excluded for val/test (exact or near)
     train_duplicates: int = 0
+    labeled_contaminated: int = 0  # labeled train images that are copies of val/test images (reported)
+    model_free: bool = False  # the round had no predictions: pixels only, before any model
     excluded: int = 0
     pool: int = 0  # unlabeled images searched
     embeddings_round: int | None = None

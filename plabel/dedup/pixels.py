@@ -12,6 +12,7 @@ from plabel.dedup.search import build_index, search
 from plabel.dedup.synthetic import sampled_copies
 from plabel.images import RejectedImage, load_rgb
 from plabel.sql import query
+from plabel.workspace import HELD_OUT
 
 
 class Thumbnails:
@@ -121,6 +122,11 @@ def evidence(ws, con, pool: Pool, others: dict[str, list[str]], o) -> tuple[Evid
                   colour_tolerance=tolerance.colour, brightness_tolerance=tolerance.brightness)
     for split, ids in others.items():
         ev.held_out.append(_against((thumbs, colours, ok), split, ids, store, o, tolerance))
+    ev.labeled_ids = others.get("train", [])
+    if ev.labeled_ids:
+        train = store.of(ev.labeled_ids)
+        ev.labeled = [_against(train, split, ids, store, o, tolerance) for split, ids in others.items()
+                      if split in HELD_OUT]
     return ev, store
 
 

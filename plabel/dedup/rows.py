@@ -69,6 +69,22 @@ def held_out_rows(pool: Pool, evidence: list[Evidence], thresholds: dict) -> lis
     return out
 
 
+def labeled_rows(evidence: list[Evidence], thresholds: dict) -> list[dict]:
+    """Labeled train images at or above the held-out threshold to a val/test image: reported
+    (scope train-val, train-test), never excluded: the teacher's val/test numbers count them."""
+    out = []
+    for e in evidence:
+        t = thresholds[e.signal, "held_out"]
+        for h in e.labeled:
+            for i in np.flatnonzero((h.similarity >= t) & (h.best >= 0)):
+                other = h.other_ids[h.best[i]]
+                if other != e.labeled_ids[i]:  # the same bytes: an exact duplicate, reported as such
+                    out.append({"image_id": e.labeled_ids[i], "duplicate_of": other, "kind": e.signal,
+                                "scope": f"train-{h.split}", "similarity": float(h.similarity[i]),
+                                "group_id": other, "excluded": False})
+    return out
+
+
 def rule(row: dict) -> str:
     if row["kind"] == "exact":
         return "exact"

@@ -12,7 +12,7 @@ from plabel.dedup import embeddings, pixels
 from plabel.dedup.calibrate import Calibration, Rule, calibrate
 from plabel.dedup.evidence import Evidence, Pool
 from plabel.dedup.options import SCOPES, DedupOptions, DedupResult, validate
-from plabel.dedup.rows import group_rows, held_out_rows, removed_by
+from plabel.dedup.rows import group_rows, held_out_rows, labeled_rows, removed_by
 from plabel.errors import UnknownRound
 from plabel.progress import NULL, Progress
 from plabel.schema import table
@@ -32,6 +32,7 @@ class Findings:
     made_fingerprints: list[dict] = field(default_factory=list)
     unreadable: int = 0  # images without a fingerprint whose file could not be read
     embeddings_round: int | None = None
+    model_free: bool = False  # the round has no predictions: the pool is every unlabeled image, pixels only
 
 
 def dedup(ws: Workspace, round: int, options: DedupOptions | None = None, progress: Progress = NULL,
@@ -56,19 +57,20 @@ def dedup(ws: Workspace, round: int, options: DedupOptions | None = None, progre
 
 def find(ws: Workspace, round: int, o: DedupOptions, progress: Progress = NULL) -> Findings:
     """The pool and the evidence of every signal asked for and available."""
-    if not ws.has_round("predictions", round):
-        raise UnknownRound(f"round {round} has no predictions: run `plabel infer --round {round}` first")
+    model_free = not ws.has_round("predictions", round)
+    if model_free and (round != 0 or o.uses_embeddings or not o.pixels):
+        before = " (only the pixel signal runs before any model: leave out the embedding options)" if round == 0 else ""
+        raise UnknownRound(f"round {round} has no predictions: run `plabel infer --round {round}` first{before}")
     task = progress.task(f"dedup round {round}", None, "steps")
-    con = ws.connect()
-    try:
-        rows = db.rows(con, query("dedup/pool"), {"round": round})
-        pool = Pool([r[0] for r in rows], np.array([r[1] for r in rows], np.float64),
-                    np.array([r[2] for r in rows], np.int64), [ws.source(*r[3:7]) for r in rows])
-        found = Findings(pool, db.relation(con, query("dedup/exact")).to_arrow_table().to_pylist())
+    with ws.connect() as con:
+        found = Findings(_pool(ws, con, round, model_free),
+                         db.relation(con, query("dedup/exact")).to_arrow_table().to_pylist(), model_free=model_free)
+        found.exact += db.relation(con, query("dedup/exact_labeled")).to_arrow_table().to_pylist()
         others = {s: [r[0] for r in db.rows(con, query("dedup/split_ids"), {"split": s})] for s in OTHER_SPLITS}
         others = {s: ids for s, ids in others.items() if ids}
         found.embeddings_round = embeddings.embeddings_round(con, o.embeddings_round) if o.uses_embeddings else None
-        if o.pixels and len(pool.ids) > 1:
+        pool = found.pool
+        if o.pixels and (len(pool.ids) > 1 or "train" in others):
             ev, store = pixels.evidence(ws, con, pool, others, o)
             found.evidence.append(ev)
             found.made_fingerprints, found.unreadable = store.made, store.unreadable
@@ -78,10 +80,16 @@ def find(ws: Workspace, round: int, o: DedupOptions, progress: Progress = NULL) 
             if ev_e is not None:
                 found.evidence.append(ev_e)
             task.advance(1)
-    finally:
-        con.close()
-        task.close()
+    task.close()
     return found
+
+
+def _pool(ws: Workspace, con, round: int, model_free: bool) -> Pool:
+    """Round R's predicted unlabeled images, or before any model every unlabeled image."""
+    rows = (db.rows(con, query("dedup/pool_images")) if model_free
+            else db.rows(con, query("dedup/pool"), {"round": round}))
+    return Pool([r[0] for r in rows], np.array([r[1] for r in rows], np.float64),
+                np.array([r[2] for r in rows], np.int64), [ws.source(*r[3:7]) for r in rows])
 
 
 def thresholds(found: Findings, o: DedupOptions) -> list[Calibration]:
@@ -105,14 +113,15 @@ def thresholds(found: Findings, o: DedupOptions) -> list[Calibration]:
                                brightness_tolerance=ev.brightness_tolerance))
         if ev.signal == "pixels":
             for row in decide(Findings(found.pool, [], [ev]), out):
-                linked[found.pool.position[row["image_id"]]] = True
+                if not row["scope"].startswith("train-"):  # labeled train images are not in the pool
+                    linked[found.pool.position[row["image_id"]]] = True
     return out
 
 
 def decide(found: Findings, calibrations: list[Calibration]) -> list[dict]:
     limits = {(c.signal, c.scope): c.threshold for c in calibrations}
     return (found.exact + held_out_rows(found.pool, found.evidence, limits)
-            + group_rows(found.pool, found.evidence, limits))
+            + group_rows(found.pool, found.evidence, limits) + labeled_rows(found.evidence, limits))
 
 
 def summarise(round: int, found: Findings, calibrations: list[Calibration], rows: list[dict],
@@ -124,9 +133,19 @@ def summarise(round: int, found: Findings, calibrations: list[Calibration], rows
     r.near_members, r.near_groups = len(near), len({x["group_id"] for x in near})
     r.contaminated = len({x["image_id"] for x in rows if x["scope"] in HELD_OUT})
     r.train_duplicates = len({x["image_id"] for x in rows if x["scope"] == "train"})
+    r.labeled_contaminated = len({x["image_id"] for x in rows if x["scope"].startswith("train-")})
+    r.model_free = found.model_free
     r.excluded = len({x["image_id"] for x in rows if x["excluded"]})
     r.removed_by = {name: len(ids) for name, ids in removed_by(rows).items()}
     r.searched = {"unlabeled": len(found.pool.ids)}
+    if found.model_free:
+        r.notes.append(f"round {round} has no predictions: pixels only, every unlabeled image searched, and each "
+                       f"group keeps its smallest image id (after `plabel infer --round {round}`, dedup again to keep "
+                       f"the most confident member)")
+    if r.labeled_contaminated:
+        r.notes.append(f"{r.labeled_contaminated} labeled train images are copies of val/test images (scope "
+                       f"train-val, train-test): the teacher is judged on what it trained on; remove them from one "
+                       f"side")
     if found.unreadable:
         r.notes.append(f"pixels: {found.unreadable} images could not be read to make their fingerprint")
     if o.uses_embeddings and found.embeddings_round is None:

@@ -7,6 +7,7 @@ from dataclasses import replace
 from plabel.dedup.calibrate import Calibration
 from plabel.dedup.options import DedupOptions, validate
 from plabel.dedup.run import decide, find, thresholds
+from plabel.errors import UnknownRound
 from plabel.progress import NULL, Progress
 
 GRID = (0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999)  # similarities tried besides the chosen one
@@ -18,6 +19,9 @@ def what_if(ws, round: int, options: DedupOptions | None = None, progress: Progr
     their chosen values): images excluded, per predicted class. Nothing is written."""
     o = replace(options or DedupOptions(), **keywords)
     validate(o)
+    if not ws.has_round("predictions", round):
+        raise UnknownRound(f"--what-if counts what each threshold excludes per predicted class, and round {round} "
+                           f"has no predictions: run `plabel infer --round {round}` first")
     found = find(ws, round, o, progress)
     chosen = thresholds(found, o)
     names = ws.class_names()

@@ -3,7 +3,8 @@ and whether the pool looks enough like val for the promise to hold.
 
 The manifest's precision is a mixture: each predicted class contributes its pseudo rows (copies
 counted: what the student trains on) at the precision of its val predictions above the lowest
-confidence it keeps. The estimate is that weighted mean; its lower bound is Clopper-Pearson at
+confidence it keeps, estimated by Laplace's rule of succession, (k + 1) / (n + 2). The estimate
+is that weighted mean; its lower bound is Clopper-Pearson at
 the effective sample size of a stratified mean (Korn and Graubard 1998, "Confidence intervals
 for proportions with small expected number of positive counts estimated from survey data"):
 n_eff = p(1 - p) / var, var = sum of w_c^2 p_c (1 - p_c) / n_c, each p_c smoothed as
@@ -74,7 +75,7 @@ def whole(val: dict[int, tuple[np.ndarray, np.ndarray]], parts: dict[int, Share]
     for c, s in live.items():
         n, k = evidence_above(val, c, s.cutoff)
         w, p = s.weight / total, (k + 0.5) / (n + 1)
-        estimate += w * (k / n if n else p)
+        estimate += w * succession(k, n)
         smoothed += w * p
         var += w * w * p * (1 - p) / (n + 1)
         support += n
@@ -97,6 +98,13 @@ def keep_whole(val, parts: dict[int, Share], target: float, delta: float, unprov
         del left[c]
         dropped.append(c)
     return dropped
+
+
+def succession(k: int, n: int) -> float:
+    """Laplace's rule of succession, (k + 1) / (n + 2): a class's precision from k right of n val
+    predictions. Not k / n: a class keeps its threshold because its val predictions above it looked
+    good, so a small all-right sample overstates it (11 of 11 right on val, 0.93 in the pool)."""
+    return (k + 1) / (n + 2)
 
 
 def _precision(val, c: int, cutoff: float) -> float:
@@ -159,7 +167,7 @@ def state(r, o, val, shift: dict[int, float]) -> None:
         c.shift_p = shift.get(c.class_id)
         if c.class_id in parts:
             n, k = evidence_above(val, c.class_id, parts[c.class_id].cutoff)
-            c.expected_precision = k / n if n else None
+            c.expected_precision = succession(k, n)
     r.expected_precision, r.precision_lower_bound = whole(val, parts, o.delta)
     r.delta = o.delta
     r.class_share_p = class_share_p(val, {c.class_id: c.predicted for c in r.classes})
