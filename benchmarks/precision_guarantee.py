@@ -72,7 +72,7 @@ def teacher_workspace(root: Path, kind: str, seed: int):
     return ws
 
 
-def truth(ws) -> tuple[float, float, int]:
+def truth(ws) -> tuple[float | None, float | None, int]:
     """(precision with copies, precision of distinct images, pseudo rows) of round 0's manifest."""
     rows = ws.rows(
         "SELECT sum(m.copies) FILTER (m.target = i.true_label), sum(m.copies), "
@@ -81,6 +81,8 @@ def truth(ws) -> tuple[float, float, int]:
         "      JOIN classes c ON c.class_id = p.target WHERE p.origin = 'pseudo') m "
         "JOIN (SELECT DISTINCT image_id, true_label FROM images WHERE split = 'unlabeled') i USING (image_id)",
         [str(ws.root / ws.manifest_path(0))])[0]
+    if not rows[1]:  # nothing selected: no precision to check
+        return None, None, 0
     return rows[0] / rows[1], rows[2] / rows[3], int(rows[1])
 
 
@@ -93,13 +95,17 @@ def measure(ws, kind: str, seed: int, threshold, target: float, delta: float) ->
     own = [c for c in r.classes if c.copies]
     report("precision_guarantee", data=kind, seed=seed, threshold=threshold,
            target=target if threshold == "auto" else None, delta=delta, pseudo_rows=rows,
-           true_precision=round(true_copies, 4), true_precision_distinct=round(true_distinct, 4),
+           true_precision=_round(true_copies), true_precision_distinct=_round(true_distinct),
            stated=round(r.expected_precision, 4) if r.expected_precision is not None else None,
            bound=round(r.precision_lower_bound, 4) if r.precision_lower_bound is not None else None,
            guarantee=r.guarantee, classes_kept=len(own), classes=len(r.classes),
            sources={s: sum(c.threshold_source == s for c in r.classes)
                     for s in sorted({c.threshold_source for c in r.classes})},
            teacher_val_top1=_val_top1(ws))
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
 
 
 def _val_top1(ws) -> float:
