@@ -143,7 +143,8 @@ def test_below_target_whole_drops_unproven_classes_until_the_whole_bound_holds(t
     assert by["c"].threshold_source == "dropped" and by["c"].selected == 0 and by["c"].threshold == math.inf
     # b's 5 val predictions, all right, leave its precision too uncertain for the whole to reach 0.9 with it
     assert by["b"].threshold_source == "dropped"
-    assert any(n.startswith("b, c: without a guarantee of their own, dropped") for n in r.notes)
+    assert any(n.startswith("b (5 val predictions above it, 1.00 right), c (no val prediction above it): without a "
+                            "guarantee of their own, dropped") for n in r.notes), r.notes
     assert r.guarantee == "held" and r.precision_lower_bound >= 0.9 and by["a"].shift_p > 0.1
     assert r.expected_precision is not None and r.precision_lower_bound <= r.expected_precision
     kept = [c for c in r.classes if c.copies]

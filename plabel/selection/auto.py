@@ -225,7 +225,7 @@ def threshold_notes(o, classes) -> list[str]:
         return []
     fallback = [f"{c.name} ({_own(c)})" for c in classes if c.threshold_source == "global"]
     none = [c.name for c in classes if c.threshold_source == "none"]
-    dropped = [c.name for c in classes if c.threshold_source == "dropped"]
+    dropped = [f"{c.name} ({_own(c)})" for c in classes if c.threshold_source == "dropped"]
     best = [f"{c.name} (estimated {c.val_precision:.2f}, lower bound {c.val_lower_bound:.2f})"
             for c in classes if c.threshold_source == "best"]
     notes = []
@@ -237,7 +237,8 @@ def threshold_notes(o, classes) -> list[str]:
                      f"they take the threshold chosen over all classes (the bound is the pool's, not theirs)")
     if dropped:
         notes.append(f"{', '.join(dropped)}: without a guarantee of their own, dropped so that the whole selection's "
-                     f"bound reaches {o.target_precision:g} (--below-target best keeps them)")
+                     f"bound reaches {o.target_precision:g}; each would have added N pseudo labels at about its val "
+                     f"precision (--below-target best keeps them)")
     if none:
         notes.append(f"{', '.join(none)}: below precision {o.target_precision:g} on val at every threshold, the "
                      f"global one included (its upper bound falls short), or without a right val prediction: "
