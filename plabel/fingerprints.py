@@ -126,14 +126,12 @@ def centre(thumbs: np.ndarray) -> np.ndarray:
 
 
 @cache
-def _rotations() -> np.ndarray:
-    """(len(ANGLES), 1024, 1024) float32: per angle, blur-then-rotate about the centre (bilinear,
-    edges repeated) as one linear operator on a flattened thumbnail. Not separable like a zoom,
-    so it is one matrix product per angle."""
-    d = np.arange(SIZE)[:, None] - np.arange(SIZE)[None, :]
-    g = np.exp(-(d**2) / (2 * BLUR**2))
-    g /= g.sum(axis=1, keepdims=True)
-    blur = np.kron(g, g)
+def _rotations():
+    """Per angle of ANGLES, the bilinear rotation about the centre (edges repeated) as a sparse
+    (1024, 1024) matrix on a flattened thumbnail: four weights a row. Applied after the separable
+    blur, so a rotation costs a sparse product, not a dense 1024 x 1024 one."""
+    from scipy.sparse import csr_matrix
+
     ys, xs = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
     c = (SIZE - 1) / 2
     out = []
@@ -143,26 +141,27 @@ def _rotations() -> np.ndarray:
         sy = np.clip(np.sin(a) * (xs - c) + np.cos(a) * (ys - c) + c, 0, SIZE - 1).ravel()
         x0, y0 = np.floor(sx).astype(int), np.floor(sy).astype(int)
         x1, y1, wx, wy = np.minimum(x0 + 1, SIZE - 1), np.minimum(y0 + 1, SIZE - 1), sx - x0, sy - y0
-        m = np.zeros((SIZE * SIZE, SIZE * SIZE))
-        rows = np.arange(SIZE * SIZE)
-        for yy, xx, w in ((y0, x0, (1 - wy) * (1 - wx)), (y0, x1, (1 - wy) * wx), (y1, x0, wy * (1 - wx)),
-                          (y1, x1, wy * wx)):
-            np.add.at(m, (rows, yy * SIZE + xx), w)
-        out.append(m @ blur)
-    return np.stack(out).astype(np.float32)
+        rows = np.tile(np.arange(SIZE * SIZE), 4)
+        cols = np.concatenate([y0 * SIZE + x0, y0 * SIZE + x1, y1 * SIZE + x0, y1 * SIZE + x1])
+        weights = np.concatenate([(1 - wy) * (1 - wx), (1 - wy) * wx, wy * (1 - wx), wy * wx])
+        out.append(csr_matrix((weights.astype(np.float32), (rows, cols)), shape=(SIZE * SIZE, SIZE * SIZE)))
+    return out
 
 
 def _rotated(thumbs: np.ndarray) -> np.ndarray:
-    """(n, len(ANGLES), 32, 32): every thumbnail blurred and rotated by every searched angle."""
-    x = thumbs.astype(np.float32).reshape(len(thumbs), 1, SIZE * SIZE, 1)
-    return (_rotations()[None] @ x).reshape(len(thumbs), len(ANGLES), SIZE, SIZE)
+    """(n, len(ANGLES), 32, 32): every thumbnail blurred, then rotated by every searched angle."""
+    blurred = _zoomed(thumbs, _zooms()[SCALES.index(1.0)][None])[:, 0].reshape(len(thumbs), SIZE * SIZE)
+    turned = [(r @ blurred.T).T for r in _rotations()]
+    return np.stack(turned, axis=1).reshape(len(thumbs), len(ANGLES), SIZE, SIZE).astype(np.float32)
 
 
 def windows(thumbs: np.ndarray) -> np.ndarray:
     """(n, 275, 576) unit vectors: each thumbnail's centre window at every searched shift, under
     every searched zoom and rotation."""
     lo, hi = 2, 2 + 2 * SHIFT + 1
-    views = np.concatenate([_zoomed(thumbs, _zooms()), _rotated(thumbs)], axis=1)
+    views = _zoomed(thumbs, _zooms())
+    if ANGLES:
+        views = np.concatenate([views, _rotated(thumbs)], axis=1)
     z = sliding_window_view(views, (WINDOW, WINDOW), axis=(2, 3))[:, :, lo:hi, lo:hi]
     return _unit(z.reshape(len(thumbs), -1, WINDOW * WINDOW))
 
