@@ -47,9 +47,15 @@ def _share_at_or_above(values: np.ndarray, t: float) -> float:
 
 
 def choose(positives: np.ndarray, negatives: np.ndarray, target_recall: float, max_fpr: float,
-           share: float) -> tuple[float, str]:
+           share: float, screened: bool = False, lenient: bool = False) -> tuple[float, str]:
     """The calibrated threshold, and a note when the recall target had to give way: the lowest
-    threshold at or above the recall target's whose estimated false-positive rate holds the ceiling."""
+    threshold at or above the recall target's whose estimated false-positive rate holds the ceiling.
+
+    When `lenient` (in-pool grouping), the ceiling counts as passed up to one standard error of the
+    estimate's own sampling noise: with 10% real duplicates in a pool of 2,000, the estimate is a
+    difference of two counts whose noise (about 0.9 points) is larger than the pool's half of a 1%
+    budget, and holding the estimate itself cost one look-alike pool 17 points of recall. A clean
+    pool's estimate has little noise, so its loss stays near the ceiling."""
     pos = np.sort(np.asarray(positives, np.float64))
     neg = np.asarray(negatives, np.float64)
     if len(pos) == 0:
@@ -58,7 +64,8 @@ def choose(positives: np.ndarray, negatives: np.ndarray, target_recall: float, m
     threshold = float(pos[min(k, len(pos) - 1)])
     candidates = np.unique(np.concatenate([pos[pos >= threshold], neg[neg >= threshold], [threshold]]))
     for t in candidates:  # ascending: the lowest threshold that holds the false-positive rate
-        if estimated_fpr(pos, neg, float(t), share) <= max_fpr:
+        margin = fpr_noise(pos, neg, float(t), screened) if lenient else 0.0
+        if estimated_fpr(pos, neg, float(t), share) - margin <= max_fpr:
             if t > threshold:
                 return float(t), (f"the recall target gave way to the false-positive ceiling {max_fpr:g}: "
                                   f"recall {recall_at(pos, float(t)):.3f} at {float(t):.4f}")
@@ -78,6 +85,22 @@ def duplicate_share(positives: np.ndarray, negatives: np.ndarray) -> float:
     return min(1.0, _share_at_or_above(negatives, level) / (1 - SHARE_QUANTILE))
 
 
+def fpr_noise(positives: np.ndarray, negatives: np.ndarray, t: float, screened: bool) -> float:
+    """Binomial standard error of estimated_fpr at t: the share of negatives above t, less (unless
+    screened) c times the share above the counting level, c = recall(t) / (1 - SHARE_QUANTILE)."""
+    n = len(negatives)
+    if n == 0:
+        return 0.0
+    a = _share_at_or_above(negatives, t)
+    if screened:
+        return float(np.sqrt(a * (1 - a) / n))
+    level = float(np.quantile(positives, SHARE_QUANTILE))
+    b, c = _share_at_or_above(negatives, level), recall_at(positives, t) / (1 - SHARE_QUANTILE)
+    both = min(a, b)  # one of the two sets of negatives holds the other
+    variance = a * (1 - a) + c * c * b * (1 - b) - 2 * c * (both - a * b)
+    return float(np.sqrt(max(variance, 0.0) / n))
+
+
 def recall_at(positives: np.ndarray, t: float) -> float:
     return _share_at_or_above(positives, t)
 
@@ -90,12 +113,14 @@ def estimated_fpr(positives: np.ndarray, negatives: np.ndarray, t: float, share:
 class Rule:
     """What a threshold must achieve: `target_recall` of the positives, at most `max_fpr` false
     positives; `given` skips the calibration; `screened`: the negatives hold no known duplicates
-    (another signal took them out), so none of them is explained away as one."""
+    (another signal took them out), so none of them is explained away as one; `lenient`: the
+    ceiling allows for the estimate's sampling noise (in-pool grouping)."""
 
     target_recall: float
     max_fpr: float
     given: float | None = None
     screened: bool = False
+    lenient: bool = False
 
 
 def calibrate(signal: str, scope: str, positives: np.ndarray, negatives: np.ndarray, rule: Rule) -> Calibration:
@@ -108,7 +133,7 @@ def calibrate(signal: str, scope: str, positives: np.ndarray, negatives: np.ndar
     elif len(pos) == 0:
         threshold, note = float("inf"), "no positives could be made: nothing flagged"
     else:
-        threshold, note = choose(pos, neg, rule.target_recall, rule.max_fpr, share)
+        threshold, note = choose(pos, neg, rule.target_recall, rule.max_fpr, share, rule.screened, rule.lenient)
     return Calibration(
         signal, scope, threshold, rule.target_recall, recall_at(pos, threshold), rule.max_fpr,
         estimated_fpr(pos, neg, threshold, share) if len(pos) else 0.0, share, len(pos), len(neg),

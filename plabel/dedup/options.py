@@ -14,7 +14,8 @@ SCOPES = ("unlabeled", "held_out")
 class DedupOptions:
     recall: float = 0.98  # share of synthetic near duplicates a calibrated threshold keeps
     # the share of a clean pool dedup may exclude, in-pool groups and contamination together: each
-    # scope's estimated false flags are held to half of it (a flagged image counts as lost)
+    # scope's estimated false flags are held to half of it (a flagged image counts as lost; within
+    # the pool up to the estimate's own noise, plabel.dedup.calibrate.choose)
     max_clean_loss: float = 0.01
     similarity: float | None = None  # embeddings, within the pool: given instead of calibrated
     contamination_similarity: float | None = None  # embeddings, against val/test: likewise

@@ -107,7 +107,7 @@ def thresholds(found: Findings, o: DedupOptions) -> list[Calibration]:
         for scope in SCOPES:
             negatives = ev.nearest if scope == "unlabeled" else ev.held_out_nearest(HELD_OUT)
             negatives = negatives[(negatives > -1) & ~linked] if len(negatives) else negatives
-            rule = Rule(o.recall, o.max_fpr(scope), o.given(ev.signal, scope), screened)
+            rule = Rule(o.recall, o.max_fpr(scope), o.given(ev.signal, scope), screened, scope == "unlabeled")
             c = calibrate(ev.signal, scope, ev.positives, negatives, rule)
             out.append(replace(c, colour_tolerance=ev.colour_tolerance,
                                brightness_tolerance=ev.brightness_tolerance))
