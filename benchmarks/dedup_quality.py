@@ -113,6 +113,8 @@ def prepare(root: Path, images, labels, args, rng, injected: bool):
     ws = init_workspace(root / "ws", classes=sorted({str(v) for v in labels.tolist()}))
     for split in ("train", "test", "unlabeled"):
         ingest(ws, root / "data" / split, split=split, workers=2)
+    if args.signals == "pixels":  # no model needed: dedup round 0 before any teacher (pixels only)
+        return truth
     train(ws, TrainOptions(round=0, model="test_resnet", img_size=32, epochs=args.epochs, batch_size=32, workers=0,
                            lr=3e-3, hflip=0.0, crop_scale=0.5, seed=0))
     infer(ws, InferOptions(round=0, splits=("unlabeled", "test"), embeddings=True, workers=0))

@@ -10,9 +10,9 @@ here. Near duplicates come from two signals:
   them, so what is excluded does not move with each round's model.
 
 Each signal's threshold is calibrated on the data (plabel.dedup.calibrate), separately within
-the pool (loose: a false group costs one look-alike, its most confident member stays) and
-against val/test (strict: a contaminated image is never trained on). What was chosen is kept in
-the `dedup_thresholds` table with the round.
+the pool and against val/test, each held to half of `max_clean_loss`: the share of a pool
+without duplicates that dedup may exclude. A round without predictions is searched by pixels
+alone, before any model. What was chosen is kept in the `dedup_thresholds` table with the round.
 """
 from plabel.dedup.calibrate import Calibration, calibrate
 from plabel.dedup.options import NEIGHBOURS, DedupOptions, DedupResult

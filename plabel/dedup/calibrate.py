@@ -7,12 +7,12 @@ The threshold is the one that keeps `recall` of the positives; when the negative
 exceed `max_fpr`, it rises until they do not, and the recall it then keeps is said.
 
 Negatives are not all distinct pairs: a pool with real duplicates has some among its nearest
-neighbours, and they would read as false positives. Real duplicates look like the positives,
-so their share is estimated from the negatives above the positives' lower quartile (where
-distinct pairs are rare; three quarters of the duplicates lie there) and that share, spread like
-the positives, is taken off before the false-positive rate is read. Not the median: it sits
-among the synthetic shifts' ties at 1.0, which real duplicates reach less often, and a count
-of half the duplicates is noisier than one of three quarters.
+neighbours, and they would read as false positives. For pixels, the caller passes each image's
+nearest distinct neighbour (`nearest_distinct`: its second nearest where its nearest is as
+similar as the copies' lower quartile) and the expected share of real duplicates left below that
+quartile is taken off (`Rule.share`, `Rule.floor`). Otherwise the share is estimated from the
+negatives above the positives' lower quartile (three quarters of the duplicates lie there) and,
+spread like the positives, taken off before the false-positive rate is read.
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def _share_at_or_above(values: np.ndarray, t: float) -> float:
 
 
 def choose(positives: np.ndarray, negatives: np.ndarray, target_recall: float, max_fpr: float,
-           share: float, screened: bool = False, lenient: bool = False) -> tuple[float, str]:
+           share: float, screened: bool = False, lenient: bool = False, floor: float = 0.0) -> tuple[float, str]:
     """The calibrated threshold, and a note when the recall target had to give way: the lowest
     threshold at or above the recall target's whose estimated false-positive rate holds the ceiling.
 
@@ -65,7 +65,7 @@ def choose(positives: np.ndarray, negatives: np.ndarray, target_recall: float, m
     candidates = np.unique(np.concatenate([pos[pos >= threshold], neg[neg >= threshold], [threshold]]))
     for t in candidates:  # ascending: the lowest threshold that holds the false-positive rate
         margin = fpr_noise(pos, neg, float(t), screened) if lenient else 0.0
-        if estimated_fpr(pos, neg, float(t), share) - margin <= max_fpr:
+        if estimated_fpr(pos, neg, float(t), share, floor) - margin <= max_fpr:
             if t > threshold:
                 return float(t), (f"the recall target gave way to the false-positive ceiling {max_fpr:g}: "
                                   f"recall {recall_at(pos, float(t)):.3f} at {float(t):.4f}")
@@ -75,6 +75,18 @@ def choose(positives: np.ndarray, negatives: np.ndarray, target_recall: float, m
 
 
 SHARE_QUANTILE = 0.25  # real duplicates are counted above this quantile of the positives
+
+
+def nearest_distinct(nearest: np.ndarray, second: np.ndarray, positives: np.ndarray) -> np.ndarray:
+    """Each image's similarity to its nearest distinct image: its nearest, unless that one is as
+    similar as copies are (at or above the positives' lower quartile: a real duplicate, most
+    likely), then its second nearest. The clean pool's false flags are read from these, so a
+    pool's real duplicates are not mistaken for look-alikes, and look-alikes (below the copies'
+    quartile) are never explained away as duplicates, as a subtracted duplicate share would."""
+    if len(positives) == 0 or len(nearest) == 0:
+        return nearest
+    level = float(np.quantile(positives, SHARE_QUANTILE))
+    return np.where(nearest >= level, second, nearest)
 
 
 def duplicate_share(positives: np.ndarray, negatives: np.ndarray) -> float:
@@ -105,8 +117,11 @@ def recall_at(positives: np.ndarray, t: float) -> float:
     return _share_at_or_above(positives, t)
 
 
-def estimated_fpr(positives: np.ndarray, negatives: np.ndarray, t: float, share: float) -> float:
-    return max(0.0, _share_at_or_above(negatives, t) - share * recall_at(positives, t))
+def estimated_fpr(positives: np.ndarray, negatives: np.ndarray, t: float, share: float, floor: float = 0.0) -> float:
+    """The share of negatives at or above t, less the real duplicates expected among them: a share
+    `share` of the pool, spread like the positives, of which those above the positives' `floor`
+    quantile of recall were already taken out of the negatives (nearest_distinct)."""
+    return max(0.0, _share_at_or_above(negatives, t) - share * max(0.0, recall_at(positives, t) - floor))
 
 
 @dataclass(frozen=True)
@@ -121,21 +136,25 @@ class Rule:
     given: float | None = None
     screened: bool = False
     lenient: bool = False
+    share: float | None = None  # the real-duplicate share, when the caller estimated it
+    floor: float = 0.0  # the recall above which real duplicates were taken out of the negatives
 
 
 def calibrate(signal: str, scope: str, positives: np.ndarray, negatives: np.ndarray, rule: Rule) -> Calibration:
     """The threshold for one signal and scope: the given one, else calibrated."""
     pos, neg = np.asarray(positives, np.float64), np.asarray(negatives, np.float64)
-    share = duplicate_share(pos, neg) if len(pos) and not rule.screened else 0.0
+    share = rule.share if rule.share is not None else (
+        duplicate_share(pos, neg) if len(pos) and not rule.screened else 0.0)
     note = ""
     if rule.given is not None:
         threshold = float(rule.given)
     elif len(pos) == 0:
         threshold, note = float("inf"), "no positives could be made: nothing flagged"
     else:
-        threshold, note = choose(pos, neg, rule.target_recall, rule.max_fpr, share, rule.screened, rule.lenient)
+        threshold, note = choose(pos, neg, rule.target_recall, rule.max_fpr, share, rule.screened, rule.lenient,
+                                 rule.floor)
     return Calibration(
         signal, scope, threshold, rule.target_recall, recall_at(pos, threshold), rule.max_fpr,
-        estimated_fpr(pos, neg, threshold, share) if len(pos) else 0.0, share, len(pos), len(neg),
+        estimated_fpr(pos, neg, threshold, share, rule.floor) if len(pos) else 0.0, share, len(pos), len(neg),
         "given" if rule.given is not None else "calibrated", note,
     )

@@ -15,6 +15,7 @@ class HeldOut:
     other_ids: list[str]
     best: np.ndarray  # (n,) index into other_ids, -1 where none
     similarity: np.ndarray  # (n,)
+    second: np.ndarray | None = None  # (n,) similarity to the second most similar (-1 where none)
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Evidence:
     similarity: np.ndarray  # (m,) of each pair
     nearest: np.ndarray  # (n,) each pool image's similarity to its nearest other pool image
     positives: np.ndarray  # similarities of synthetic copies to their originals
+    second: np.ndarray | None = None  # (n,) each pool image's similarity to its second-nearest (pixels)
     held_out: list[HeldOut] = field(default_factory=list)
     # the labeled train images (their ids) against each val/test split: contamination of the teacher
     labeled_ids: list[str] = field(default_factory=list)
@@ -37,6 +39,24 @@ class Evidence:
         rows = [h.similarity for h in self.held_out if h.split in splits]
         return np.max(np.stack(rows), axis=0) if rows else np.zeros(0)
 
+    def held_out_two(self, splits: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Each pool image's similarities to its nearest and second-nearest image of `splits`."""
+        rows = [r for h in self.held_out if h.split in splits
+                for r in (h.similarity, h.second if h.second is not None else np.full(len(h.similarity), -1.0))]
+        if not rows:
+            return np.zeros(0), np.zeros(0)
+        top = -np.sort(-np.stack(rows), axis=0)
+        return top[0], top[1]
+
+
+def top_two(sims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the highest and the second-highest value (-1 where there is none)."""
+    n, k = sims.shape
+    if k == 0:
+        return np.full(n, -1.0), np.full(n, -1.0)
+    ordered = -np.sort(-sims, axis=1)
+    return ordered[:, 0].astype(np.float64), (ordered[:, 1] if k > 1 else np.full(n, -1.0)).astype(np.float64)
+
 
 def pool_pairs(sims: np.ndarray, nbrs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Top-k neighbour lists of a pool against itself -> pairs (i < j), their similarity, and each
@@ -45,7 +65,7 @@ def pool_pairs(sims: np.ndarray, nbrs: np.ndarray) -> tuple[np.ndarray, np.ndarr
     n, k = nbrs.shape
     rows = np.repeat(np.arange(n), k).reshape(n, k)
     keep = (nbrs >= 0) & (nbrs != rows)
-    nearest = np.where(keep, sims, -1.0).max(axis=1).astype(np.float64) if k else np.full(n, -1.0)
+    nearest = top_two(np.where(keep, sims, -1.0))[0] if k else np.full(n, -1.0)
     r, c = rows[keep], nbrs[keep]
     pairs = np.stack([np.minimum(r, c), np.maximum(r, c)], axis=1)
     return pairs, sims[keep].astype(np.float64), nearest

@@ -13,9 +13,8 @@ SCOPES = ("unlabeled", "held_out")
 @dataclass(frozen=True)
 class DedupOptions:
     recall: float = 0.98  # share of synthetic near duplicates a calibrated threshold keeps
-    # the share of a clean pool dedup may exclude, in-pool groups and contamination together: each
-    # scope's estimated false flags are held to half of it (a flagged image counts as lost; within
-    # the pool up to the estimate's own noise, plabel.dedup.calibrate.choose)
+    # the share of a clean pool dedup may exclude, in-pool groups and contamination together: half
+    # each (max_fpr), estimated from every pool image's nearest distinct image
     max_clean_loss: float = 0.01
     similarity: float | None = None  # embeddings, within the pool: given instead of calibrated
     contamination_similarity: float | None = None  # embeddings, against val/test: likewise
@@ -42,7 +41,9 @@ class DedupOptions:
         return self.similarity if scope == "unlabeled" else self.contamination_similarity
 
     def max_fpr(self, scope: str) -> float:
-        """Each scope's ceiling on the estimated share of pool images it flags wrongly."""
+        """Each scope's ceiling on the estimated share of pool images it flags wrongly: half the
+        budget each, a flagged image counted as lost (a false pool pair flags two and excludes
+        one: the room this leaves is what keeps precision up where copies are few)."""
         return self.max_clean_loss / len(SCOPES)
 
 

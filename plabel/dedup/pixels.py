@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow as pa
 
 from plabel import db, fingerprints
-from plabel.dedup.evidence import Evidence, HeldOut, Pool, pool_pairs
+from plabel.dedup.evidence import Evidence, HeldOut, Pool, pool_pairs, top_two
 from plabel.dedup.search import build_index, search
 from plabel.dedup.synthetic import sampled_copies
 from plabel.images import RejectedImage, load_rgb
@@ -116,9 +116,11 @@ def evidence(ws, con, pool: Pool, others: dict[str, list[str]], o) -> tuple[Evid
     sims = fingerprints.verify(thumbs[live], fingerprints.centre(thumbs[live]), nbrs)
     sims = _veto(sims, colours[live], colours[live], nbrs, tolerance)
     pairs, similarity, nearest_live = pool_pairs(sims, nbrs)
-    nearest = np.full(len(pool.ids), -1.0)
+    nearest, second = np.full(len(pool.ids), -1.0), np.full(len(pool.ids), -1.0)
     nearest[live] = nearest_live
-    ev = Evidence("pixels", live[pairs] if len(pairs) else pairs, similarity, nearest, made,
+    own = nbrs == np.arange(len(live))[:, None]
+    second[live] = top_two(np.where(own | (nbrs < 0), -1.0, sims))[1]
+    ev = Evidence("pixels", live[pairs] if len(pairs) else pairs, similarity, nearest, made, second=second,
                   colour_tolerance=tolerance.colour, brightness_tolerance=tolerance.brightness)
     for split, ids in others.items():
         ev.held_out.append(_against((thumbs, colours, ok), split, ids, store, o, tolerance))
@@ -135,6 +137,7 @@ def _against(pool: tuple, split: str, ids: list[str], store: Thumbnails, o, tole
     other, other_colours, other_ok = store.of(ids)
     keep = np.flatnonzero(other_ok)
     best, sim = np.full(len(thumbs), -1), np.full(len(thumbs), -1.0)
+    second = np.full(len(thumbs), -1.0)
     if len(keep) and ok.any():
         live = np.flatnonzero(ok)
         nbrs = _candidates(thumbs[live], other[keep], o.neighbours, o.exact_limit)
@@ -142,5 +145,5 @@ def _against(pool: tuple, split: str, ids: list[str], store: Thumbnails, o, tole
         sims = _veto(sims, colours[live], other_colours[keep], nbrs, tolerance)
         top = sims.argmax(axis=1)
         best[live] = np.where(sims.max(axis=1) > -1, keep[nbrs[np.arange(len(live)), top]], -1)
-        sim[live] = sims.max(axis=1)
-    return HeldOut(split, ids, best, sim)
+        sim[live], second[live] = top_two(sims)
+    return HeldOut(split, ids, best, sim, second)

@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from plabel import db, storage
 from plabel.dedup import embeddings, pixels
-from plabel.dedup.calibrate import Calibration, Rule, calibrate
+from plabel.dedup.calibrate import SHARE_QUANTILE, Calibration, Rule, calibrate, nearest_distinct
 from plabel.dedup.evidence import Evidence, Pool
 from plabel.dedup.options import SCOPES, DedupOptions, DedupResult, validate
 from plabel.dedup.rows import group_rows, held_out_rows, labeled_rows, removed_by
@@ -103,11 +103,8 @@ def thresholds(found: Findings, o: DedupOptions) -> list[Calibration]:
     out: list[Calibration] = []
     linked = np.zeros(len(found.pool.ids), bool)
     for ev in found.evidence:
-        screened = ev.signal != "pixels"
         for scope in SCOPES:
-            negatives = ev.nearest if scope == "unlabeled" else ev.held_out_nearest(HELD_OUT)
-            negatives = negatives[(negatives > -1) & ~linked] if len(negatives) else negatives
-            rule = Rule(o.recall, o.max_fpr(scope), o.given(ev.signal, scope), screened, scope == "unlabeled")
+            negatives, rule = _negatives(ev, scope, linked, o)
             c = calibrate(ev.signal, scope, ev.positives, negatives, rule)
             out.append(replace(c, colour_tolerance=ev.colour_tolerance,
                                brightness_tolerance=ev.brightness_tolerance))
@@ -116,6 +113,29 @@ def thresholds(found: Findings, o: DedupOptions) -> list[Calibration]:
                 if not row["scope"].startswith("train-"):  # labeled train images are not in the pool
                     linked[found.pool.position[row["image_id"]]] = True
     return out
+
+
+def _negatives(ev: Evidence, scope: str, linked: np.ndarray, o: DedupOptions) -> tuple[np.ndarray, Rule]:
+    """What a scope's threshold is calibrated against, and the rule it must keep.
+
+    Pixels: every pool image's nearest distinct image (plabel.dedup.calibrate.nearest_distinct),
+    the vetoed and the unmatched included (they are never flagged), so the false-positive rate is
+    a share of the pool, held as it is. The real duplicates below the copies' lower quartile are
+    still among them: their expected share (three times fewer than above it) is taken off.
+    Embeddings: the nearest neighbours of the images pixels did not link, taken at face value;
+    within the pool the ceiling allows for the estimate's noise.
+    """
+    given = o.given(ev.signal, scope)
+    if ev.signal == "pixels":
+        near, second = (ev.nearest, ev.second if ev.second is not None else np.full(len(ev.nearest), -1.0)) \
+            if scope == "unlabeled" else ev.held_out_two(HELD_OUT)
+        level = float(np.quantile(ev.positives, SHARE_QUANTILE)) if len(ev.positives) else np.inf
+        share = float(np.mean(near >= level)) / (1 - SHARE_QUANTILE) if len(near) else 0.0
+        rule = Rule(o.recall, o.max_fpr(scope), given, True, share=min(1.0, share), floor=1 - SHARE_QUANTILE)
+        return nearest_distinct(near, second, ev.positives), rule
+    negatives = ev.nearest if scope == "unlabeled" else ev.held_out_nearest(HELD_OUT)
+    negatives = negatives[(negatives > -1) & ~linked] if len(negatives) else negatives
+    return negatives, Rule(o.recall, o.max_fpr(scope), given, True, scope == "unlabeled")
 
 
 def decide(found: Findings, calibrations: list[Calibration]) -> list[dict]:
