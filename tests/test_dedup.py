@@ -183,19 +183,19 @@ def test_the_pool_ceiling_allows_for_the_noise_of_its_estimate_not_for_a_look_al
 def test_nearest_distinct_neighbours_count_the_look_alikes_that_a_copy_hides():
     """An image with a real copy has the copy as its nearest neighbour; a look-alike behind it is
     flagged too, but a count of nearest neighbours never sees it. Its second nearest does."""
-    from plabel.dedup.calibrate import SHARE_QUANTILE, duplicate_share, estimated_fpr, nearest_distinct
+    from plabel.dedup.calibrate import COPY_QUANTILE, SHARE_QUANTILE, duplicate_share, estimated_fpr, nearest_distinct
 
     rng = np.random.default_rng(0)
     pos = rng.uniform(0.98, 1.0, 4000)
     n, dups = 4000, 400  # 10% of the pool has a real copy
     nearest, second = rng.uniform(0.5, 0.97, n), rng.uniform(0.4, 0.9, n)
     nearest[:dups] = rng.uniform(0.98, 1.0, dups)  # copies, spread like the synthetic ones
-    behind = np.flatnonzero(nearest[:dups] >= 0.986)[:80]
+    behind = np.flatnonzero(nearest[:dups] >= 0.983)[:80]
     second[behind] = rng.uniform(0.982, 0.984, len(behind))  # 2% of the pool: a look-alike behind a copy
     t = 0.982
     distinct = nearest_distinct(nearest, second, pos)
     share = float(np.mean(nearest >= np.quantile(pos, SHARE_QUANTILE))) / (1 - SHARE_QUANTILE)
-    new = estimated_fpr(pos, distinct, t, share, 1 - SHARE_QUANTILE)
+    new = estimated_fpr(pos, distinct, t, share, 1 - COPY_QUANTILE)
     old = estimated_fpr(pos, nearest, t, duplicate_share(pos, nearest))
     assert abs(new - 0.02) < 0.006 and old < 0.005  # the old estimate read a look-alike crowd as clean
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from plabel import db, storage
 from plabel.dedup import embeddings, pixels
-from plabel.dedup.calibrate import SHARE_QUANTILE, Calibration, Rule, calibrate, nearest_distinct
+from plabel.dedup.calibrate import COPY_QUANTILE, SHARE_QUANTILE, Calibration, Rule, calibrate, nearest_distinct
 from plabel.dedup.evidence import Evidence, Pool
 from plabel.dedup.options import SCOPES, DedupOptions, DedupResult, validate
 from plabel.dedup.rows import group_rows, held_out_rows, labeled_rows, removed_by
@@ -120,8 +120,8 @@ def _negatives(ev: Evidence, scope: str, linked: np.ndarray, o: DedupOptions) ->
 
     Pixels: every pool image's nearest distinct image (plabel.dedup.calibrate.nearest_distinct),
     the vetoed and the unmatched included (they are never flagged), so the false-positive rate is
-    a share of the pool, held as it is. The real duplicates below the copies' lower quartile are
-    still among them: their expected share (three times fewer than above it) is taken off.
+    a share of the pool, held as it is. The real duplicates below the copies' tenth quantile are
+    still among them: their expected share (estimated above the quartile) is taken off.
     Embeddings: the nearest neighbours of the images pixels did not link, taken at face value;
     within the pool the ceiling allows for the estimate's noise.
     """
@@ -131,7 +131,7 @@ def _negatives(ev: Evidence, scope: str, linked: np.ndarray, o: DedupOptions) ->
             if scope == "unlabeled" else ev.held_out_two(HELD_OUT)
         level = float(np.quantile(ev.positives, SHARE_QUANTILE)) if len(ev.positives) else np.inf
         share = float(np.mean(near >= level)) / (1 - SHARE_QUANTILE) if len(near) else 0.0
-        rule = Rule(o.recall, o.max_fpr(scope), given, True, share=min(1.0, share), floor=1 - SHARE_QUANTILE)
+        rule = Rule(o.recall, o.max_fpr(scope), given, True, share=min(1.0, share), floor=1 - COPY_QUANTILE)
         return nearest_distinct(near, second, ev.positives), rule
     negatives = ev.nearest if scope == "unlabeled" else ev.held_out_nearest(HELD_OUT)
     negatives = negatives[(negatives > -1) & ~linked] if len(negatives) else negatives
