@@ -62,6 +62,19 @@ def test_killed_dedup_and_calibrate_rerun_at_once(ws):
     assert ws.rows("SELECT count(*) FROM calibrations")[0][0] == 1
 
 
+def test_killed_dedup_before_any_model_reruns_at_once(ws):
+    """The model-free pass (round 0 without predictions) writes through the same commits."""
+    shutil.rmtree(ws.round_dir("predictions", 0))
+    args = ["dedup", "-w", ws.root]  # no --round, nothing predicted: round 0, pixels only
+    r = run_plabel(args, kill_at=3)
+    assert killed(r), r.stderr
+    assert ws.has_round("dedup_thresholds", 0) and not ws.has_round("duplicates", 0)
+    r = run_plabel(args)
+    assert r.returncode == 0 and "round 0, pixels only" in r.stderr, r.stderr
+    assert ws.rows("SELECT count(*) FROM dedup_thresholds WHERE round = 0")[0][0] == 2
+    assert ws.has_round("duplicates", 0)
+
+
 def test_a_writer_killed_while_refreshing_the_catalog_leaves_a_usable_one(ws, tmp_path):
     """Every writer ends by rebuilding a stale catalog.duckdb: killed at each of its steps, the
     catalog is the old one or the new one, never half of one, and the next writer rebuilds it."""
