@@ -333,6 +333,7 @@ def test_a_darker_twin_is_not_a_copy_but_a_brightened_copy_is(tmp_path):
     assert 0.09 < pixel["brightness_tolerance"] < np.log(2)
 
 
+@pytest.mark.slow
 def test_the_pixel_signal_runs_before_any_model_and_finds_a_labeled_copy_of_a_test_image(tmp_path, digit_pool, cli):
     """No predictions anywhere: dedup searches every unlabeled image by pixels; a group keeps its
     smallest image id; a labeled train image that copies a test image is reported, not excluded."""

@@ -5,6 +5,8 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from plabel.lock import write_lock
 from tests.crashes import killed, run_plabel
 
@@ -62,6 +64,7 @@ def test_killed_dedup_and_calibrate_rerun_at_once(ws):
     assert ws.rows("SELECT count(*) FROM calibrations")[0][0] == 1
 
 
+@pytest.mark.slow
 def test_killed_dedup_before_any_model_reruns_at_once(ws):
     """The model-free pass (round 0 without predictions) writes through the same commits."""
     shutil.rmtree(ws.round_dir("predictions", 0))
