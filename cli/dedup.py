@@ -77,9 +77,12 @@ def dedup(
 
 
 def _round(workspace, round_: int | None):
-    """--round, the newest round with predictions, or before any model round 0 (pixels only)."""
+    """--round, the newest round with predictions, or before any model round 0 (pixels only): an
+    empty workspace still says that no round has predictions."""
+    from plabel.sql import query
+
     ws = opt.open_ws(workspace)
-    if round_ is None and not ws.rounds("predictions"):
+    if round_ is None and not ws.rounds("predictions") and ws.scalar(query("dedup/has_images")):
         info("No round has predictions yet: round 0, pixels only (model-free; pass --round to choose another)")
         return ws, 0
     return opt.open_round(workspace, round_)
