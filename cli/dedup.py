@@ -79,10 +79,10 @@ def dedup(
 def _round(workspace, round_: int | None):
     """--round, the newest round with predictions, or before any model round 0 (pixels only): an
     empty workspace still says that no round has predictions."""
-    from plabel.sql import query
+    from plabel.dedup import round_before_any_model
 
     ws = opt.open_ws(workspace)
-    if round_ is None and not ws.rounds("predictions") and ws.scalar(query("dedup/has_images")):
+    if round_ is None and round_before_any_model(ws) == 0:
         info("No round has predictions yet: round 0, pixels only (model-free; pass --round to choose another)")
         return ws, 0
     return opt.open_round(workspace, round_)

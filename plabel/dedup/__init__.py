@@ -16,8 +16,8 @@ alone, before any model. What was chosen is kept in the `dedup_thresholds` table
 """
 from plabel.dedup.calibrate import Calibration, calibrate
 from plabel.dedup.options import NEIGHBOURS, DedupOptions, DedupResult
-from plabel.dedup.run import dedup, find, thresholds
+from plabel.dedup.run import dedup, find, round_before_any_model, thresholds
 from plabel.dedup.whatif import what_if
 
-__all__ = ["NEIGHBOURS", "Calibration", "DedupOptions", "DedupResult", "calibrate", "dedup", "find", "thresholds",
-           "what_if"]
+__all__ = ["NEIGHBOURS", "Calibration", "DedupOptions", "DedupResult", "calibrate", "dedup", "find",
+           "round_before_any_model", "thresholds", "what_if"]

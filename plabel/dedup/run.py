@@ -55,6 +55,14 @@ def dedup(ws: Workspace, round: int, options: DedupOptions | None = None, progre
     return result
 
 
+def round_before_any_model(ws: Workspace) -> int | None:
+    """0 when no round has predictions and there are unlabeled or train images to search (dedup
+    before any model, pixels only); None otherwise (the newest round with predictions applies)."""
+    if ws.rounds("predictions") or not ws.scalar(query("dedup/has_images")):
+        return None
+    return 0
+
+
 def find(ws: Workspace, round: int, o: DedupOptions, progress: Progress = NULL) -> Findings:
     """The pool and the evidence of every signal asked for and available."""
     model_free = not ws.has_round("predictions", round)
