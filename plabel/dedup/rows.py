@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from plabel.dedup.evidence import Evidence, Pool
+from plabel.dedup.evidence import Evidence, HeldOut, Pool
 from plabel.workspace import HELD_OUT
 
 RULES = ("exact", "pixels held_out", "embeddings held_out", "pixels unlabeled", "embeddings unlabeled")
@@ -53,36 +53,29 @@ def group_rows(pool: Pool, evidence: list[Evidence], thresholds: dict) -> list[d
     return out
 
 
+def _matches(ids: list[str], found: list[HeldOut], t: float):
+    """(index into ids, its HeldOut, the other image) for each match at or above t; a match with
+    the same bytes is left out: an exact duplicate, reported as such."""
+    for h in found:
+        for i in np.flatnonzero((h.similarity >= t) & (h.best >= 0)):
+            other = h.other_ids[h.best[i]]
+            if other != ids[i]:
+                yield int(i), h, other
+
+
 def held_out_rows(pool: Pool, evidence: list[Evidence], thresholds: dict) -> list[dict]:
     """Pool images at or above the held-out threshold to a val/test image (excluded) or train (reported)."""
-    out = []
-    for e in evidence:
-        t = thresholds[e.signal, "held_out"]
-        for h in e.held_out:
-            for i in np.flatnonzero((h.similarity >= t) & (h.best >= 0)):
-                other = h.other_ids[h.best[i]]
-                if other == pool.ids[i]:
-                    continue  # the same bytes: an exact duplicate, reported as such
-                out.append({"image_id": pool.ids[i], "duplicate_of": other, "kind": e.signal, "scope": h.split,
-                            "similarity": float(h.similarity[i]), "group_id": other,
-                            "excluded": h.split in HELD_OUT})
-    return out
+    return [{"image_id": pool.ids[i], "duplicate_of": other, "kind": e.signal, "scope": h.split,
+             "similarity": float(h.similarity[i]), "group_id": other, "excluded": h.split in HELD_OUT}
+            for e in evidence for i, h, other in _matches(pool.ids, e.held_out, thresholds[e.signal, "held_out"])]
 
 
 def labeled_rows(evidence: list[Evidence], thresholds: dict) -> list[dict]:
     """Labeled train images at or above the held-out threshold to a val/test image: reported
     (scope train-val, train-test), never excluded: the teacher's val/test numbers count them."""
-    out = []
-    for e in evidence:
-        t = thresholds[e.signal, "held_out"]
-        for h in e.labeled:
-            for i in np.flatnonzero((h.similarity >= t) & (h.best >= 0)):
-                other = h.other_ids[h.best[i]]
-                if other != e.labeled_ids[i]:  # the same bytes: an exact duplicate, reported as such
-                    out.append({"image_id": e.labeled_ids[i], "duplicate_of": other, "kind": e.signal,
-                                "scope": f"train-{h.split}", "similarity": float(h.similarity[i]),
-                                "group_id": other, "excluded": False})
-    return out
+    return [{"image_id": e.labeled_ids[i], "duplicate_of": other, "kind": e.signal, "scope": f"train-{h.split}",
+             "similarity": float(h.similarity[i]), "group_id": other, "excluded": False}
+            for e in evidence for i, h, other in _matches(e.labeled_ids, e.labeled, thresholds[e.signal, "held_out"])]
 
 
 def rule(row: dict) -> str:
