@@ -75,3 +75,18 @@ def lookalike(n: int, rng: np.random.Generator) -> tuple[list[Image.Image], np.n
 
 
 KINDS = {"digits": digits, "photos": photos, "lookalike": lookalike}
+
+
+def write_class_folders(root, images, labels, rng, per_split: dict[str, int]) -> None:
+    """Per class, its images shuffled by rng and cut into per_split's counts, in order, as
+    ImageFolders root/SPLIT/CLASS (an unlabeled folder's name is the withheld truth that
+    `ingest --withheld-labels` reads)."""
+    for c in sorted(set(labels.tolist())):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        start = 0
+        for split, n in per_split.items():
+            folder = root / split / str(c)
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in idx[start:start + n]:
+                images[i].save(folder / f"{i:05d}.png")
+            start += n

@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, report  # noqa: E402
-from kinds import KINDS  # noqa: E402
+from kinds import KINDS, write_class_folders  # noqa: E402
 
 PER_CLASS = {"train": 20, "val": 50, "test": 50}
 POOL_PER_CLASS = 400
@@ -34,18 +34,6 @@ TRAIN_PER_CLASS = {"digits": 5}  # with 20, the digits teacher reaches 94%: abov
 
 def sizes(kind: str) -> dict[str, int]:
     return {**PER_CLASS, "train": TRAIN_PER_CLASS.get(kind, PER_CLASS["train"]), "unlabeled": POOL_PER_CLASS}
-
-
-def write_folders(root: Path, images, labels, rng, per_split: dict[str, int]) -> None:
-    for c in sorted(set(labels.tolist())):
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        start = 0
-        for split, n in per_split.items():
-            folder = root / split / str(c)
-            folder.mkdir(parents=True, exist_ok=True)
-            for i in idx[start:start + n]:
-                images[i].save(folder / f"{i:05d}.png")
-            start += n
 
 
 def teacher_workspace(root: Path, kind: str, seed: int):
@@ -60,7 +48,7 @@ def teacher_workspace(root: Path, kind: str, seed: int):
         return open_workspace(ws_dir / "ws")
     rng = np.random.default_rng(seed)
     images, labels = KINDS[kind](12_000 if kind != "photos" else 100_000, rng)
-    write_folders(ws_dir / "data", images, labels, rng, sizes(kind))
+    write_class_folders(ws_dir / "data", images, labels, rng, sizes(kind))
     ws = init_workspace(ws_dir / "ws", classes=sorted({str(v) for v in labels.tolist()}))
     for split in ("train", "val", "test"):
         ingest(ws, ws_dir / "data" / split, split=split, workers=2)

@@ -33,25 +33,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, report  # noqa: E402
 from dedup_quality import digits, photo_patches  # noqa: E402
+from kinds import write_class_folders  # noqa: E402
 
 PER_CLASS = {"train": 20, "val": 30, "test": 50}
 
 
 def write_folders(root: Path, images, labels, rng) -> None:
-    """train/val/test ImageFolders and an unlabeled folder whose file names carry the truth."""
-    for c in sorted(set(labels.tolist())):
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        start = 0
-        for split, n in PER_CLASS.items():
-            folder = root / split / str(c)
-            folder.mkdir(parents=True, exist_ok=True)
-            for i in idx[start:start + n]:
-                images[i].save(folder / f"{i:05d}.png")
-            start += n
-        folder = root / "unlabeled" / str(c)  # --withheld-labels reads the folder as the truth
-        folder.mkdir(parents=True, exist_ok=True)
-        for i in idx[start:]:
-            images[i].save(folder / f"{i:05d}.png")
+    """train/val/test ImageFolders and an unlabeled folder (the rest) whose names carry the truth."""
+    write_class_folders(root, images, labels, rng, {**PER_CLASS, "unlabeled": len(labels)})
 
 
 def config(threshold, seed: int, target: float = 0.9, student_epochs: int = 10, rounds: int = 1):
