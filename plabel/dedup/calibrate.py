@@ -9,8 +9,8 @@ exceed `max_fpr`, it rises until they do not, and the recall it then keeps is sa
 Negatives are not all distinct pairs: a pool with real duplicates has some among its nearest
 neighbours, and they would read as false positives. For pixels, the caller passes each image's
 nearest distinct neighbour (`nearest_distinct`: its second nearest where its nearest is as
-similar as the copies' lower quartile) and the expected share of real duplicates left below that
-quartile is taken off (`Rule.share`, `Rule.floor`). Otherwise the share is estimated from the
+similar as the copies' tenth quantile) and the expected share of real duplicates left below that
+level is taken off (`Rule.share`, `Rule.floor`). Otherwise the share is estimated from the
 negatives above the positives' lower quartile (three quarters of the duplicates lie there) and,
 spread like the positives, taken off before the false-positive rate is read.
 """
@@ -86,9 +86,9 @@ def nearest_distinct(nearest: np.ndarray, second: np.ndarray, positives: np.ndar
     likely), then its second nearest. The tenth, not the quartile: the copies left below it are
     taken off as an expected share, and a pool's own copies sit a little lower than synthetic
     ones (a look-alike pool's by 0.0001 at the quartile), which made the quartile's band read
-    real copies as false flags and cost 17 points of recall. The clean pool's false flags are read from these, so a
-    pool's real duplicates are not mistaken for look-alikes, and look-alikes (below the copies'
-    quartile) are never explained away as duplicates, as a subtracted duplicate share would."""
+    real copies as false flags and cost 17 points of recall. A clean pool's false flags are read
+    from these: a look-alike behind an image's own copy is counted, which a count of nearest
+    neighbours never sees (the copy comes first)."""
     if len(positives) == 0 or len(nearest) == 0:
         return nearest
     level = float(np.quantile(positives, COPY_QUANTILE))

@@ -110,7 +110,7 @@ def smoothed(k: int, n: int) -> float:
 
 def _precision(val, c: int, cutoff: float) -> float:
     n, k = evidence_above(val, c, cutoff)
-    return (k + 0.5) / (n + 1)
+    return smoothed(k, n)
 
 
 def shifted_classes(val, hist: list[tuple[int, int, int]], thresholds: dict[int, float],
