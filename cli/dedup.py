@@ -25,6 +25,10 @@ def dedup(
     max_clean_loss: Annotated[float, opt.option(
         "Share of a pool without duplicates that dedup may exclude (estimated), groups and contamination together."
     )] = D.max_clean_loss,
+    min_precision: Annotated[float, opt.option(
+        "Pixels: the estimated share of flagged images that are real duplicates; the threshold rises to keep it "
+        "(0: off)."
+    )] = D.min_precision,
     similarity: Annotated[float | None, _similarity("Embeddings, within the pool")] = None,
     contamination_similarity: Annotated[float | None, _similarity("Embeddings, against val/test")] = None,
     pixel_similarity: Annotated[float | None, _similarity("Pixel fingerprints, both scopes")] = None,
@@ -52,7 +56,7 @@ def dedup(
 
     ws, round_ = _round(workspace, round_)
     options = DedupOptions(
-        recall=recall, max_clean_loss=max_clean_loss, similarity=similarity,
+        recall=recall, max_clean_loss=max_clean_loss, min_precision=min_precision, similarity=similarity,
         contamination_similarity=contamination_similarity, pixel_similarity=pixel_similarity, pixels=pixels,
         embeddings=embeddings, embeddings_round=embeddings_round, sample=sample, seed=seed, neighbours=neighbours,
         exact_limit=exact_limit, dry_run=dry_run or what_if,

@@ -1,5 +1,6 @@
 """plabel dedup: exact and near duplicates, contamination, groups and their representatives."""
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -198,6 +199,21 @@ def test_nearest_distinct_neighbours_count_the_look_alikes_that_a_copy_hides():
     new = estimated_fpr(pos, distinct, t, share, 1 - COPY_QUANTILE)
     old = estimated_fpr(pos, nearest, t, duplicate_share(pos, nearest))
     assert abs(new - 0.02) < 0.006 and old < 0.005  # the old estimate read a look-alike crowd as clean
+
+
+def test_min_precision_raises_the_threshold_only_where_copies_are_few():
+    rng = np.random.default_rng(7)
+    pos = rng.uniform(0.98, 1.0, 2000)  # synthetic copies
+    neg = rng.uniform(0.5, 0.97, 4000)
+    neg[:16] = rng.uniform(0.985, 0.99, 16)  # 0.4% look-alikes as close as copies: under a 0.5% ceiling
+    few, many = Rule(0.98, 0.005, share=0.002), Rule(0.98, 0.005, share=0.2)
+    budget_only = calibrate("pixels", "unlabeled", pos, neg, few)
+    assert budget_only.threshold < 0.985 and budget_only.fpr == pytest.approx(0.004 - 0.002 * budget_only.recall)
+    held = calibrate("pixels", "unlabeled", pos, neg, replace(few, min_precision=0.95))
+    assert held.threshold > budget_only.threshold + 0.005 and held.fpr < 0.0002 and "precision floor 0.95" in held.note
+    # 20% of the pool has copies: 0.4% false flags beside ~19.6% found is precision 0.98, kept as it was
+    assert calibrate("pixels", "unlabeled", pos, neg, replace(many, min_precision=0.95)).threshold == \
+        calibrate("pixels", "unlabeled", pos, neg, many).threshold
 
 
 def test_max_clean_loss_is_split_between_the_two_scopes():

@@ -11,7 +11,9 @@ here. Near duplicates come from two signals:
 
 Each signal's threshold is calibrated on the data (plabel.dedup.calibrate), separately within
 the pool and against val/test, each held to half of `max_clean_loss`: the share of a pool
-without duplicates that dedup may exclude. A round without predictions is searched by pixels
+without duplicates that dedup may exclude; for pixels, also to `min_precision`: the estimated
+share of what it flags that are real duplicates (a pool with few copies, or none, raises the
+threshold instead of filling the budget with look-alikes). A round without predictions is searched by pixels
 alone, before any model. What was chosen is kept in the `dedup_thresholds` table with the round.
 """
 from plabel.dedup.calibrate import Calibration, calibrate

@@ -47,7 +47,8 @@ def _share_at_or_above(values: np.ndarray, t: float) -> float:
 
 
 def choose(positives: np.ndarray, negatives: np.ndarray, target_recall: float, max_fpr: float,
-           share: float, screened: bool = False, lenient: bool = False, floor: float = 0.0) -> tuple[float, str]:
+           share: float, screened: bool = False, lenient: bool = False, floor: float = 0.0,
+           min_precision: float = 0.0) -> tuple[float, str]:
     """The calibrated threshold, and a note when the recall target had to give way: the lowest
     threshold at or above the recall target's whose estimated false-positive rate holds the ceiling.
 
@@ -65,13 +66,26 @@ def choose(positives: np.ndarray, negatives: np.ndarray, target_recall: float, m
     candidates = np.unique(np.concatenate([pos[pos >= threshold], neg[neg >= threshold], [threshold]]))
     for t in candidates:  # ascending: the lowest threshold that holds the false-positive rate
         margin = fpr_noise(pos, neg, float(t), screened) if lenient else 0.0
-        if estimated_fpr(pos, neg, float(t), share, floor) - margin <= max_fpr:
+        if estimated_fpr(pos, neg, float(t), share, floor) - margin <= ceiling(pos, float(t), max_fpr, share,
+                                                                             min_precision):
             if t > threshold:
-                return float(t), (f"the recall target gave way to the false-positive ceiling {max_fpr:g}: "
-                                  f"recall {recall_at(pos, float(t)):.3f} at {float(t):.4f}")
+                floor_said = f" and the precision floor {min_precision:g}" if min_precision > 0 else ""
+                return float(t), (f"the recall target gave way to the false-positive ceiling {max_fpr:g}{floor_said}"
+                                  f": recall {recall_at(pos, float(t)):.3f} at {float(t):.4f}")
             return float(t), ""
     top = float(np.nextafter(candidates[-1], np.inf))
     return top, f"no threshold held the false-positive ceiling {max_fpr:g}: nothing flagged"
+
+
+def ceiling(positives: np.ndarray, t: float, max_fpr: float, share: float, min_precision: float) -> float:
+    """The false-positive rate allowed at t: max_fpr, and no more than keeps the estimated
+    precision (real duplicates found, share x recall, over all flagged) at `min_precision`. Where
+    few images have copies, each false flag weighs more: a pool of look-alikes raises the
+    threshold instead of lowering the precision."""
+    if min_precision <= 0:
+        return max_fpr
+    found = share * recall_at(positives, t)
+    return min(max_fpr, found * (1 - min_precision) / min_precision)
 
 
 SHARE_QUANTILE = 0.25  # real duplicates are counted above this quantile of the positives
@@ -144,6 +158,7 @@ class Rule:
     lenient: bool = False
     share: float | None = None  # the real-duplicate share, when the caller estimated it
     floor: float = 0.0  # the recall above which real duplicates were taken out of the negatives
+    min_precision: float = 0.0  # the estimated precision the threshold must keep (needs `share`)
 
 
 def calibrate(signal: str, scope: str, positives: np.ndarray, negatives: np.ndarray, rule: Rule) -> Calibration:
@@ -158,7 +173,7 @@ def calibrate(signal: str, scope: str, positives: np.ndarray, negatives: np.ndar
         threshold, note = float("inf"), "no positives could be made: nothing flagged"
     else:
         threshold, note = choose(pos, neg, rule.target_recall, rule.max_fpr, share, rule.screened, rule.lenient,
-                                 rule.floor)
+                                 rule.floor, rule.min_precision)
     return Calibration(
         signal, scope, threshold, rule.target_recall, recall_at(pos, threshold), rule.max_fpr,
         estimated_fpr(pos, neg, threshold, share, rule.floor) if len(pos) else 0.0, share, len(pos), len(neg),

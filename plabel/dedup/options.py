@@ -16,6 +16,9 @@ class DedupOptions:
     # the share of a clean pool dedup may exclude, in-pool groups and contamination together: half
     # each (max_fpr), estimated from every pool image's nearest distinct image
     max_clean_loss: float = 0.01
+    # pixels: the estimated share of flagged images that are real duplicates, kept by raising the
+    # threshold (where copies are few, the clean-loss budget alone would let false flags dominate)
+    min_precision: float = 0.95
     similarity: float | None = None  # embeddings, within the pool: given instead of calibrated
     contamination_similarity: float | None = None  # embeddings, against val/test: likewise
     pixel_similarity: float | None = None  # pixels, both scopes: likewise
@@ -49,7 +52,7 @@ class DedupOptions:
 
 def validate(o: DedupOptions) -> None:
     check_finite(o)
-    for name in ("recall", "max_clean_loss"):
+    for name in ("recall", "max_clean_loss", "min_precision"):
         if not 0 <= getattr(o, name) <= 1:
             raise UsageError(f"--{name.replace('_', '-')} must be in [0, 1]")
     for name in ("similarity", "contamination_similarity", "pixel_similarity"):

@@ -139,7 +139,8 @@ def _negatives(ev: Evidence, scope: str, linked: np.ndarray, o: DedupOptions) ->
             if scope == "unlabeled" else ev.held_out_two(HELD_OUT)
         level = float(np.quantile(ev.positives, SHARE_QUANTILE)) if len(ev.positives) else np.inf
         share = float(np.mean(near >= level)) / (1 - SHARE_QUANTILE) if len(near) else 0.0
-        rule = Rule(o.recall, o.max_fpr(scope), given, True, share=min(1.0, share), floor=1 - COPY_QUANTILE)
+        rule = Rule(o.recall, o.max_fpr(scope), given, True, share=min(1.0, share), floor=1 - COPY_QUANTILE,
+                    min_precision=o.min_precision)
         return nearest_distinct(near, second, ev.positives), rule
     negatives = ev.nearest if scope == "unlabeled" else ev.held_out_nearest(HELD_OUT)
     negatives = negatives[(negatives > -1) & ~linked] if len(negatives) else negatives

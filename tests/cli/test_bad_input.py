@@ -86,6 +86,8 @@ CASES = [
     (["dedup", "--round", "0", "--recall", "1.5"], "--recall must be in [0, 1]"),
     (["dedup", "--round", "0", "--max-clean-loss", "-0.1"], "--max-clean-loss must be in [0, 1]"),
     (["dedup", "--round", "0", "--max-clean-loss", "inf"], "--max-clean-loss must be a finite number"),
+    (["dedup", "--round", "0", "--min-precision", "1.5"], "--min-precision must be in [0, 1]"),
+    (["dedup", "--round", "0", "--min-precision", "nan"], "--min-precision must be a finite number"),
     (["dedup", "--round", "0", "--pixel-similarity", "2"], "--pixel-similarity must be in [-1, 1]"),
     (["dedup", "--round", "0", "--contamination-similarity", "-inf"], "--contamination-similarity"),
     (["dedup", "--round", "0", "--embeddings-round", "5"], "round 5 has no unlabeled embeddings"),
