@@ -44,7 +44,10 @@ def run(
         list[str] | None, opt.option("timm model of each student round, repeatable (config: student_models).")
     ] = None,
     img_size: Annotated[int | None, opt.option("Image size (config: img_size).")] = None,
-    epochs: Annotated[int | None, opt.option("Epochs of every model (config: train.epochs).")] = None,
+    epochs: Annotated[str | None, opt.option(
+        "Epochs of every model, or auto (the default): at least 200 optimizer steps and 10 passes "
+        "(config: train.epochs)."
+    )] = None,
     threshold: Annotated[float | None, opt.option("Selection threshold (config: select.threshold).")] = None,
     balance: Annotated[str | None, opt.option("topk, copies or none (config: select.balance).")] = None,
     seed: Annotated[int | None, opt.option("Seed (config: seed).")] = None,
@@ -60,13 +63,14 @@ def run(
     """The whole loop: teacher, then infer -> dedup -> select -> student -> eval per round; resumable."""
     from plabel.run import load_config
     from plabel.run import run as run_loop
+    from plabel.train.options import parse_epochs
 
     named = {
         "rounds": rounds,
         "teacher_model": teacher_model,
         "img_size": img_size,
         "seed": seed,
-        "train.epochs": epochs,
+        "train.epochs": parse_epochs(epochs) if epochs is not None else None,
         "select.threshold": threshold,
         "select.balance": balance,
         "student_models": student_model or None,

@@ -55,7 +55,9 @@ def train(
     manifest: Annotated[
         Path | None, Train("Manifest Parquet file (default: labeled images for round 0, else round R-1's manifest).")
     ] = None,
-    epochs: Annotated[int, Train("Passes over the manifest (copies included).", min=1)] = D.epochs,
+    epochs: Annotated[str, Train(
+        "Passes over the manifest (copies included), or auto: at least 200 optimizer steps and 10 passes."
+    )] = str(D.epochs),
     img_size: Annotated[int | None, Train("Input size in pixels (default: the model's).")] = D.img_size,
     in_chans: Annotated[int | None, Train(IN_CHANS_HELP)] = D.in_chans,
     batch_size: Annotated[int, Train("Labeled images per step.", min=1)] = D.batch_size,
@@ -117,9 +119,11 @@ def train(
     """Train round R's model: the teacher (round 0) or a noised student on a manifest."""
     from plabel.train import TrainOptions
     from plabel.train import train as run
+    from plabel.train.options import parse_epochs
 
     options = TrainOptions(
-        round=round_, model=model, manifest=str(manifest) if manifest else None, epochs=epochs, img_size=img_size,
+        round=round_, model=model, manifest=str(manifest) if manifest else None, epochs=parse_epochs(epochs),
+        img_size=img_size,
         in_chans=in_chans, batch_size=batch_size, unlabeled_ratio=unlabeled_ratio, opt=opt_name, lr=lr,
         weight_decay=weight_decay, momentum=momentum, warmup_epochs=warmup_epochs, min_lr=min_lr, ema_decay=ema_decay,
         clip_grad=clip_grad, label_smoothing=label_smoothing, noise=noise, randaug=randaug,

@@ -49,6 +49,19 @@ class MixedPlan:
         return [np.concatenate([a, b]) for a, b in zip(lab, unl, strict=False)]
 
 
+def mixed_plan(copies: np.ndarray, pseudo: np.ndarray, batch_size: int,
+               unlabeled_ratio: float) -> tuple[MixedPlan, np.ndarray]:
+    """The draw plan of a manifest (each row's copies, whether it is pseudo) and the row order it
+    indexes: labeled rows first, then pseudo. A stream is drawn from when some of its rows have
+    copies > 0 (rows with copies = 0 are never drawn)."""
+    order = np.concatenate([np.flatnonzero(~pseudo), np.flatnonzero(pseudo)])
+    n_lab = int((~pseudo).sum())
+    has_lab, has_unl = copies[~pseudo].sum() > 0, copies[pseudo].sum() > 0
+    lab_bs = batch_size if has_lab else 0
+    unl_bs = (max(1, round(unlabeled_ratio * batch_size)) if has_lab else batch_size) if has_unl else 0
+    return MixedPlan(copies[order[:n_lab]], copies[order[n_lab:]], lab_bs, unl_bs), order
+
+
 def rank_share(batch: list, lab_bs: int, rank: int, world: int) -> tuple[list, int]:
     """This rank's draws of one global batch, and how many of them are labeled.
 

@@ -29,3 +29,26 @@ def test_a_run_without_a_crop_scale_gets_one_from_the_images(tmp_path, mnist_fol
     assert any(f"crop scale {expected:.2f}" in n for n in r.notes)
     assert any("only 7 optimizer steps" in n for n in r.notes)  # 200 labeled images, batch 32, one epoch
     assert checkpoints.find(ws, r.checkpoint_id).config["train"]["crop_scale"] == pytest.approx(expected)
+
+
+def test_epochs_auto_gives_enough_steps_and_is_recorded_as_the_count(tmp_path, mnist_folders):
+    from plabel.train import TrainOptions
+    from plabel.train.advice import AUTO_MIN_EPOCHS, epochs_for
+    from plabel.train.plan import plan_run
+    from tests.test_train import FAST, make_ws
+
+    ws = make_ws(tmp_path / "ws", mnist_folders)
+    small = plan_run(ws, TrainOptions(round=0, epochs="auto", **FAST))  # 200 labeled images, batch 32: 7 steps
+    assert small.epochs == epochs_for(7) == -(-MIN_STEPS // 7) and small.epochs * 7 >= MIN_STEPS
+    assert any(n.startswith(f"epochs auto: {small.epochs} epochs of 7 steps") for n in small.notes)
+    # the run id is the resolved count's: the same run as asking for that count
+    assert small.run_id == plan_run(ws, TrainOptions(round=0, epochs=small.epochs, **FAST)).run_id
+    many = plan_run(ws, TrainOptions(round=0, epochs="auto", **dict(FAST, batch_size=2)))  # 100 steps an epoch
+    assert many.epochs == AUTO_MIN_EPOCHS
+
+
+def test_the_loop_trains_with_epochs_auto_unless_told():
+    from plabel.run import RunConfig
+
+    assert RunConfig().train_options(0).epochs == "auto"
+    assert RunConfig(student={"epochs": 7}).train_options(1).epochs == 7

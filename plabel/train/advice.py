@@ -14,6 +14,7 @@ import math
 MAX_MAGNIFICATION = 2.0  # per side, of the smallest random crop (timm's default on ImageNet)
 TIMM_CROP_SCALE = 0.08  # timm's smallest crop area: the floor
 MIN_STEPS = 200  # the demo's teacher learns in 210 optimizer steps (30 epochs of 7 steps)
+AUTO_MIN_EPOCHS = 10  # --epochs auto on a large manifest: passes enough for the cosine schedule to anneal
 
 
 def crop_scale_for(side: float, input_size: float) -> float:
@@ -35,4 +36,15 @@ def steps_note(epochs: int, steps_per_epoch: int, batch_size: int) -> str | None
     need = math.ceil(MIN_STEPS / max(steps_per_epoch, 1))
     return (f"only {total} optimizer steps ({epochs} epochs of {steps_per_epoch} steps of {batch_size} images): a "
             f"network trained from scratch rarely learns in so few (the demo's teacher takes {MIN_STEPS}+); "
-            f"raise --epochs to {need} or more, or lower --batch-size")
+            f"raise --epochs to {need} or more (--epochs auto), or lower --batch-size")
+
+
+def epochs_for(steps_per_epoch: int) -> int:
+    """--epochs auto: at least MIN_STEPS optimizer steps, and at least AUTO_MIN_EPOCHS passes."""
+    return max(AUTO_MIN_EPOCHS, math.ceil(MIN_STEPS / max(steps_per_epoch, 1)))
+
+
+def epochs_note(epochs: int, steps_per_epoch: int, batch_size: int) -> str:
+    total = epochs * steps_per_epoch
+    return (f"epochs auto: {epochs} epochs of {steps_per_epoch} steps of {batch_size} images ({total} optimizer "
+            f"steps: at least {MIN_STEPS} and at least {AUTO_MIN_EPOCHS} passes)")

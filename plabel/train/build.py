@@ -9,7 +9,7 @@ import torch
 
 from plabel import checkpoints, models
 from plabel.errors import UsageError
-from plabel.sampling import MixedPlan
+from plabel.sampling import MixedPlan, mixed_plan
 from plabel.train.plan import RunPlan
 
 
@@ -48,16 +48,9 @@ def build_parts(plan: RunPlan) -> Parts:
     model.to(device)
     if device.type == "cuda" and o.channels_last:
         model.to(memory_format=torch.channels_last)
-    m = plan.manifest
-    order = np.concatenate([np.flatnonzero(~m.pseudo), np.flatnonzero(m.pseudo)])
-    n_lab = int((~m.pseudo).sum())
-    # a stream is drawn from when some of its rows have copies > 0 (copies = 0 rows are never drawn)
-    has_lab, has_unl = m.copies[~m.pseudo].sum() > 0, m.copies[m.pseudo].sum() > 0
-    lab_bs = o.batch_size if has_lab else 0
-    unl_bs = (max(1, round(o.unlabeled_ratio * o.batch_size)) if has_lab else o.batch_size) if has_unl else 0
-    mixed = MixedPlan(m.copies[order[:n_lab]], m.copies[order[n_lab:]], lab_bs, unl_bs)
+    mixed, order = mixed_plan(plan.manifest.copies, plan.manifest.pseudo, o.batch_size, o.unlabeled_ratio)
     optimizer = create_optimizer_v2(model, opt=o.opt, lr=o.lr, weight_decay=o.weight_decay, momentum=o.momentum)
-    total = o.epochs * mixed.steps
+    total = plan.epochs * mixed.steps
     warmup = min(int(o.warmup_epochs * mixed.steps), max(total - 1, 0))
     scheduler = CosineLRScheduler(
         optimizer, t_initial=total, lr_min=o.min_lr, warmup_t=warmup, warmup_lr_init=o.lr * 0.01, t_in_epochs=False

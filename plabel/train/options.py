@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from plabel.errors import UsageError, check_finite
+from plabel.values import auto_or
 
 OPTIMIZERS = ("adamw", "sgd")
 NOISE = {"drop_rate": 0.5, "drop_path_rate": 0.2}  # the paper's student noise besides RandAugment
@@ -16,7 +17,7 @@ class TrainOptions:
     round: int
     model: str | None = None  # default: the teacher's (students), the parent's (fine-tune)
     manifest: str | None = None  # default: labeled images (round 0), round R-1's manifest
-    epochs: int = 10
+    epochs: int | str = 10  # or "auto": enough optimizer steps for the manifest and batch (train/advice.py)
     img_size: int | None = None  # default: the model's
     in_chans: int | None = None  # 3 (grayscale converted to RGB) or 1; default: the teacher's, else 3
     batch_size: int = 64  # labeled images per step
@@ -71,11 +72,17 @@ class TrainResult:
         return dict(self.__dict__)
 
 
+def parse_epochs(value: str) -> int | str:
+    """--epochs as the command line gives it: a count or auto."""
+    return auto_or(value, int, "--epochs", "a count >= 1 or auto")
+
+
 def validate(o: TrainOptions) -> None:
     check_finite(o)
     checks = [
         (o.round >= 0, "--round must be >= 0"),
-        (o.epochs >= 1, "--epochs must be >= 1"),
+        (o.epochs == "auto" or (isinstance(o.epochs, int) and not isinstance(o.epochs, bool) and o.epochs >= 1),
+         "--epochs must be a count >= 1 or auto"),
         (o.batch_size >= 1, "--batch-size must be >= 1"),
         (o.unlabeled_ratio >= 0, "--unlabeled-ratio must be >= 0"),
         (o.opt in OPTIMIZERS, f"--opt must be one of {', '.join(OPTIMIZERS)}"),

@@ -11,6 +11,7 @@ import numpy as np
 from plabel import checkpoints, holdout, models
 from plabel.errors import DataError, UnknownCheckpoint, UnknownRound, UsageError
 from plabel.manifest import Manifest, check_files, labeled_manifest, read_manifest
+from plabel.sampling import mixed_plan
 from plabel.sql import query
 from plabel.train import advice
 from plabel.train.options import NOISE, TrainOptions, validate
@@ -35,6 +36,13 @@ class RunPlan:
     classes: list[str]
     run_id: str
     notes: list[str] = field(default_factory=list)  # defaults chosen from the data, warnings
+
+    @property
+    def epochs(self) -> int:
+        """The number of epochs, `auto` resolved (plan_run)."""
+        if not isinstance(self.options.epochs, int):
+            raise ValueError(f"epochs not resolved: {self.options.epochs!r}")
+        return self.options.epochs
 
     def resolved(self) -> dict:
         o = asdict(self.options)
@@ -83,6 +91,7 @@ def plan_run(ws: Workspace, o: TrainOptions) -> RunPlan:
         manifest = manifest.select(~manifest.pseudo)
     manifest, held_note = _hold_out(ws, manifest, o.holdout)
     notes += held_note
+    o, notes = _epochs(o, manifest, notes)
     if parent is None and kind == "train":
         made_by = ws.scalar(query("train/teacher_of_manifest"), [manifest.hash])  # whose predictions the manifest holds
         parent = checkpoints.find(ws, made_by) if made_by else init
@@ -150,6 +159,15 @@ def _crop_default(ws: Workspace, o: TrainOptions) -> tuple[TrainOptions, list[st
     size = o.img_size or side
     scale = round(advice.crop_scale_for(side, size), 3)
     return replace(o, crop_scale=scale), [advice.crop_note(scale, side, size)]
+
+
+def _epochs(o: TrainOptions, manifest: Manifest, notes: list[str]) -> tuple[TrainOptions, list[str]]:
+    """--epochs auto resolved from the manifest's steps per epoch (what the run id records)."""
+    if o.epochs != "auto":
+        return o, notes
+    steps = mixed_plan(manifest.copies, manifest.pseudo, o.batch_size, o.unlabeled_ratio)[0].steps
+    epochs = advice.epochs_for(steps)
+    return replace(o, epochs=epochs), notes + [advice.epochs_note(epochs, steps, o.batch_size)]
 
 
 def _hold_out(ws: Workspace, manifest: Manifest, share: float | None) -> tuple[Manifest, list[str]]:

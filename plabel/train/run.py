@@ -32,11 +32,11 @@ def train(ws: Workspace, options: TrainOptions, progress: Progress = NULL, resum
     done = ws.scalar(query("train/existing_run"), [plan.run_id])
     if done:
         ckpt = checkpoints.find(ws, done)
-        return TrainResult(done, ckpt.round, plan.kind, plan.run_id, o.epochs, None, True, plan.skipped_missing,
+        return TrainResult(done, ckpt.round, plan.kind, plan.run_id, plan.epochs, None, True, plan.skipped_missing,
                            ckpt.config.get("metrics", {}), seconds=time.perf_counter() - started, notes=plan.notes)
     with distributed.writing(ws, f"plabel train --round {o.round}"):
         parts = build_parts(plan)
-        few = advice.steps_note(o.epochs, parts.plan.steps, o.batch_size)
+        few = advice.steps_note(plan.epochs, parts.plan.steps, o.batch_size)
         plan.notes += [few] if few else []
         run_dir = ws.train_dir / plan.run_id
         if not resume and distributed.is_main():
@@ -53,7 +53,7 @@ def train(ws: Workspace, options: TrainOptions, progress: Progress = NULL, resum
         metrics = {"val_top1": last["val_top1"], "val_top5": last["val_top5"], "loss": last["loss"]}
         ckpt_id = _save(ws, plan, parts, metrics, run_dir)
     ckpt = checkpoints.find(ws, ckpt_id)
-    return TrainResult(ckpt.checkpoint_id, ckpt.round, plan.kind, plan.run_id, o.epochs,
+    return TrainResult(ckpt.checkpoint_id, ckpt.round, plan.kind, plan.run_id, plan.epochs,
                        first_epoch if resumed else None, False, plan.skipped_missing + skipped, metrics, history,
                        time.perf_counter() - started, plan.notes)
 
@@ -93,8 +93,8 @@ def _epochs(ws: Workspace, plan: RunPlan, parts: Parts, run_dir: Path, at: _Posi
     val = labeled_split(ws, "val")
     dataset = TrainImages(plan.manifest.files, transform(plan, dc), dc.input_size[0], dc.input_size)
     skipped, step, history = 0, at.step, at.history
-    for epoch in range(at.epoch, o.epochs):
-        task = progress.task(f"train round {o.round} epoch {epoch + 1}/{o.epochs}", parts.plan.steps, "steps")
+    for epoch in range(at.epoch, plan.epochs):
+        task = progress.task(f"train round {o.round} epoch {epoch + 1}/{plan.epochs}", parts.plan.steps, "steps")
         try:
             step, row, bad = run_epoch(plan, parts, dataset, epoch, step, task)
         except Diverged as d:
