@@ -11,7 +11,9 @@ from plabel.cli.app import command
 @command(name="eval")
 def eval_(
     checkpoint: Annotated[str, opt.option("Checkpoint id (or prefix), or latest.")] = "latest",
-    split: Annotated[str, opt.option("val or test.")] = "test",
+    split: Annotated[str, opt.option(
+        "val, test, train, or holdout (the labeled images the checkpoint trained without: train --holdout)."
+    )] = "test",
     robustness: Annotated[
         str | None, opt.option("Robustness instead of clean accuracy: corruptions, flips, fgsm, pgd (comma-separated).")
     ] = None,

@@ -35,7 +35,10 @@ def _step_printer(enabled: bool):
 
 @command()
 def run(
-    rounds: Annotated[int | None, opt.option("Student rounds after the teacher (config: rounds).", min=1)] = None,
+    rounds: Annotated[str | None, opt.option(
+        "Student rounds after the teacher, or auto: while each student beats the best model before it on val "
+        "(or the held-out train images), at most 5 (config: rounds)."
+    )] = None,
     config: Annotated[
         Path | None, opt.option("TOML file with a [run] table (default: the workspace's plabel.toml).")
     ] = None,
@@ -64,9 +67,10 @@ def run(
     from plabel.run import load_config
     from plabel.run import run as run_loop
     from plabel.train.options import parse_epochs
+    from plabel.values import auto_or
 
     named = {
-        "rounds": rounds,
+        "rounds": auto_or(rounds, int, "--rounds", "a count >= 1 or auto") if rounds is not None else None,
         "teacher_model": teacher_model,
         "img_size": img_size,
         "seed": seed,
@@ -83,6 +87,10 @@ def run(
         emit_json(result.to_dict())
         return
     _round_table(result.rounds)
+    if result.best is not None:
+        info(f"Best model: round {result.best['round']} ({result.best['checkpoint_id']}), "
+             f"{result.best['top1']:.2f}% on {result.judged_on}")
+    info(f"Stopped: {result.stopped}")
 
 
 @command()

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from plabel import checkpoints, distributed, models, storage
+from plabel import checkpoints, distributed, holdout, models, storage
 from plabel.errors import UsageError
 from plabel.loading import ImageFiles, to_bytes_array
 from plabel.progress import NULL, Progress
@@ -18,7 +18,7 @@ from plabel.schema import table
 from plabel.sql import query
 from plabel.workspace import Workspace
 
-EVAL_SPLITS = ("val", "test", "train")
+EVAL_SPLITS = ("val", "test", "train", "holdout")  # holdout: the labeled images the checkpoint trained without
 
 
 @dataclass
@@ -125,9 +125,10 @@ def evaluate(ws: Workspace, checkpoint: str | None = "latest", split: str = "tes
     checkpoints.check_classes(ckpt, classes)
     if o.limit is not None and o.limit < 1:
         raise UsageError("--limit must be >= 1")
-    data = labeled_split(ws, split, o.limit)
+    data = holdout.labeled(ws, ckpt.checkpoint_id, o.limit) if split == "holdout" else labeled_split(ws, split, o.limit)
     if not len(data):
-        raise UsageError(f"no labeled {split} images in the workspace")
+        raise UsageError(f"no labeled {split} images in the workspace" if split != "holdout" else
+                         f"checkpoint {ckpt.checkpoint_id} held no labeled images out of training (train --holdout)")
     dev = models.resolve_device(o.device)
     model = checkpoints.build_model(ckpt, use_ema=o.use_ema, device=dev)
     logits, bad = predict_logits(model, data.files, ckpt.data_config, o, progress,

@@ -37,6 +37,7 @@ from plabel.train import train as train_round
 from plabel.train import validate as validate_train
 from plabel.workspace import CONFIG_FILE, HELD_OUT, Workspace, read_toml, toml_value
 
+MAX_AUTO_ROUNDS = 5  # rounds = "auto" stops here even if every student improved
 SECTIONS = ("train", "teacher", "student", "infer", "dedup", "select")
 # what the loop decides itself: passing them in a section would contradict the loop
 RESERVED = {"round", "model", "manifest", "checkpoint", "overwrite", "dry_run", "finetune_from"}
@@ -46,7 +47,7 @@ RESERVED = {"round", "model", "manifest", "checkpoint", "overwrite", "dry_run", 
 class RunConfig:
     """`[run]` of plabel.toml; every key is also `plabel run --set KEY=VALUE`."""
 
-    rounds: int = 2  # student rounds after the teacher
+    rounds: int | str = 2  # student rounds after the teacher, or "auto": while the held-out split improves
     teacher_model: str = "resnet18"
     student_models: tuple[str, ...] = ()  # one per student round (equal or larger); default: the teacher's
     img_size: int | None = None
@@ -69,6 +70,11 @@ class RunConfig:
         opts.update(self.train)
         opts.update(self.student if round else self.teacher)
         return TrainOptions(**opts)
+
+    @property
+    def most_rounds(self) -> int:
+        """The student rounds the loop may run: the count asked, or auto's ceiling."""
+        return MAX_AUTO_ROUNDS if self.rounds == "auto" else int(self.rounds)
 
     def student_model(self, round: int) -> str:
         models = self.student_models
@@ -160,10 +166,10 @@ def _check_sections(raw: dict) -> None:
 
 def _check_values(config: RunConfig) -> None:
     """Every option of every step, checked now: a bad one fails before the first step writes."""
-    if config.rounds < 1:
-        raise UsageError("rounds must be >= 1")
+    if config.rounds != "auto" and (not isinstance(config.rounds, int) or config.rounds < 1):
+        raise UsageError(f"rounds must be a count >= 1 or auto (got {config.rounds!r})")
     try:
-        trains = [config.train_options(r) for r in range(config.rounds + 1)]
+        trains = [config.train_options(r) for r in range(config.most_rounds + 1)]
         infer_opts, select_opts = config.infer_options(0), config.select_options(0)
     except TypeError as e:
         raise UsageError(f"[run]: {e}") from None
@@ -225,9 +231,14 @@ class StepLog:
 class RunResult:
     rounds: list[dict]
     steps: list[StepLog] = field(default_factory=list)
+    judged_on: str | None = None  # the held-out split every model was scored on (val, or holdout)
+    scores: list[dict] = field(default_factory=list)  # per model: round, checkpoint_id, top1 on judged_on
+    best: dict | None = None  # the best-scoring model of `scores` (the earliest of equals): the loop's result
+    stopped: str = ""  # why the loop ended
 
     def to_dict(self) -> dict:
-        return {"rounds": self.rounds, "steps": [asdict(s) for s in self.steps]}
+        return {"rounds": self.rounds, "steps": [asdict(s) for s in self.steps], "judged_on": self.judged_on,
+                "scores": self.scores, "best": self.best, "stopped": self.stopped}
 
 
 
@@ -297,19 +308,54 @@ def _described_select(r) -> str:
 
 
 def run(ws: Workspace, config: RunConfig, progress: Progress = NULL, on_step=None) -> RunResult:
-    """Run (or continue) the loop for `config.rounds` student rounds (under torchrun: model steps
-    on every rank, dedup and select on rank 0)."""
+    """Run (or continue) the loop for `config.rounds` student rounds, or with rounds = "auto" while
+    each student beats the best model before it on the held-out split (under torchrun: model
+    steps on every rank, dedup and select on rank 0). Every decision is read from committed
+    evals, so a rerun comes to the same one."""
     distributed.init()
+    judge = judged_on(ws, config)
     eval_splits = [s for s in config.eval_splits if len(labeled_split(ws, s, limit=1))]
-    steps = _Steps(ws, config, progress, on_step, eval_splits)
+    steps = _Steps(ws, config, progress, on_step, list(dict.fromkeys(eval_splits + ([judge] if judge else []))))
     teacher_id = steps.train(config.train_options(0), "train teacher")
-    for r in range(config.rounds):
+    scores = [_score(ws, 0, teacher_id, judge)]
+    stopped = f"ran the {config.most_rounds} rounds asked" if config.rounds != "auto" else \
+        f"every student improved, up to auto's ceiling of {MAX_AUTO_ROUNDS} rounds"
+    for r in range(config.most_rounds):
         steps.pseudo_label(r, teacher_id)
         options = config.train_options(r + 1)
         if config.init_from_teacher:
             options = replace(options, init_from=teacher_id)
         teacher_id = steps.train(options, "train student")
-    return RunResult(round_rows(ws), steps.log)
+        scores.append(_score(ws, r + 1, teacher_id, judge))
+        best = _best(scores[:-1])
+        if config.rounds == "auto" and not scores[-1]["top1"] > best["top1"]:
+            stopped = (f"round {r + 1}'s student ({scores[-1]['top1']:.2f}% on {judge}) did not beat round "
+                       f"{best['round']}'s ({best['top1']:.2f}%)")
+            break
+    return RunResult(round_rows(ws), steps.log, judge, scores, _best(scores) if judge else None, stopped)
+
+
+def judged_on(ws: Workspace, config: RunConfig) -> str | None:
+    """The held-out split that scores every model: val when it has labeled images, else the
+    teacher's held-out train images (train.holdout or teacher.holdout); rounds = "auto" needs one."""
+    if len(labeled_split(ws, "val", limit=1)):
+        return "val"
+    if config.train_options(0).holdout:
+        return "holdout"
+    if config.rounds == "auto":
+        raise UsageError("rounds = auto keeps going while a held-out split improves: ingest labeled images with "
+                         "--split val, or hold some train images out (train.holdout, e.g. 0.2)")
+    return None
+
+
+def _score(ws: Workspace, round: int, checkpoint_id: str, split: str | None) -> dict:
+    top1 = ws.scalar(query("loop/top1"), {"checkpoint_id": checkpoint_id, "split": split}) if split else None
+    return {"round": round, "checkpoint_id": checkpoint_id, "top1": top1}
+
+
+def _best(scores: list[dict]) -> dict:
+    """The best-scoring model, the earliest of equals (a later round must earn its place)."""
+    return max(scores, key=lambda s: (s["top1"] if s["top1"] is not None else -1.0, -s["round"]))
 
 
 def write_default_config(ws: Workspace, config: RunConfig) -> None:

@@ -166,3 +166,43 @@ def test_student_models_are_used(fresh, tmp_path):
     run(ws, cfg)
     models = dict(ws.rows("SELECT round, model FROM checkpoints"))
     assert models == {0: "test_resnet", 1: "test_efficientnet"}
+
+
+def test_rounds_auto_needs_a_held_out_split(fresh):
+    from plabel.run import judged_on
+
+    with pytest.raises(UsageError, match="rounds = auto keeps going while a held-out split improves"):
+        judged_on(fresh, replace(CONFIG, rounds="auto"))
+    assert judged_on(fresh, replace(CONFIG, rounds="auto", teacher={"epochs": 3, "holdout": 0.2})) == "holdout"
+    assert judged_on(fresh, CONFIG) is None  # fixed rounds need none
+    with pytest.raises(UsageError, match="rounds must be a count >= 1 or auto"):
+        parse_config({"rounds": "often"})
+
+
+def test_the_best_model_is_the_earliest_of_the_best_scores():
+    from plabel.run import _best
+
+    scores = [{"round": 0, "top1": 70.0}, {"round": 1, "top1": 80.0}, {"round": 2, "top1": 80.0}]
+    assert _best(scores)["round"] == 1
+    assert _best([{"round": 0, "top1": None}, {"round": 1, "top1": None}])["round"] == 0
+
+
+@pytest.mark.slow
+def test_rounds_auto_stops_when_a_student_does_not_improve_and_keeps_the_best(fresh, tmp_path):
+    from plabel.run import MAX_AUTO_ROUNDS
+
+    ws = open_workspace(shutil.copytree(fresh.root, tmp_path / "ws"))
+    config = replace(CONFIG, rounds="auto", teacher={"epochs": 3, "holdout": 0.3})
+    result = run(ws, config)
+    assert result.judged_on == "holdout"
+    top1 = [s["top1"] for s in result.scores]
+    assert [s["round"] for s in result.scores] == list(range(len(top1))) and None not in top1
+    # every round the loop went on from beat all before it; the last one either did too (the ceiling) or did not
+    assert all(top1[i] > max(top1[:i]) for i in range(1, len(top1) - 1))
+    if len(top1) <= MAX_AUTO_ROUNDS:
+        assert top1[-1] <= max(top1[:-1]) and "did not beat" in result.stopped
+    assert result.best["top1"] == max(top1) and result.best["round"] == top1.index(max(top1))
+    held = ws.rows("SELECT checkpoint_id, value, n FROM evals WHERE split = 'holdout' AND metric = 'top1'")
+    assert {c for c, _, _ in held} == {s["checkpoint_id"] for s in result.scores} and all(n == 30 for *_, n in held)
+    again = run(ws, config)  # the same decision, from the committed evals
+    assert all(s.done_before for s in again.steps) and (again.best, again.stopped) == (result.best, result.stopped)

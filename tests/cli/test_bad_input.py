@@ -64,6 +64,8 @@ CASES = [
     (["run", "--set", "train.epochs=nan"], "expected int | str"),
     (["run", "--set", 'train.epochs="often"'], "--epochs must be a count >= 1 or auto"),
     (["run", "--epochs", "often"], "--epochs must be a count >= 1 or auto (got 'often')"),
+    (["run", "--rounds", "often"], "--rounds must be a count >= 1 or auto (got 'often')"),
+    (["run", "--rounds", "0"], "rounds must be a count >= 1 or auto (got 0)"),
     (["eval", "--checkpoint", ""], "--checkpoint is empty"),
     (["eval", "--checkpoint", " "], "--checkpoint is empty"),
     (["select", "--round", "0", "--threshold", "nan"], "--threshold must be a finite number"),
