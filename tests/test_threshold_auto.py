@@ -5,7 +5,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from plabel.selection.auto import choose, enough, lower_bound, lowest_threshold, upper_bound
+from plabel.selection.auto import (
+    GRID,
+    choose,
+    enough,
+    fixed_sequence,
+    grid,
+    lower_bound,
+    lowest_threshold,
+    upper_bound,
+)
 
 
 def test_lower_bound_is_clopper_pearson():
@@ -17,16 +26,16 @@ def test_lower_bound_is_clopper_pearson():
     assert not enough(21, 0.9) and enough(22, 0.9)  # 0.1^(1/22) = 0.9006
 
 
-def test_the_lowest_threshold_whose_bound_reaches_the_target():
+def test_the_fixed_sequence_keeps_the_lowest_threshold_whose_bound_reaches_the_target():
     # 100 predictions at confidences 1.00, 0.99, ...: the top 60 all right, the rest half right
     conf = np.linspace(1, 0.01, 100)
     right = np.r_[np.ones(60, bool), np.arange(40) % 2 == 0]
-    t, n, precision, bound = lowest_threshold(conf, right, 0.9)
+    t, n, precision, bound = fixed_sequence(conf, right, 0.9, 0.9)
     k = np.cumsum(right)
     expected = max(i for i in range(100) if lower_bound(k[i], i + 1) >= 0.9)
     assert (t, n) == (pytest.approx(conf[expected]), expected + 1)
     assert bound >= 0.9 and precision == pytest.approx(k[expected] / (expected + 1))
-    assert lowest_threshold(conf, right, 0.999) is None
+    assert fixed_sequence(conf, right, 0.999, 0.9) is None
 
 
 def test_the_walk_stops_at_the_first_threshold_it_cannot_accept():
@@ -36,7 +45,7 @@ def test_the_walk_stops_at_the_first_threshold_it_cannot_accept():
     conf = np.linspace(1, 0.01, 250)
     right = np.r_[np.ones(40, bool), np.arange(10) % 2 == 0, np.ones(200, bool)]
     assert lower_bound(right.sum(), 250) >= 0.9
-    t, n, _, bound = lowest_threshold(conf, right, 0.9)
+    t, n, _, bound = fixed_sequence(conf, right, 0.9, 0.9)
     assert 40 <= n < 50 and bound >= 0.9
     k = np.cumsum(right)
     first_fail = min(i for i in range(21, 250) if lower_bound(k[i], i + 1) < 0.9)
@@ -46,8 +55,26 @@ def test_the_walk_stops_at_the_first_threshold_it_cannot_accept():
     one_wrong = np.r_[False, right[1:]]
     k1 = np.cumsum(one_wrong)
     first_fail_1 = min(i for i in range(37, 250) if lower_bound(k1[i], i + 1) < 0.9)
-    assert lowest_threshold(conf, one_wrong, 0.9)[1] == first_fail_1
-    assert lowest_threshold(conf, np.r_[False, False, right[2:]], 0.9) is None
+    assert fixed_sequence(conf, one_wrong, 0.9, 0.9)[1] == first_fail_1
+    assert fixed_sequence(conf, np.r_[False, False, right[2:]], 0.9, 0.9) is None
+
+
+def test_the_grid_reaches_past_an_early_wrong_stretch_and_auto_takes_the_lower_of_the_two():
+    conf = np.linspace(1, 0.01, 250)
+    right = np.r_[np.ones(40, bool), np.arange(10) % 2 == 0, np.ones(200, bool)]
+    # each procedure at half the error: the walk fails at once (the wrong stretch), the grid's
+    # last point (all 250, 245 right) passes at a Bonferroni share of it
+    assert fixed_sequence(conf, right, 0.9, 0.95) is None
+    assert float(lower_bound(245, 250, 1 - 0.05 / len(GRID))) >= 0.9
+    assert grid(conf, right, 0.9, 0.95)[:2] == (pytest.approx(0.01), 250) == lowest_threshold(conf, right, 0.9)[:2]
+    # where the walk goes lower than the grid's points, the walk's threshold is taken
+    conf, right = np.linspace(1, 0.01, 100), np.r_[np.ones(60, bool), np.arange(40) % 2 == 0]
+    walk, points = fixed_sequence(conf, right, 0.9, 0.95), grid(conf, right, 0.9, 0.95)
+    assert walk[1] > points[1] and lowest_threshold(conf, right, 0.9) == walk
+    # a grid point is tested at 1 - (1 - confidence) / 4: 50 all right pass 0.9 there, 20 do not
+    assert grid(np.linspace(1, 0.5, 50), np.ones(50, bool), 0.9, 0.95)[1] == 50
+    assert grid(np.linspace(1, 0.5, 20), np.ones(20, bool), 0.9, 0.95) is None
+    assert lowest_threshold(conf, right, 0.999) is None
 
 
 def test_ties_are_kept_together():
@@ -131,9 +158,9 @@ def test_select_auto_keeps_the_lowest_threshold_meeting_the_target(tmp_path):
     assert ws.rows("SELECT threshold, target_precision FROM selections")[0] == (None, pytest.approx(0.9))
 
 
-def test_below_target_whole_drops_unproven_classes_until_the_whole_bound_holds(tmp_path):
+def test_below_target_whole_drops_the_unproven_classes_below_the_target(tmp_path):
     from plabel.selection import SelectOptions, select
-    from plabel.selection.guarantee import Share, whole
+    from plabel.selection.guarantee import Share, keep_whole, whole
 
     ws, _ = _auto_ws(tmp_path)
     r = select(ws, SelectOptions(round=0, threshold="auto", target_precision=0.9, balance="none"))
@@ -141,24 +168,35 @@ def test_below_target_whole_drops_unproven_classes_until_the_whole_bound_holds(t
     assert by["a"].threshold_source == "class"
     # c has no val prediction at all: its precision is a coin toss, which no bound of 0.9 survives
     assert by["c"].threshold_source == "dropped" and by["c"].selected == 0 and by["c"].threshold == math.inf
-    # b's 5 val predictions, all right, leave its precision too uncertain for the whole to reach 0.9 with it
-    assert by["b"].threshold_source == "dropped"
-    assert any(n.startswith("b (5 val predictions above it, 1.00 right), c (no val prediction above it): without a "
-                            "guarantee of their own, dropped") for n in r.notes), r.notes
-    assert r.guarantee == "held" and r.precision_lower_bound >= 0.9 and by["a"].shift_p > 0.1
+    # b's 5 val predictions, all right ((5 + 0.5) / 6 = 0.917), put it at the target: kept on the
+    # global threshold, although the whole bound stays short of 0.9 with it
+    assert by["b"].threshold_source == "global" and by["b"].selected > 0
+    assert any(n.startswith("c (no val prediction above it): without a guarantee of their own and below 0.9 on val, "
+                            "dropped") for n in r.notes), r.notes
+    assert r.precision_lower_bound < 0.9 and r.guarantee == "shifted"  # b's pool is spread, its val all at 0.95
     assert r.expected_precision is not None and r.precision_lower_bound <= r.expected_precision
     kept = [c for c in r.classes if c.copies]
     # the statement is the weighted mean of each kept class's own val evidence above its cutoff
     mean = sum(c.copies * c.expected_precision for c in kept) / sum(c.copies for c in kept)
     assert r.expected_precision == pytest.approx(mean)
-    assert "expected precision of the" in r.statement and "target 0.9 held" in r.statement
+    assert "expected precision of the" in r.statement and "not guaranteed" in r.statement
     from plabel.report import write_report
 
     html = Path(write_report(ws, 0, tmp_path / "report.html").path).read_text()
-    assert f"at least {r.precision_lower_bound:.3f} with confidence 0.9. Target 0.9 held." in html
+    assert f"at least {r.precision_lower_bound:.3f} with confidence 0.9" in html
     row = ws.rows("SELECT delta, expected_precision, precision_lower_bound, guarantee FROM selections")[0]
     assert row == (pytest.approx(0.1), pytest.approx(r.expected_precision), pytest.approx(r.precision_lower_bound),
                    r.guarantee)
+    # the drops stop where the bound holds: a proven, b 3 of 5 right, d 30 of 30
+    evidence = {0: (np.ones(60), np.ones(60, bool)), 1: (np.ones(5), np.arange(5) < 3),
+                2: (np.ones(30), np.ones(30, bool))}
+    parts = {c: Share(10, 0.5) for c in evidence}
+    assert whole(evidence, parts, 0.1)[1] < 0.9 and keep_whole(evidence, parts, 0.9, 0.1, {1, 2}) == [1]
+    assert whole(evidence, {0: parts[0], 2: parts[2]}, 0.1)[1] >= 0.9
+    # ... and where the next class is at the target by its own evidence, even with the bound short of it
+    thin = {0: (np.ones(60), np.ones(60, bool)), 2: (np.ones(4), np.ones(4, bool))}  # (4.5 / 5) = 0.9
+    assert whole(thin, {0: parts[0], 2: parts[2]}, 0.1)[1] < 0.9
+    assert keep_whole(thin, {0: parts[0], 2: parts[2]}, 0.9, 0.1, {2}) == []
     best = select(ws, SelectOptions(round=0, threshold="auto", target_precision=0.9, balance="none",
                                     below_target="best", dry_run=True))
     assert {c.name: c.threshold_source for c in best.classes}["c"] == "global"
