@@ -15,12 +15,17 @@ def _round_table(rows: list[dict]) -> None:
     def pct(x):
         return "-" if x is None else f"{x:.2f}"
 
+    def share(x):
+        return "-" if x is None else f"{x:.3f}"
+
     print_table(
         "Rounds (test top-1 %)",
-        ["round", "teacher", "teacher acc", "pseudo labels", "student", "student acc", "flip rate"],
+        ["round", "teacher", "teacher acc", "pseudo labels", "pool used", "precision: expected", "true", "student",
+         "student acc", "flip rate"],
         [[r["round"], (r["teacher_id"] or "-")[:8], pct(r["teacher_test_top1"]),
-          "-" if r["n_pseudo"] is None else r["n_pseudo"], (r["student_id"] or "-")[:8], pct(r["student_test_top1"]),
-          "-" if r["flip_rate_to_next"] is None else f"{r['flip_rate_to_next']:.3f}"] for r in rows],
+          "-" if r["n_pseudo"] is None else r["n_pseudo"], share(r["pool_used"]), share(r["expected_precision"]),
+          share(r["true_precision"]), (r["student_id"] or "-")[:8], pct(r["student_test_top1"]),
+          share(r["flip_rate_to_next"])] for r in rows],
     )
 
 

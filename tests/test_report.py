@@ -100,7 +100,9 @@ def test_numbers_match_the_tables(hand_built, tmp_path):
     )
     assert [row[:6] for row in funnel] == [[str(x) for x in e] for e in expected]
     rounds = {row[0]: row for row in p.tables["rounds-table"][1:]}
-    assert rounds["0"][2] == "50" and rounds["1"][2] == "66.7" and rounds["0"][4] == "4"
+    assert rounds["0"][2] == "50" and rounds["1"][2] == "66.7" and rounds["0"][5] == "4"
+    pool_used = hand_built.scalar("SELECT n_pseudo / unlabeled_predictions FROM round_summary WHERE round = 0")
+    assert rounds["0"][6] == f"{pool_used:.4g}" and rounds["0"][4] == "-"  # no held-out train images
     lineage = {row[0]: row for row in p.tables["lineage-table"][1:]}
     manifest_hash = hand_built.scalar("SELECT manifest_hash FROM selections WHERE round = 1")
     assert lineage["1"][8] == manifest_hash and lineage["1"][12] == "ckpt2" * 4

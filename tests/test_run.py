@@ -88,6 +88,19 @@ def test_every_table_exists_and_lineage_is_consistent(done):
     assert steps[:3] == [(0, "train teacher"), (0, "eval test"), (0, "infer")]
 
 
+def test_each_round_says_how_much_of_the_pool_it_used_and_how_right_it_was(done):
+    ws, result = done
+    for row in result.rounds[:2]:  # rounds 0 and 1 selected; the pool's labels were withheld
+        r = row["round"]
+        pseudo = ws.rows("SELECT DISTINCT m.image_id, c.name = i.true_label FROM manifests m JOIN classes c "
+                         "ON c.class_id = m.target JOIN images i USING (image_id) WHERE m.round = ? "
+                         "AND m.origin = 'pseudo' AND i.split = 'unlabeled'", [r])
+        pool = ws.scalar("SELECT count(*) FROM predictions WHERE round = ? AND split = 'unlabeled'", [r])
+        assert row["pool_used"] == pytest.approx(len(pseudo) / pool) and 0 < row["pool_used"] <= 1
+        assert row["true_precision"] == pytest.approx(sum(ok for _, ok in pseudo) / len(pseudo))
+    assert result.rounds[2]["pool_used"] is None  # the last student's round selected nothing
+
+
 def test_a_finished_run_does_nothing_again(done):
     ws, _ = done
     before = snapshot(ws)

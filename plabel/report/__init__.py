@@ -100,9 +100,11 @@ class _Report:
         for r in rows:
             extra = [robust.get(r["teacher_id"] or "", {}).get(k) for k in keys]
             table_rows.append([r["round"], (r["teacher_id"] or "-")[:10], r["teacher_test_top1"], r["teacher_val_top1"],
-                               r["n_pseudo"], (r["student_id"] or "-")[:10], r["student_test_top1"],
+                               r["teacher_holdout_top1"], r["n_pseudo"], r["pool_used"], r["expected_precision"],
+                               r["true_precision"], (r["student_id"] or "-")[:10], r["student_test_top1"],
                                r["flip_rate_to_next"], *extra])
-        columns = ["round", "teacher", "teacher test top-1", "teacher val top-1", "pseudo labels", "student",
+        columns = ["round", "teacher", "teacher test top-1", "teacher val top-1", "teacher held-out top-1",
+                   "pseudo labels", "share of the pool", "expected precision", "true precision", "student",
                    "student test top-1", "flip rate to next", *[f"teacher {k}" for k in keys]]
         body = _table(columns, table_rows, "rounds-table")
         if rows:
