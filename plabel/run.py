@@ -318,7 +318,8 @@ def run(ws: Workspace, config: RunConfig, progress: Progress = NULL, on_step=Non
     steps = _Steps(ws, config, progress, on_step, list(dict.fromkeys(eval_splits + ([judge] if judge else []))))
     teacher_id = steps.train(config.train_options(0), "train teacher")
     scores = [_score(ws, 0, teacher_id, judge)]
-    stopped = f"ran the {config.most_rounds} rounds asked" if config.rounds != "auto" else \
+    asked = f"{config.most_rounds} round{'s' if config.most_rounds > 1 else ''}"
+    stopped = f"ran the {asked} asked" if config.rounds != "auto" else \
         f"every student improved, up to auto's ceiling of {MAX_AUTO_ROUNDS} rounds"
     for r in range(config.most_rounds):
         steps.pseudo_label(r, teacher_id)

@@ -286,9 +286,15 @@ def test_a_class_that_cannot_bound_alone_takes_the_global_threshold_unless_seen_
     strict = {c.class_id: c for c in choose(val, [0, 1, 2, 3], target=0.9, below_target="exclude")}
     assert strict[2].source == "none" and strict[2].threshold == math.inf
     assert upper_bound(10, 12) >= 0.9 > upper_bound(20, 40)
-    assert out[3].source == "global" and out[3].threshold == out[1].threshold
-    above = val[3][0] >= out[3].threshold  # what the user is told: 0.83 right, not the pool's 0.9+
-    assert out[3].val_support == above.sum() and out[3].val_precision == pytest.approx(val[3][1][above].mean())
+    # at the global threshold it keeps all 12, 10 right ((10 + 0.5) / 13 = 0.81): its own 10 right
+    # at the top ((10 + 0.5) / 11 = 0.95) are at the target, so its most precise stretch is taken
+    assert out[1].threshold < val[3][0].min()  # the global threshold keeps every one of class 3's predictions
+    assert out[3].source == "best" and out[3].threshold == pytest.approx(val[3][0][9])
+    assert (out[3].val_support, out[3].val_precision) == (10, 1.0)
+    # without its own stretch (exclude), the global threshold, with the class's own evidence above it
+    assert strict[3].source == "global" and strict[3].threshold == out[1].threshold
+    above = val[3][0] >= strict[3].threshold
+    assert strict[3].val_support == above.sum() and strict[3].val_precision == pytest.approx(val[3][1][above].mean())
 
 
 def test_upper_bound_is_clopper_pearson():
