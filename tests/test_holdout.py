@@ -59,6 +59,16 @@ def test_the_teacher_is_trained_without_its_held_out_images(no_val_ws):
     assert any("50 labeled images held out" in n for n in result.notes)
 
 
+def test_eval_split_holdout_scores_the_images_the_checkpoint_trained_without(no_val_ws, cli):
+    ws, result = no_val_ws
+    r = cli("eval", "--split", "holdout", "--checkpoint", result.checkpoint_id, "--json", "-w", ws.root)
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["split"] == "holdout" and out["n"] == len(held_out_ids(ws, 0.25)) == 50
+    row = ws.rows("SELECT value, n FROM evals WHERE split = 'holdout' AND metric = 'top1'")
+    assert row == [(pytest.approx(out["top1"]), 50)]
+
+
 def test_calibrate_and_select_auto_judge_by_the_held_out_images(no_val_ws, cli):
     ws, result = no_val_ws
     r = cli("infer", "--round", "0", "--workers", "0", "-w", ws.root)  # the pool only

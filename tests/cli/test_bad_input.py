@@ -38,6 +38,8 @@ CASES = [
     (["infer", "--round", "7"], "no checkpoint in round 7"),
     (["infer", "--round", "0", "--checkpoint", "deadbeef", "--overwrite"], "no checkpoint 'deadbeef'"),
     (["eval", "--checkpoint", "deadbeef"], "no checkpoint 'deadbeef'"),
+    (["eval", "--split", "holdout"], "held no labeled images out of training (train --holdout)"),
+    (["eval", "--split", "pool"], "--split must be one of val, test, train, holdout"),
     (["train", "--round", "0", "--model", "resnet_does_not_exist"], "unknown timm model"),
     (["train", "--round", "5"], "no checkpoint in round 4"),
     (["train", "--round", "0", "--model", "test_resnet", "--epochs", "0"], "--epochs must be a count >= 1 or auto"),
