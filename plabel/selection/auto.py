@@ -24,6 +24,7 @@ import numpy as np
 
 from plabel import db, holdout
 from plabel.errors import UsageError
+from plabel.selection.guarantee import smoothed
 from plabel.sql import query
 
 CONFIDENCE = 0.9  # of the lower bound
@@ -214,9 +215,9 @@ def _unproven(conf: np.ndarray, right: np.ndarray, fallback, target: float, conf
 
 
 def _smoothed(found: tuple) -> float:
-    """(k + 0.5) / (n + 1) of a (threshold, support, precision, bound): plabel.selection.guarantee's estimate."""
+    """The whole selection's estimate (guarantee.smoothed) of a (threshold, support, precision, bound)."""
     _, n, precision, _ = found
-    return (round((precision or 0.0) * n) + 0.5) / (n + 1)
+    return smoothed(round((precision or 0.0) * n), n)
 
 
 def _own_above(conf: np.ndarray, right: np.ndarray, threshold: float,
