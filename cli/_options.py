@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from plabel.values import MAX_ROUND
+
+if TYPE_CHECKING:
+    from plabel.cli._output import RichProgress
+    from plabel.workspace import Workspace as OpenWorkspace
 
 Workspace = Annotated[
     Path | None,
@@ -25,7 +29,7 @@ Round = Annotated[
 Seed = Annotated[int, typer.Option("--seed", help="Random seed.")]
 
 
-def option(help: str, *flags: str, **settings) -> Any:
+def option(help: str, *flags: str, **settings: Any) -> Any:
     """typer.Option with its help text first, so that an option's declaration fits on one line."""
     return typer.Option(*flags, help=help, **settings)
 
@@ -37,13 +41,13 @@ Device = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")]
 Limit = Annotated[int | None, typer.Option(help="The first N images only (a quick look).", min=1)]
 
 
-def open_ws(path: Path | None):
+def open_ws(path: Path | None) -> OpenWorkspace:
     from plabel.workspace import open_workspace
 
     return open_workspace(path)  # readers never write: catalog.duckdb is refreshed by writers
 
 
-def progress(json_output: bool):
+def progress(json_output: bool) -> RichProgress:
     from plabel.cli import _output
 
     return _output.RichProgress(enabled=not json_output and not _output._MUTED)
@@ -62,13 +66,13 @@ OptionalRound = Annotated[
 ]
 
 
-def open_round(path: Path | None, round_: int | None):
+def open_round(path: Path | None, round_: int | None) -> tuple[OpenWorkspace, int]:
     """The workspace and the round a command on predictions works on (dedup, select)."""
     ws = open_ws(path)
     return ws, resolve_round(ws, round_, "predictions", "round with predictions")
 
 
-def resolve_round(ws, round_: int | None, table: str, what: str) -> int:
+def resolve_round(ws: OpenWorkspace, round_: int | None, table: str, what: str) -> int:
     """`--round`, or the newest round of `table`, said on stderr so the user sees which."""
     if round_ is not None:
         return round_

@@ -8,6 +8,8 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -17,15 +19,18 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.progress import Task as RichTask
 from rich.table import Table
 from rich.text import Text
 
 from plabel import distributed
 from plabel.errors import PlabelError
+from plabel.progress import Task
 from plabel.values import json_safe
 
 err = Console(stderr=True)
@@ -46,7 +51,7 @@ def mute_other_ranks() -> None:
     out.quiet = _MUTED
 
 
-def emit_json(data) -> None:
+def emit_json(data: Any) -> None:
     """Machine-readable output: plain JSON on stdout, nothing else there."""
     if _MUTED:
         return
@@ -64,7 +69,7 @@ def _say(prefix: str, style: str, message: str) -> None:
     )
 
 
-def emitted(result, json_output: bool) -> bool:
+def emitted(result: Any, json_output: bool) -> bool:
     """With --json, the result as JSON on stdout (True: nothing more to print); else its notes as warnings."""
     if json_output:
         emit_json(result.to_dict() if hasattr(result, "to_dict") else result)
@@ -107,7 +112,7 @@ def _route_library_warnings() -> None:
         logger.propagate = False
 
 
-def print_table(title: str | None, columns: list[str], rows: list, caption: str | None = None) -> None:
+def print_table(title: str | None, columns: list[str], rows: list[Any], caption: str | None = None) -> None:
     """A Rich table on stdout. A number is never wrapped inside its cell (`7.439e-0` / `5`), and
     where stdout is not a terminal (a pipe, a file, CI) the table takes the width it needs."""
     table = Table(
@@ -135,7 +140,7 @@ def print_table(title: str | None, columns: list[str], rows: list, caption: str 
         out.width = width
 
 
-def _cell(value) -> Text:
+def _cell(value: Any) -> Text:
     if value is None:
         return Text("NULL", style="dim")
     if isinstance(value, float):
@@ -153,11 +158,11 @@ def _describe(e: Exception) -> str:
     return f"{type(e).__name__}: {text} (set PLABEL_DEBUG=1 for a traceback)"
 
 
-def handle_errors(fn):
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Map library exceptions to one line on stderr and the exit code (2 usage, 1 runtime)."""
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         _route_library_warnings()
         mute_other_ranks()
         try:
@@ -180,14 +185,14 @@ def handle_errors(fn):
 
 
 class RateColumn(ProgressColumn):
-    def render(self, task) -> Text:
+    def render(self, task: RichTask) -> Text:
         speed = task.finished_speed or task.speed
         unit = task.fields.get("unit", "it")
         return Text(f"{speed:,.1f} {unit}/s" if speed else f"- {unit}/s", style="cyan")
 
 
 class _RichTask:
-    def __init__(self, progress: Progress, task_id):
+    def __init__(self, progress: Progress, task_id: TaskID) -> None:
         self.progress, self.task_id = progress, task_id
 
     def advance(self, n: int = 1) -> None:
@@ -232,7 +237,7 @@ class RichProgress:
         self.enabled = enabled
         self.bars = err.is_terminal
 
-    def task(self, description: str, total: int | None = None, unit: str = "items"):
+    def task(self, description: str, total: int | None = None, unit: str = "items") -> Task:
         from plabel.progress import NullTask
 
         if not self.enabled:

@@ -1,6 +1,9 @@
 """The root Typer app; each command group lives in its own module and registers itself here."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import typer
 from typer.core import TyperGroup
 
@@ -11,7 +14,7 @@ ORDER = ("demo", "init", "ingest", "status", "train", "eval", "calibrate", "infe
 
 
 class _Ordered(TyperGroup):
-    def list_commands(self, ctx) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:  # typer's own (vendored) click.Context
         rank = {name: k for k, name in enumerate(ORDER)}
         return sorted(self.commands, key=lambda name: (rank.get(name, len(ORDER)), name))
 
@@ -45,11 +48,14 @@ def _root(
     """Pseudo-label management for Noisy-Student self-training on images."""
 
 
-def command(name: str | None = None, **kwargs):
+Command = Callable[..., Any]
+
+
+def command(name: str | None = None, **kwargs: Any) -> Callable[[Command], Command]:
     """Register a command with the shared error handling."""
     from plabel.cli._output import handle_errors
 
-    def register(fn):
+    def register(fn: Command) -> Command:
         app.command(name, **kwargs)(handle_errors(fn))
         return fn
 

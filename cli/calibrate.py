@@ -23,7 +23,7 @@ def calibrate(
     device: opt.Device = "auto",
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
-):
+) -> None:
     """Temperature scaling: the T that makes a checkpoint's confidences match its accuracy on val."""
     from plabel.calibration import calibrate as run
     from plabel.evaluate import EvalOptions

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -10,6 +11,9 @@ from plabel.cli import _options as opt
 from plabel.cli._output import emit_json, emitted, info, print_table
 from plabel.cli.app import command
 from plabel.dedup.options import DedupOptions
+
+if TYPE_CHECKING:
+    from plabel.workspace import Workspace
 
 D = DedupOptions()
 
@@ -49,7 +53,7 @@ def dedup(
     what_if: Annotated[bool, opt.option("Images excluded per class at a range of thresholds; writes nothing.")] = False,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
-):
+) -> None:
     """Find exact and near duplicates of round R's unlabeled images, and val/test contamination."""
     from plabel.dedup import dedup as run
     from plabel.dedup import what_if as trial
@@ -80,7 +84,7 @@ def dedup(
     )
 
 
-def _round(workspace, round_: int | None):
+def _round(workspace: Path | None, round_: int | None) -> tuple[Workspace, int]:
     """--round, the newest round with predictions, or before any model round 0 (pixels only): an
     empty workspace still says that no round has predictions."""
     from plabel.dedup import round_before_any_model
@@ -96,7 +100,7 @@ def _num(x: float) -> str:
     return "off" if not math.isfinite(x) else f"{x:.4f}"
 
 
-def _print_what_if(rows: list[dict], json_output: bool) -> None:
+def _print_what_if(rows: list[dict[str, Any]], json_output: bool) -> None:
     if json_output:
         emit_json(rows)
         return

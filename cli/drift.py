@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 from plabel.cli import _options as opt
 from plabel.cli._output import emit_json, emitted, info, print_table
@@ -21,7 +21,7 @@ def drift(
     top: Annotated[int, opt.option("Largest transitions shown.", min=1)] = 10,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
-):
+) -> None:
     """How predictions changed between two rounds: flips, transitions, churn."""
     from plabel.drift import drift as run
     from plabel.errors import UsageError
@@ -80,7 +80,7 @@ def drift(
 
 
 @command()
-def rounds(workspace: opt.Workspace = None, json_output: opt.Json = False):
+def rounds(workspace: opt.Workspace = None, json_output: opt.Json = False) -> None:
     """One line per round: teacher -> predictions -> selection -> manifest -> student, with metrics."""
     rows = round_rows(opt.open_ws(workspace))
     if emitted(rows, json_output):
@@ -89,10 +89,10 @@ def rounds(workspace: opt.Workspace = None, json_output: opt.Json = False):
         info("No rounds yet: train a teacher with `plabel train --round 0`.")
         return
 
-    def short(x):
+    def short(x: str | None) -> str:
         return x[:8] if x else "-"
 
-    def pct(x):
+    def pct(x: float | None) -> str:
         return "-" if x is None else f"{x:.1f}"
 
     print_table(
@@ -134,7 +134,7 @@ def _threshold(t: float | None) -> str:
     return f"threshold {t:.2f}" if t is not None else "per-class thresholds (auto)"
 
 
-def _rule(r: dict) -> str:
+def _rule(r: dict[str, Any]) -> str:
     if not r["balance"]:
         return "-"
     return f"{r['balance']} >= {r['threshold']:.2f}" if r["threshold"] is not None else f"{r['balance']}, auto"

@@ -1,11 +1,15 @@
 """eval: a checkpoint's accuracy on a split, or its robustness (corruptions, flips, attacks)."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from plabel.cli import _options as opt
 from plabel.cli._output import emitted, info, print_table
 from plabel.cli.app import command
+
+if TYPE_CHECKING:
+    from plabel.robustness.measure import RobustnessOptions
+    from plabel.workspace import Workspace
 
 
 @command(name="eval")
@@ -34,7 +38,7 @@ def eval_(
     device: opt.Device = "auto",
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
-):
+) -> None:
     """Accuracy of a checkpoint on a split (EMA weights when kept), or its robustness; into evals."""
     ws = opt.open_ws(workspace)
     if robustness:
@@ -64,7 +68,7 @@ def _items(text: str | None) -> tuple[str, ...]:
     return tuple(x.strip() for x in text.split(",") if x.strip()) if text else ()
 
 
-def _robustness(ws, options, json_output: bool) -> None:
+def _robustness(ws: Workspace, options: RobustnessOptions, json_output: bool) -> None:
     from plabel.robustness.measure import evaluate_robustness
 
     r = evaluate_robustness(ws, options, progress=opt.progress(json_output))

@@ -23,7 +23,7 @@ def export(
     overwrite: Annotated[bool, opt.option("Replace OUT if it exists.", "--overwrite")] = D.overwrite,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
-):
+) -> None:
     """Write round R's manifest for trainers outside plabel (targets, soft targets, copies, weights)."""
     from plabel.export import export as run
 

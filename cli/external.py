@@ -32,7 +32,7 @@ def import_predictions(
     overwrite: Annotated[bool, opt.option("Replace the round's predictions.", "--overwrite")] = D.overwrite,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
-):
+) -> None:
     """Import predictions made elsewhere as round R's, with an external checkpoint row for lineage."""
     from plabel.external import import_predictions as run
 

@@ -51,7 +51,7 @@ def infer(
     ] = D.flush_rows,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
-):
+) -> None:
     """Predict on the unlabeled pool with round R's teacher, into the predictions table."""
     from plabel import checkpoints
     from plabel.infer import InferOptions

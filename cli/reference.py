@@ -29,12 +29,12 @@ def _help(command: Any, name: str, parent: Any = None) -> str:
         max_content_width=WIDTH,
         help_option_names=["-h", "--help"],
     )
-    return command.get_help(ctx)
+    return str(command.get_help(ctx))
 
 
 def command_names() -> list[str]:
     root: Any = typer.main.get_command(app)
-    return root.list_commands(None)
+    return list(root.list_commands(None))
 
 
 def cli_markdown() -> str:

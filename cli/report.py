@@ -19,7 +19,7 @@ def report(
     ] = None,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
-):
+) -> None:
     """Write an HTML report: rounds, confidence, selection funnel, sample grids, drift, lineage."""
     from plabel.report import write_report
 

@@ -31,7 +31,7 @@ def export(
                                       "their labels never train.", "--audit")] = D.audit,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
-):
+) -> None:
     """Write the images a query picks as Label Studio tasks, pre-annotated with round R's predictions."""
     from plabel.review import export_tasks
 
@@ -52,7 +52,7 @@ def import_(
     from_name: Annotated[str, opt.option("The Choices control holding the label.")] = "label",
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
-):
+) -> None:
     """Read annotated tasks back: each labeled image becomes a labeled row of later manifests."""
     from plabel.review import import_annotations
 

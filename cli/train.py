@@ -115,7 +115,7 @@ def train(
     sync_bn: Annotated[bool, Runtime(SYNC_BN_HELP, "--sync-bn")] = D.sync_bn,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
-):
+) -> None:
     """Train round R's model: the teacher (round 0) or a noised student on a manifest."""
     from plabel.train import TrainOptions
     from plabel.train import train as run

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,7 +20,7 @@ def init(
     directory: Annotated[Path, typer.Argument(help="Folder to make a workspace (created if missing).")],
     classes: Annotated[str | None, opt.option("Fix the class list now: comma-separated names, in id order.")] = None,
     json_output: opt.Json = False,
-):
+) -> None:
     """Create a workspace: tables folder, DuckDB catalog, plabel.toml."""
     from plabel.workspace import init_workspace
 
@@ -74,7 +74,7 @@ def ingest(
     ] = D.label_key,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
-):
+) -> None:
     """Register images: content ids, sizes, formats; unreadable files become rejects."""
     from plabel.ingest import ingest as run
 
@@ -118,7 +118,7 @@ CATALOG_ADVICE = {
 
 
 @command()
-def status(workspace: opt.Workspace = None, json_output: opt.Json = False):
+def status(workspace: opt.Workspace = None, json_output: opt.Json = False) -> None:
     """Images per split and class, aliases, rejects and rounds so far."""
     s = workspace_status(opt.open_ws(workspace))
     if emitted(s, json_output):
@@ -166,7 +166,7 @@ def sql(
         bool, opt.option("Let the query read files outside the workspace's tables.", "--allow-files")
     ] = False,
     workspace: opt.Workspace = None,
-):
+) -> None:
     """Run a read-only SQL query (DuckDB) over every table and view."""
     import sys
 
@@ -187,7 +187,7 @@ def sql(
             if output:
                 info(f"Wrote {n} rows to {output}")
             return
-        rows: list[list] = []
+        rows: list[list[Any]] = []
         total = 0
         for batch in result.reader:
             for row in batch.to_pylist():

@@ -11,12 +11,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from plabel.errors import UsageError
 from plabel.progress import NULL, Progress
 from plabel.workspace import Workspace
+
+if TYPE_CHECKING:
+    from plabel.evaluate import EvalOptions
 
 BINS = 15  # of the reliability diagram and the ECE (the usual choice since Guo et al.)
 T_RANGE = (0.05, 20.0)  # temperatures searched
@@ -27,7 +31,7 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     z = logits.astype(np.float64) / temperature
     z -= z.max(axis=1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    return np.asarray(e / e.sum(axis=1, keepdims=True))
 
 
 def nll(logits: np.ndarray, targets: np.ndarray, temperature: float = 1.0) -> float:
@@ -80,10 +84,10 @@ class CalibrationResult:
     ece_after: float
     nll_before: float
     nll_after: float
-    reliability_before: dict = field(default_factory=dict)
-    reliability_after: dict = field(default_factory=dict)
+    reliability_before: dict[str, Any] = field(default_factory=dict)
+    reliability_after: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
@@ -95,7 +99,7 @@ def fit(logits: np.ndarray, targets: np.ndarray) -> tuple[float, Reliability, Re
     return t, reliability(softmax(logits), targets), reliability(softmax(logits, t), targets)
 
 
-def calibrate(ws: Workspace, checkpoint: str | None = "latest", split: str = "val", options=None,
+def calibrate(ws: Workspace, checkpoint: str | None = "latest", split: str = "val", options: EvalOptions | None = None,
               progress: Progress = NULL) -> CalibrationResult:
     """Fit a checkpoint's temperature on a labeled split and record it."""
     from plabel import checkpoints, distributed, holdout, models

@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -37,7 +38,7 @@ FORMAT = 1
 class Checkpoint:
     checkpoint_id: str
     folder: Path
-    config: dict
+    config: dict[str, Any]
 
     @property
     def round(self) -> int:
@@ -74,7 +75,7 @@ def _digest(folder: Path) -> str:
     return h.hexdigest()[:ID_LENGTH]
 
 
-def save(ws: Workspace, model: torch.nn.Module, ema: torch.nn.Module | None, config: dict) -> Checkpoint:
+def save(ws: Workspace, model: torch.nn.Module, ema: torch.nn.Module | None, config: dict[str, Any]) -> Checkpoint:
     """Write a checkpoint atomically and register it in the `checkpoints` table (idempotent)."""
     config = dict(config, format=FORMAT)
     staging = ws.checkpoints_dir / f".staging-{uuid.uuid4().hex[:8]}"
@@ -94,7 +95,7 @@ def save(ws: Workspace, model: torch.nn.Module, ema: torch.nn.Module | None, con
     return Checkpoint(ckpt_id, final, config)
 
 
-def _register(ws: Workspace, ckpt_id: str, config: dict) -> None:
+def _register(ws: Workspace, ckpt_id: str, config: dict[str, Any]) -> None:
     # One file per checkpoint, named by its id: registering twice rewrites the same row.
     row = {
         "checkpoint_id": ckpt_id,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -60,7 +61,7 @@ class SplitSizes:
 
 
 def write_split_folders(dest: str | Path, images: np.ndarray, labels: np.ndarray, sizes: SplitSizes | None = None,
-                        **keywords) -> SplitFolders:
+                        **keywords: Any) -> SplitFolders:
     """Split per class (seeded) into train/val/test/unlabeled ImageFolder trees of PNG files.
 
     Sizes come as a SplitSizes or as its fields by keyword (`labeled_per_class=20, ...`).

@@ -5,17 +5,19 @@ of a one-row result does not finish it; these helpers fetch everything.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import duckdb
 
 from plabel.sql import Query
 
 Sql = Query | str  # a named query; plain text only for the few statements built from identifiers
-Params = list | dict | None
+Params = list[Any] | dict[str, Any] | None
 
 
-def bind(sql: Sql, params: Params) -> list | dict:
+def bind(sql: Sql, params: Params) -> list[Any] | dict[str, Any]:
     """The parameters for `sql`, checked: a named query gets exactly the $names it uses."""
     if isinstance(params, dict) and isinstance(sql, Query):
         unknown, missing = set(params) - sql.params, sql.params - set(params)
@@ -24,18 +26,18 @@ def bind(sql: Sql, params: Params) -> list | dict:
     return params or []
 
 
-def rows(con: duckdb.DuckDBPyConnection, sql: Sql, params: Params = None) -> list[tuple]:
+def rows(con: duckdb.DuckDBPyConnection, sql: Sql, params: Params = None) -> list[tuple[Any, ...]]:
     return con.execute(str(sql), bind(sql, params)).fetchall()
 
 
-def dicts(con: duckdb.DuckDBPyConnection, sql: Sql, params: Params = None) -> list[dict]:
+def dicts(con: duckdb.DuckDBPyConnection, sql: Sql, params: Params = None) -> list[dict[str, Any]]:
     """Rows as {column: value}."""
     cur = con.execute(str(sql), bind(sql, params))
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r, strict=False)) for r in cur.fetchall()]
 
 
-def row(con: duckdb.DuckDBPyConnection, sql: Sql, params: Params = None) -> tuple:
+def row(con: duckdb.DuckDBPyConnection, sql: Sql, params: Params = None) -> tuple[Any, ...]:
     """The one row of a query that always has one (an aggregate)."""
     result = rows(con, sql, params)
     if len(result) != 1:
@@ -43,7 +45,7 @@ def row(con: duckdb.DuckDBPyConnection, sql: Sql, params: Params = None) -> tupl
     return result[0]
 
 
-def scalar(con: duckdb.DuckDBPyConnection, sql: Sql, params: Params = None):
+def scalar(con: duckdb.DuckDBPyConnection, sql: Sql, params: Params = None) -> Any:
     """The first value of the first row, or None when there is no row."""
     result = rows(con, sql, params)
     return result[0][0] if result else None
@@ -64,7 +66,7 @@ def execute(con: duckdb.DuckDBPyConnection, sql: Sql, params: Params = None) -> 
 
 
 @contextmanager
-def registered(con: duckdb.DuckDBPyConnection, name: str, data):
+def registered(con: duckdb.DuckDBPyConnection, name: str, data: Any) -> Iterator[None]:
     """Expose an Arrow table to SQL as `name` for the duration of a block."""
     con.register(name, data)
     try:

@@ -7,15 +7,17 @@ DEMO_CONFIG, which are also written to the workspace's plabel.toml.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from plabel.datasets import SplitFolders, load_mnist, write_split_folders
 from plabel.errors import UsageError
 from plabel.ingest import ingest
 from plabel.progress import NULL, Progress
 from plabel.report import write_report
-from plabel.run import RunConfig, run, write_default_config
+from plabel.run import RunConfig, StepLog, run, write_default_config
 from plabel.selection import SelectOptions
 from plabel.sql import query
 from plabel.workspace import init_workspace
@@ -45,14 +47,14 @@ DEMO_CONFIG = RunConfig(
 class DemoResult:
     workspace: str
     seed: int
-    images: dict
-    rounds: list[dict]
+    images: dict[str, Any]
+    rounds: list[dict[str, Any]]
     teacher_test_top1: float
     student_test_top1: float
     report: str
     seconds: float
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
@@ -65,7 +67,7 @@ def write_demo_data(data: Path, seed: int = 0) -> SplitFolders:
 
 
 def demo(dest: str | Path = "plabel-demo", seed: int = 0, config: RunConfig = DEMO_CONFIG, progress: Progress = NULL,
-         on_step=None) -> DemoResult:
+         on_step: Callable[[StepLog], None] | None = None) -> DemoResult:
     """Write the digits, ingest them and run the loop; resumes when `dest` holds a killed demo."""
     started = time.perf_counter()
     dest = Path(dest)

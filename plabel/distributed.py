@@ -13,10 +13,16 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from plabel.workspace import Workspace
 
 TIMEOUT_S = 1800  # a rank waits this long at a barrier (torch's default)
+
+T = TypeVar("T")
 
 
 def env_world() -> int:
@@ -93,7 +99,7 @@ def barrier() -> None:
 
 
 @contextmanager
-def main_first():
+def main_first() -> Iterator[None]:
     """Rank 0 runs the block first (it may write); the others run it once rank 0 is through."""
     if not is_main():
         barrier()
@@ -104,7 +110,7 @@ def main_first():
             barrier()
 
 
-def broadcast(value: Any) -> Any:
+def broadcast(value: T) -> T:
     """Rank 0's value (JSON-like), on every rank."""
     import torch.distributed as dist
 
@@ -146,7 +152,7 @@ def shard(n: int, of_rank: int | None = None, of_world: int | None = None) -> ra
 
 
 @contextmanager
-def writing(ws, command: str):
+def writing(ws: Workspace, command: str) -> Iterator[None]:
     """The workspace's write lock for a step every rank runs: rank 0 holds it for all of them.
     The others start once rank 0 holds it, and rank 0 lets it go once all are through."""
     if not active():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from plabel import db
 from plabel.errors import UnknownRound, UsageError
@@ -16,14 +17,14 @@ class DriftReport:
     images: int
     flip_rate: float
     mean_confidence_change: float
-    summary: dict | None  # the drift_summary row when the rounds are consecutive
-    transitions: list[dict] = field(default_factory=list)  # every (class a, class b) with its count
+    summary: dict[str, Any] | None  # the drift_summary row when the rounds are consecutive
+    transitions: list[dict[str, Any]] = field(default_factory=list)  # every (class a, class b) with its count
     classes: list[str] = field(default_factory=list)
     negative_flips: int = 0
     positive_flips: int = 0
 
     @property
-    def largest_transitions(self) -> list[dict]:
+    def largest_transitions(self) -> list[dict[str, Any]]:
         return [t for t in self.transitions if t["class_a"] != t["class_b"]]
 
     def matrix(self) -> list[list[int]]:
@@ -33,7 +34,7 @@ class DriftReport:
             m[t["class_a"]][t["class_b"]] = t["images"]
         return m
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["largest_transitions"] = self.largest_transitions[:20]
         d["matrix"] = self.matrix()
@@ -70,7 +71,7 @@ def drift(ws: Workspace, from_round: int | None = None, to_round: int | None = N
                        flips.get("negative", 0), flips.get("positive", 0))
 
 
-def rounds(ws: Workspace) -> list[dict]:
+def rounds(ws: Workspace) -> list[dict[str, Any]]:
     """The round_summary view, plus each round's flip rate towards the next."""
     con = ws.connect()
     try:

@@ -1,4 +1,5 @@
 """Exceptions with an exit code: the CLI maps each to one line on stderr."""
+from typing import Any
 
 
 class PlabelError(Exception):
@@ -13,7 +14,7 @@ class UsageError(PlabelError):
     exit_code = 2
 
 
-def check_finite(options) -> None:
+def check_finite(options: Any) -> None:
     """UsageError for the first float option (of a dataclass) that is NaN or infinite."""
     import dataclasses
     import math

@@ -4,6 +4,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,7 +37,7 @@ def labeled_split(ws: Workspace, split: str, limit: int | None = None) -> Labele
     return as_split(ws, ws.rows(query("evaluate/labeled_split"), [split]), limit)
 
 
-def as_split(ws: Workspace, rows: list[tuple], limit: int | None = None) -> LabeledSplit:
+def as_split(ws: Workspace, rows: list[tuple[Any, ...]], limit: int | None = None) -> LabeledSplit:
     """Rows of (image_id, path, class_id, shard, member_offset, bytes) as a labeled split, the first
     `limit` of them."""
     if limit:
@@ -46,14 +47,15 @@ def as_split(ws: Workspace, rows: list[tuple], limit: int | None = None) -> Labe
                         np.array([r[2] for r in rows], dtype=np.int64), [r[1] for r in rows])
 
 
-def loader(files: np.ndarray, transform, dc: models.DataConfig, batch_size: int, workers: int, device) -> DataLoader:
+def loader(files: np.ndarray, transform: models.Transform, dc: models.DataConfig, batch_size: int, workers: int,
+           device: torch.device) -> DataLoader[Any]:
     dataset = ImageFiles(files, transform, dc.input_size[0], dc.input_size)
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
                       pin_memory=device.type == "cuda")
 
 
 @torch.inference_mode()
-def predict_logits(model, files: np.ndarray, dc: models.DataConfig, options: EvalOptions | None = None,
+def predict_logits(model: torch.nn.Module, files: np.ndarray, dc: models.DataConfig, options: EvalOptions | None = None,
                    progress: Progress = NULL, description: str = "predict") -> tuple[np.ndarray, dict[int, str]]:
     """Logits for every file (un-augmented, on the model's device), and {index: reason} for the
     files that could not be read. Under torchrun each rank predicts every world-th file and all
@@ -100,7 +102,7 @@ class EvalResult:
     confusion: list[list[int]] = field(default_factory=list)
     unreadable: int = 0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
@@ -158,7 +160,7 @@ def _confusion(logits: np.ndarray, targets: np.ndarray, num_classes: int) -> np.
     return confusion
 
 
-def _clean_rows(r: EvalResult, classes: list[str], confusion: np.ndarray) -> list[dict]:
+def _clean_rows(r: EvalResult, classes: list[str], confusion: np.ndarray) -> list[dict[str, Any]]:
     rows = [
         dict(kind="clean", metric="top1", value=r.top1, n=r.n),
         dict(kind="clean", metric="top5", value=r.top5, n=r.n),
@@ -189,7 +191,8 @@ def _clean_rows(r: EvalResult, classes: list[str], confusion: np.ndarray) -> lis
     return rows
 
 
-def write_rows(ws: Workspace, eval_id: str, ckpt, split: str, rows: list[dict]) -> None:
+def write_rows(ws: Workspace, eval_id: str, ckpt: checkpoints.Checkpoint, split: str,
+               rows: list[dict[str, Any]]) -> None:
     """Append measurements to `evals` (one part file per call)."""
     now = datetime.now(timezone.utc)
     full = [

@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pyarrow as pa
@@ -64,7 +65,7 @@ class ExportResult:
     samples: int  # rows times their copies (imagefolder, wds); rows otherwise
     files: int  # files written
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
@@ -76,7 +77,7 @@ class _Row:
     target_name: str
     copies: int
     extension: str
-    record: dict  # the row as the csv/parquet/json forms give it
+    record: dict[str, Any]  # the row as the csv/parquet/json forms give it
 
 
 def export(ws: Workspace, o: ExportOptions) -> ExportResult:

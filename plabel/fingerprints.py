@@ -15,6 +15,7 @@ decides.
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -44,18 +45,18 @@ def chroma_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """L1 distance of the colours' chromaticities (r, g, b over their sum): brightness drops out."""
     def chroma(c: np.ndarray) -> np.ndarray:
         c = np.asarray(c, np.float64)
-        return (c + 1) / (c + 1).sum(axis=-1, keepdims=True)
+        return np.asarray((c + 1) / (c + 1).sum(axis=-1, keepdims=True))
 
-    return np.abs(chroma(a) - chroma(b)).sum(axis=-1)
+    return np.asarray(np.abs(chroma(a) - chroma(b)).sum(axis=-1))
 
 
 def brightness_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Absolute log ratio of the colours' mean brightness (+1, so black is finite): the thumbnail's
     correlation cannot see brightness either, and two crops of one edge differ in it."""
     def log_luma(c: np.ndarray) -> np.ndarray:
-        return np.log(np.asarray(c, np.float64).mean(axis=-1) + 1)
+        return np.asarray(np.log(np.asarray(c, np.float64).mean(axis=-1) + 1))
 
-    return np.abs(log_luma(a) - log_luma(b))
+    return np.asarray(np.abs(log_luma(a) - log_luma(b)))
 
 
 def as_arrays(thumbnails: list[bytes]) -> np.ndarray:
@@ -113,7 +114,7 @@ def _zooms() -> np.ndarray:
 def _zoomed(thumbs: np.ndarray, zooms: np.ndarray) -> np.ndarray:
     """(n, z, 32, 32): every thumbnail under every zoom operator."""
     x = thumbs.astype(np.float32)[:, None]
-    return zooms[None] @ x @ np.swapaxes(zooms, 1, 2)[None]
+    return np.asarray(zooms[None] @ x @ np.swapaxes(zooms, 1, 2)[None])
 
 
 def centre(thumbs: np.ndarray) -> np.ndarray:
@@ -126,7 +127,7 @@ def centre(thumbs: np.ndarray) -> np.ndarray:
 
 
 @cache
-def _rotations():
+def _rotations() -> list[Any]:
     """Per angle of ANGLES, the bilinear rotation about the centre (edges repeated) as a sparse
     (1024, 1024) matrix on a flattened thumbnail: four weights a row. Applied after the separable
     blur, so a rotation costs a sparse product, not a dense 1024 x 1024 one."""
@@ -170,7 +171,7 @@ def aligned_similarity_many(thumbs: np.ndarray, b_centre: np.ndarray) -> np.ndar
     """Best correlation of each of `thumbs`, shifted and zoomed, with one centre."""
     if len(thumbs) == 0:
         return np.zeros(0, np.float32)
-    return (windows(thumbs) @ b_centre).max(axis=1)
+    return np.asarray((windows(thumbs) @ b_centre).max(axis=1))
 
 
 def verify(queries: np.ndarray, centres: np.ndarray, candidates: np.ndarray, batch: int = 64) -> np.ndarray:

@@ -9,6 +9,7 @@ import io
 import os
 import stat
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -112,7 +113,7 @@ def _load(im: Image.Image) -> None:
 
 
 @contextmanager
-def quiet_pillow():
+def quiet_pillow() -> Iterator[None]:
     """Silence Pillow's warnings (our own pixel limit decides); use around a batch of files."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -20,9 +20,11 @@ import socket
 import stat
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from plabel.errors import LockHeld, UsageError
 
@@ -31,7 +33,7 @@ LOCK_FILE = ".plabel.lock"
 _held: dict[tuple[Path, int], int] = {}  # lock depth per (workspace, pid): re-entrant, not inherited by forks
 
 
-def _describe(info: dict) -> str:
+def _describe(info: dict[str, Any]) -> str:
     if not info:
         return "another process"
     return (
@@ -40,7 +42,7 @@ def _describe(info: dict) -> str:
     )
 
 
-def read_holder(root: Path) -> dict:
+def read_holder(root: Path) -> dict[str, Any]:
     """The record of the lock's holder (from another process: never call it while holding)."""
     try:
         fd = _open(root / LOCK_FILE, os.O_RDONLY)
@@ -52,9 +54,10 @@ def read_holder(root: Path) -> dict:
         os.close(fd)
 
 
-def _record(fd: int) -> dict:
+def _record(fd: int) -> dict[str, Any]:
     try:
-        return json.loads(os.pread(fd, 1 << 16, 0) or b"{}")
+        record: dict[str, Any] = json.loads(os.pread(fd, 1 << 16, 0) or b"{}")
+        return record
     except ValueError:
         return {}
 
@@ -94,7 +97,7 @@ def _acquire(fd: int, root: Path, timeout: float) -> None:
 
 
 @contextmanager
-def write_lock(root: Path, command: str = "", timeout: float | None = None):
+def write_lock(root: Path, command: str = "", timeout: float | None = None) -> Iterator[dict[str, Any] | None]:
     """Hold the workspace's write lock; wait up to `timeout` seconds, then raise LockHeld.
 
     `timeout` defaults to the PLABEL_LOCK_TIMEOUT environment variable, else 0 (fail at once).

@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -87,7 +89,7 @@ class Manifest:
                         self.copies[idx], self.weight[idx], self.pseudo[idx])
 
 
-def write_manifest(con, sql: Query, params: dict | None, dest: Path) -> int:
+def write_manifest(con: duckdb.DuckDBPyConnection, sql: Query, params: dict[str, Any] | None, dest: Path) -> int:
     """The one writer of manifest files (round 0's and each selection's): the rows of `sql`, in
     the `manifests` table's schema, atomically; rows written."""
     return storage.write_query(con, sql, params, dest, table("manifests"))
@@ -114,14 +116,14 @@ def labeled_manifest(ws: Workspace) -> Path:
     return final
 
 
-def _list_column(col: pa.ChunkedArray, dtype) -> tuple[np.ndarray, np.ndarray]:
+def _list_column(col: pa.ChunkedArray, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
     arr = col.combine_chunks()
     offsets = arr.offsets.to_numpy().astype(np.int64)
     values = arr.values.to_numpy(zero_copy_only=False).astype(dtype)
     return offsets - offsets[0], values[offsets[0] : offsets[-1]]
 
 
-def read_manifest(ws: Workspace, file: str | os.PathLike, num_classes: int) -> Manifest:
+def read_manifest(ws: Workspace, file: str | os.PathLike[str], num_classes: int) -> Manifest:
     """Read and check a manifest file; UsageError names the first problem."""
     file = Path(os.path.abspath(file))
     if not file.is_file():
@@ -165,13 +167,13 @@ def _soft_labels(t: pa.Table, file: Path, num_classes: int) -> SoftLabels | None
     return SoftLabels(offsets, index, prob)
 
 
-def _column(t: pa.Table, name: str, default, dtype) -> np.ndarray:
+def _column(t: pa.Table, name: str, default: Any, dtype: Any) -> np.ndarray:
     if name not in t.column_names:
         return np.full(t.num_rows, default, dtype)
     col = t.column(name)
     if col.null_count:
         raise UsageError(f"manifest column {name} has {col.null_count} nulls")
-    return col.to_numpy(zero_copy_only=False).astype(dtype)
+    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=dtype)
 
 
 def _draws(t: pa.Table, file: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,7 @@
 """timm models: creating them by name, their data config, and their eval/train transforms."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -9,6 +10,8 @@ import torch
 from timm.data import create_transform, resolve_data_config
 
 from plabel.errors import UsageError
+
+Transform = Callable[[Any], Any]  # a PIL image to what the model takes (timm's transforms)
 
 
 @dataclass(frozen=True)
@@ -22,11 +25,11 @@ class DataConfig:
     crop_pct: float
     crop_mode: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> DataConfig:
+    def from_dict(cls, d: dict[str, Any]) -> DataConfig:
         return cls(tuple(d["input_size"]), tuple(d["mean"]), tuple(d["std"]), d["interpolation"],
                    float(d["crop_pct"]), d["crop_mode"])
 
@@ -77,15 +80,16 @@ def data_config(model: torch.nn.Module, img_size: int | None, in_chans: int) -> 
                       cfg.get("crop_mode", "center"))
 
 
-def eval_transform(dc: DataConfig):
+def eval_transform(dc: DataConfig) -> Transform:
     """Resize and center crop only: the un-noised teacher's view of an image."""
-    return create_transform(dc.input_size, is_training=False, interpolation=dc.interpolation,
-                            mean=dc.mean, std=dc.std, crop_pct=dc.crop_pct, crop_mode=dc.crop_mode)
+    transform: Transform = create_transform(dc.input_size, is_training=False, interpolation=dc.interpolation,
+                                            mean=dc.mean, std=dc.std, crop_pct=dc.crop_pct, crop_mode=dc.crop_mode)
+    return transform
 
 
-def train_transform(dc: DataConfig, auto_augment: str | None, hflip: float, scale: tuple[float, float]):
+def train_transform(dc: DataConfig, auto_augment: str | None, hflip: float, scale: tuple[float, float]) -> Transform:
     """timm's training transform: random resized crop, flip, RandAugment when noised."""
-    return create_transform(
+    transform: Transform = create_transform(
         dc.input_size,
         is_training=True,
         auto_augment=auto_augment,
@@ -97,6 +101,7 @@ def train_transform(dc: DataConfig, auto_augment: str | None, hflip: float, scal
         std=dc.std,
         re_prob=0.0,
     )
+    return transform
 
 
 def resolve_device(device: str) -> torch.device:

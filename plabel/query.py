@@ -6,11 +6,11 @@ settings locked), unless the caller opts in with `allow_files`.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import duckdb
 import pyarrow as pa
@@ -26,7 +26,7 @@ FORMATS = ("table", "csv", "json", "parquet")
 READ_ONLY_HELP = "only SELECT, WITH ... SELECT, FROM, VALUES, DESCRIBE, SUMMARIZE, SHOW and EXPLAIN of those"
 
 
-def check_read_only(query: str) -> list:
+def check_read_only(query: str) -> list[Any]:
     """The parsed statements, or ReadOnlyViolation naming the first that is not a read.
 
     DuckDB's own parser decides: a statement is a read when its type is SELECT (DESCRIBE, SHOW,
@@ -44,14 +44,14 @@ def check_read_only(query: str) -> list:
     return statements
 
 
-def _parse(text: str) -> list:
+def _parse(text: str) -> list[Any]:
     try:
         return duckdb.extract_statements(text)
     except duckdb.Error as e:
         raise UsageError(f"SQL syntax: {' '.join(str(e).split())}") from None
 
 
-def _read_kind(statement) -> str | None:
+def _read_kind(statement: Any) -> str | None:
     """None when `statement` only reads; else the name of what it is."""
     try:
         kind = statement.type.name
@@ -60,7 +60,7 @@ def _read_kind(statement) -> str | None:
     if kind == "SELECT":
         return None
     if kind != "EXPLAIN":
-        return kind
+        return str(kind)
     inner = _parse(_explained(statement.query))
     if len(inner) != 1:
         return "EXPLAIN"
@@ -95,14 +95,14 @@ class QueryResult:
     reader: pa.RecordBatchReader
     con: duckdb.DuckDBPyConnection
     workspace: Path
-    scratch: tempfile.TemporaryDirectory
+    scratch: tempfile.TemporaryDirectory[str]
 
     def close(self) -> None:
         self.con.close()
         self.scratch.cleanup()
 
 
-def run_query(ws: Workspace, query: str, params: list | None = None, allow_files: bool = False) -> QueryResult:
+def run_query(ws: Workspace, query: str, params: list[Any] | None = None, allow_files: bool = False) -> QueryResult:
     """Run read-only statements; the last one's result streams as Arrow record batches.
 
     Earlier statements are bound (so their errors are reported) but their results are dropped,
@@ -138,12 +138,14 @@ def check_output(workspace: Path, output: Path) -> Path:
     return storage.outside(workspace, output, "--output")
 
 
-def write_result(result: QueryResult, fmt: str, output: Path | None, stream=None) -> int:
+def write_result(result: QueryResult, fmt: str, output: Path | None, stream: IO[str] | None = None) -> int:
     """Write a result as csv, json or parquet to `output` (atomically) or `stream`; rows written."""
     if fmt not in FORMATS or fmt == "table":
         raise UsageError(f"format must be one of csv, json, parquet (got {fmt!r})")
     if fmt == "parquet" and output is None:
         raise UsageError("--format parquet needs --output FILE")
+    if output is None and stream is None:
+        raise UsageError("write_result needs an output file or a stream")
     dest = check_output(result.workspace, output) if output else None
     target = storage.tmp_path(dest) if dest else None
     n = 0
@@ -153,9 +155,11 @@ def write_result(result: QueryResult, fmt: str, output: Path | None, stream=None
                 for batch in result.reader:
                     w.write_batch(batch)
                     n += batch.num_rows
-        else:
-            with open(target, "w", newline="") if target else contextlib.nullcontext(stream) as fh:
+        elif target:
+            with open(target, "w", newline="") as fh:
                 n = _write_text(result, fmt, fh)
+        elif stream is not None:
+            n = _write_text(result, fmt, stream)
         if target and dest:
             storage.publish(target, dest)
     finally:
@@ -174,7 +178,7 @@ def _flat(batch: pa.RecordBatch) -> pa.Table:
     return table
 
 
-def _write_text(result: QueryResult, fmt: str, fh) -> int:
+def _write_text(result: QueryResult, fmt: str, fh: IO[str]) -> int:
     n = 0
     if fmt == "csv":
         import io

@@ -5,13 +5,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 import pyarrow as pa
 
 from plabel.schema import table
 
 
-def rejects_table(found: dict, stage: str, round: int | None, source_id: str) -> pa.Table:
+def rejects_table(found: dict[str, Any], stage: str, round: int | None, source_id: str) -> pa.Table:
     """Rows for the images in `found` (columns as lists: image_id, split, path as stored, reason)."""
     n = len(found["path"])
     return pa.Table.from_pydict({

@@ -21,15 +21,15 @@ import tomllib
 
 from plabel import distributed, models, storage
 from plabel.dedup import dedup
-from plabel.dedup.options import DedupOptions
+from plabel.dedup.options import DedupOptions, DedupResult
 from plabel.dedup.options import validate as validate_dedup
 from plabel.drift import rounds as round_rows
 from plabel.errors import UsageError
-from plabel.evaluate import evaluate, labeled_split
-from plabel.infer import InferOptions, infer
+from plabel.evaluate import EvalResult, evaluate, labeled_split
+from plabel.infer import InferOptions, InferResult, infer
 from plabel.infer import validate as validate_infer
 from plabel.progress import NULL, Progress
-from plabel.selection import SelectOptions, select
+from plabel.selection import SelectOptions, SelectResult, select
 from plabel.selection import validate as validate_select
 from plabel.sql import query
 from plabel.train import TrainOptions
@@ -54,12 +54,12 @@ class RunConfig:
     seed: int = 0
     init_from_teacher: bool = False  # students start from their teacher's weights, else from scratch
     eval_splits: tuple[str, ...] = ("test",)
-    train: dict = field(default_factory=dict)  # TrainOptions for every model
-    teacher: dict = field(default_factory=dict)  # ... overridden for the teacher
-    student: dict = field(default_factory=dict)  # ... and for the students
-    infer: dict = field(default_factory=dict)  # InferOptions
-    dedup: dict = field(default_factory=dict)  # DedupOptions fields: recall, max_clean_loss, ...
-    select: dict = field(default_factory=dict)  # SelectOptions
+    train: dict[str, Any] = field(default_factory=dict)  # TrainOptions for every model
+    teacher: dict[str, Any] = field(default_factory=dict)  # ... overridden for the teacher
+    student: dict[str, Any] = field(default_factory=dict)  # ... and for the students
+    infer: dict[str, Any] = field(default_factory=dict)  # InferOptions
+    dedup: dict[str, Any] = field(default_factory=dict)  # DedupOptions fields: recall, max_clean_loss, ...
+    select: dict[str, Any] = field(default_factory=dict)  # SelectOptions
 
     def train_options(self, round: int) -> TrainOptions:
         model = self.teacher_model if round == 0 else self.student_model(round)
@@ -92,7 +92,7 @@ class RunConfig:
         return SelectOptions(round=round, **{"seed": self.seed, **self.select})
 
 
-def _check_keys(section: str, given: dict, cls) -> None:
+def _check_keys(section: str, given: dict[str, Any], cls: type) -> None:
     valid = {f.name for f in fields(cls)} - RESERVED
     unknown = sorted(set(given) - valid)
     if unknown:
@@ -100,7 +100,7 @@ def _check_keys(section: str, given: dict, cls) -> None:
     _check_types(f"run.{section}", given, cls)
 
 
-def _check_types(where: str, given: dict, cls) -> None:
+def _check_types(where: str, given: dict[str, Any], cls: type) -> None:
     """Each value has its field's declared type (TOML gives str, int, float, bool, lists)."""
     hints = typing.get_type_hints(cls)
     for key, value in given.items():
@@ -108,7 +108,7 @@ def _check_types(where: str, given: dict, cls) -> None:
             raise UsageError(f"[{where}] {key} = {value!r}: expected {_type_name(hints[key])}")
 
 
-def _conforms(value, hint) -> bool:
+def _conforms(value: Any, hint: Any) -> bool:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
         return any(_conforms(value, a) for a in args)
@@ -125,7 +125,7 @@ def _conforms(value, hint) -> bool:
     return isinstance(value, hint) if isinstance(hint, type) else True
 
 
-def _type_name(hint) -> str:
+def _type_name(hint: Any) -> str:
     return str(hint).replace("typing.", "") if not isinstance(hint, type) else hint.__name__
 
 
@@ -133,7 +133,7 @@ SECTION_OPTIONS = {"train": TrainOptions, "teacher": TrainOptions, "student": Tr
                    "infer": InferOptions, "dedup": DedupOptions, "select": SelectOptions}
 
 
-def parse_config(raw: dict) -> RunConfig:
+def parse_config(raw: dict[str, Any]) -> RunConfig:
     """A RunConfig from the `[run]` table of plabel.toml (or equivalent), checked key by key."""
     _check_sections(raw)
     values = dict(raw)
@@ -150,7 +150,7 @@ def parse_config(raw: dict) -> RunConfig:
     return config
 
 
-def _check_sections(raw: dict) -> None:
+def _check_sections(raw: dict[str, Any]) -> None:
     """Every key known, every section a table, every value of its declared type."""
     top = {f.name for f in fields(RunConfig)}
     unknown = sorted(set(raw) - top)
@@ -182,7 +182,7 @@ def _check_values(config: RunConfig) -> None:
 
 
 def load_config(ws: Workspace, path: str | Path | None = None, overrides: Sequence[str] = (),
-                values: dict | None = None) -> RunConfig:
+                values: dict[str, Any] | None = None) -> RunConfig:
     """`[run]` from the workspace's plabel.toml (or `path`), then `KEY=VALUE` overrides (TOML text,
     as `--set` gives them), then `values` ({"select.threshold": 0.5}: Python values, as named
     options give them)."""
@@ -208,7 +208,7 @@ def load_config(ws: Workspace, path: str | Path | None = None, overrides: Sequen
     return parse_config(raw)
 
 
-def _assign(raw: dict, key: str, value) -> None:
+def _assign(raw: dict[str, Any], key: str, value: Any) -> None:
     """Set `section.key` (or `key`) of a [run] table."""
     *path_keys, last = key.strip().split(".")
     target = raw
@@ -229,14 +229,14 @@ class StepLog:
 
 @dataclass
 class RunResult:
-    rounds: list[dict]
+    rounds: list[dict[str, Any]]
     steps: list[StepLog] = field(default_factory=list)
     judged_on: str | None = None  # the held-out split every model was scored on (val, or holdout)
-    scores: list[dict] = field(default_factory=list)  # per model: round, checkpoint_id, top1 on judged_on
-    best: dict | None = None  # the best-scoring model of `scores` (the earliest of equals): the loop's result
+    scores: list[dict[str, Any]] = field(default_factory=list)  # per model: round, checkpoint_id, top1 on judged_on
+    best: dict[str, Any] | None = None  # the best-scoring model of `scores` (the earliest of equals): the loop's result
     stopped: str = ""  # why the loop ended
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"rounds": self.rounds, "steps": [asdict(s) for s in self.steps], "judged_on": self.judged_on,
                 "scores": self.scores, "best": self.best, "stopped": self.stopped}
 
@@ -259,8 +259,8 @@ class _Steps:
         if self.on_step:
             self.on_step(entry)
 
-    def step(self, round: int, name: str, done: bool, action: Callable, describe: Callable[[object], str],
-             main_only: bool = False):
+    def step(self, round: int, name: str, done: bool, action: Callable[..., Any], describe: Callable[[Any], str],
+             main_only: bool = False) -> Any:
         """Run a step unless done. Under torchrun every rank runs a model step, rank 0 alone a
         DuckDB step (main_only), and no rank goes on before the step's writes are committed."""
         done = distributed.broadcast(done)  # rank 0's view of the tables decides for all
@@ -291,23 +291,24 @@ class _Steps:
                   partial(select, ws, config.select_options(r), progress=progress), _described_select, main_only=True)
 
 
-def _described_eval(r) -> str:
+def _described_eval(r: EvalResult) -> str:
     return f"top-1 {r.top1:.2f}%"
 
 
-def _described_infer(r) -> str:
+def _described_infer(r: InferResult) -> str:
     return f"{r.predicted} images"
 
 
-def _described_dedup(r) -> str:
+def _described_dedup(r: DedupResult) -> str:
     return f"{r.excluded} excluded"
 
 
-def _described_select(r) -> str:
+def _described_select(r: SelectResult) -> str:
     return f"{r.n_pseudo} pseudo labels ({r.n_pseudo_copies} draws)"
 
 
-def run(ws: Workspace, config: RunConfig, progress: Progress = NULL, on_step=None) -> RunResult:
+def run(ws: Workspace, config: RunConfig, progress: Progress = NULL,
+        on_step: Callable[[StepLog], None] | None = None) -> RunResult:
     """Run (or continue) the loop for `config.rounds` student rounds, or with rounds = "auto" while
     each student beats the best model before it on the held-out split (under torchrun: model
     steps on every rank, dedup and select on rank 0). Every decision is read from committed
@@ -349,12 +350,12 @@ def judged_on(ws: Workspace, config: RunConfig) -> str | None:
     return None
 
 
-def _score(ws: Workspace, round: int, checkpoint_id: str, split: str | None) -> dict:
+def _score(ws: Workspace, round: int, checkpoint_id: str, split: str | None) -> dict[str, Any]:
     top1 = ws.scalar(query("loop/top1"), {"checkpoint_id": checkpoint_id, "split": split}) if split else None
     return {"round": round, "checkpoint_id": checkpoint_id, "top1": top1}
 
 
-def _best(scores: list[dict]) -> dict:
+def _best(scores: list[dict[str, Any]]) -> dict[str, Any]:
     """The best-scoring model, the earliest of equals (a later round must earn its place)."""
     return max(scores, key=lambda s: (s["top1"] if s["top1"] is not None else -1.0, -s["round"]))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -62,7 +63,7 @@ def mixed_plan(copies: np.ndarray, pseudo: np.ndarray, batch_size: int,
     return MixedPlan(copies[order[:n_lab]], copies[order[n_lab:]], lab_bs, unl_bs), order
 
 
-def rank_share(batch: list, lab_bs: int, rank: int, world: int) -> tuple[list, int]:
+def rank_share(batch: list[Any], lab_bs: int, rank: int, world: int) -> tuple[list[Any], int]:
     """This rank's draws of one global batch, and how many of them are labeled.
 
     The labeled draws (the first lab_bs) and the pseudo ones are each cut into `world` nearly

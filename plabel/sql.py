@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 
 _NAMED = re.compile(r"\$([A-Za-z_]\w*)")
 _COMMENT = re.compile(r"--[^\n]*")
@@ -28,7 +29,7 @@ class Query:
         return self.text
 
 
-def _folder():
+def _folder() -> Traversable:
     return resources.files("plabel.schemas").joinpath("queries")
 
 

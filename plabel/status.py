@@ -1,12 +1,14 @@
 """`plabel status`: what the workspace holds."""
 from __future__ import annotations
 
+from typing import Any
+
 from plabel import db
 from plabel.sql import query
 from plabel.workspace import Workspace
 
 
-def status(ws: Workspace) -> dict:
+def status(ws: Workspace) -> dict[str, Any]:
     con = ws.connect()
     try:
         splits = dict(db.rows(con, query("status/splits")))

@@ -11,8 +11,11 @@ import shutil
 import stat
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -29,7 +32,7 @@ def part_name(prefix: str = "part") -> str:
     return f"{prefix}-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
 
 
-def literal_path(path) -> str:
+def literal_path(path: Path) -> str:
     """A path for DuckDB's file readers, which glob every name: `[`, `*` and `?` made literal.
 
     Without this a workspace named `w[s]` reads its sibling `ws`'s tables.
@@ -41,7 +44,7 @@ def tmp_path(dest: Path) -> Path:
     return dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}{TMP_SUFFIX}")
 
 
-def outside(root: Path, out: str | os.PathLike, option: str) -> Path:
+def outside(root: Path, out: str | os.PathLike[str], option: str) -> Path:
     """OUT as an absolute path; UsageError when it is the workspace `root`, lies inside it, or holds
     it (links resolved on both sides): a command's output never replaces or edits a workspace."""
     real, real_root = Path(os.path.realpath(out)), Path(os.path.realpath(root))
@@ -53,7 +56,7 @@ def outside(root: Path, out: str | os.PathLike, option: str) -> Path:
     return Path(os.path.abspath(out))
 
 
-def file_kind(path: str | os.PathLike) -> str | None:
+def file_kind(path: str | os.PathLike[str]) -> str | None:
     """None for a regular file (links followed), else what is wrong, as a phrase ("is a FIFO"):
     opened without blocking and checked with fstat, so a FIFO named as a shard or listing never
     hangs a command."""
@@ -72,7 +75,7 @@ def file_kind(path: str | os.PathLike) -> str | None:
     return "is a folder" if stat.S_ISDIR(mode) else "is a FIFO" if stat.S_ISFIFO(mode) else "is not a regular file"
 
 
-def check_regular(path: str | os.PathLike, what: str) -> None:
+def check_regular(path: str | os.PathLike[str], what: str) -> None:
     """UsageError, naming `what`, unless `path` is a regular file."""
     kind = file_kind(path)
     if kind is not None:
@@ -125,7 +128,7 @@ def write_arrow(data: pa.Table, dest: Path, schema: TableSchema) -> Path:
         tmp.unlink(missing_ok=True)
 
 
-def write_rows(rows: list[dict], dest: Path, schema: TableSchema) -> Path:
+def write_rows(rows: list[dict[str, Any]], dest: Path, schema: TableSchema) -> Path:
     """Write a few rows given as dicts (a column a dict lacks is null) as `dest`, atomically."""
     return write_arrow(pa.Table.from_pylist(rows, schema=schema.arrow_schema()), dest, schema)
 
@@ -151,7 +154,7 @@ def conform_batch(batch: pa.RecordBatch, target: pa.Schema, name: str) -> pa.Rec
     return batch
 
 
-def _check_not_null(data, target: pa.Schema, name: str) -> None:
+def _check_not_null(data: Any, target: pa.Schema, name: str) -> None:
     for f, col in zip(target, data.columns, strict=False):
         if not f.nullable and col.null_count:
             raise ValueError(f"{name}.{f.name} is declared not null but {col.null_count} values are null")
@@ -160,7 +163,7 @@ def _check_not_null(data, target: pa.Schema, name: str) -> None:
 ROW_GROUP = 1 << 17
 
 
-def blocks(reader, size: int):
+def blocks(reader: Any, size: int) -> Iterator[Any]:
     """Re-cut record batches into tables whose length is a multiple of `size` (the last: the rest)."""
     pending = []
     rows = 0
@@ -177,7 +180,8 @@ def blocks(reader, size: int):
         yield pa.Table.from_batches(pending)
 
 
-def write_query(con, query: db.Sql, params: list | dict | None, dest: Path, schema: TableSchema) -> int:
+def write_query(con: duckdb.DuckDBPyConnection, query: db.Sql, params: list[Any] | dict[str, Any] | None, dest: Path,
+                schema: TableSchema) -> int:
     """Stream a query's rows into `dest` atomically, in the table's exact file schema; rows written.
 
     Rows go through Arrow record batches (bounded memory) rather than DuckDB's COPY, because
@@ -234,7 +238,7 @@ REPAIR_HINT = (
 )
 
 
-def footer(path) -> pq.FileMetaData:
+def footer(path: str | Path) -> pq.FileMetaData:
     """A Parquet file's footer; DataError naming the file (and how to repair) when it is damaged."""
     try:
         return pq.ParquetFile(path).metadata
@@ -242,7 +246,7 @@ def footer(path) -> pq.FileMetaData:
         raise DataError(f"{path} is not a readable Parquet file ({e}): {REPAIR_HINT}") from None
 
 
-def row_count(files) -> int:
+def row_count(files: Iterable[str | Path]) -> int:
     """Rows in Parquet files, from their footers."""
     return sum(footer(f).num_rows for f in files)
 

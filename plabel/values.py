@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 MAX_ROUND = 2**31 - 1  # rounds are the Hive partition `round=R/`, typed INTEGER
 
 
-def auto_or(value: str, convert, option: str, expected: str):
+def auto_or(value: str, convert: Callable[[str], T], option: str, expected: str) -> T | str:
     """An option that is `auto` or a value: `auto` as is, else `convert(value)`, else a usage error."""
     from plabel.errors import UsageError
 
@@ -18,7 +22,7 @@ def auto_or(value: str, convert, option: str, expected: str):
         raise UsageError(f"{option} must be {expected} (got {value!r})") from None
 
 
-def json_safe(value):
+def json_safe(value: Any) -> Any:
     """NaN and infinities become null (JSON has neither), in nested dicts, lists and tuples too."""
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return None

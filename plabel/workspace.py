@@ -19,10 +19,12 @@ import stat
 import tempfile
 import time
 import unicodedata
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import tomli_w
@@ -56,7 +58,7 @@ format = {format}
 @dataclass
 class Workspace:
     root: Path
-    config: dict = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
     # the fixed folders of a workspace (see the module's docstring)
     tables_dir: Path = field(init=False, repr=False, compare=False)
     checkpoints_dir: Path = field(init=False, repr=False, compare=False)
@@ -99,7 +101,7 @@ class Workspace:
         if not found:
             what = {"checkpoints": "no checkpoint yet: run `plabel train --round 0 --model NAME` first"}
             raise UnknownRound(what.get(name, f"no round has {name} yet"))
-        return max(found)
+        return int(max(found))
 
     def manifest_path(self, round: int, staged: bool = False) -> Path:
         """Round R's manifest (the one file of `manifests` round R), or where it is built."""
@@ -132,7 +134,7 @@ class Workspace:
         return removed
 
     # -- paths of images ---------------------------------------------------------------
-    def store_path(self, path: str | os.PathLike) -> str:
+    def store_path(self, path: str | os.PathLike[str]) -> str:
         """How a file path is stored: relative to the workspace when inside it."""
         absolute = os.path.abspath(path)  # string operations: this runs once per ingested file
         prefix = str(self.root) + os.sep
@@ -151,7 +153,7 @@ class Workspace:
             raise DataError(f"image {path!r} names shard {shard!r} but no member_offset or bytes")
         return shards.source_of(str(self.resolve_path(shard)), offset, size)
 
-    def sources(self, paths: list[str], shards_: list, offsets: list, sizes: list) -> list[str]:
+    def sources(self, paths: list[str], shards_: list[Any], offsets: list[Any], sizes: list[Any]) -> list[str]:
         """`source` over columns."""
         return [self.source(*row) for row in zip(paths, shards_, offsets, sizes, strict=True)]
 
@@ -311,7 +313,7 @@ class Workspace:
 
     # -- writing -------------------------------------------------------------------------
     @contextmanager
-    def writing(self, command: str = ""):
+    def writing(self, command: str = "") -> Iterator[dict[str, Any] | None]:
         """Hold the write lock; clean what a killed writer left; refresh the catalog after."""
         with write_lock(self.root, command) as stale:
             if stale is not None:  # what a killed writer left: temporary files, unnamed checkpoints
@@ -323,7 +325,7 @@ class Workspace:
             self.sync_catalog()
 
     # -- one-off queries -----------------------------------------------------------------
-    def rows(self, sql: db.Sql, params: db.Params = None) -> list[tuple]:
+    def rows(self, sql: db.Sql, params: db.Params = None) -> list[tuple[Any, ...]]:
         """Rows of one query on a fresh connection (for small answers)."""
         con = self.connect()
         try:
@@ -331,7 +333,7 @@ class Workspace:
         finally:
             con.close()
 
-    def scalar(self, sql: db.Sql, params: db.Params = None):
+    def scalar(self, sql: db.Sql, params: db.Params = None) -> Any:
         result = self.rows(sql, params)
         return result[0][0] if result else None
 
@@ -373,7 +375,7 @@ def _create_views(con: duckdb.DuckDBPyConnection, stmts: list[str]) -> None:
         pending = failed
 
 
-def init_workspace(path: str | os.PathLike, classes: list[str] | None = None) -> Workspace:
+def init_workspace(path: str | os.PathLike[str], classes: list[str] | None = None) -> Workspace:
     """Create a workspace at `path` (an empty or new folder).
 
     On an existing workspace it only refreshes catalog.duckdb, and refuses `classes` that differ
@@ -413,7 +415,7 @@ def _write_init(ws: Workspace, classes: list[str] | None) -> None:
             ws.append_classes(list(classes))
 
 
-def toml_value(value) -> str:
+def toml_value(value: Any) -> str:
     """A Python value as TOML text (for plabel.toml and `--set KEY=VALUE`), by a TOML writer."""
     return tomli_w.dumps({"v": value})[len("v = ") :].rstrip("\n")
 
@@ -432,20 +434,20 @@ def check_class_names(classes: list[str]) -> None:
                          "class names are printable text")
 
 
-def read_toml(path: Path) -> dict:
+def read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{path}: invalid TOML: {e}") from None
 
 
-def find_root(path: str | os.PathLike | None = None) -> Path:
+def find_root(path: str | os.PathLike[str] | None = None) -> Path:
     if path is None:
         path = os.environ.get("PLABEL_WORKSPACE") or os.getcwd()
     return Path(os.path.abspath(path))
 
 
-def open_workspace(path: str | os.PathLike | None = None) -> Workspace:
+def open_workspace(path: str | os.PathLike[str] | None = None) -> Workspace:
     """Open the workspace at `path` (default: $PLABEL_WORKSPACE, else the current folder)."""
     root = find_root(path)
     config_path = root / CONFIG_FILE

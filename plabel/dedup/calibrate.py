@@ -17,6 +17,7 @@ spread like the positives, taken off before the false-positive rate is read.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ class Calibration:
     colour_tolerance: float | None = None  # pixels: pairs further apart in chromaticity are never flagged
     brightness_tolerance: float | None = None  # pixels: nor pairs further apart in brightness
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

@@ -1,6 +1,9 @@
 """The model's signal: one teacher's embeddings, the same for every round unless asked otherwise."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import duckdb
 import numpy as np
 
 from plabel import db
@@ -10,8 +13,12 @@ from plabel.dedup.synthetic import sampled_copies
 from plabel.errors import PlabelError, UsageError
 from plabel.sql import query
 
+if TYPE_CHECKING:
+    from plabel.dedup.options import DedupOptions
+    from plabel.workspace import Workspace
 
-def embeddings_round(con, asked: int | None) -> int | None:
+
+def embeddings_round(con: duckdb.DuckDBPyConnection, asked: int | None) -> int | None:
     """The round whose embeddings dedup compares: the asked one, else the first with any."""
     rounds = [r for (r,) in db.rows(con, query("dedup/embedding_rounds"))]
     if asked is None:
@@ -21,7 +28,7 @@ def embeddings_round(con, asked: int | None) -> int | None:
     return asked
 
 
-def vectors(con, round: int, split: str) -> tuple[list[str], np.ndarray, str | None]:
+def vectors(con: duckdb.DuckDBPyConnection, round: int, split: str) -> tuple[list[str], np.ndarray, str | None]:
     t = db.relation(con, query("dedup/embeddings"), {"round": round, "split": split}).to_arrow_table()
     if t.num_rows == 0:
         return [], np.zeros((0, 1), np.float32), None
@@ -37,7 +44,7 @@ def pool_search(x: np.ndarray, k: int, exact_limit: int) -> tuple[np.ndarray, np
     return pool_pairs(sims, nbrs)
 
 
-def positives(ws, pool: Pool, checkpoint_id: str, sample: int, seed: int) -> np.ndarray:
+def positives(ws: Workspace, pool: Pool, checkpoint_id: str, sample: int, seed: int) -> np.ndarray:
     """Cosine similarity of synthetic copies of sampled pool images to the originals, by the checkpoint."""
     import torch
 
@@ -61,7 +68,8 @@ def positives(ws, pool: Pool, checkpoint_id: str, sample: int, seed: int) -> np.
     return np.array(out, np.float64)
 
 
-def evidence(ws, con, pool: Pool, others: list[str], round: int, o) -> Evidence | None:
+def evidence(ws: Workspace, con: duckdb.DuckDBPyConnection, pool: Pool, others: list[str], round: int,
+             o: DedupOptions) -> Evidence | None:
     """Embedding evidence from `round`'s features, or None when the pool has none there."""
     ids, x, checkpoint_id = vectors(con, round, "unlabeled")
     rows = np.array([pool.position.get(image_id, -1) for image_id in ids], dtype=np.int64)

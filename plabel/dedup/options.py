@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from plabel.errors import UsageError, check_finite
 
@@ -79,12 +80,12 @@ class DedupResult:
     excluded: int = 0
     pool: int = 0  # unlabeled images searched
     embeddings_round: int | None = None
-    thresholds: list[dict] = field(default_factory=list)  # one Calibration per signal and scope
+    thresholds: list[dict[str, Any]] = field(default_factory=list)  # one Calibration per signal and scope
     removed_by: dict[str, int] = field(default_factory=dict)  # excluded images per rule
     searched: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     dry_run: bool = False
     seconds: float = 0.0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

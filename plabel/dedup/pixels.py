@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -14,13 +16,17 @@ from plabel.images import RejectedImage, load_rgb
 from plabel.sql import query
 from plabel.workspace import HELD_OUT
 
+if TYPE_CHECKING:
+    from plabel.dedup.options import DedupOptions
+    from plabel.workspace import Workspace
+
 
 class Thumbnails:
     """Fingerprints of some images; those ingested before fingerprints existed are made here."""
 
-    def __init__(self, ws, con):
+    def __init__(self, ws: Workspace, con: duckdb.DuckDBPyConnection) -> None:
         self.ws, self.con = ws, con
-        self.made: list[dict] = []  # fingerprints made here, for the table
+        self.made: list[dict[str, Any]] = []  # fingerprints made here, for the table
         self.unreadable = 0
 
     def of(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -62,7 +68,8 @@ def _candidates(queries: np.ndarray, base: np.ndarray, k: int, exact_limit: int)
     return nbrs
 
 
-def positives(ws, pool: Pool, thumbs: np.ndarray, colours: np.ndarray, o) -> tuple[np.ndarray, Tolerance]:
+def positives(ws: Workspace, pool: Pool, thumbs: np.ndarray, colours: np.ndarray,
+              o: DedupOptions) -> tuple[np.ndarray, Tolerance]:
     """Aligned similarity of synthetic copies of sampled pool images to their fingerprints, and
     how far the copies' colour and brightness stray from their originals'."""
     if o.pixel_similarity is not None:
@@ -106,7 +113,8 @@ def _veto(sims: np.ndarray, colours: np.ndarray, other: np.ndarray, nbrs: np.nda
     return np.where(far, -1.0, sims)
 
 
-def evidence(ws, con, pool: Pool, others: dict[str, list[str]], o) -> tuple[Evidence, Thumbnails]:
+def evidence(ws: Workspace, con: duckdb.DuckDBPyConnection, pool: Pool, others: dict[str, list[str]],
+             o: DedupOptions) -> tuple[Evidence, Thumbnails]:
     """Pixel evidence: pool pairs, nearest val/test/train images, synthetic positives."""
     store = Thumbnails(ws, con)
     thumbs, colours, ok = store.of(pool.ids)
@@ -132,7 +140,8 @@ def evidence(ws, con, pool: Pool, others: dict[str, list[str]], o) -> tuple[Evid
     return ev, store
 
 
-def _against(pool: tuple, split: str, ids: list[str], store: Thumbnails, o, tolerance: Tolerance) -> HeldOut:
+def _against(pool: tuple[Any, ...], split: str, ids: list[str], store: Thumbnails, o: DedupOptions,
+             tolerance: Tolerance) -> HeldOut:
     thumbs, colours, ok = pool
     other, other_colours, other_ok = store.of(ids)
     keep = np.flatnonzero(other_ok)

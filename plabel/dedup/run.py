@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -27,16 +29,16 @@ class Findings:
     """Everything dedup learnt before deciding: the pool, each signal's evidence, exact rows."""
 
     pool: Pool
-    exact: list[dict]
+    exact: list[dict[str, Any]]
     evidence: list[Evidence] = field(default_factory=list)
-    made_fingerprints: list[dict] = field(default_factory=list)
+    made_fingerprints: list[dict[str, Any]] = field(default_factory=list)
     unreadable: int = 0  # images without a fingerprint whose file could not be read
     embeddings_round: int | None = None
     model_free: bool = False  # the round has no predictions: the pool is every unlabeled image, pixels only
 
 
 def dedup(ws: Workspace, round: int, options: DedupOptions | None = None, progress: Progress = NULL,
-          **keywords) -> DedupResult:
+          **keywords: Any) -> DedupResult:
     """Find round R's duplicates and write them to the `duplicates` table (replacing any).
 
     Options come as a DedupOptions, or as its fields by keyword: `dedup(ws, 0, recall=0.99)`.
@@ -92,7 +94,7 @@ def find(ws: Workspace, round: int, o: DedupOptions, progress: Progress = NULL) 
     return found
 
 
-def _pool(ws: Workspace, con, round: int, model_free: bool) -> Pool:
+def _pool(ws: Workspace, con: duckdb.DuckDBPyConnection, round: int, model_free: bool) -> Pool:
     """Round R's predicted unlabeled images, or before any model every unlabeled image."""
     rows = (db.rows(con, query("dedup/pool_images")) if model_free
             else db.rows(con, query("dedup/pool"), {"round": round}))
@@ -147,13 +149,13 @@ def _negatives(ev: Evidence, scope: str, linked: np.ndarray, o: DedupOptions) ->
     return negatives, Rule(o.recall, o.max_fpr(scope), given, True, scope == "unlabeled")
 
 
-def decide(found: Findings, calibrations: list[Calibration]) -> list[dict]:
+def decide(found: Findings, calibrations: list[Calibration]) -> list[dict[str, Any]]:
     limits = {(c.signal, c.scope): c.threshold for c in calibrations}
     return (found.exact + held_out_rows(found.pool, found.evidence, limits)
             + group_rows(found.pool, found.evidence, limits) + labeled_rows(found.evidence, limits))
 
 
-def summarise(round: int, found: Findings, calibrations: list[Calibration], rows: list[dict],
+def summarise(round: int, found: Findings, calibrations: list[Calibration], rows: list[dict[str, Any]],
               o: DedupOptions) -> DedupResult:
     r = DedupResult(round, pool=len(found.pool.ids), embeddings_round=found.embeddings_round, dry_run=o.dry_run)
     r.thresholds = [c.to_dict() for c in calibrations]
@@ -188,7 +190,8 @@ def summarise(round: int, found: Findings, calibrations: list[Calibration], rows
     return r
 
 
-def _write(ws: Workspace, round: int, rows: list[dict], calibrations: list[Calibration], found: Findings) -> None:
+def _write(ws: Workspace, round: int, rows: list[dict[str, Any]], calibrations: list[Calibration],
+           found: Findings) -> None:
     if found.made_fingerprints:
         storage.write_rows(found.made_fingerprints, ws.table_dir("fingerprints") / storage.part_name(),
                            table("fingerprints"))
@@ -201,7 +204,7 @@ def _write(ws: Workspace, round: int, rows: list[dict], calibrations: list[Calib
             [("image_id", "ascending"), ("scope", "ascending"), ("duplicate_of", "ascending")])
 
 
-def _commit(ws: Workspace, name: str, round: int, rows: list[dict], order: list) -> None:
+def _commit(ws: Workspace, name: str, round: int, rows: list[dict[str, Any]], order: list[Any]) -> None:
     schema = table(name)
     data = pa.Table.from_pylist(rows, schema=schema.arrow_schema()).sort_by(order)
     staging = ws.fresh_staging(name, round)

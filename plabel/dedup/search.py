@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import math
 import os
+from typing import Any
 
 import numpy as np
 
 from plabel.dedup.options import EXACT_SEARCH_LIMIT
 
 
-def build_index(x: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT, nprobe: int = 16):
+def build_index(x: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT, nprobe: int = 16) -> Any:
     """Inner-product index over unit vectors: exact below `exact_limit` vectors, else IVF."""
     import faiss
 
@@ -30,7 +31,7 @@ def build_index(x: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT, nprobe: in
     return index, f"ivf{nlist},nprobe{nprobe}"
 
 
-def search(index, x: np.ndarray, k: int, batch: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+def search(index: Any, x: np.ndarray, k: int, batch: int = 65536) -> tuple[np.ndarray, np.ndarray]:
     sims, ids = [], []
     for i in range(0, len(x), batch):
         s, j = index.search(x[i: i + batch], k)

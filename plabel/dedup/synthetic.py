@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageEnhance
 
 from plabel.images import to_rgb
+
+if TYPE_CHECKING:
+    from plabel.dedup.evidence import Pool
+    from plabel.workspace import Workspace
 
 
 def jpeg(im: Image.Image, rng: np.random.Generator) -> Image.Image:
@@ -72,7 +77,8 @@ def variants(im: Image.Image, rng: np.random.Generator) -> dict[str, Image.Image
     return {name: f(rgb, rng) for name, f in TRANSFORMS.items()}
 
 
-def sampled_copies(ws, pool, n: int, seed: int) -> Iterator[tuple[int, Image.Image, list[Image.Image]]]:
+def sampled_copies(ws: Workspace, pool: Pool, n: int,
+                   seed: int) -> Iterator[tuple[int, Image.Image, list[Image.Image]]]:
     """(pool index, original, its copies) for up to n sampled pool images that can be read: the
     positives of either signal's calibration, the same for the same pool and seed."""
     from plabel.images import RejectedImage, load_rgb

@@ -3,18 +3,22 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from plabel.dedup.calibrate import Calibration
 from plabel.dedup.options import DedupOptions, validate
-from plabel.dedup.run import decide, find, thresholds
+from plabel.dedup.run import Findings, decide, find, thresholds
 from plabel.errors import UnknownRound
 from plabel.progress import NULL, Progress
+
+if TYPE_CHECKING:
+    from plabel.workspace import Workspace
 
 GRID = (0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999)  # similarities tried besides the chosen one
 
 
-def what_if(ws, round: int, options: DedupOptions | None = None, progress: Progress = NULL,
-            **keywords) -> list[dict]:
+def what_if(ws: Workspace, round: int, options: DedupOptions | None = None, progress: Progress = NULL,
+            **keywords: Any) -> list[dict[str, Any]]:
     """For each signal and scope, at the chosen threshold and at each of GRID (the others held at
     their chosen values): images excluded, per predicted class. Nothing is written."""
     o = replace(options or DedupOptions(), **keywords)
@@ -34,7 +38,7 @@ def what_if(ws, round: int, options: DedupOptions | None = None, progress: Progr
     return out
 
 
-def _row(c: Calibration, t: float, excluded: set, found, names: list[str]) -> dict:
+def _row(c: Calibration, t: float, excluded: set[Any], found: Findings, names: list[str]) -> dict[str, Any]:
     at = found.pool.position
     per_class = Counter(names[found.pool.class_id[at[i]]] for i in excluded if i in at)
     return {"signal": c.signal, "scope": c.scope, "threshold": t, "chosen": t == c.threshold,

@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -56,11 +57,11 @@ class ImportResult:
     already_imported: bool = False  # the round holds this file's predictions already: nothing written
     removed: list[str] = field(default_factory=list)  # tables of round R made from the replaced predictions
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
-def import_predictions(ws: Workspace, file: str | os.PathLike, o: ImportOptions) -> ImportResult:
+def import_predictions(ws: Workspace, file: str | os.PathLike[str], o: ImportOptions) -> ImportResult:
     """Make round R's predictions from a file of predictions made elsewhere."""
     file = _check(ws, Path(os.path.abspath(file)), o)
     classes = ws.class_names()
@@ -107,7 +108,7 @@ def _check(ws: Workspace, file: Path, o: ImportOptions) -> Path:
     return file
 
 
-def _match(ws: Workspace, recs: Records, root: Path, skip_unknown: bool, file: Path):
+def _match(ws: Workspace, recs: Records, root: Path, skip_unknown: bool, file: Path) -> Any:
     """Per record (image_id, split), or None for an unknown one that is skipped; and how many."""
     stored = [k if recs.key_column == "image_id" else ws.store_path(root / k) for k in recs.keys]
     keys = pa.table({"seq": pa.array(range(len(recs.keys)), pa.int64()), "key": recs.keys, "stored": stored,
@@ -161,7 +162,7 @@ def _drop_replaced_teachers(ws: Workspace, round: int) -> list[str]:
     return [f"external checkpoint {c}" for c in stale]
 
 
-def _commit(ws: Workspace, round: int, rows: list[dict]) -> None:
+def _commit(ws: Workspace, round: int, rows: list[dict[str, Any]]) -> None:
     """The round's predictions, built in a private folder and renamed into place."""
     staging = ws.table_dir("predictions") / ".staging" / f"import-{uuid.uuid4().hex[:8]}"
     try:

@@ -9,6 +9,7 @@ remaining mass evenly over the classes not given (the largest entropy the output
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,8 +19,8 @@ from plabel.external.read import Records
 TOPK = 5  # classes kept in `index` / `prob`, as infer's default --topk
 
 
-def prediction_rows(recs: Records, matched: list, classes: list[str], ckpt_id: str,
-                    file: Path) -> tuple[list[dict], list[str]]:
+def prediction_rows(recs: Records, matched: list[Any], classes: list[str], ckpt_id: str,
+                    file: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """One predictions row per matched record; UsageError names the first bad one."""
     by_name = {c: i for i, c in enumerate(classes)}
     rows, topk_only = [], 0
@@ -68,14 +69,14 @@ def _probabilities(values: np.ndarray, kind: str, k: int, where: str) -> np.ndar
         raise UsageError(f"{where}: a NaN or infinite output")
     if kind == "logit":
         e = np.exp(values - values.max())
-        return e / e.sum()
+        return np.asarray(e / e.sum())
     if (values < -1e-6).any() or (values > 1 + 1e-6).any() or values.sum() > 1 + 1e-3:
         raise UsageError(f"{where}: probabilities must lie in [0, 1] and sum to at most 1 (got sum "
                          f"{values.sum():.4g}); are these logits? pass --output-type logit")
-    return np.clip(values, 0.0, 1.0)
+    return np.asarray(np.clip(values, 0.0, 1.0))
 
 
-def _row(m: tuple[str, str], ckpt_id: str, p: np.ndarray, index: np.ndarray, num_classes: int) -> dict:
+def _row(m: tuple[str, str], ckpt_id: str, p: np.ndarray, index: np.ndarray, num_classes: int) -> dict[str, Any]:
     k = len(p)
     second = p[1] if k > 1 else max(1.0 - p[0], 0.0) if num_classes > 1 else 0.0
     margin = 1.0 if num_classes == 1 else max(float(p[0] - second), 0.0)

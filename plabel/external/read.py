@@ -13,6 +13,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -58,7 +59,7 @@ def read_table(file: Path) -> pa.Table:
     raise UsageError(f"{file}: expected .parquet, .csv, .json or .jsonl predictions")
 
 
-def _json_table(records: list[dict]) -> pa.Table:
+def _json_table(records: list[dict[str, Any]]) -> pa.Table:
     """Records as a table; a column whose cells Arrow cannot give one type (`[1, 2]` beside
     `["x", 2]`) is kept as each cell's JSON text, so the strict cell parser names the bad row."""
     if not all(isinstance(r, dict) for r in records):
@@ -74,7 +75,7 @@ def _json_table(records: list[dict]) -> pa.Table:
     return pa.table(columns)
 
 
-def _json_records(file: Path) -> list[dict]:
+def _json_records(file: Path) -> list[dict[str, Any]]:
     text = file.read_text(encoding="utf-8")
     if file.suffix.lower() == ".jsonl" or (text.lstrip().startswith("{") and "\n{" in text.strip()):
         try:
@@ -107,7 +108,7 @@ def records(t: pa.Table, file: Path, key_column: str | None, output_type: str) -
                    _column(t, "label", str, file))
 
 
-def _column(t: pa.Table, name: str, kind, file: Path) -> list | None:
+def _column(t: pa.Table, name: str, kind: type, file: Path) -> list[Any] | None:
     """A list column, a scalar column (top-1) or separate `name_0`, `name_1`, ... columns, as lists."""
     if name in t.column_names:
         return [_cell(v, kind, _Where(file, n, name)) for n, v in enumerate(t.column(name).to_pylist(), start=1)]
@@ -129,7 +130,7 @@ class _Where:
         return UsageError(f"{self.file}: row {self.row}, column {self.column}: {why}")
 
 
-def _cell(v, kind, where: _Where) -> list:
+def _cell(v: Any, kind: type, where: _Where) -> list[Any]:
     """One cell as a list, parsed strictly: a list, a scalar (a top-1 output), or the text pandas
     writes for a numpy array (`[0.91 0.05]`, `['cat' 'dog']`) or a list (`[0.91, 0.05]`). Text
     that is anything else (`[0.5 abc 0.3]`, a formula `=1+2`) is refused, never scanned for numbers."""
@@ -147,7 +148,7 @@ def _cell(v, kind, where: _Where) -> list:
     return [_value(v, kind, where)]
 
 
-def _value(x, kind, where: _Where):
+def _value(x: Any, kind: type, where: _Where) -> Any:
     """One output (float) or class index (int); a null inside a list: NaN (an output) or -1 (a class
     index), which the checks that follow refuse with the row."""
     if x is None:

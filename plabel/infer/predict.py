@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import torch
@@ -22,15 +24,16 @@ from plabel.schema import table
 from plabel.workspace import Workspace
 
 
-class PendingImages(IterableDataset):
+class PendingImages(IterableDataset[Any]):
     """Streams the images still to predict from a Parquet list: its row groups (one batch each)
     split over ranks (every world-th, from the rank's), then over the rank's workers."""
 
-    def __init__(self, pending: Path, transform, in_chans: int, input_size, groups: list[int]):
+    def __init__(self, pending: Path, transform: Callable[[Any], Any], in_chans: int,
+                 input_size: tuple[int, int, int], groups: list[int]) -> None:
         self.pending, self.transform, self.in_chans, self.input_size = str(pending), transform, in_chans, input_size
         self.groups = groups  # this rank's row groups
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, str, str, str, str]]:
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
         f = pq.ParquetFile(self.pending)
@@ -69,7 +72,8 @@ class _Predictor:
     predicted: int = 0
     rejected: int = 0
 
-    def batch(self, x: torch.Tensor, image_ids, splits, paths, reasons) -> None:
+    def batch(self, x: torch.Tensor, image_ids: Sequence[str], splits: Sequence[str], paths: Sequence[str],
+              reasons: Sequence[str]) -> None:
         bad = [i for i, r in enumerate(reasons) if r]
         if bad:
             self.bad_rows.add(image_id=[image_ids[i] for i in bad], split=[splits[i] for i in bad],
@@ -114,7 +118,8 @@ class _Predictor:
         storage.write_arrow(data, st.predictions / name, table("predictions"))
 
 
-def predict(ws, o: InferOptions, ckpt, scratch: Path, st: Staging, progress: Progress) -> tuple[int, int, float]:
+def predict(ws: Workspace, o: InferOptions, ckpt: checkpoints.Checkpoint, scratch: Path, st: Staging,
+            progress: Progress) -> tuple[int, int, float]:
     """Predict the pending images listed in `scratch`; (predicted, rejected, seconds)."""
     listing = storage.footer(scratch)
     groups = list(distributed.shard(listing.num_row_groups))

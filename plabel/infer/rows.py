@@ -1,6 +1,8 @@
 """What a prediction row holds: probabilities summarised, as Arrow tables of the schema."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import torch
@@ -15,23 +17,23 @@ def list_array(values: np.ndarray, arrow_type: pa.DataType) -> pa.ListArray:
 class Rows:
     """Column buffers of finished rows, written as one part file per flush."""
 
-    def __init__(self):
-        self.cols: dict[str, list] = {}
+    def __init__(self) -> None:
+        self.cols: dict[str, list[Any]] = {}
         self.n = 0
 
-    def add(self, **cols) -> None:
+    def add(self, **cols: Any) -> None:
         for k, v in cols.items():
             self.cols.setdefault(k, []).append(v)
         self.n += len(next(iter(cols.values())))
 
-    def take(self) -> dict[str, np.ndarray | list]:
+    def take(self) -> dict[str, np.ndarray | list[Any]]:
         out = {k: (np.concatenate(v) if isinstance(v[0], np.ndarray) else [x for part in v for x in part])
                for k, v in self.cols.items()}
         self.cols, self.n = {}, 0
         return out
 
 
-def predictions_table(c: dict, checkpoint_id: str, temperature: float, full: bool) -> pa.Table:
+def predictions_table(c: dict[str, Any], checkpoint_id: str, temperature: float, full: bool) -> pa.Table:
     n = len(c["image_id"])
     return pa.table(
         {
@@ -52,7 +54,7 @@ def predictions_table(c: dict, checkpoint_id: str, temperature: float, full: boo
     )
 
 
-def embeddings_table(c: dict, checkpoint_id: str) -> pa.Table:
+def embeddings_table(c: dict[str, Any], checkpoint_id: str) -> pa.Table:
     n = len(c["image_id"])
     return pa.table(
         {
@@ -81,9 +83,11 @@ def summarize(logits: torch.Tensor, temperature: float, topk: int) -> dict[str, 
     }
 
 
-def forward(model, x: torch.Tensor, want_features: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+def forward(model: torch.nn.Module, x: torch.Tensor, want_features: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     if not want_features:
-        return model(x), None
-    feats = model.forward_head(model.forward_features(x), pre_logits=True)
-    logits = model.get_classifier()(feats) if hasattr(model, "get_classifier") else model.forward_head(feats)
+        out: torch.Tensor = model(x)
+        return out, None
+    net: Any = model  # a timm model: forward_features, forward_head and get_classifier are its own
+    feats = net.forward_head(net.forward_features(x), pre_logits=True)
+    logits = net.get_classifier()(feats) if hasattr(net, "get_classifier") else net.forward_head(feats)
     return logits, torch.nn.functional.normalize(feats.float().flatten(1), dim=1)

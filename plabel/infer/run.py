@@ -9,7 +9,7 @@ from plabel import checkpoints, distributed, models, storage
 from plabel.calibration import fitted_temperature
 from plabel.infer.options import InferOptions, InferResult, validate
 from plabel.infer.predict import predict
-from plabel.infer.staging import commit, open_staging, write_pending
+from plabel.infer.staging import Staging, commit, open_staging, write_pending
 from plabel.progress import NULL, Progress
 from plabel.schema import table
 from plabel.workspace import Workspace
@@ -56,7 +56,7 @@ def _summed(predicted: int, rejected: int, seconds: float) -> tuple[int, int, fl
     return int(total[0]), int(total[1]), max(distributed.gather(seconds))
 
 
-def _commit(ws: Workspace, o: InferOptions, st) -> list[str]:
+def _commit(ws: Workspace, o: InferOptions, st: Staging) -> list[str]:
     """Commit the round; what replaced predictions had given rise to goes first (its names)."""
     if not st.parts():  # nothing to predict at all: the round exists, empty
         empty = table("predictions").arrow_schema().empty_table()

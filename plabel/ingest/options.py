@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from plabel.images import DEFAULT_PIXEL_LIMIT
 
@@ -41,7 +42,7 @@ class IngestResult:
     def files_per_s(self) -> float:
         return (self.seen - self.skipped) / self.seconds if self.seconds else 0.0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["files_per_s"] = round(self.files_per_s, 1)
         d["seconds"] = round(self.seconds, 3)

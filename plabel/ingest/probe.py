@@ -1,6 +1,8 @@
 """Reading files, in worker processes: content id, size, format, or why a file is a reject."""
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 
 from plabel.images import RejectedImage, probe, quiet_pillow, read_bytes
@@ -14,10 +16,10 @@ BATCH_SCHEMA = pa.schema(
 )
 
 
-def probe_many(job: tuple[list, int]) -> pa.RecordBatch:
+def probe_many(job: tuple[list[Any], int]) -> pa.RecordBatch:
     """Probe a list of candidates into one Arrow batch (cheap to send back, ready to write)."""
     cands, pixel_limit = job
-    cols: list[list] = [[] for _ in BATCH_SCHEMA]
+    cols: list[list[Any]] = [[] for _ in BATCH_SCHEMA]
     with quiet_pillow():
         for c in cands:
             info, reason = None, c.reason

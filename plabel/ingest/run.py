@@ -12,7 +12,9 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from plabel import db, storage
@@ -22,7 +24,7 @@ from plabel.ingest.options import CHUNK, FLUSH_ROWS, JOB, Candidate, IngestOptio
 from plabel.ingest.probe import BATCH_SCHEMA, probe_many
 from plabel.ingest.sources import candidates
 from plabel.ingest.tars import shard_source
-from plabel.progress import NULL, Progress
+from plabel.progress import NULL, Progress, Task
 from plabel.schema import table
 from plabel.sql import query
 from plabel.workspace import Workspace
@@ -38,8 +40,9 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(workers, mp_context=ctx)
 
 
-def ingest(ws: Workspace, source: str | os.PathLike, options: IngestOptions | None = None, progress: Progress = NULL,
-           **keywords) -> IngestResult:
+def ingest(ws: Workspace, source: str | os.PathLike[str], options: IngestOptions | None = None,
+           progress: Progress = NULL,
+           **keywords: Any) -> IngestResult:
     """Register the images under `source` (a folder with a split, or a CSV/Parquet listing).
 
     Options come as an IngestOptions, or as its fields by keyword: `ingest(ws, "data", split="train")`.
@@ -80,9 +83,9 @@ def _run(ws: Workspace, pending_candidates: _Pending, result: IngestResult, o: I
     db.execute(con, query("ingest/known_ids"))
     task = progress.task("ingest", pending_candidates.total, "files")
     pool = None
-    pending: deque = deque()  # result iterators of the chunks in flight (at most two)
+    pending: deque[Any] = deque()  # result iterators of the chunks in flight (at most two)
     buffer: list[pa.RecordBatch] = []
-    reasons: Counter = Counter()
+    reasons: Counter[Any] = Counter()
     try:
         for chunk in _chunks(pending_candidates.candidates, CHUNK):
             result.seen += len(chunk)
@@ -109,7 +112,7 @@ def _run(ws: Workspace, pending_candidates: _Pending, result: IngestResult, o: I
     result.reasons = dict(reasons.most_common())
 
 
-def _chunks(items: Iterable, n: int) -> Iterator[list]:
+def _chunks(items: Iterable[Any], n: int) -> Iterator[list[Any]]:
     chunk = []
     for item in items:
         chunk.append(item)
@@ -120,7 +123,7 @@ def _chunks(items: Iterable, n: int) -> Iterator[list]:
         yield chunk
 
 
-def _unknown(con, cands: list[Candidate]) -> list[Candidate]:
+def _unknown(con: duckdb.DuckDBPyConnection, cands: list[Candidate]) -> list[Candidate]:
     """The candidates whose paths no committed table (nor this run) has seen yet."""
     chunk = pa.table({"seq": pa.array(range(len(cands)), pa.int64()), "path": [c.path for c in cands]})
     with db.registered(con, "chunk", chunk):
@@ -129,7 +132,7 @@ def _unknown(con, cands: list[Candidate]) -> list[Candidate]:
     return [cands[i] for (i,) in db.rows(con, query("ingest/fresh_seq"))]
 
 
-def _drain(results, buffer: list, task) -> None:
+def _drain(results: Iterable[Any], buffer: list[Any], task: Task) -> None:
     for batch in results:
         if isinstance(batch, Future):
             try:
@@ -143,7 +146,8 @@ def _drain(results, buffer: list, task) -> None:
         task.advance(batch.num_rows)
 
 
-def _flush(ws: Workspace, con, buffer: list[pa.RecordBatch], result: IngestResult, reasons: Counter) -> None:
+def _flush(ws: Workspace, con: duckdb.DuckDBPyConnection, buffer: list[pa.RecordBatch], result: IngestResult,
+           reasons: Counter[Any]) -> None:
     if not buffer:
         return
     data = pa.Table.from_batches(buffer, BATCH_SCHEMA)

@@ -4,12 +4,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from plabel import db, storage
 from plabel.errors import UsageError
 from plabel.ingest.options import CHUNK, LABELED_SPLITS, Candidate
 from plabel.sql import query
 from plabel.workspace import SPLITS, Workspace
+
+if TYPE_CHECKING:
+    from plabel.workspace import Workspace
 
 
 # -- finding candidates ----------------------------------------------------------------------
@@ -59,7 +63,7 @@ def _escapes(path: str, root: Path) -> bool:
     return os.path.commonpath([resolved, real_root]) != real_root
 
 
-def _listing_rows(ws: Workspace, listing: Path) -> Iterator[dict]:
+def _listing_rows(ws: Workspace, listing: Path) -> Iterator[dict[str, Any]]:
     con = ws.connect()
     try:
         sql = query("ingest/listing_parquet") if listing.suffix.lower() == ".parquet" else query("ingest/listing")
@@ -106,7 +110,8 @@ def _listing_candidates(ws: Workspace, listing: Path, split: str | None, allow_o
             yield Candidate(stored, fs_path, row_split, label, None, reason)
 
 
-def candidates(ws, source: Path, split, withheld_labels, allow_outside) -> tuple[Iterable[Candidate], int, set[str]]:
+def candidates(ws: Workspace, source: Path, split: str | None, withheld_labels: bool,
+               allow_outside: bool) -> tuple[Iterable[Candidate], int, set[str]]:
     """(candidates, how many, class names they carry), validated before anything is written."""
     if split is not None and split not in SPLITS:
         raise UsageError(f"--split must be one of {', '.join(SPLITS)} (got {split!r})")
@@ -119,7 +124,7 @@ def candidates(ws, source: Path, split, withheld_labels, allow_outside) -> tuple
         return _folder_candidates(ws, source, split, by_folder), total, found
     if source.suffix.lower() in (".csv", ".parquet"):
         storage.check_regular(source, "listing")
-        total, found, first = 0, set[str](), dict[str, tuple]()
+        total, found, first = 0, set[str](), dict[str, tuple[Any, ...]]()
         for c in _listing_candidates(ws, source, split, allow_outside):  # every row checked first
             total += 1
             label = c.label or c.true_label

@@ -13,12 +13,16 @@ import re
 import string
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from plabel import shards, storage
 from plabel.errors import UsageError
 from plabel.ingest.options import LABELED_SPLITS, Candidate, IngestOptions
 from plabel.ingest.sources import _escapes, _printable
 from plabel.workspace import SPLITS, Workspace
+
+if TYPE_CHECKING:
+    from plabel.workspace import Workspace
 
 MAX_SHARD_NAMES = 1_000_000  # names one brace pattern may make (WebDataset pools: thousands of shards)
 _INDEX = re.compile(r"-?[0-9]+")  # a .cls member's text: an integer in ASCII digits
@@ -128,7 +132,7 @@ def _existing(paths: list[Path], source: str) -> list[Path]:
     return paths
 
 
-def shard_source(ws: Workspace, source: str, o: IngestOptions):
+def shard_source(ws: Workspace, source: str, o: IngestOptions) -> Any:
     """(candidates, how many, class names they carry) when the source names shards, else None."""
     paths = shard_paths(source, o.allow_outside)
     if paths is None:
@@ -169,7 +173,8 @@ def shard_candidates(ws: Workspace, paths: list[Path], split: str, label_key: st
             yield Candidate(f"{stored_shard}#", str(shard), split, reason=found.error)
 
 
-def _candidate(ws, stored_shard: str, shard: Path, member, split, label, reason, withheld) -> Candidate:
+def _candidate(ws: Workspace, stored_shard: str, shard: Path, member: Any, split: str, label: str | None,
+               reason: str | None, withheld: bool) -> Candidate:
     stored, bad_name = _printable(f"{stored_shard}#{member.name}")
     c = Candidate(stored, shards.locator(str(shard), member), split, reason=reason or bad_name,
                   shard=stored_shard, member_offset=member.offset)
@@ -180,7 +185,7 @@ def _candidate(ws, stored_shard: str, shard: Path, member, split, label, reason,
     return c
 
 
-def _label(shard: Path, group: dict, label_key: str | None, classes: list[str] | None,
+def _label(shard: Path, group: dict[str, Any], label_key: str | None, classes: list[str] | None,
            file_size: int) -> tuple[str | None, str | None]:
     """(class name, reason it has none) from the image's label member."""
     for key in [label_key] if label_key else shards.LABEL_KEYS:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from html import escape
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,11 +40,12 @@ class ReportResult:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
-def _table(columns: list[str], rows: list[list], table_id: str | None = None, limit: int = D.MAX_TABLE_ROWS) -> str:
+def _table(columns: list[str], rows: list[list[Any]], table_id: str | None = None,
+           limit: int = D.MAX_TABLE_ROWS) -> str:
     head = "".join(f"<th>{escape(str(c))}</th>" for c in columns)
     body = []
     for row in rows[:limit]:
@@ -52,7 +55,7 @@ def _table(columns: list[str], rows: list[list], table_id: str | None = None, li
     return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}"
 
 
-def _cell(v) -> str:
+def _cell(v: Any) -> str:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "-"
     if isinstance(v, float):
@@ -64,7 +67,7 @@ def _plot(plot_id: str, svg: str) -> str:
     return f'<div class="plot" id="{plot_id}">{svg}</div>'
 
 
-def _thumbs(items: list, label) -> str:
+def _thumbs(items: list[Any], label: Callable[[Any], str]) -> str:
     cells = []
     for t in items:
         img = f'<img alt="{escape(t.image_id[:8])}" src="{t.data_uri}">' if t.data_uri else "<i>missing</i>"
@@ -73,7 +76,7 @@ def _thumbs(items: list, label) -> str:
     return "".join(cells)
 
 
-def _member(m: dict) -> str:
+def _member(m: dict[str, Any]) -> str:
     img = f'<img alt="{escape(m["image_id"][:8])}" src="{m["thumb"]}">' if m["thumb"] else "<i>missing</i>"
     leak = " wrong" if m["role"] in ("test", "val") else ""
     return f'<div class="thumb{leak}">{img}<span>{escape(m["role"])} {m["similarity"]:.3f}</span></div>'
@@ -167,7 +170,7 @@ class _Report:
         body += self.duplicates(r)
         return self.section(f"round-{r}", f"Round {r}", body)
 
-    def confidence(self, r: int, top: list[tuple], threshold: float | None) -> str:
+    def confidence(self, r: int, top: list[tuple[Any, ...]], threshold: float | None) -> str:
         edges, overall, per_class = D.histograms(self.ws, r, self.names)
         # in class order (the classes shown are the most selected, but a reader looks them up by name)
         shown = {name: per_class.get(c, np.zeros(len(edges))) for c, name, _, _ in sorted(top)}
@@ -178,7 +181,7 @@ class _Report:
             + "</div>"
         )
 
-    def funnel(self, r: int, funnel: list[tuple], shown: set[int]) -> str:
+    def funnel(self, r: int, funnel: list[tuple[Any, ...]], shown: set[int]) -> str:
         f = [row for row in funnel if row[0] in shown]
         names = [x[1] for x in f]
         stages = {"predicted": 2, "above threshold": 3, "after dedup": 4, "selected": 5}
@@ -233,7 +236,7 @@ class _Report:
             ["signal", "scope", "threshold", "source", "recall on synthetic copies", "est. false positives", "note"],
             [[a, b, f"{t:.4f}", src, f"{rec:.3f}", f"{fpr:.4f}", note] for a, b, t, src, rec, fpr, note in limits],
             f"dedup-thresholds-{r}", 10)
-        grid: dict = {}
+        grid: dict[str, Any] = {}
         for cls, rule, n in self.ws.rows(query("report/dedup_funnel"), {"round": r}):
             grid.setdefault(self.names[cls], [0] * len(RULES))[rule] = n
         body += "<h3>Excluded by each rule</h3>" + _table(
@@ -287,7 +290,7 @@ class _Report:
         )
         return self.section("drift", f"Drift: round {a} to round {b}", body)
 
-    def transitions(self, rows: list[tuple], a: int, b: int) -> str:
+    def transitions(self, rows: list[tuple[Any, ...]], a: int, b: int) -> str:
         """The class transition matrix of the most predicted classes."""
         totals: dict[int, int] = {}
         for ca, _, n in rows:
@@ -346,7 +349,7 @@ class _Report:
         return self.section("lineage", "Lineage", body)
 
 
-def write_report(ws: Workspace, round: int | None = None, output: str | os.PathLike | None = None) -> ReportResult:
+def write_report(ws: Workspace, round: int | None = None, output: str | os.PathLike[str] | None = None) -> ReportResult:
     """Write the report (default: reports/report.html in the workspace) atomically."""
     started = time.perf_counter()
     rep = _Report(ws, round)
@@ -373,7 +376,7 @@ def write_report(ws: Workspace, round: int | None = None, output: str | os.PathL
     return ReportResult(str(path), path.stat().st_size, rounds, rep.sections, rep.notes, time.perf_counter() - started)
 
 
-def _statement(row: list, target: float | None) -> str:
+def _statement(row: list[Any], target: float | None) -> str:
     """The selection's stated precision, and whether its target held (docs/selection.md)."""
     expected, bound, delta, held, share_p = row
     if expected is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ class ClassSamples:
     buckets: dict[str, list[Thumb]] = field(default_factory=dict)
 
 
-def thumbnail(ws: Workspace, where: tuple) -> str | None:
+def thumbnail(ws: Workspace, where: tuple[Any, ...]) -> str | None:
     """A data URL of the image read from (path, shard, member_offset, bytes), or None."""
     if where[0] is None:
         return None
@@ -54,10 +55,10 @@ def thumbnail(ws: Workspace, where: tuple) -> str | None:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def rounds_overview(ws: Workspace) -> tuple[list[dict], dict]:
+def rounds_overview(ws: Workspace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """round_summary rows, and robustness numbers by checkpoint."""
     rows = round_rows(ws)
-    robust: dict[str, dict] = {}
+    robust: dict[str, dict[str, Any]] = {}
     for ckpt, kind, metric, eps, value in ws.rows(query("report/robustness")):
         key = f"{kind} {eps * 255:.0f}/255" if metric == "accuracy" else metric
         robust.setdefault(ckpt, {})[key] = value
@@ -96,8 +97,8 @@ def samples(ws: Workspace, round: int, classes: list[tuple[int, str]],
     return out
 
 
-def duplicate_groups(ws: Workspace, round: int, limit: int = 8) -> list[dict]:
-    groups: dict[tuple, dict] = {}
+def duplicate_groups(ws: Workspace, round: int, limit: int = 8) -> list[dict[str, Any]]:
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     params = {"round": round, "limit": limit, "members": GROUP_MEMBERS}
     for group_id, scope, image_id, sim, excluded, size, *where in ws.rows(query("report/groups"), params):
         path, other = tuple(where[:4]), tuple(where[4:])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -9,12 +10,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
                      "svg.hashsalt": "plabel",  # a fixed salt: the same data gives the same SVG
                      "text.parse_math": False})  # class names are text: `$x^$` is no formula to parse
 
 
-def _svg(fig) -> str:
+def _svg(fig: Figure) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
@@ -103,7 +107,7 @@ def heatmap(matrix: np.ndarray, labels: list[str], xlabel: str, ylabel: str) -> 
     return _svg(fig)
 
 
-def reliability(before: tuple[list, list], after: tuple[list, list], title: str) -> str:
+def reliability(before: tuple[list[Any], list[Any]], after: tuple[list[Any], list[Any]], title: str) -> str:
     """Accuracy against confidence per bin, before and after temperature scaling; the diagonal is
     perfect calibration."""
     fig, ax = plt.subplots(figsize=(2.8, 2.6))

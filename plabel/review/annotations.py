@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -35,11 +36,11 @@ class ReviewImportResult:
     held_out: int = 0  # reviews of held-out (val/test) images: kept as an audit, never trained on
     by_label: dict[str, int] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
-def import_annotations(ws: Workspace, file: str | os.PathLike, from_name: str = FROM_NAME) -> ReviewImportResult:
+def import_annotations(ws: Workspace, file: str | os.PathLike[str], from_name: str = FROM_NAME) -> ReviewImportResult:
     """Read a Label Studio JSON export of tasks made by `plabel review export`."""
     file = Path(os.path.abspath(file))
     if not file.is_file():
@@ -71,7 +72,7 @@ def import_annotations(ws: Workspace, file: str | os.PathLike, from_name: str = 
     return result
 
 
-def _tasks(file: Path) -> list[dict]:
+def _tasks(file: Path) -> list[dict[str, Any]]:
     try:
         doc = json.loads(file.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
@@ -81,7 +82,7 @@ def _tasks(file: Path) -> list[dict]:
     return doc
 
 
-def _review(task: dict, n: int, file: Path, from_name: str, classes: set[str]) -> dict | None:
+def _review(task: dict[str, Any], n: int, file: Path, from_name: str, classes: set[str]) -> dict[str, Any] | None:
     """The task's review row, or None when nobody labeled it; UsageError names a task whose shape
     is not Label Studio's."""
     where = f"{file}: task {n}"
@@ -94,7 +95,8 @@ def _review(task: dict, n: int, file: Path, from_name: str, classes: set[str]) -
     done = [a for a in annotations if a.get("was_cancelled") is not True and _choice(a, from_name, where) is not None]
     if not done:
         return None
-    latest: dict = max(done, key=lambda a: (str(a.get("updated_at") or a.get("created_at") or ""), str(a.get("id"))))
+    latest: dict[str, Any] = max(
+        done, key=lambda a: (str(a.get("updated_at") or a.get("created_at") or ""), str(a.get("id"))))
     label = _choice(latest, from_name, where)
     if label not in classes:
         raise UsageError(f"{where} is labeled {label!r}, which is not a class of this workspace")
@@ -106,7 +108,8 @@ def _review(task: dict, n: int, file: Path, from_name: str, classes: set[str]) -
             "annotated_at": _when(latest.get("updated_at") or latest.get("created_at"), where)}
 
 
-def _proposal(task: dict, annotations: list[dict], data: dict, from_name: str, where: str) -> dict:
+def _proposal(task: dict[str, Any], annotations: list[dict[str, Any]], data: dict[str, Any], from_name: str,
+              where: str) -> dict[str, Any]:
     """What plabel proposed: the task's prediction object (older exports), the prediction an
     annotation holds (Label Studio 1.x exports list prediction ids and put the object under
     `annotations[].prediction`), else the proposal `review export` wrote into the task's data."""
@@ -125,13 +128,13 @@ def _proposal(task: dict, annotations: list[dict], data: dict, from_name: str, w
     return {}
 
 
-def _list_of_dicts(value, what: str) -> list[dict]:
+def _list_of_dicts(value: Any, what: str) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(x, dict) for x in value):
         raise UsageError(f"{what} must be a list of objects (got {ascii(value)[:60]})")
     return value
 
 
-def _choice(annotation: dict, from_name: str, where: str) -> str | None:
+def _choice(annotation: dict[str, Any], from_name: str, where: str) -> str | None:
     """The first choice of the Choices control `from_name` in an annotation's (or prediction's) result."""
     for r in _list_of_dicts(annotation.get("result") or [], f"{where}: result"):
         if r.get("type") != "choices" or r.get("from_name") != from_name:
@@ -141,21 +144,21 @@ def _choice(annotation: dict, from_name: str, where: str) -> str | None:
         if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
             raise UsageError(f"{where}: value.choices must be a list of class names (got {ascii(choices)[:60]})")
         if choices:
-            return choices[0]
+            return str(choices[0])
     return None
 
 
-def _annotator(who) -> str | None:
+def _annotator(who: Any) -> str | None:
     if isinstance(who, dict):
         return _text(who.get("email") or who.get("id"))
     return _text(who)
 
 
-def _text(v) -> str | None:
+def _text(v: Any) -> str | None:
     return None if v is None else str(v)
 
 
-def _when(text, where: str) -> datetime | None:
+def _when(text: Any, where: str) -> datetime | None:
     """An ISO 8601 time, in UTC (a time that UTC cannot hold, such as year 10000, is refused here,
     not later by a reader of the table)."""
     if not text:
@@ -167,7 +170,7 @@ def _when(text, where: str) -> datetime | None:
         raise UsageError(f"{where}: {ascii(text)[:60]} is not an ISO 8601 time between years 1 and 9999") from None
 
 
-def _check_images(ws: Workspace, rows: list[dict], file: Path) -> int:
+def _check_images(ws: Workspace, rows: list[dict[str, Any]], file: Path) -> int:
     """UsageError for unknown or repeated images; how many are held out (an audit)."""
     ids = pa.table({"image_id": pa.array([r["image_id"] for r in rows], pa.string())})
     with ws.connect() as con, db.registered(con, "manifest_rows", ids), db.registered(con, "wanted", ids):

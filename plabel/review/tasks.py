@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 from xml.sax.saxutils import quoteattr
 
@@ -50,7 +51,7 @@ class ReviewExportResult:
     held_out: int = 0  # audit tasks: held-out images, whose labels never enter a manifest
     storage_path: str = ""  # the folder Label Studio's Local Files storage must name (in <out>.local-storage.json)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
@@ -75,7 +76,8 @@ def export_tasks(ws: Workspace, o: ReviewExportOptions) -> ReviewExportResult:
             storage.write_bytes_atomic(file, read_bytes(source))
             source, media = str(file), media + 1
         served.append(source)
-        task: dict = {"data": {"image": _url(source, o), "image_id": image_id, "plabel_round": o.round, "path": path}}
+        task: dict[str, Any] = {"data": {"image": _url(source,
+                                                       o), "image_id": image_id, "plabel_round": o.round, "path": path}}
         if predicted is not None:  # also in the data: Label Studio 1.x exports predictions as ids only
             task["data"].update(plabel_predicted=predicted, plabel_model_version=f"{ckpt} ({model})")
         if image_id in held_out:
@@ -125,7 +127,7 @@ def _held_out(ws: Workspace, o: ReviewExportOptions, ids: list[str]) -> set[str]
     return held
 
 
-def _rows(ws: Workspace, o: ReviewExportOptions, ids: list[str]) -> list[tuple]:
+def _rows(ws: Workspace, o: ReviewExportOptions, ids: list[str]) -> list[tuple[Any, ...]]:
     if not ids:
         raise UsageError("the review query picked no images")
     wanted = pa.table({"seq": pa.array(range(len(ids)), pa.int64()), "image_id": pa.array(ids, pa.string())})

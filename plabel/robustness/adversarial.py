@@ -6,6 +6,8 @@ image stays a valid image (clipped to [0, 1]).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 
@@ -13,24 +15,28 @@ import torch.nn.functional as F
 class Normalized(torch.nn.Module):
     """A model taking [0, 1] pixels: (x - mean) / std, then the model."""
 
-    def __init__(self, model: torch.nn.Module, mean, std):
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, model: torch.nn.Module, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
         self.model = model
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
 
-    def forward(self, x):
-        return self.model((x - self.mean) / self.std)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.model((x - self.mean) / self.std)
+        return out
 
 
-def _grad(model, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def _grad(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     x = x.clone().requires_grad_(True)
     loss = F.cross_entropy(model(x), y)
     (g,) = torch.autograd.grad(loss, x)
     return g
 
 
-def fgsm(model, x: torch.Tensor, y: torch.Tensor, epsilon: float) -> torch.Tensor:
+def fgsm(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epsilon: float) -> torch.Tensor:
     """Goodfellow et al. 2015: one step of size epsilon along the sign of the loss gradient."""
     if epsilon == 0:
         return x
@@ -38,7 +44,7 @@ def fgsm(model, x: torch.Tensor, y: torch.Tensor, epsilon: float) -> torch.Tenso
 
 
 def pgd(
-    model, x: torch.Tensor, y: torch.Tensor, epsilon: float, steps: int, generator: torch.Generator
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epsilon: float, steps: int, generator: torch.Generator
 ) -> torch.Tensor:
     """Madry et al. 2018: a random start in the L-inf ball, `steps` signed steps of 2.5 eps/steps."""
     if epsilon == 0 or steps == 0:

@@ -47,28 +47,28 @@ def get(name: str) -> Corruption:
 
 
 def _scale(x: np.ndarray) -> float:
-    return min(x.shape[:2]) / 224.0
+    return float(min(x.shape[:2])) / 224.0
 
 
 def _clip(x: np.ndarray) -> np.ndarray:
-    return np.clip(x, 0.0, 1.0).astype(np.float32)
+    return np.asarray(np.clip(x, 0.0, 1.0), dtype=np.float32)
 
 
 # -- noise ----------------------------------------------------------------------------------------
 @register
-def gaussian_noise(x, severity, rng):
+def gaussian_noise(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     c = [0.08, 0.12, 0.18, 0.26, 0.38][severity - 1]
     return _clip(x + rng.normal(size=x.shape, scale=c))
 
 
 @register
-def shot_noise(x, severity, rng):
+def shot_noise(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     c = [60, 25, 12, 5, 3][severity - 1]
     return _clip(rng.poisson(x * c) / c)
 
 
 @register
-def impulse_noise(x, severity, rng):
+def impulse_noise(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     c = [0.03, 0.06, 0.09, 0.17, 0.27][severity - 1]  # salt-and-pepper amount
     out = x.copy()
     hit = rng.random(x.shape) < c
@@ -85,7 +85,7 @@ def _disk(radius: float, alias_blur: float) -> np.ndarray:
     yy, xx = np.mgrid[-size: size + 1, -size: size + 1]
     kernel = (xx ** 2 + yy ** 2 <= r ** 2).astype(np.float32)
     kernel /= kernel.sum()
-    return ndimage.gaussian_filter(kernel, sigma=alias_blur) if alias_blur else kernel
+    return np.asarray(ndimage.gaussian_filter(kernel, sigma=alias_blur)) if alias_blur else kernel
 
 
 def _convolve(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -93,14 +93,14 @@ def _convolve(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 
 @register
-def defocus_blur(x, severity, rng):
+def defocus_blur(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     radius, alias = [(3, 0.1), (4, 0.5), (6, 0.5), (8, 0.5), (10, 0.5)][severity - 1]
     # at least a 3x3 disk: scaled to a small image, severity 1 would otherwise be a no-op
     return _clip(_convolve(x, _disk(max(radius * _scale(x), 1.0), alias)))
 
 
 @register
-def motion_blur(x, severity, rng):
+def motion_blur(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     radius, sigma = [(10, 3), (15, 5), (15, 8), (15, 12), (20, 15)][severity - 1]
     s = _scale(x)
     length = max(int(round(radius * s)) * 2 + 1, 3)
@@ -115,7 +115,7 @@ def motion_blur(x, severity, rng):
 
 
 @register
-def zoom_blur(x, severity, rng):
+def zoom_blur(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     zooms = [np.arange(1, 1.11, 0.01), np.arange(1, 1.16, 0.01), np.arange(1, 1.21, 0.02),
              np.arange(1, 1.26, 0.02), np.arange(1, 1.31, 0.03)][severity - 1]
     h, w = x.shape[:2]
@@ -129,7 +129,7 @@ def zoom_blur(x, severity, rng):
 
 # -- weather and lighting -----------------------------------------------------------------------------
 @register
-def brightness(x, severity, rng):
+def brightness(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     from matplotlib.colors import hsv_to_rgb, rgb_to_hsv
 
     c = [0.1, 0.2, 0.3, 0.4, 0.5][severity - 1]
@@ -139,7 +139,7 @@ def brightness(x, severity, rng):
 
 
 @register
-def contrast(x, severity, rng):
+def contrast(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     c = [0.4, 0.3, 0.2, 0.1, 0.05][severity - 1]
     means = x.mean(axis=(0, 1), keepdims=True)
     return _clip((x - means) * c + means)
@@ -152,7 +152,7 @@ def _plasma(size: int, wibbledecay: float, rng: np.random.Generator) -> np.ndarr
     stepsize = size
     wibble = 100.0
 
-    def wibbledmean(array):
+    def wibbledmean(array: np.ndarray) -> np.ndarray:
         return array / 4 + wibble * rng.uniform(-wibble, wibble, array.shape)
 
     while stepsize >= 2:
@@ -170,11 +170,11 @@ def _plasma(size: int, wibbledecay: float, rng: np.random.Generator) -> np.ndarr
         stepsize //= 2
         wibble /= wibbledecay
     maparray -= maparray.min()
-    return maparray / maparray.max()
+    return np.asarray(maparray / maparray.max())
 
 
 @register
-def fog(x, severity, rng):
+def fog(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     c0, c1 = [(1.5, 2), (2.0, 2), (2.5, 1.7), (2.5, 1.5), (3.0, 1.4)][severity - 1]
     h, w = x.shape[:2]
     size = 1 << int(np.ceil(np.log2(max(h, w, 2))))
@@ -185,7 +185,7 @@ def fog(x, severity, rng):
 
 # -- digital ------------------------------------------------------------------------------------------
 @register
-def elastic_transform(x, severity, rng):
+def elastic_transform(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     # the reference's (sigma, alpha, affine) for 244-pixel images, as fractions of the side
     alpha, sigma, affine = [(244 * 2, 244 * 0.7, 244 * 0.1), (244 * 2, 244 * 0.08, 244 * 0.2),
                             (244 * 0.05, 244 * 0.01, 244 * 0.02), (244 * 0.07, 244 * 0.01, 244 * 0.02),
@@ -193,9 +193,9 @@ def elastic_transform(x, severity, rng):
     h, w = x.shape[:2]
     f = min(h, w) / 244.0
     alpha, sigma, affine = alpha * f, sigma * f, affine * f
-    centre = np.float32([h // 2, w // 2])
+    centre = np.array([h // 2, w // 2], dtype=np.float32)
     square = min(h, w) // 3
-    src = np.float32([centre + square, [centre[0] + square, centre[1] - square], centre - square])
+    src = np.array([centre + square, [centre[0] + square, centre[1] - square], centre - square], dtype=np.float32)
     dst = src + rng.uniform(-affine, affine, size=src.shape).astype(np.float32)
     # the affine map sending src to dst, applied by inverse mapping
     a = np.linalg.lstsq(np.hstack([dst, np.ones((3, 1))]), np.hstack([src, np.ones((3, 1))]), rcond=None)[0].T
@@ -210,16 +210,16 @@ def elastic_transform(x, severity, rng):
 
 
 @register
-def pixelate(x, severity, rng):
+def pixelate(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     c = [0.6, 0.5, 0.4, 0.3, 0.25][severity - 1]
     h, w = x.shape[:2]
     im = _to_pil(x)
-    small = im.resize((max(1, int(w * c)), max(1, int(h * c))), Image.BOX)
-    return _from_pil(small.resize((w, h), Image.BOX), x)
+    small = im.resize((max(1, int(w * c)), max(1, int(h * c))), Image.Resampling.BOX)
+    return _from_pil(small.resize((w, h), Image.Resampling.BOX), x)
 
 
 @register
-def jpeg_compression(x, severity, rng):
+def jpeg_compression(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     quality = [25, 18, 15, 10, 7][severity - 1]
     buf = io.BytesIO()
     _to_pil(x).save(buf, "JPEG", quality=quality)

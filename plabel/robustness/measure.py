@@ -12,6 +12,7 @@ import json
 import math
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
@@ -65,21 +66,22 @@ class RobustnessResult:
     round: int
     n: int
     clean_error: float | None = None
-    corruption_errors: dict = field(default_factory=dict)  # corruption -> {severity: error %}
-    ce: dict = field(default_factory=dict)
-    relative_ce: dict = field(default_factory=dict)
+    corruption_errors: dict[str, Any] = field(default_factory=dict)  # corruption -> {severity: error %}
+    ce: dict[str, Any] = field(default_factory=dict)
+    relative_ce: dict[str, Any] = field(default_factory=dict)
     mce: float | None = None
     relative_mce: float | None = None
-    flip_rates: dict = field(default_factory=dict)
-    fr: dict = field(default_factory=dict)
+    flip_rates: dict[str, Any] = field(default_factory=dict)
+    fr: dict[str, Any] = field(default_factory=dict)
     mfr: float | None = None
-    fgsm: dict = field(default_factory=dict)  # epsilon -> accuracy %
-    pgd: dict = field(default_factory=dict)
+    fgsm: dict[str, Any] = field(default_factory=dict)  # epsilon -> accuracy %
+    pgd: dict[str, Any] = field(default_factory=dict)
     images_per_s: float = 0.0
     seconds: float = 0.0
 
-    def to_dict(self) -> dict:
-        return json_safe(dict(self.__dict__))
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = json_safe(dict(self.__dict__))
+        return out
 
 
 def parse_severities(text: str) -> tuple[int, ...]:
@@ -127,19 +129,25 @@ def validate(o: RobustnessOptions) -> None:
         raise UsageError("--limit must be >= 1")
 
 
-class Pixels(Dataset):
+# a treatment maps a [0, 1] image and its generator to an image (corruptions) or frames (perturbations)
+Treat = Callable[[np.ndarray, np.random.Generator], Any]
+Stored = dict[tuple[Any, Any, str], float]  # (corruption, severity, metric) -> value
+
+
+class Pixels(Dataset[Any]):
     """Test images at the model's input geometry, as [0, 1] arrays, with an optional treatment
     applied per item with its own seeded generator; items are (tensor or frames, index, ok)."""
 
-    def __init__(self, files, dc: models.DataConfig, treat=None, seed_key=()):
+    def __init__(self, files: np.ndarray, dc: models.DataConfig, treat: Treat | None = None,
+                 seed_key: tuple[int, ...] = ()) -> None:
         self.files, self.dc, self.treat, self.seed_key = files, dc, treat, seed_key
         self.geometry = create_transform(dc.input_size, is_training=False, interpolation=dc.interpolation,
                                          crop_pct=dc.crop_pct, crop_mode=dc.crop_mode, normalize=False)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, bool]:
         try:
             im = load_image(self.files[i].decode(), self.dc.input_size[0])
         except RejectedImage:
@@ -154,7 +162,7 @@ class Pixels(Dataset):
 
 
 class _Measure:
-    def __init__(self, ws: Workspace, o: RobustnessOptions, progress: Progress):
+    def __init__(self, ws: Workspace, o: RobustnessOptions, progress: Progress) -> None:
         self.ws, self.o, self.progress = ws, o, progress
         self.device = models.resolve_device(o.device)
         self.data = labeled_split(ws, o.split, o.limit)
@@ -163,12 +171,13 @@ class _Measure:
         self.images = 0
         self.mine = list(distributed.shard(len(self.data)))  # under torchrun: this rank's images
 
-    def loader(self, dc, treat=None, seed_key=()):
+    def loader(self, dc: models.DataConfig, treat: Treat | None = None,
+               seed_key: tuple[int, ...] = ()) -> DataLoader[Any]:
         # a subset keeps each image's own index, which seeds its treatment: the same draws at any world size
         return DataLoader(Subset(Pixels(self.data.files, dc, treat, seed_key), self.mine),
                           batch_size=self.o.batch_size, num_workers=self.o.workers)
 
-    def model(self, ckpt) -> Normalized:
+    def model(self, ckpt: checkpoints.Checkpoint) -> Normalized:
         dc = ckpt.data_config
         net = Normalized(checkpoints.build_model(ckpt, device=self.device), dc.mean, dc.std).to(self.device).eval()
         for p in net.parameters():
@@ -176,7 +185,8 @@ class _Measure:
         return net
 
     @torch.inference_mode()
-    def error(self, net, dc, treat=None, seed_key=(), label="") -> float:
+    def error(self, net: torch.nn.Module, dc: models.DataConfig, treat: Treat | None = None,
+              seed_key: tuple[int, ...] = (), label: str = "") -> float:
         wrong = total = 0
         task = self.progress.task(label, len(self.mine), "images")
         for x, idx, ok in self.loader(dc, treat, seed_key):
@@ -192,7 +202,7 @@ class _Measure:
         return wrong / total * 100 if total else float("nan")
 
     @torch.inference_mode()
-    def flip_rate(self, net, dc, name: str) -> float:
+    def flip_rate(self, net: torch.nn.Module, dc: models.DataConfig, name: str) -> float:
         compare = P.REGISTRY[name][1]
         preds = []
         seed_key = (self.o.seed, 1000 + P.list_perturbations().index(name))
@@ -206,7 +216,7 @@ class _Measure:
         preds = [p for p in distributed.gather(np.concatenate(preds) if preds else None) if p is not None]
         return P.flip_rate(np.concatenate(preds), compare) if preds else float("nan")
 
-    def attack(self, net, dc, kind: str, epsilon: float) -> float:
+    def attack(self, net: torch.nn.Module, dc: models.DataConfig, kind: str, epsilon: float) -> float:
         correct = total = 0
         gen = torch.Generator().manual_seed(self.o.seed)
         for x, idx, ok in self.loader(dc):
@@ -244,7 +254,7 @@ def _settings(o: RobustnessOptions, kind: str) -> str:
 
 
 
-def _stored(ws: Workspace, ckpt_id: str, kind: str, settings: str) -> dict:
+def _stored(ws: Workspace, ckpt_id: str, kind: str, settings: str) -> Stored:
     return {(c, s, m): v for c, s, m, v in ws.rows(query("robustness/reference_rows"), [ckpt_id, kind, settings])}
 
 
@@ -281,8 +291,8 @@ class _Session:
     ref: checkpoints.Checkpoint
     m: _Measure
     result: RobustnessResult
-    rows: dict[str, list[dict]]
-    nets: dict = field(default_factory=dict)
+    rows: dict[str, list[dict[str, Any]]]
+    nets: dict[str, Normalized] = field(default_factory=dict)
 
     @classmethod
     def open(cls, ws: Workspace, o: RobustnessOptions, progress: Progress) -> _Session:
@@ -296,18 +306,18 @@ class _Session:
         return cls(ws, o, ckpt, ref, m, result, {ckpt.checkpoint_id: [], ref.checkpoint_id: []})
 
     @property
-    def subjects(self) -> list:
+    def subjects(self) -> list[checkpoints.Checkpoint]:
         return [self.ckpt] if self.ref.checkpoint_id == self.ckpt.checkpoint_id else [self.ckpt, self.ref]
 
-    def net(self, c):
+    def net(self, c: checkpoints.Checkpoint) -> Normalized:
         if c.checkpoint_id not in self.nets:
             self.nets[c.checkpoint_id] = self.m.model(c)
         return self.nets[c.checkpoint_id]
 
-    def record(self, c, **row) -> None:
+    def record(self, c: checkpoints.Checkpoint, **row: Any) -> None:
         self.rows[c.checkpoint_id].append(dict(row, n=len(self.m.data)))
 
-    def measured(self, c, stored: dict, compute, **row) -> float:
+    def measured(self, c: checkpoints.Checkpoint, stored: Stored, compute: Callable[[], float], **row: Any) -> float:
         """A measurement the reference already has with these settings, else measured and recorded."""
         value = stored.get((row.get("corruption"), row.get("severity"), row["metric"]))
         if value is None:
@@ -315,11 +325,11 @@ class _Session:
             self.record(c, value=value, **row)
         return value
 
-    def stored_for(self, c, kind: str, settings: str) -> dict:
+    def stored_for(self, c: checkpoints.Checkpoint, kind: str, settings: str) -> Stored:
         reuse = c is self.ref and c is not self.ckpt
         return _stored(self.ws, c.checkpoint_id, kind, settings) if reuse else {}
 
-    def corruption_errors(self, c, names: list[str], settings: str) -> dict:
+    def corruption_errors(self, c: checkpoints.Checkpoint, names: list[str], settings: str) -> dict[Any, float]:
         """Clean error and the error under each corruption and severity, of one checkpoint."""
         o, stored = self.o, self.stored_for(c, "corruptions", settings)
         row = dict(kind="corruptions", settings=settings)
@@ -332,10 +342,11 @@ class _Session:
                 e[(name, sev)] = self.measured(c, stored, compute, metric="error", corruption=name, severity=sev, **row)
         return e
 
-    def error(self, c, treat=None, seed_key=(), label="") -> float:
+    def error(self, c: checkpoints.Checkpoint, treat: Treat | None = None, seed_key: tuple[int, ...] = (),
+              label: str = "") -> float:
         return self.m.error(self.net(c), c.data_config, treat, seed_key, label)  # the model is built when needed
 
-    def flip_rate(self, c, name: str) -> float:
+    def flip_rate(self, c: checkpoints.Checkpoint, name: str) -> float:
         return self.m.flip_rate(self.net(c), c.data_config, name)
 
     def corruptions(self) -> None:

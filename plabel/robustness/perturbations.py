@@ -19,7 +19,7 @@ Sequence = Callable[[np.ndarray, int, np.random.Generator], list[np.ndarray]]
 REGISTRY: dict[str, tuple[Sequence, str]] = {}  # name -> (sequence, "consecutive" or "first")
 
 
-def register(compare: str):
+def register(compare: str) -> Callable[[Sequence], Sequence]:
     def wrap(fn: Sequence) -> Sequence:
         REGISTRY[fn.__name__] = (fn, compare)
         return fn
@@ -32,14 +32,14 @@ def list_perturbations() -> list[str]:
 
 
 @register("consecutive")
-def translate(x, frames, rng):
+def translate(x: np.ndarray, frames: int, rng: np.random.Generator) -> list[np.ndarray]:
     step = max(1, round(min(x.shape[:2]) / 64))
     direction = rng.choice([-1, 1])
     return [ndimage.shift(x, (0, direction * step * t, 0), order=0, mode="nearest") for t in range(frames)]
 
 
 @register("consecutive")
-def brightness(x, frames, rng):
+def brightness(x: np.ndarray, frames: int, rng: np.random.Generator) -> list[np.ndarray]:
     from matplotlib.colors import hsv_to_rgb, rgb_to_hsv
 
     rgb = np.repeat(x, 3, axis=2) if x.shape[2] == 1 else x
@@ -54,7 +54,7 @@ def brightness(x, frames, rng):
 
 
 @register("first")
-def gaussian_noise(x, frames, rng):
+def gaussian_noise(x: np.ndarray, frames: int, rng: np.random.Generator) -> list[np.ndarray]:
     return [x] + [np.clip(x + rng.normal(scale=0.02, size=x.shape), 0, 1).astype(np.float32) for _ in range(frames - 1)]
 
 

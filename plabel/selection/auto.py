@@ -19,13 +19,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
+import duckdb
 import numpy as np
 
 from plabel import db, holdout
 from plabel.errors import UsageError
-from plabel.selection.guarantee import smoothed
+from plabel.selection.guarantee import ValEvidence, smoothed
 from plabel.sql import query
+
+if TYPE_CHECKING:
+    from plabel.selection.options import ClassCount, SelectOptions
 
 CONFIDENCE = 0.9  # of the lower bound
 
@@ -42,7 +47,7 @@ class ClassThreshold:
     # best (its most precise stretch), or none
     source: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -193,8 +198,8 @@ def choose(val: dict[int, tuple[np.ndarray, np.ndarray]], classes: list[int], ta
     return out
 
 
-def _unproven(conf: np.ndarray, right: np.ndarray, fallback, target: float, confidence: float,
-              below_target: str) -> tuple[tuple | None, str]:
+def _unproven(conf: np.ndarray, right: np.ndarray, fallback: tuple[Any, ...] | None, target: float, confidence: float,
+              below_target: str) -> tuple[tuple[Any, ...] | None, str]:
     """A class without a threshold of its own: the global threshold (where it fits the class) or
     its most precise stretch (under `best`), whichever its own val evidence puts at the target,
     the lower of the two if both; else the one its evidence puts higher. The global threshold
@@ -214,7 +219,7 @@ def _unproven(conf: np.ndarray, right: np.ndarray, fallback, target: float, conf
     return max(candidates, key=lambda c: _smoothed(c[0]))
 
 
-def _smoothed(found: tuple) -> float:
+def _smoothed(found: tuple[Any, ...]) -> float:
     """The whole selection's estimate (guarantee.smoothed) of a (threshold, support, precision, bound)."""
     _, n, precision, _ = found
     return smoothed(round((precision or 0.0) * n), n)
@@ -239,7 +244,7 @@ def _global_fits(conf: np.ndarray, right: np.ndarray, fallback: tuple[float, int
     return not above.any() or float(upper_bound(int(right[above].sum()), int(above.sum()), confidence)) >= target
 
 
-def prepare_evidence(con, round: int) -> None:
+def prepare_evidence(con: duckdb.DuckDBPyConnection, round: int) -> None:
     """The `val_rows` macro for round R: its predictions on the val split and on the labeled train
     images its teacher was trained without (`train --holdout`, plabel.holdout)."""
     teacher = db.scalar(con, query("selection/teacher"), {"round": round})
@@ -247,7 +252,7 @@ def prepare_evidence(con, round: int) -> None:
     db.execute(con, query("selection/val_rows"))  # after held_out: a macro is bound when defined
 
 
-def val_evidence(con, o, required: bool) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+def val_evidence(con: duckdb.DuckDBPyConnection, o: SelectOptions, required: bool) -> ValEvidence:
     """Round R's val predictions per predicted class: (confidences, right), most confident first.
     --threshold auto needs them; a fixed threshold uses them, where they exist, for its statement."""
     prepare_evidence(con, o.round)
@@ -259,7 +264,7 @@ def val_evidence(con, o, required: bool) -> dict[int, tuple[np.ndarray, np.ndarr
             f"`plabel ingest DIR --split val` adds one, or train the teacher with --holdout 0.2 and predict the "
             f"held-out images with `--split train`)"
         )
-    val: dict[int, tuple[list, list]] = {}
+    val: dict[int, tuple[list[Any], list[Any]]] = {}
     for class_id, confidence, right in rows:
         val.setdefault(class_id, ([], []))
         val[class_id][0].append(confidence)
@@ -267,7 +272,7 @@ def val_evidence(con, o, required: bool) -> dict[int, tuple[np.ndarray, np.ndarr
     return {c: (np.array(v[0], np.float64), np.array(v[1], bool)) for c, v in val.items()}
 
 
-def class_thresholds(o, class_ids: list[int], val: dict) -> dict[int, ClassThreshold]:
+def class_thresholds(o: SelectOptions, class_ids: list[int], val: ValEvidence) -> dict[int, ClassThreshold]:
     """Every class's threshold: the one given, or --threshold auto's from round R's val predictions."""
     if o.threshold != "auto":
         return {c: ClassThreshold(c, float(o.threshold), 0, None, None, "given") for c in class_ids}
@@ -275,7 +280,7 @@ def class_thresholds(o, class_ids: list[int], val: dict) -> dict[int, ClassThres
     return {t.class_id: t for t in choose(val, class_ids, o.target_precision, 1 - o.delta, below)}
 
 
-def threshold_notes(o, classes) -> list[str]:
+def threshold_notes(o: SelectOptions, classes: list[ClassCount]) -> list[str]:
     """What --threshold auto could not do from a class's own val predictions."""
     if o.threshold != "auto":
         return []
@@ -302,7 +307,7 @@ def threshold_notes(o, classes) -> list[str]:
     return notes
 
 
-def _own(c) -> str:
+def _own(c: ClassCount) -> str:
     """A global class's own val evidence above its threshold, in words."""
     if not c.val_support:
         return "no val prediction above it"

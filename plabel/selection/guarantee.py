@@ -21,8 +21,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+# a round's val predictions per predicted class: (confidences, right), most confident first
+ValEvidence = dict[int, tuple[np.ndarray, np.ndarray]]
+
+if TYPE_CHECKING:
+    from plabel.selection.options import SelectOptions, SelectResult
 
 UNPROVEN = ("global", "best")  # sources whose class has no guarantee of its own
 
@@ -84,7 +91,7 @@ def whole(val: dict[int, tuple[np.ndarray, np.ndarray]], parts: dict[int, Share]
     return estimate, bound
 
 
-def keep_whole(val, parts: dict[int, Share], target: float, delta: float, unproven: set[int]) -> list[int]:
+def keep_whole(val: ValEvidence, parts: dict[int, Share], target: float, delta: float, unproven: set[int]) -> list[int]:
     """--below-target whole: the unproven classes to drop, least precise first, until the bound of
     the rest reaches the target, or the next one's own expected precision does. A class whose val
     evidence puts it at the target is kept even while the bound falls short: dropping it would
@@ -111,12 +118,12 @@ def smoothed(k: int, n: int) -> float:
     return (k + 0.5) / (n + 1)
 
 
-def _precision(val, c: int, cutoff: float) -> float:
+def _precision(val: ValEvidence, c: int, cutoff: float) -> float:
     n, k = evidence_above(val, c, cutoff)
     return smoothed(k, n)
 
 
-def shifted_classes(val, hist: list[tuple[int, int, int]], thresholds: dict[int, float],
+def shifted_classes(val: ValEvidence, hist: list[tuple[int, int, int]], thresholds: dict[int, float],
                     delta: float) -> dict[int, float]:
     """Per class with evidence on both sides, the KS p-value (Bonferroni-adjusted) of its pool
     confidences against its val confidences above its threshold."""
@@ -150,7 +157,7 @@ def _bin(confidence: float, threshold: float) -> int:
     return i if np.float32(i / 100) > np.float32(threshold) else -1
 
 
-def class_share_p(val, predicted: dict[int, int]) -> float | None:
+def class_share_p(val: ValEvidence, predicted: dict[int, int]) -> float | None:
     """Chi-square p-value of the predicted class shares of the pool against those of val."""
     from scipy.stats import chi2_contingency
 
@@ -163,7 +170,7 @@ def class_share_p(val, predicted: dict[int, int]) -> float | None:
     return float(chi2_contingency(table)[1])
 
 
-def state(r, o, val, shift: dict[int, float]) -> None:
+def state(r: SelectResult, o: SelectOptions, val: ValEvidence, shift: dict[int, float]) -> None:
     """Fill a SelectResult's statement from what it keeps (copies and lowest confidence per class)
     and each class's own expected precision; add the notes that say whether the target holds."""
     parts = {c.class_id: Share(float(c.copies), c.cutoff) for c in r.classes if c.copies and c.cutoff is not None}
@@ -188,7 +195,7 @@ def state(r, o, val, shift: dict[int, float]) -> None:
             "held" if (r.precision_lower_bound or 0) >= o.target_precision else "below")
 
 
-def _statement(r, o, shifted: list[str]) -> str:
+def _statement(r: SelectResult, o: SelectOptions, shifted: list[str]) -> str:
     said = (f"expected precision of the {r.n_pseudo_copies} pseudo rows: {r.expected_precision:.3f}, "
             f"at least {r.precision_lower_bound:.3f} with confidence {1 - o.delta:g}")
     if shifted:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from plabel.errors import UsageError, check_finite
 from plabel.values import auto_or
@@ -76,7 +77,7 @@ class SelectResult:
     class_share_p: float | None = None  # chi-square p-value, predicted class shares of pool against val
     statement: str | None = None  # the above in words
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["classes"] = [asdict(c) for c in self.classes]
         return d

@@ -6,7 +6,9 @@ import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from plabel import db, storage
@@ -27,6 +29,10 @@ SELECTED = {  # (labels, where soft labels come from)
     ("soft", "topk"): "selection/selected_soft_topk", ("soft", "full"): "selection/selected_soft_full",
 }
 
+Histogram = list[tuple[int, int, int]]  # (class, confidence bin, images) of the eligible rows
+# the funnel per class, the histogram, the pool per class and N (per-class count, None: no balancing)
+Counted = tuple[list[ClassCount], Histogram, list[int], int | None]
+
 
 @dataclass
 class Plan:
@@ -39,13 +45,13 @@ class Plan:
     per_class: int | None
     auto: bool
     soft_source: str
-    params: dict  # of the pseudo macro: round, threshold, per_class, seed
+    params: dict[str, Any]  # of the pseudo macro: round, threshold, per_class, seed
     selection_id: str = ""
     notes: list[str] = field(default_factory=list)
-    val: dict = field(default_factory=dict)  # val predictions per class: (confidences, right)
+    val: guarantee.ValEvidence = field(default_factory=dict)  # val predictions per class: (confidences, right)
     shift: dict[int, float] = field(default_factory=dict)  # per class, the shift check's p-value
 
-    def result(self, n_labeled, path: str | None, digest: str | None, already: bool) -> SelectResult:
+    def result(self, n_labeled: int | None, path: str | None, digest: str | None, already: bool) -> SelectResult:
         o, classes = self.o, self.classes
         r = SelectResult(
             o.round, self.selection_id, self.checkpoint_id, self.per_class, self.auto and o.balance != "none",
@@ -67,7 +73,7 @@ def check_round(ws: Workspace, round: int) -> None:
         )
 
 
-def make_plan(ws: Workspace, con, o: SelectOptions, started: float) -> Plan:
+def make_plan(ws: Workspace, con: duckdb.DuckDBPyConnection, o: SelectOptions, started: float) -> Plan:
     """Candidates, per-class counts, N and the balancing tables, up to the selection's id."""
     _check_predictions(con, o)
     checkpoint_id = db.scalar(con, query("selection/teacher"), {"round": o.round})
@@ -97,7 +103,7 @@ def make_plan(ws: Workspace, con, o: SelectOptions, started: float) -> Plan:
     return plan
 
 
-def _drop_for_whole(o: SelectOptions, limits: dict[int, ClassThreshold], val: dict, counted,
+def _drop_for_whole(o: SelectOptions, limits: dict[int, ClassThreshold], val: guarantee.ValEvidence, counted: Counted,
                     shift: dict[int, float]) -> list[int]:
     """--below-target whole: mark the classes without a guarantee of their own (global, best, or
     shifted) that the whole selection's bound cannot carry as dropped, in `limits`; return them."""
@@ -114,8 +120,8 @@ def _limits(limits: dict[int, ClassThreshold]) -> dict[int, float]:
     return {c: t.threshold for c, t in limits.items()}
 
 
-def _counted(con, o: SelectOptions, any_excluded: bool, names: dict[int, str],
-             limits: dict[int, ClassThreshold]) -> tuple[list[ClassCount], list, list[int], int | None]:
+def _counted(con: duckdb.DuckDBPyConnection, o: SelectOptions, any_excluded: bool, names: dict[int, str],
+             limits: dict[int, ClassThreshold]) -> Counted:
     """The funnel, the eligible histogram, the pool per class and N, at the given thresholds."""
     _register(con, "class_thresholds", list(_limits(limits).items()), THRESHOLDS)
     for name in (CANDIDATES[any_excluded], "selection/binned", "selection/eligible"):
@@ -128,7 +134,7 @@ def _counted(con, o: SelectOptions, any_excluded: bool, names: dict[int, str],
     return classes, hist, pool, n
 
 
-def _shares(o: SelectOptions, counted, limits: dict[int, ClassThreshold]) -> dict[int, guarantee.Share]:
+def _shares(o: SelectOptions, counted: Counted, limits: dict[int, ClassThreshold]) -> dict[int, guarantee.Share]:
     """Each class's expected part of the manifest, from the histogram and the balancing walk."""
     _, hist, _, n = counted
     thresholds = _limits(limits)
@@ -137,8 +143,11 @@ def _shares(o: SelectOptions, counted, limits: dict[int, ClassThreshold]) -> dic
     return guarantee.shares(hist, n, o.balance, thresholds, bounds, cuts)
 
 
-def _balance_tables(con, o: SelectOptions, hist, n, limits: dict[int, float]) -> None:
+def _balance_tables(con: duckdb.DuckDBPyConnection, o: SelectOptions, hist: Histogram, n: int | None,
+                    limits: dict[int, float]) -> None:
     """The per-class tables the balancing macros join: topk's boundary bins, copies' cutoffs."""
+    if n is None:  # no balancing
+        return
     if o.balance == "topk":
         _register(con, "boundaries", boundaries(hist, n), BOUNDARIES)
     if o.balance == "copies":
@@ -152,14 +161,14 @@ CUTOFFS = pa.schema([("class_id", pa.int32()), ("cutoff", pa.float32()), ("count
 THRESHOLDS = pa.schema([("class_id", pa.int32()), ("threshold", pa.float64())])
 
 
-def _register(con, name: str, rows: list[tuple], schema: pa.Schema) -> None:
+def _register(con: duckdb.DuckDBPyConnection, name: str, rows: list[tuple[Any, ...]], schema: pa.Schema) -> None:
     """Python rows as a table the SQL can read by name (for as long as the connection lives)."""
-    columns: list = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+    columns: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
     con.register(name, pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(columns, schema, strict=True)],
                                             schema=schema))
 
 
-def _check_predictions(con, o: SelectOptions) -> None:
+def _check_predictions(con: duckdb.DuckDBPyConnection, o: SelectOptions) -> None:
     """Refuse predictions no teacher writes (a crafted or damaged table), naming an example."""
     params = {"round": o.round}
     bad = db.scalar(con, query("selection/bad_predictions"), params)
@@ -176,8 +185,8 @@ def _check_predictions(con, o: SelectOptions) -> None:
         )
 
 
-def _stats(rows: list[tuple], names: dict[int, str],
-           limits: dict) -> tuple[list[ClassCount], list[tuple[int, int, int]], list[int]]:
+def _stats(rows: list[tuple[Any, ...]], names: dict[int, str],
+           limits: dict[int, ClassThreshold]) -> tuple[list[ClassCount], Histogram, list[int]]:
     """The funnel per class, the histogram (class, bin, n) of the eligible rows, and per class the
     pool images predicted as it that no duplicate or contamination rule removes, at any confidence
     (what --per-class auto's median is taken over)."""
@@ -185,7 +194,8 @@ def _stats(rows: list[tuple], names: dict[int, str],
                              val_support=limits[c].val_support, val_precision=limits[c].val_precision,
                              val_lower_bound=limits[c].lower_bound)
                for c, name in sorted(names.items())}
-    hist, pool = [], dict.fromkeys(classes, 0)
+    hist: Histogram = []
+    pool = dict.fromkeys(classes, 0)
     for class_id, above, excluded, b, n in rows:
         c = classes[class_id]
         c.predicted += n
@@ -198,7 +208,7 @@ def _stats(rows: list[tuple], names: dict[int, str],
     return list(classes.values()), hist, list(pool.values())
 
 
-def _fingerprint(ws: Workspace, o: SelectOptions, n, checkpoint_id: str, soft_source: str,
+def _fingerprint(ws: Workspace, o: SelectOptions, n: int | None, checkpoint_id: str, soft_source: str,
                  classes: list[ClassCount]) -> str:
     """Identity of a selection: its parameters and what it read (by content, not file names)."""
     dup_files = sorted(ws.round_dir("duplicates", o.round).glob("*.parquet"))
@@ -207,7 +217,7 @@ def _fingerprint(ws: Workspace, o: SelectOptions, n, checkpoint_id: str, soft_so
     ignored: tuple[str, ...] = ("dry_run", "overwrite")
     if not auto:
         ignored += ("target_precision", "below_target", "delta")
-    inputs = {
+    inputs: dict[str, Any] = {
         "options": {k: v for k, v in asdict(o).items() if k not in ignored},
         "per_class": n,
         "checkpoint_id": checkpoint_id,

@@ -5,6 +5,9 @@ import json
 import time
 from dataclasses import asdict
 from datetime import datetime, timezone
+from typing import Any
+
+import duckdb
 
 from plabel import db, storage
 from plabel.errors import UsageError
@@ -46,7 +49,7 @@ def select(ws: Workspace, options: SelectOptions, progress: Progress = NULL) -> 
         con.close()
 
 
-def _dry_run(con, plan: Plan) -> SelectResult:
+def _dry_run(con: duckdb.DuckDBPyConnection, plan: Plan) -> SelectResult:
     """What the selection would be, counted without writing anything."""
     _fill(plan.classes, {r[0]: r[1:] for r in db.rows(con, query("selection/counts"), plan.params)})
     db.execute(con, query("images/first_rows"))
@@ -55,14 +58,14 @@ def _dry_run(con, plan: Plan) -> SelectResult:
     return plan.result(n_labeled, None, None, False)
 
 
-def _fill(classes: list[ClassCount], counted: dict) -> None:
+def _fill(classes: list[ClassCount], counted: dict[int, tuple[int, int, Any]]) -> None:
     for c in classes:
         if c.class_id in counted:
             c.selected, c.copies, cutoff = counted[c.class_id]
             c.cutoff = float(cutoff) if cutoff is not None else None
 
 
-def _existing(ws: Workspace, con, round: int) -> dict | None:
+def _existing(ws: Workspace, con: duckdb.DuckDBPyConnection, round: int) -> dict[str, Any] | None:
     if not ws.round_dir("selections", round).exists():
         return None
     rows = db.rows(con, query("selection/existing"), [round])
@@ -70,7 +73,7 @@ def _existing(ws: Workspace, con, round: int) -> dict | None:
     return dict(zip(keys, rows[0], strict=True)) if rows else None
 
 
-def _write(ws: Workspace, con, plan: Plan) -> SelectResult:
+def _write(ws: Workspace, con: duckdb.DuckDBPyConnection, plan: Plan) -> SelectResult:
     """Stage the manifest, the per-class funnel and the selections row; commit them, selections last."""
     o = plan.o
     names = ("manifests", "selection_classes", "selections")
@@ -95,7 +98,7 @@ def _write(ws: Workspace, con, plan: Plan) -> SelectResult:
     return result
 
 
-def _selection_row(plan: Plan, r: SelectResult) -> dict:
+def _selection_row(plan: Plan, r: SelectResult) -> dict[str, Any]:
     o = plan.o
     params_json = {k: v for k, v in asdict(o).items() if k not in ("dry_run", "overwrite")}
     return {

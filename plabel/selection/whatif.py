@@ -1,6 +1,8 @@
 """`plabel select --what-if`: per class and threshold, what a selection would keep and how right it would be."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import pyarrow as pa
 
 from plabel import db
@@ -9,10 +11,13 @@ from plabel.selection.options import SelectOptions, validate
 from plabel.selection.plan import check_round
 from plabel.sql import query
 
+if TYPE_CHECKING:
+    from plabel.workspace import Workspace
+
 GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))  # 0.05 .. 0.95, the thresholds tried
 
 
-def threshold_what_if(ws, o: SelectOptions, grid: tuple[float, ...] = GRID) -> list[dict]:
+def threshold_what_if(ws: Workspace, o: SelectOptions, grid: tuple[float, ...] = GRID) -> list[dict[str, Any]]:
     """Per class and threshold of `grid`: unlabeled images above it after dedup (before balancing),
     the val images predicted as the class above it with their correct share and its lower bound,
     and the true precision where the pool carries withheld labels. Nothing is written."""

@@ -12,7 +12,7 @@ needs for its defaults) does not import torch.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from plabel.train.options import NOISE, OPTIMIZERS, TrainOptions, TrainResult, validate
@@ -24,7 +24,7 @@ _WHERE = {"NOISE": "options", "OPTIMIZERS": "options", "TrainOptions": "options"
 __all__ = ["NOISE", "OPTIMIZERS", "RunPlan", "TrainOptions", "TrainResult", "plan_run", "train", "validate"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name not in _WHERE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -11,6 +11,9 @@ from plabel import checkpoints, models
 from plabel.errors import UsageError
 from plabel.sampling import MixedPlan, mixed_plan
 from plabel.train.plan import RunPlan
+
+if TYPE_CHECKING:
+    from plabel.train.options import TrainOptions
 
 
 @dataclass
@@ -60,7 +63,7 @@ def build_parts(plan: RunPlan) -> Parts:
     return Parts(model, ema, optimizer, scheduler, dc, mixed, order, device, _data_parallel(model, o, device))
 
 
-def _data_parallel(model: torch.nn.Module, o, device: torch.device) -> torch.nn.Module:
+def _data_parallel(model: torch.nn.Module, o: TrainOptions, device: torch.device) -> torch.nn.Module:
     """Under torchrun, DistributedDataParallel over the model (rank 0's weights on every rank,
     gradients averaged); SyncBatchNorm first when asked. Alone, the model itself."""
     from plabel import distributed
@@ -87,7 +90,7 @@ def _freeze(model: torch.nn.Module, stages: int) -> None:
             p.requires_grad_(False)
 
 
-def transform(plan: RunPlan, dc: models.DataConfig):
+def transform(plan: RunPlan, dc: models.DataConfig) -> models.Transform:
     o = plan.options
     if plan.kind == "finetune":
         return models.eval_transform(dc)

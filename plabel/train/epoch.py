@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -11,9 +13,10 @@ from torch.utils.data import DataLoader
 
 from plabel import distributed, storage
 from plabel.errors import DataError, TrainingDiverged
-from plabel.evaluate import accuracy, predict_logits
+from plabel.evaluate import LabeledSplit, accuracy, predict_logits
 from plabel.loading import TrainImages, seeded_batches
 from plabel.manifest import Manifest
+from plabel.progress import Task
 from plabel.sampling import rank_share
 from plabel.schema import table
 from plabel.train.build import Parts
@@ -47,7 +50,8 @@ def _stream_means(per_row: torch.Tensor, weight: torch.Tensor, lab: int) -> tupl
     return lab_sum / max(counts[0], 1.0) * world, unl_sum / max(counts[1], 1.0) * world
 
 
-def run_epoch(plan: RunPlan, parts: Parts, dataset: TrainImages, epoch: int, step: int, task) -> tuple[int, dict, int]:
+def run_epoch(plan: RunPlan, parts: Parts, dataset: TrainImages, epoch: int, step: int,
+              task: Task) -> tuple[int, dict[str, Any], int]:
     o = plan.options
     torch.manual_seed(o.seed * 1_000_003 + epoch)  # dropout and drop-path draws of this epoch
     # the plan draws positions (labeled rows first, then pseudo); the dataset reads manifest rows
@@ -79,7 +83,7 @@ def run_epoch(plan: RunPlan, parts: Parts, dataset: TrainImages, epoch: int, ste
     }, skipped
 
 
-def _unreadable(plan: RunPlan, rows: np.ndarray, reasons) -> np.ndarray:
+def _unreadable(plan: RunPlan, rows: np.ndarray, reasons: Sequence[str]) -> np.ndarray:
     """Which rows of a batch could not be read; DataError unless --skip-missing."""
     bad = np.array([bool(r) for r in reasons])
     if bad.any() and not plan.options.skip_missing:
@@ -140,7 +144,7 @@ def record_divergence(ws: Workspace, plan: RunPlan, parts: Parts, d: Diverged) -
     )
 
 
-def validate_epoch(plan: RunPlan, parts: Parts, val) -> tuple[float | None, float | None]:
+def validate_epoch(plan: RunPlan, parts: Parts, val: LabeledSplit | None) -> tuple[float | None, float | None]:
     if val is None or not len(val):
         return None, None
     model = parts.ema.module if parts.ema is not None else parts.model
@@ -150,7 +154,7 @@ def validate_epoch(plan: RunPlan, parts: Parts, val) -> tuple[float | None, floa
     return accuracy(logits[ok], val.targets[ok], 1), accuracy(logits[ok], val.targets[ok], 5)
 
 
-def write_run_row(ws: Workspace, plan: RunPlan, row: dict) -> None:
+def write_run_row(ws: Workspace, plan: RunPlan, row: dict[str, Any]) -> None:
     full = {"run_id": plan.run_id, "round": plan.options.round, **row}
     dest = ws.table_dir("runs") / f"{plan.run_id}-epoch{row['epoch']:05d}.parquet"
     storage.write_rows([full], dest, table("runs"))

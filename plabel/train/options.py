@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from plabel.errors import UsageError, check_finite
 from plabel.values import auto_or
@@ -63,12 +64,12 @@ class TrainResult:
     resumed_from_epoch: int | None
     already_trained: bool
     skipped_missing: int
-    metrics: dict
-    history: list[dict] = field(default_factory=list)
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)  # defaults chosen from the data, warnings
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 

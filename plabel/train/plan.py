@@ -5,6 +5,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +45,7 @@ class RunPlan:
             raise ValueError(f"epochs not resolved: {self.options.epochs!r}")
         return self.options.epochs
 
-    def resolved(self) -> dict:
+    def resolved(self) -> dict[str, Any]:
         o = asdict(self.options)
         for key in ("workers", "device", "manifest"):  # do not change the result
             o.pop(key)
@@ -102,9 +103,14 @@ def plan_run(ws: Workspace, o: TrainOptions) -> RunPlan:
     return plan
 
 
-def _lineage(ws: Workspace, o: TrainOptions, classes: list[str]):
+Found = checkpoints.Checkpoint | None
+
+
+def _lineage(ws: Workspace, o: TrainOptions, classes: list[str]) -> tuple[TrainOptions, str, Found, Found, Found]:
     """(options, kind, parent, init, teacher): the checkpoints this run starts from or follows."""
-    parent = init = teacher = None
+    parent: Found = None
+    init: Found = None
+    teacher: Found = None
     kind = "train"
     if o.finetune_from:
         parent = checkpoints.find(ws, o.finetune_from)
@@ -124,22 +130,23 @@ def _lineage(ws: Workspace, o: TrainOptions, classes: list[str]):
     return o, kind, parent, init, teacher
 
 
-def _model_name(o: TrainOptions, start, teacher) -> str:
+def _model_name(o: TrainOptions, start: Found, teacher: Found) -> str:
     if o.model:
         return o.model
     if start is not None:
-        return start.config["model"]
+        return str(start.config["model"])
     if teacher is not None:
-        return teacher.config["model"]  # a student is, by default, its teacher's equal
+        return str(teacher.config["model"])  # a student is, by default, its teacher's equal
     raise UsageError("--model is required for round 0 (a timm model name, e.g. resnet18)")
 
 
-def _inherit(o: TrainOptions, kind: str, teacher, init, parent) -> TrainOptions:
+def _inherit(o: TrainOptions, kind: str, teacher: Found, init: Found, parent: Found) -> TrainOptions:
     """What the data looks like is the teacher's unless said otherwise: size, channels, flips, crops,
     and the held-out images (a student that trained on them would leave its round no evidence)."""
     source = teacher or init or parent
-    if o.img_size is None and kind == "train" and (teacher or init) is not None:
-        o = replace(o, img_size=(teacher or init).data_config.input_size[-1])
+    start = teacher or init
+    if o.img_size is None and kind == "train" and start is not None:
+        o = replace(o, img_size=start.data_config.input_size[-1])
     inherited = source.config.get("train", {}) if source is not None else {}
     return replace(
         o, in_chans=o.in_chans or (source.config["in_chans"] if source is not None else 3),

@@ -6,6 +6,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from plabel import checkpoints, distributed
 from plabel.evaluate import labeled_split
@@ -58,7 +59,7 @@ def train(ws: Workspace, options: TrainOptions, progress: Progress = NULL, resum
                        time.perf_counter() - started, plan.notes)
 
 
-def _save(ws: Workspace, plan: RunPlan, parts: Parts, metrics: dict, run_dir: Path) -> str:
+def _save(ws: Workspace, plan: RunPlan, parts: Parts, metrics: dict[str, Any], run_dir: Path) -> str:
     """Rank 0 writes the checkpoint and drops the run's states; every rank gets its id."""
     ckpt_id = None
     if distributed.is_main():
@@ -66,10 +67,10 @@ def _save(ws: Workspace, plan: RunPlan, parts: Parts, metrics: dict, run_dir: Pa
         ckpt = checkpoints.save(ws, parts.model, parts.ema.module if parts.ema is not None else None, config)
         shutil.rmtree(run_dir, ignore_errors=True)
         ckpt_id = ckpt.checkpoint_id
-    return distributed.broadcast(ckpt_id)
+    return str(distributed.broadcast(ckpt_id))
 
 
-def _world_note(resumed) -> list[str]:
+def _world_note(resumed: tuple[int, int, list[dict[str, Any]], int] | None) -> list[str]:
     """What resuming with another number of processes changes (the draws do not)."""
     if resumed is None or resumed[3] == distributed.world():
         return []
@@ -84,7 +85,7 @@ class _Position:
 
     epoch: int
     step: int
-    history: list[dict]
+    history: list[dict[str, Any]]
 
 
 def _epochs(ws: Workspace, plan: RunPlan, parts: Parts, run_dir: Path, at: _Position, progress: Progress) -> int:
@@ -110,7 +111,7 @@ def _epochs(ws: Workspace, plan: RunPlan, parts: Parts, run_dir: Path, at: _Posi
     return skipped
 
 
-def _checkpoint_config(plan: RunPlan, parts: Parts, metrics: dict) -> dict:
+def _checkpoint_config(plan: RunPlan, parts: Parts, metrics: dict[str, Any]) -> dict[str, Any]:
     m = plan.manifest
     return {
         "round": plan.options.round,

@@ -5,6 +5,7 @@ import json
 import shutil
 import uuid
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -17,7 +18,7 @@ def _state_dirs(run_dir: Path) -> list[Path]:
     return sorted(p for p in run_dir.glob("epoch-*") if p.is_dir())
 
 
-def save_state(run_dir: Path, parts: Parts, epoch: int, step: int, history: list[dict]) -> None:
+def save_state(run_dir: Path, parts: Parts, epoch: int, step: int, history: list[dict[str, Any]]) -> None:
     tensors = {f"model.{k}": v for k, v in checkpoints.state_dict_for_save(parts.model).items()}
     if parts.ema is not None:
         tensors.update({f"ema.{k}": v for k, v in checkpoints.state_dict_for_save(parts.ema.module).items()})
@@ -46,7 +47,7 @@ def save_state(run_dir: Path, parts: Parts, epoch: int, step: int, history: list
         shutil.rmtree(old, ignore_errors=True)
 
 
-def load_state(run_dir: Path, parts: Parts) -> tuple[int, int, list[dict], int] | None:
+def load_state(run_dir: Path, parts: Parts) -> tuple[int, int, list[dict[str, Any]], int] | None:
     """(epoch, step, history, world size) of the newest saved state, loaded into the parts."""
     dirs = _state_dirs(run_dir)
     if not dirs:
@@ -57,7 +58,7 @@ def load_state(run_dir: Path, parts: Parts) -> tuple[int, int, list[dict], int] 
     parts.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     if parts.ema is not None:
         parts.ema.module.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
-    state: dict = {}
+    state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():
         if key.startswith("optim."):
             _, pid, name = key.split(".", 2)
