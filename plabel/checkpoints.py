@@ -125,7 +125,7 @@ def find(ws: Workspace, ref: str | None = None, round: int | None = None) -> Che
     if ref is not None and not ref.strip():
         raise UsageError("--checkpoint is empty: give a checkpoint id (or prefix), or latest")
     prefix = None if ref in (None, "latest") else ref
-    ids = [r[0] for r in ws.rows(query("checkpoints/find"), [round, round, prefix, prefix])]
+    ids = [r[0] for r in ws.rows(query("checkpoints/find"), {"round": round, "prefix": prefix})]
     bad = [i for i in ids if not _ID.fullmatch(i)]
     if bad:  # the id names a folder: a crafted row must not lead outside checkpoints/
         raise CheckpointError(f"the checkpoints table holds an invalid id {bad[0]!r} (expected {ID_LENGTH} hex digits)")

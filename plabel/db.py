@@ -18,7 +18,11 @@ Params = list[Any] | dict[str, Any] | None
 
 
 def bind(sql: Sql, params: Params) -> list[Any] | dict[str, Any]:
-    """The parameters for `sql`, checked: a named query gets exactly the $names it uses."""
+    """The parameters for `sql`, checked: a named query gets exactly the $names it uses, by name."""
+    if isinstance(sql, Query) and isinstance(params, list) and params:
+        raise ValueError(f"query {sql.name}: parameters go by name ($name), not by position")
+    if isinstance(sql, Query) and not isinstance(params, dict):
+        params = {}  # no parameters: the query must use none
     if isinstance(params, dict) and isinstance(sql, Query):
         unknown, missing = set(params) - sql.params, sql.params - set(params)
         if unknown or missing:

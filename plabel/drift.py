@@ -58,11 +58,12 @@ def drift(ws: Workspace, from_round: int | None = None, to_round: int | None = N
         if from_round == to_round:
             raise UsageError("--from and --to must differ")
         a, b = sorted((from_round, to_round))
-        images, flip_rate, change = db.row(con, query("drift/pair"), [a, b])
-        summary = db.dicts(con, query("drift/summary"), [a, b])
+        pair = {"round_a": a, "round_b": b}
+        images, flip_rate, change = db.row(con, query("drift/pair"), pair)
+        summary = db.dicts(con, query("drift/summary"), pair)
         transitions = [dict(zip(("class_a", "class_b", "name_a", "name_b", "images"), r, strict=False))
-                       for r in db.rows(con, query("drift/transitions"), [a, b])]
-        flips = dict(db.rows(con, query("drift/flips"), [a, b]))
+                       for r in db.rows(con, query("drift/transitions"), pair)]
+        flips = dict(db.rows(con, query("drift/flips"), pair))
         classes = [name for _, name in db.rows(con, query("workspace/classes"))]
     finally:
         con.close()

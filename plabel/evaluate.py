@@ -34,7 +34,7 @@ class LabeledSplit:
 
 
 def labeled_split(ws: Workspace, split: str, limit: int | None = None) -> LabeledSplit:
-    return as_split(ws, ws.rows(query("evaluate/labeled_split"), [split]), limit)
+    return as_split(ws, ws.rows(query("evaluate/labeled_split"), {"split": split}), limit)
 
 
 def as_split(ws: Workspace, rows: list[tuple[Any, ...]], limit: int | None = None) -> LabeledSplit:

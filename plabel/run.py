@@ -274,7 +274,8 @@ class _Steps:
         result = train_round(self.ws, options, progress=self.progress)
         self.record(StepLog(options.round, name, result.already_trained, result.checkpoint_id))
         for split in self.eval_splits:
-            done = bool(self.ws.scalar(query("loop/evaluated"), [result.checkpoint_id, split]))
+            done = bool(self.ws.scalar(query("loop/evaluated"),
+                                               {"checkpoint_id": result.checkpoint_id, "split": split}))
             action = partial(evaluate, self.ws, result.checkpoint_id, split, progress=self.progress)
             self.step(options.round, f"eval {split}", done, action, _described_eval)
         return result.checkpoint_id

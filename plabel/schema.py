@@ -4,6 +4,8 @@ The TOML files are the single source of truth; nothing here spells a column name
 """
 from __future__ import annotations
 
+import graphlib
+import itertools
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -144,25 +146,35 @@ class ViewDef:
     name: str
     description: str
     sql: str
+    needs: tuple[str, ...] = ()  # the other derived views its SQL reads
 
 
 @cache
 def views() -> dict[str, ViewDef]:
-    """Derived views from `schemas/views/*.sql`; each file starts with `-- description` lines."""
+    """Derived views from `schemas/views/*.sql` (each file starts with `-- description` lines), in
+    dependency order: a view comes after every view its SQL names, so they can be created in one pass."""
     folder = resources.files("plabel.schemas").joinpath("views")
-    out = {}
+    found: dict[str, tuple[str, str]] = {}
     for f in sorted(folder.iterdir(), key=lambda f: f.name):
-        if not f.name.endswith(".sql"):
-            continue
-        text = f.read_text()
-        lines = text.splitlines()
-        doc = []
-        for line in lines:
-            if not line.startswith("--"):
-                break
-            doc.append(line[2:].strip())
-        out[f.name[:-4]] = ViewDef(f.name[:-4], " ".join(doc).strip(), text.strip().rstrip(";"))
-    return out
+        if f.name.endswith(".sql"):
+            text = f.read_text()
+            doc = list(itertools.takewhile(lambda line: line.startswith("--"), text.splitlines()))
+            found[f.name[:-4]] = (" ".join(line[2:].strip() for line in doc).strip(), text.strip().rstrip(";"))
+    needs = {name: referenced(sql, set(found) - {name}) for name, (_, sql) in found.items()}
+    try:
+        order = list(graphlib.TopologicalSorter(needs).static_order())
+    except graphlib.CycleError as e:
+        raise ValueError(f"derived views read each other in a cycle: {' -> '.join(e.args[1])}") from None
+    return {name: ViewDef(name, found[name][0], found[name][1], tuple(sorted(needs[name]))) for name in order}
+
+
+_WORD = re.compile(r"[A-Za-z_]\w*")
+_COMMENT_OR_STRING = re.compile(r"--[^\n]*|'(?:[^']|'')*'")
+
+
+def referenced(sql: str, names: set[str]) -> set[str]:
+    """Which of `names` the SQL mentions as identifiers (comments and string literals left out)."""
+    return {w for w in _WORD.findall(_COMMENT_OR_STRING.sub(" ", sql)) if w in names}
 
 
 def tables_markdown() -> str:

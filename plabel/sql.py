@@ -39,8 +39,15 @@ def query(name: str) -> Query:
     file = _folder().joinpath(*f"{name}.sql".split("/"))
     if not file.is_file():
         raise KeyError(f"no query {name!r}; queries: {', '.join(list_queries())}")
-    text = file.read_text().strip().rstrip(";")
+    return parse_query(name, file.read_text())
+
+
+def parse_query(name: str, text: str) -> Query:
+    """A query's text and the $name parameters it uses; positional `?` parameters are refused."""
+    text = text.strip().rstrip(";")
     code = _STRING.sub("''", _COMMENT.sub("", text))  # a `$` inside a comment or string is no parameter
+    if "?" in code:  # positional parameters cannot be checked against what a caller passes
+        raise ValueError(f"query {name}: use named parameters ($name), not `?`")
     return Query(name, text, frozenset(_NAMED.findall(code)))
 
 

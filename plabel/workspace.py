@@ -361,18 +361,9 @@ class CatalogProblem(Exception):
 
 
 def _create_views(con: duckdb.DuckDBPyConnection, stmts: list[str]) -> None:
-    # Derived views may read each other: retry the failures until a pass makes no progress.
-    pending = list(stmts)
-    while pending:
-        failed = []
-        for stmt in pending:
-            try:
-                con.execute(stmt)
-            except duckdb.CatalogException:
-                failed.append(stmt)
-        if len(failed) == len(pending):
-            con.execute(failed[0])  # raises the real error
-        pending = failed
+    # the tables' views, then the derived ones in dependency order (schema.views): one pass
+    for stmt in stmts:
+        con.execute(stmt)
 
 
 def init_workspace(path: str | os.PathLike[str], classes: list[str] | None = None) -> Workspace:

@@ -4,10 +4,14 @@ import re
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from plabel import db
-from plabel.sql import list_queries, query
+from plabel.ingest.probe import BATCH_SCHEMA
+from plabel.schema import referenced, views
+from plabel.selection.plan import BOUNDARIES, CUTOFFS, THRESHOLDS
+from plabel.sql import list_queries, parse_query, query
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,3 +68,66 @@ def test_no_sql_text_in_the_library():
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and statement.match(node.value):
                 found.append((rel, node.lineno))
     assert not found, found
+
+
+# Relations plabel registers from Arrow (db.registered, selection's class tables) just before the
+# queries that name them run; every other name a query reads is a table, a view, or made by a query.
+# Those with a schema of their own are registered empty here, so the queries after them bind too.
+REGISTERED = {"batch_arrow": BATCH_SCHEMA.append(pa.field("seq", pa.int64())), "boundaries": BOUNDARIES,
+              "class_thresholds": THRESHOLDS, "cutoffs": CUTOFFS, "chunk": None, "grid": None, "keys": None,
+              "manifest_rows": None, "wanted": None}
+_MISSING = re.compile(r"(?:Table|Macro Function|Table Function|View) with name (\w+) does not exist")
+_MADE = re.compile(r"CREATE (?:OR REPLACE )?TEMP (?:TABLE|VIEW|MACRO) (\w+)", re.IGNORECASE)
+
+
+def _bind(con, q, sample: str) -> None:
+    """PREPARE a read (its columns and types are bound, parameters left open); run anything else
+    (a macro is bound when defined) with every parameter NULL, or a real file where it reads one."""
+    if q.text.lstrip().upper().startswith(("SELECT", "WITH", "FROM")):
+        con.execute(f"PREPARE bound AS {q.text}")
+        con.execute("DEALLOCATE bound")
+    else:
+        con.execute(q.text, {p: {"path": sample, "files": [sample]}.get(p) for p in q.params})
+
+
+def test_every_query_binds_against_a_real_workspace(ws, tmp_path):
+    """Each query against the views of a real (empty) workspace: columns, types and names resolve.
+    A query that reads what another query makes (a temp table or macro) binds after it; one left
+    waiting must wait, through such a chain, only for a relation plabel registers from Arrow."""
+    sample = str(tmp_path / "sample.parquet")
+    duckdb.sql("SELECT 'a' AS image_id, 'a.png' AS path, 'pseudo' AS origin, 0 AS target").write_parquet(sample)
+    with ws.connect() as con:
+        for name, schema in REGISTERED.items():
+            if schema is not None:
+                con.register(name, schema.empty_table())
+        pending, waiting = list_queries(), {}
+        while pending:
+            waiting = {}
+            for name in pending:
+                try:
+                    _bind(con, query(name), sample)
+                except duckdb.CatalogException as e:
+                    waiting[name] = _MISSING.search(str(e))
+            if len(waiting) == len(pending):
+                break
+            pending = list(waiting)
+    made = {m.lower() for name in waiting for m in _MADE.findall(query(name).text)}
+    unresolved = {n: m.group(1) if m else None for n, m in waiting.items()}
+    assert all(m in REGISTERED or m in made for m in unresolved.values()), unresolved
+    assert len(waiting) < len(list_queries()) // 4, sorted(waiting)  # most queries are bound, not waiting
+
+
+def test_positional_parameters_are_refused():
+    with duckdb.connect() as con, pytest.raises(ValueError, match="by name"):
+        db.rows(con, query("selection/existing"), [0])
+    with pytest.raises(ValueError, match=r"named parameters \(\$name\), not `\?`"):
+        parse_query("x/y", "SELECT * FROM t WHERE a = ?")
+    assert parse_query("x/y", "SELECT '?' -- why?\nFROM t WHERE a = $a").params == {"a"}
+
+
+def test_views_are_created_after_the_views_they_read():
+    order = list(views())
+    for v in views().values():
+        assert all(order.index(n) < order.index(v.name) for n in v.needs), v
+    assert referenced("SELECT * FROM a JOIN b_c USING (x) -- reads c\nWHERE s = 'c'", {"a", "b", "c", "b_c"}) == {
+        "a", "b_c"}

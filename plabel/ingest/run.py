@@ -154,7 +154,7 @@ def _flush(ws: Workspace, con: duckdb.DuckDBPyConnection, buffer: list[pa.Record
     with db.registered(con, "batch_arrow", data.append_column("seq", pa.array(range(data.num_rows), pa.int64()))):
         db.execute(con, query("ingest/batch"))
     db.execute(con, query("ingest/ranked"))
-    stamp = [result.ingest_id, datetime.now(timezone.utc)]
+    stamp = {"ingest_id": result.ingest_id, "now": datetime.now(timezone.utc)}
     counts = db.row(con, query("ingest/counts"))
     result.label_conflicts += db.scalar(con, query("ingest/label_conflicts"))
     # fingerprints before images before aliases before rejects: a kill between them leaves only

@@ -67,7 +67,7 @@ def _listing_rows(ws: Workspace, listing: Path) -> Iterator[dict[str, Any]]:
     con = ws.connect()
     try:
         sql = query("ingest/listing_parquet") if listing.suffix.lower() == ".parquet" else query("ingest/listing")
-        rel = db.cursor(con, sql, [storage.literal_path(listing)])
+        rel = db.cursor(con, sql, {"path": storage.literal_path(listing)})
         names = [d[0] for d in rel.description]
         if "path" not in names:
             raise UsageError(f"{listing}: a listing needs a `path` column (found: {', '.join(names)})")

@@ -140,7 +140,7 @@ class _Report:
         return self.section("calibration", "Calibration", body)
 
     def round_section(self, r: int) -> str:
-        sel = self.ws.rows(query("report/selection"), [r])
+        sel = self.ws.rows(query("report/selection"), {"round": r})
         threshold = float(sel[0][0]) if sel and sel[0][0] is not None else None
         if sel:
             t, n, balance, labels, n_lab, n_pseudo, copies, target, *statement = sel[0]
@@ -162,7 +162,7 @@ class _Report:
                 f"{D.MAX_CLASSES} with the most selected pseudo labels.</div>"
             )
         body += self.confidence(r, top, threshold)
-        funnel = self.ws.rows(query("report/funnel"), [r])
+        funnel = self.ws.rows(query("report/funnel"), {"round": r})
         if funnel:
             body += self.funnel(r, funnel, {c for c, _, _, _ in top})
             limits = {row[0]: threshold if row[8] is None else float(row[8]) for row in funnel}
@@ -268,7 +268,8 @@ class _Report:
             return self.section("drift", "Drift", "<p>Drift needs two rounds of predictions.</p>")
         b = self.only_round if self.only_round and self.only_round in self.pred_rounds[1:] else self.pred_rounds[-1]
         a = self.pred_rounds[self.pred_rounds.index(b) - 1]
-        rows = [(ca, cb, n) for ca, cb, _, _, n in self.ws.rows(query("drift/transitions"), [a, b])]
+        pair = {"round_a": a, "round_b": b}
+        rows = [(ca, cb, n) for ca, cb, _, _, n in self.ws.rows(query("drift/transitions"), pair)]
         body = f"<p>Round {a} to round {b}, unlabeled pool.</p>" + self.transitions(rows, a, b)
         moves = sorted(((n, ca, cb) for ca, cb, n in rows if ca != cb), reverse=True)
         body += "<h3>Largest transitions</h3>" + _table(
@@ -277,8 +278,8 @@ class _Report:
             "transitions-table",
             15,
         )
-        flips = dict(self.ws.rows(query("drift/flips"), [a, b]))
-        negative = self.ws.rows(query("report/negative"), [a, b, 20])
+        flips = dict(self.ws.rows(query("drift/flips"), {"round_a": a, "round_b": b}))
+        negative = self.ws.rows(query("report/negative"), {"round_a": a, "round_b": b, "limit": 20})
         body += (
             f"<h3>Negative flips</h3><p>Val/test images right in round {a} and wrong in round {b}: "
             f"{flips.get('negative', 0)} (positive flips: {flips.get('positive', 0)}).</p>"

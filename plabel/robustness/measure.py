@@ -255,7 +255,8 @@ def _settings(o: RobustnessOptions, kind: str) -> str:
 
 
 def _stored(ws: Workspace, ckpt_id: str, kind: str, settings: str) -> Stored:
-    return {(c, s, m): v for c, s, m, v in ws.rows(query("robustness/reference_rows"), [ckpt_id, kind, settings])}
+    params = {"checkpoint_id": ckpt_id, "kind": kind, "settings": settings}
+    return {(c, s, m): v for c, s, m, v in ws.rows(query("robustness/reference_rows"), params)}
 
 
 def evaluate_robustness(ws: Workspace, options: RobustnessOptions, progress: Progress = NULL) -> RobustnessResult:

@@ -77,7 +77,7 @@ def make_plan(ws: Workspace, con: duckdb.DuckDBPyConnection, o: SelectOptions, s
     """Candidates, per-class counts, N and the balancing tables, up to the selection's id."""
     _check_predictions(con, o)
     checkpoint_id = db.scalar(con, query("selection/teacher"), {"round": o.round})
-    probs_stored = db.scalar(con, query("selection/probs_stored"), [o.round])
+    probs_stored = db.scalar(con, query("selection/probs_stored"), {"round": o.round})
     db.execute(con, query("selection/excluded"), {"round": o.round, "keep_duplicates": o.keep_duplicates})
     any_excluded = bool(db.scalar(con, query("selection/excluded_count")))
     names = dict(db.rows(con, query("workspace/classes")))

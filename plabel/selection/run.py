@@ -34,7 +34,8 @@ def select(ws: Workspace, options: SelectOptions, progress: Progress = NULL) -> 
         existing = _existing(ws, con, o.round)
         if existing and existing["selection_id"] == plan.selection_id:
             manifest = storage.literal_path(ws.manifest_path(o.round))
-            _fill(plan.classes, {r[0]: r[1:] for r in db.rows(con, query("selection/manifest_counts"), [manifest])})
+            counts = db.rows(con, query("selection/manifest_counts"), {"path": manifest})
+            _fill(plan.classes, {r[0]: r[1:] for r in counts})
             return plan.result(existing["n_labeled"], existing["manifest_path"], existing["manifest_hash"], True)
         if existing and not o.overwrite:
             raise UsageError(
@@ -68,7 +69,7 @@ def _fill(classes: list[ClassCount], counted: dict[int, tuple[int, int, Any]]) -
 def _existing(ws: Workspace, con: duckdb.DuckDBPyConnection, round: int) -> dict[str, Any] | None:
     if not ws.round_dir("selections", round).exists():
         return None
-    rows = db.rows(con, query("selection/existing"), [round])
+    rows = db.rows(con, query("selection/existing"), {"round": round})
     keys = ("selection_id", "manifest_path", "manifest_hash", "n_labeled")
     return dict(zip(keys, rows[0], strict=True)) if rows else None
 
@@ -82,9 +83,10 @@ def _write(ws: Workspace, con: duckdb.DuckDBPyConnection, plan: Plan) -> SelectR
     db.execute(con, query("images/first_rows"))
     db.execute(con, query("manifest/labeled_rows"))
     write_manifest(con, query("selection/manifest"), {"include_labeled": o.include_labeled}, manifest)
-    counted = {r[0]: r[1:] for r in db.rows(con, query("selection/manifest_counts"), [storage.literal_path(manifest)])}
+    counted = {r[0]: r[1:] for r in db.rows(con, query("selection/manifest_counts"),
+                                                        {"path": storage.literal_path(manifest)})}
     _fill(plan.classes, counted)
-    n_labeled = db.scalar(con, query("selection/manifest_labeled"), [storage.literal_path(manifest)])
+    n_labeled = db.scalar(con, query("selection/manifest_labeled"), {"path": storage.literal_path(manifest)})
     class_rows = [{"selection_id": plan.selection_id, **asdict(c)} for c in plan.classes]
     dest = staging["selection_classes"] / "classes.parquet"
     storage.write_rows(class_rows, dest, table("selection_classes"))

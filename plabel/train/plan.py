@@ -94,7 +94,8 @@ def plan_run(ws: Workspace, o: TrainOptions) -> RunPlan:
     notes += held_note
     o, notes = _epochs(o, manifest, notes)
     if parent is None and kind == "train":
-        made_by = ws.scalar(query("train/teacher_of_manifest"), [manifest.hash])  # whose predictions the manifest holds
+        # whose predictions the manifest holds
+        made_by = ws.scalar(query("train/teacher_of_manifest"), {"manifest_hash": manifest.hash})
         parent = checkpoints.find(ws, made_by) if made_by else init
     plan = RunPlan(o, kind, model_name, *_noise(o, kind), manifest, skipped, parent, init, classes, "", notes)
     identity = {"options": plan.resolved(), "manifest": manifest.hash, "parent": parent and parent.checkpoint_id,

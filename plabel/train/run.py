@@ -30,7 +30,7 @@ def train(ws: Workspace, options: TrainOptions, progress: Progress = NULL, resum
     with distributed.main_first():  # rank 0 writes round 0's labeled manifest
         plan = plan_run(ws, options)
     o = plan.options
-    done = ws.scalar(query("train/existing_run"), [plan.run_id])
+    done = ws.scalar(query("train/existing_run"), {"run_id": plan.run_id})
     if done:
         ckpt = checkpoints.find(ws, done)
         return TrainResult(done, ckpt.round, plan.kind, plan.run_id, plan.epochs, None, True, plan.skipped_missing,

@@ -1,1 +1,1 @@
-SELECT * FROM read_parquet(?)
+SELECT * FROM read_parquet($path)

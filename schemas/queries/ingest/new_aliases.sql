@@ -1,2 +1,2 @@
-SELECT image_id, split, path, label, ?::VARCHAR AS ingest_id, ?::TIMESTAMPTZ AS ingested_at
+SELECT image_id, split, path, label, $ingest_id::VARCHAR AS ingest_id, $now::TIMESTAMPTZ AS ingested_at
 FROM ranked WHERE NOT is_new ORDER BY seq

@@ -1,3 +1,3 @@
 SELECT path, reason, 'ingest' AS stage, split, NULL AS image_id, NULL AS round,
-       ?::VARCHAR AS source_id, ?::TIMESTAMPTZ AS rejected_at
+       $ingest_id::VARCHAR AS source_id, $now::TIMESTAMPTZ AS rejected_at
 FROM batch WHERE reason IS NOT NULL ORDER BY seq

@@ -1,1 +1,1 @@
-SELECT count(*) FROM evals WHERE checkpoint_id = ? AND split = ? AND kind = 'clean' AND metric = 'top1'
+SELECT count(*) FROM evals WHERE checkpoint_id = $checkpoint_id AND split = $split AND kind = 'clean' AND metric = 'top1'

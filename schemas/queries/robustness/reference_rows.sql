@@ -1,2 +1,2 @@
 SELECT corruption, severity, metric, value FROM evals
-WHERE checkpoint_id = ? AND kind = ? AND settings = ? AND metric IN ('error', 'clean_error', 'flip_rate')
+WHERE checkpoint_id = $checkpoint_id AND kind = $kind AND settings = $settings AND metric IN ('error', 'clean_error', 'flip_rate')

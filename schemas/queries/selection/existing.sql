@@ -1,1 +1,1 @@
-SELECT selection_id, manifest_path, manifest_hash, n_labeled FROM selections WHERE round = ?
+SELECT selection_id, manifest_path, manifest_hash, n_labeled FROM selections WHERE round = $round

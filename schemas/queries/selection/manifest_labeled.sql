@@ -1,1 +1,1 @@
-SELECT count(*) FROM read_parquet(?) WHERE origin = 'labeled'
+SELECT count(*) FROM read_parquet($path) WHERE origin = 'labeled'

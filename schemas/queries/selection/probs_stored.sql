@@ -1,1 +1,1 @@
-SELECT count(probs) > 0 FROM predictions WHERE round = ? AND split = 'unlabeled'
+SELECT count(probs) > 0 FROM predictions WHERE round = $round AND split = 'unlabeled'
