@@ -106,6 +106,11 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def quote_literal(value: str | float) -> str:
+    """An SQL literal for a constant plabel owns (a number, or a string quoted)."""
+    return f"{float(value)!r}::DOUBLE" if isinstance(value, float) else "'" + value.replace("'", "''") + "'"
+
+
 def _parse(text: str) -> TableSchema:
     raw = tomllib.loads(text)
     columns = tuple(

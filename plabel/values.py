@@ -1,4 +1,4 @@
-"""Numbers as JSON can hold them: one rule for every JSON plabel writes."""
+"""Values several modules (and SQL) share, and numbers as JSON can hold them: one rule for every JSON plabel writes."""
 from __future__ import annotations
 
 import math
@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 MAX_ROUND = 2**31 - 1  # rounds are the Hive partition `round=R/`, typed INTEGER
+DEFAULT_THRESHOLD = 0.3  # select's confidence threshold (the paper's); SQL reads it as default_threshold()
 
 
 def auto_or(value: str, convert: Callable[[str], T], option: str, expected: str) -> T | str:

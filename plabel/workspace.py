@@ -33,8 +33,9 @@ import tomllib
 from plabel import db, shards, storage
 from plabel.errors import DataError, UnknownRound, UsageError, WorkspaceNotFound
 from plabel.lock import write_lock
-from plabel.schema import TableSchema, quote_ident, table, tables, views
+from plabel.schema import TableSchema, quote_ident, quote_literal, table, tables, views
 from plabel.sql import query
+from plabel.values import DEFAULT_THRESHOLD
 
 CONFIG_FILE = "plabel.toml"
 CATALOG_FILE = "catalog.duckdb"
@@ -191,7 +192,8 @@ class Workspace:
         return f"SELECT {cols} FROM (SELECT * FROM {scan} UNION ALL BY NAME {schema.empty_select()})"
 
     def view_statements(self) -> list[str]:
-        stmts = [
+        stmts = [f"CREATE OR REPLACE MACRO {signature} AS {body}" for signature, body in shared_macros().items()]
+        stmts += [
             f"CREATE OR REPLACE VIEW {quote_ident(s.name)} AS {self.view_sql(s)}"
             for s in tables().values()
         ]
@@ -232,7 +234,7 @@ class Workspace:
     # for the duckdb CLI and other tools. It is built whole in a private folder (DuckDB mangles
     # database paths that hold a `?`) and published like every other file: a reader of the old
     # one keeps it, a kill leaves the old one. A catalog that is a link, has other names (hard
-    # links), or holds anything but views is not ours and is never touched.
+    # links), or holds anything but views and plabel's macros is not ours and is never touched.
     def catalog_state(self) -> str:
         """fresh, stale, missing, corrupt or foreign: what `plabel status` reports."""
         try:
@@ -275,7 +277,8 @@ class Workspace:
                 found = db.rows(con, query("workspace/catalog_objects"))
             finally:
                 con.close()
-        return any(kind != "view" for kind, _ in found)
+        ours = {signature.split("(")[0] for signature in shared_macros()}
+        return any(kind != "view" and not (kind == "function" and name in ours) for kind, name in found)
 
     def sync_catalog(self) -> str:
         """Rebuild catalog.duckdb when stale (writers only, under the lock); its state after.
@@ -358,6 +361,13 @@ class CatalogProblem(Exception):
         self.state = state
 
 
+
+
+def shared_macros() -> dict[str, str]:
+    """Facts that Python owns and SQL reads, as macros on every connection (and in catalog.duckdb):
+    written once here, never as literals in a query file."""
+    return {"held_out(split)": f"split IN ({', '.join(quote_literal(s) for s in HELD_OUT)})",
+            "default_threshold()": quote_literal(DEFAULT_THRESHOLD)}
 
 
 def _create_views(con: duckdb.DuckDBPyConnection, stmts: list[str]) -> None:

@@ -131,3 +131,18 @@ def test_views_are_created_after_the_views_they_read():
         assert all(order.index(n) < order.index(v.name) for n in v.needs), v
     assert referenced("SELECT * FROM a JOIN b_c USING (x) -- reads c\nWHERE s = 'c'", {"a", "b", "c", "b_c"}) == {
         "a", "b_c"}
+
+
+def test_shared_facts_have_one_owner(ws):
+    """The held-out splits and the default threshold are Python's; SQL reads them as macros, and no
+    query or view file spells them out."""
+    from plabel.selection import SelectOptions
+    from plabel.workspace import HELD_OUT, SPLITS
+
+    with ws.connect() as con:
+        held = dict(con.execute("SELECT s, held_out(s) FROM unnest($splits) t(s)", {"splits": list(SPLITS)}).fetchall())
+        assert {s for s, h in held.items() if h} == set(HELD_OUT)
+        assert con.execute("SELECT default_threshold()").fetchone()[0] == SelectOptions(round=0).threshold
+    sql = [p for p in (ROOT / "schemas").rglob("*.sql")]
+    code = {p: re.sub(r"--[^\n]*", "", p.read_text()) for p in sql}
+    assert not [p.name for p, text in code.items() if re.search(r"\(\s*'val',\s*'test'\s*\)|\b0\.3\b", text)]

@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from plabel.errors import UsageError, check_finite
-from plabel.values import auto_or
+from plabel.values import DEFAULT_THRESHOLD, auto_or
 
 BALANCES = ("topk", "copies", "none")
 BELOW_TARGET = ("whole", "best", "exclude")
@@ -16,7 +16,7 @@ LABELS = ("hard", "soft")
 @dataclass(frozen=True)
 class SelectOptions:
     round: int
-    threshold: float | str = 0.3  # or "auto": per class, from val (plabel.selection.auto)
+    threshold: float | str = DEFAULT_THRESHOLD  # or "auto": per class, from val (plabel.selection.auto)
     target_precision: float = 0.9  # --threshold auto: precision the val lower bound must reach
     # --threshold auto, a class without a guarantee of its own: its most precise stretch while the whole
     # selection's bound still reaches the target (whole), always (best), or never (exclude)

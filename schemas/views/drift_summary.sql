@@ -1,6 +1,6 @@
 -- Drift between each pair of consecutive rounds of predictions on the unlabeled pool: images
 -- compared, flip rate, mean confidence change, share of images at or above the selection
--- threshold (round a's selection's, per predicted class for --threshold auto, else 0.3) in each round, Jensen-Shannon divergence (base 2,
+-- threshold (round a's selection's, per predicted class for --threshold auto, else default_threshold(), 0.3) in each round, Jensen-Shannon divergence (base 2,
 -- 0 to 1) of the predicted class distributions, and churn of the selected pseudo labels between
 -- round a's and round b's manifests (entered, left, kept; null until both rounds have one).
 WITH rounds AS (SELECT DISTINCT round FROM predictions),
@@ -16,12 +16,12 @@ compared AS (
     SELECT q.round_a, q.round_b, count(*) AS images,
            avg(CASE WHEN a.class_id <> b.class_id THEN 1.0 ELSE 0.0 END) AS flip_rate,
            avg(b.confidence - a.confidence) AS mean_confidence_change,
-           avg(CASE WHEN a.confidence >= coalesce(ca.threshold, q.threshold, 0.3) THEN 1.0 ELSE 0.0 END)
+           avg(CASE WHEN a.confidence >= coalesce(ca.threshold, q.threshold, default_threshold()) THEN 1.0 ELSE 0.0 END)
                AS above_threshold_a,
-           avg(CASE WHEN b.confidence >= coalesce(cb.threshold, q.threshold, 0.3) THEN 1.0 ELSE 0.0 END)
+           avg(CASE WHEN b.confidence >= coalesce(cb.threshold, q.threshold, default_threshold()) THEN 1.0 ELSE 0.0 END)
                AS above_threshold_b,
-           -- null for --threshold auto (per class); 0.3 when round a has no selection
-           CASE WHEN any_value(q.selected) THEN any_value(q.threshold) ELSE 0.3 END AS threshold
+           -- null for --threshold auto (per class); default_threshold() (0.3) when round a has no selection
+           CASE WHEN any_value(q.selected) THEN any_value(q.threshold) ELSE default_threshold() END AS threshold
     FROM pairs2 q
     JOIN predictions a ON a.round = q.round_a AND a.split = 'unlabeled'
     JOIN predictions b ON b.round = q.round_b AND b.image_id = a.image_id

@@ -7,6 +7,6 @@ SELECT a.image_id, i.split, a.round AS round_a, b.round AS round_b, t.class_id A
        CASE WHEN a.class_id = t.class_id THEN 'negative' ELSE 'positive' END AS kind
 FROM predictions a
 JOIN predictions b ON b.image_id = a.image_id AND b.round > a.round
-JOIN images i ON i.image_id = a.image_id AND i.split IN ('val', 'test')
+JOIN images i ON i.image_id = a.image_id AND held_out(i.split)
 JOIN classes t ON t.name = i.label
 WHERE (a.class_id = t.class_id) <> (b.class_id = t.class_id)

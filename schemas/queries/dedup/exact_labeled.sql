@@ -3,4 +3,4 @@
 SELECT t.image_id, t.image_id AS duplicate_of, 'exact' AS kind, 'train-' || o.split AS scope,
        CAST(1.0 AS FLOAT) AS similarity, t.image_id AS group_id, false AS excluded
 FROM (SELECT DISTINCT image_id FROM images WHERE split = 'train') t
-JOIN (SELECT DISTINCT image_id, split FROM images WHERE split IN ('val', 'test')) o USING (image_id)
+JOIN (SELECT DISTINCT image_id, split FROM images WHERE held_out(split)) o USING (image_id)

@@ -13,4 +13,4 @@ SELECT r.image_id, f.path,
 FROM (SELECT image_id, arg_max(label, imported_at) AS label FROM reviews GROUP BY image_id) r
 JOIN classes c ON r.label = c.name JOIN first_rows() f USING (image_id)
 WHERE r.image_id NOT IN (SELECT image_id FROM images WHERE (split = 'train' AND label IS NOT NULL)
-                                                        OR split IN ('val', 'test'))
+                                                        OR held_out(split))

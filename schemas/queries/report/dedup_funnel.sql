@@ -3,8 +3,8 @@
 WITH first_rule AS (
     SELECT image_id,
            min(CASE WHEN kind = 'exact' THEN 0
-                    WHEN scope IN ('val', 'test') AND kind = 'pixels' THEN 1
-                    WHEN scope IN ('val', 'test') THEN 2
+                    WHEN held_out(scope) AND kind = 'pixels' THEN 1
+                    WHEN held_out(scope) THEN 2
                     WHEN kind = 'pixels' THEN 3 ELSE 4 END) AS rule
     FROM duplicates WHERE round = $round AND excluded GROUP BY image_id
 )
