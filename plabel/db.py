@@ -38,7 +38,7 @@ def dicts(con: duckdb.DuckDBPyConnection, sql: Sql, params: Params = None) -> li
     """Rows as {column: value}."""
     cur = con.execute(str(sql), bind(sql, params))
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=False)) for r in cur.fetchall()]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def row(con: duckdb.DuckDBPyConnection, sql: Sql, params: Params = None) -> tuple[Any, ...]:

@@ -43,8 +43,7 @@ class DriftReport:
 
 def drift(ws: Workspace, from_round: int | None = None, to_round: int | None = None) -> DriftReport:
     """Compare two rounds' predictions (default: the last two rounds that have predictions)."""
-    con = ws.connect()
-    try:
+    with ws.connect() as con:
         rounds = [r[0] for r in db.rows(con, query("drift/rounds"))]
         if from_round is None and to_round is None:
             if len(rounds) < 2:
@@ -61,12 +60,10 @@ def drift(ws: Workspace, from_round: int | None = None, to_round: int | None = N
         pair = {"round_a": a, "round_b": b}
         images, flip_rate, change = db.row(con, query("drift/pair"), pair)
         summary = db.dicts(con, query("drift/summary"), pair)
-        transitions = [dict(zip(("class_a", "class_b", "name_a", "name_b", "images"), r, strict=False))
+        transitions = [dict(zip(("class_a", "class_b", "name_a", "name_b", "images"), r, strict=True))
                        for r in db.rows(con, query("drift/transitions"), pair)]
         flips = dict(db.rows(con, query("drift/flips"), pair))
         classes = [name for _, name in db.rows(con, query("workspace/classes"))]
-    finally:
-        con.close()
     return DriftReport(a, b, images, flip_rate or 0.0, change or 0.0,
                        summary[0] if summary else None, transitions, classes,
                        flips.get("negative", 0), flips.get("positive", 0))
@@ -74,12 +71,9 @@ def drift(ws: Workspace, from_round: int | None = None, to_round: int | None = N
 
 def rounds(ws: Workspace) -> list[dict[str, Any]]:
     """The round_summary view, plus each round's flip rate towards the next."""
-    con = ws.connect()
-    try:
+    with ws.connect() as con:
         rows = db.dicts(con, query("drift/round_summary"))
         flips = dict(db.rows(con, query("drift/flip_rates")))
-    finally:
-        con.close()
     for r in rows:
         r["flip_rate_to_next"] = flips.get(r["round"])
     return rows

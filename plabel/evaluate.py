@@ -67,7 +67,7 @@ def predict_logits(model: torch.nn.Module, files: np.ndarray, dc: models.DataCon
     chunks, bad = [], {}
     for x, idx, reasons in loader(files[mine], models.eval_transform(dc), dc, o.batch_size, o.workers, device):
         chunks.append((mine[idx.numpy()], model(x.to(device)).float().cpu().numpy()))
-        bad.update({int(mine[i]): r for i, r in zip(idx.tolist(), reasons, strict=False) if r})
+        bad.update({int(mine[i]): r for i, r in zip(idx.tolist(), reasons, strict=True) if r})
         task.advance(len(idx))
     task.close()
     if distributed.active():

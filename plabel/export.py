@@ -112,13 +112,10 @@ def _rows(ws: Workspace, file: Path) -> list[_Row]:
     names = ws.class_names()
     m = read_manifest(ws, file, len(names))
     t = pq.read_table(file)
-    con = ws.connect()
-    try:
+    with ws.connect() as con:
         ids = pa.table({"image_id": pa.array(m.image_ids.tolist(), pa.string())})
         with db.registered(con, "wanted", ids):
             formats = dict(db.rows(con, query("export/formats")))
-    finally:
-        con.close()
     col = {c: t.column(c).to_pylist() if c in t.column_names else [None] * t.num_rows
            for c in ("path", "origin", "confidence", "target_index", "target_prob")}
     out = []

@@ -34,12 +34,9 @@ def prepare(con: duckdb.DuckDBPyConnection, share: float) -> None:
 
 def held_out_rows(ws: Workspace, share: float) -> list[tuple[Any, ...]]:
     """(image_id, path, class_id, shard, member_offset, bytes) of the images a share holds out."""
-    con = ws.connect()
-    try:
+    with ws.connect() as con:
         prepare(con, share)
         return db.rows(con, query("holdout/split"))
-    finally:
-        con.close()
 
 
 def held_out_ids(ws: Workspace, share: float) -> np.ndarray:
@@ -51,9 +48,6 @@ def labeled(ws: Workspace, checkpoint_id: str, limit: int | None = None) -> Labe
     """The images a checkpoint was trained without, as a labeled split (empty when none were)."""
     from plabel.evaluate import as_split
 
-    con = ws.connect()
-    try:
+    with ws.connect() as con:
         share = share_of(con, checkpoint_id)
-    finally:
-        con.close()
     return as_split(ws, held_out_rows(ws, share) if share else [], limit)

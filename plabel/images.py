@@ -1,7 +1,6 @@
 """Reading image files safely: every failure becomes a one-line reason, never a crash or a hang."""
 from __future__ import annotations
 
-import builtins
 import contextlib
 import errno
 import hashlib
@@ -34,8 +33,6 @@ class ImageInfo:
     height: int
     mode: str
     format: str
-    thumbnail: builtins.bytes  # the fingerprint near-duplicate search compares (plabel.fingerprints)
-    colour: list[float]  # its mean red, green, blue
 
 
 def content_id(data: bytes) -> str:
@@ -127,8 +124,9 @@ def one_line(e: Exception) -> str:
     return text[:200]
 
 
-def probe(data: bytes, pixel_limit: int = DEFAULT_PIXEL_LIMIT) -> ImageInfo:
-    """Decode the bytes fully (a truncated file fails here) and describe the image."""
+def probe(data: bytes, pixel_limit: int = DEFAULT_PIXEL_LIMIT) -> tuple[ImageInfo, Image.Image]:
+    """Decode the bytes fully (a truncated file fails here): the image's description, and the
+    decoded image (what a caller computes more from, such as plabel.fingerprints)."""
     im = _open(data, pixel_limit)
     fmt, mode = im.format or "unknown", im.mode
     _load(im)
@@ -136,9 +134,7 @@ def probe(data: bytes, pixel_limit: int = DEFAULT_PIXEL_LIMIT) -> ImageInfo:
     orientation = _orientation(im)
     if orientation in (5, 6, 7, 8):
         w, h = h, w
-    from plabel.fingerprints import fingerprint  # it builds on to_rgb below
-
-    return ImageInfo(content_id(data), len(data), w, h, mode, fmt, *fingerprint(im))
+    return ImageInfo(content_id(data), len(data), w, h, mode, fmt), im
 
 
 def _orientation(im: Image.Image) -> int:

@@ -98,16 +98,13 @@ def write_manifest(con: duckdb.DuckDBPyConnection, sql: Query, params: dict[str,
 def labeled_manifest(ws: Workspace) -> Path:
     """Round 0's manifest: the labeled train split and reviewed images, written once per distinct content."""
     folder = ws.train_dir / "manifests"
-    con = ws.connect()
-    try:
+    with ws.connect() as con:
         db.execute(con, query("images/first_rows"))
         db.execute(con, query("manifest/labeled_rows"))
         if not db.scalar(con, query("selection/labeled_count"), {"include_labeled": True}):
             raise UsageError("no labeled images: `plabel ingest DIR --split train` (or `plabel review import`) first")
         tmp = folder / storage.part_name("labeled")
         write_manifest(con, query("manifest/labeled"), None, tmp)
-    finally:
-        con.close()
     final = folder / f"labeled-{storage.file_hash(tmp, 16)}.parquet"
     if final.exists():
         tmp.unlink()
@@ -204,14 +201,10 @@ def _sources(ws: Workspace, t: pa.Table, file: Path) -> list[str]:
     """What each row's reader opens (Workspace.sources); every image id must be the workspace's."""
     rows = pa.table({"image_id": t.column("image_id"), "path": t.column("path").cast(pa.string()),
                      "seq": pa.array(range(t.num_rows), pa.int64())})
-    con = ws.connect()
-    try:
-        with db.registered(con, "manifest_rows", rows):
-            unknown, example = db.row(con, query("manifest/unknown_ids"))
-            held_out, held_example = db.row(con, query("manifest/held_out_rows"))
-            members = db.rows(con, query("manifest/member_rows")) if not unknown else []
-    finally:
-        con.close()
+    with ws.connect() as con, db.registered(con, "manifest_rows", rows):
+        unknown, example = db.row(con, query("manifest/unknown_ids"))
+        held_out, held_example = db.row(con, query("manifest/held_out_rows"))
+        members = db.rows(con, query("manifest/member_rows")) if not unknown else []
     if unknown:
         raise UsageError(
             f"{file}: {unknown} image ids are not in this workspace (e.g. {example}); "

@@ -73,7 +73,7 @@ def _explained(text: str) -> str:
     starts = [pos for pos, _ in duckdb.tokenize(text)]
     words = [
         (pos, text[pos:end].strip())
-        for (pos, kind), end in zip(duckdb.tokenize(text), [*starts[1:], len(text)], strict=False)
+        for (pos, kind), end in zip(duckdb.tokenize(text), [*starts[1:], len(text)], strict=True)
         if kind != duckdb.token_type.comment
     ]
     i = 1  # words[0] is EXPLAIN

@@ -47,7 +47,7 @@ class MixedPlan:
         lab = _stream(self.lab_copies, steps * self.lab_bs, rng).reshape(steps, self.lab_bs)
         unl_bs = self.unl_bs if len(self.unl_copies) else 0
         unl = _stream(self.unl_copies, steps * unl_bs, rng).reshape(steps, unl_bs) + len(self.lab_copies)
-        return [np.concatenate([a, b]) for a, b in zip(lab, unl, strict=False)]
+        return [np.concatenate([a, b]) for a, b in zip(lab, unl, strict=True)]
 
 
 def mixed_plan(copies: np.ndarray, pseudo: np.ndarray, batch_size: int,

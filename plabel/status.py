@@ -9,8 +9,7 @@ from plabel.workspace import Workspace
 
 
 def status(ws: Workspace) -> dict[str, Any]:
-    con = ws.connect()
-    try:
+    with ws.connect() as con:
         splits = dict(db.rows(con, query("status/splits")))
         per_class = [
             dict(split=s, cls=c, withheld=w, images=n) for s, c, w, n in db.rows(con, query("status/split_class"))
@@ -39,5 +38,3 @@ def status(ws: Workspace) -> dict[str, Any]:
             ],
             "catalog": ws.catalog_state(),
         }
-    finally:
-        con.close()

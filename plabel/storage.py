@@ -155,7 +155,7 @@ def conform_batch(batch: pa.RecordBatch, target: pa.Schema, name: str) -> pa.Rec
 
 
 def _check_not_null(data: Any, target: pa.Schema, name: str) -> None:
-    for f, col in zip(target, data.columns, strict=False):
+    for f, col in zip(target, data.columns, strict=True):
         if not f.nullable and col.null_count:
             raise ValueError(f"{name}.{f.name} is declared not null but {col.null_count} values are null")
 

@@ -273,10 +273,8 @@ class Workspace:
                 con = duckdb.connect(str(copy), read_only=True)
             except duckdb.Error as e:
                 raise CatalogProblem("corrupt", " ".join(str(e).split())) from None
-            try:
+            with con:
                 found = db.rows(con, query("workspace/catalog_objects"))
-            finally:
-                con.close()
         ours = {signature.split("(")[0] for signature in shared_macros()}
         return any(kind != "view" and not (kind == "function" and name in ours) for kind, name in found)
 
@@ -299,12 +297,9 @@ class Workspace:
             return "foreign"
         with tempfile.TemporaryDirectory(prefix="plabel-catalog-") as tmp:
             built = Path(tmp) / CATALOG_FILE
-            con = duckdb.connect(str(built))
-            try:
+            with duckdb.connect(str(built)) as con:
                 _create_views(con, self.view_statements())
                 con.execute("CHECKPOINT")
-            finally:
-                con.close()
             staged = storage.tmp_path(path)
             try:
                 shutil.copyfile(built, staged)
@@ -330,11 +325,8 @@ class Workspace:
     # -- one-off queries -----------------------------------------------------------------
     def rows(self, sql: db.Sql, params: db.Params = None) -> list[tuple[Any, ...]]:
         """Rows of one query on a fresh connection (for small answers)."""
-        con = self.connect()
-        try:
+        with self.connect() as con:
             return db.rows(con, sql, params)
-        finally:
-            con.close()
 
     def scalar(self, sql: db.Sql, params: db.Params = None) -> Any:
         result = self.rows(sql, params)

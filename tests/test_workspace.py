@@ -23,9 +23,18 @@ def test_init_creates_catalog_tables_and_config(tmp_path):
     assert {"images", "predictions", "manifests", "evals"} <= names
 
 
-def test_init_twice_is_harmless(tmp_path):
-    init_workspace(tmp_path / "w")
-    init_workspace(tmp_path / "w")
+def test_init_twice_is_harmless(tmp_path, image_folder):
+    """A second init on a workspace with data keeps its rows, its config (with the user's edits)
+    and its catalog's views; it only refreshes what a killed first init left undone."""
+    ws = init_workspace(tmp_path / "w")
+    ingest(ws, image_folder, split="train", workers=0)
+    config = ws.root / "plabel.toml"
+    config.write_text(config.read_text() + "# my note\n")
+    before = (ws.rows("SELECT image_id, split, label FROM images ORDER BY image_id"), config.read_text())
+    again = init_workspace(tmp_path / "w")
+    assert (again.rows("SELECT image_id, split, label FROM images ORDER BY image_id"), config.read_text()) == before
+    assert len(before[0]) > 0 and again.class_names() == ["cat", "dog"]
+    assert again.catalog_state() == "fresh"
 
 
 def test_open_a_folder_that_is_not_a_workspace(tmp_path):

@@ -113,13 +113,10 @@ def _match(ws: Workspace, recs: Records, root: Path, skip_unknown: bool, file: P
     stored = [k if recs.key_column == "image_id" else ws.store_path(root / k) for k in recs.keys]
     keys = pa.table({"seq": pa.array(range(len(recs.keys)), pa.int64()), "key": recs.keys, "stored": stored,
                      "bare": ["/" not in k and os.sep not in k for k in recs.keys]})
-    con = ws.connect()
-    try:
+    with ws.connect() as con:
         db.execute(con, query("images/first_rows"))
         with db.registered(con, "keys", keys):
             found = db.rows(con, query("external/match"))
-    finally:
-        con.close()
     ambiguous = [recs.keys[s] for s, ids, _, _ in found if ids > 1]
     if ambiguous:
         raise UsageError(f"{file}: {len(ambiguous)} file names match more than one image (e.g. {ambiguous[0]!r}): "

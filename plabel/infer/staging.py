@@ -37,8 +37,7 @@ class Staging:
 def write_pending(ws: Workspace, o: InferOptions, st: Staging, scratch: Path) -> int:
     """Write the images still to predict to `scratch`, one row group per batch; the rows staged before."""
     order = ["unlabeled", *[s for s in ("val", "test", "train") if s in o.splits]]
-    con = ws.connect()
-    try:
+    with ws.connect() as con:
         db.execute(con, query("images/first_rows"))
         db.execute(con, query("infer/pool"), {"order": order})
         if db.scalar(con, query("infer/pool_size")) == 0:
@@ -62,8 +61,6 @@ def write_pending(ws: Workspace, o: InferOptions, st: Staging, scratch: Path) ->
                              schema=schema),
                     row_group_size=o.batch_size,
                 )
-    finally:
-        con.close()
     return staged
 
 

@@ -5,6 +5,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from plabel.fingerprints import fingerprint
 from plabel.images import RejectedImage, probe, quiet_pillow, read_bytes
 
 # -- reading files (runs in worker processes) ------------------------------------------------
@@ -22,18 +23,20 @@ def probe_many(job: tuple[list[Any], int]) -> pa.RecordBatch:
     cols: list[list[Any]] = [[] for _ in BATCH_SCHEMA]
     with quiet_pillow():
         for c in cands:
-            info, reason = None, c.reason
-            if reason is None:
-                try:
-                    info = probe(read_bytes(c.fs_path), pixel_limit)
-                except RejectedImage as e:
-                    reason = str(e)
-            values = (c.path, c.split, c.label, c.true_label) + (
-                (info.image_id, info.bytes, info.width, info.height, info.mode, info.format, info.thumbnail,
-                 info.colour)
-                if info else (None,) * 8
-            ) + (reason, c.shard, c.member_offset)
-            for col, v in zip(cols, values, strict=False):
+            described, reason = _described(c.fs_path, pixel_limit) if c.reason is None else (None, c.reason)
+            values = (c.path, c.split, c.label, c.true_label) + (described or (None,) * 8) + (
+                reason, c.shard, c.member_offset)
+            for col, v in zip(cols, values, strict=True):
                 col.append(v)
     return pa.RecordBatch.from_arrays([pa.array(c, f.type) for c, f in zip(cols, BATCH_SCHEMA,
-        strict=False)], schema=BATCH_SCHEMA)
+        strict=True)], schema=BATCH_SCHEMA)
+
+
+def _described(path: str, pixel_limit: int) -> tuple[tuple[Any, ...] | None, str | None]:
+    """(image_id, bytes, width, height, mode, format, thumbnail, colour), or why the file was refused."""
+    try:
+        info, im = probe(read_bytes(path), pixel_limit)
+        thumbnail, colour = fingerprint(im)
+    except RejectedImage as e:
+        return None, str(e)
+    return (info.image_id, info.bytes, info.width, info.height, info.mode, info.format, thumbnail, colour), None

@@ -77,10 +77,16 @@ class _Pending:
 
 def _run(ws: Workspace, pending_candidates: _Pending, result: IngestResult, o: IngestOptions,
          progress: Progress) -> None:
+    with ws.connect() as con:
+        db.execute(con, query("ingest/known_paths"))
+        db.execute(con, query("ingest/known_ids"))
+        _probe_all(ws, con, pending_candidates, result, o, progress)
+
+
+def _probe_all(ws: Workspace, con: duckdb.DuckDBPyConnection, pending_candidates: _Pending, result: IngestResult,
+               o: IngestOptions, progress: Progress) -> None:
+    """Probe the candidates not seen before, in worker processes, flushing rows as they come."""
     workers, pixel_limit = o.workers or os.cpu_count() or 1, o.pixel_limit
-    con = ws.connect()
-    db.execute(con, query("ingest/known_paths"))
-    db.execute(con, query("ingest/known_ids"))
     task = progress.task("ingest", pending_candidates.total, "files")
     pool = None
     pending: deque[Any] = deque()  # result iterators of the chunks in flight (at most two)
@@ -108,7 +114,6 @@ def _run(ws: Workspace, pending_candidates: _Pending, result: IngestResult, o: I
         if pool:
             pool.shutdown(wait=True, cancel_futures=True)
         task.close()
-        con.close()
     result.reasons = dict(reasons.most_common())
 
 

@@ -64,8 +64,7 @@ def _escapes(path: str, root: Path) -> bool:
 
 
 def _listing_rows(ws: Workspace, listing: Path) -> Iterator[dict[str, Any]]:
-    con = ws.connect()
-    try:
+    with ws.connect() as con:
         sql = query("ingest/listing_parquet") if listing.suffix.lower() == ".parquet" else query("ingest/listing")
         rel = db.cursor(con, sql, {"path": storage.literal_path(listing)})
         names = [d[0] for d in rel.description]
@@ -76,9 +75,7 @@ def _listing_rows(ws: Workspace, listing: Path) -> Iterator[dict[str, Any]]:
             if not rows:
                 return
             for row in rows:
-                yield dict(zip(names, row, strict=False))
-    finally:
-        con.close()
+                yield dict(zip(names, row, strict=True))
 
 
 def _listing_candidates(ws: Workspace, listing: Path, split: str | None, allow_outside: bool) -> Iterator[Candidate]:

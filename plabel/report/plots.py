@@ -30,7 +30,7 @@ def accuracy_by_round(rounds: list[int], series: dict[str, list[float | None]]) 
     fig, ax = plt.subplots(figsize=(5.2, 2.6))
     drawn = 0
     for name, values in series.items():
-        xs = [r for r, v in zip(rounds, values, strict=False) if v is not None]
+        xs = [r for r, v in zip(rounds, values, strict=True) if v is not None]
         ys = [v for v in values if v is not None]
         if ys:
             ax.plot(xs, ys, marker="o", label=name)
@@ -64,6 +64,7 @@ def small_multiples(edges: np.ndarray, per_class: dict[str, np.ndarray], thresho
     for ax in axes.flat:
         ax.set_visible(False)
     width = edges[1] - edges[0] if len(edges) > 1 else 0.05
+    # the grid may hold more axes than classes (the rest stay hidden)
     for ax, (name, counts) in zip(axes.flat, per_class.items(), strict=False):
         ax.set_visible(True)
         ax.bar(edges, counts, width=width, align="edge", color="#4a6fd1")

@@ -131,13 +131,10 @@ def _rows(ws: Workspace, o: ReviewExportOptions, ids: list[str]) -> list[tuple[A
     if not ids:
         raise UsageError("the review query picked no images")
     wanted = pa.table({"seq": pa.array(range(len(ids)), pa.int64()), "image_id": pa.array(ids, pa.string())})
-    con = ws.connect()
-    try:
+    with ws.connect() as con:
         db.execute(con, query("images/first_rows"))
         with db.registered(con, "wanted", wanted):
             rows = db.rows(con, query("review/tasks"), {"round": o.round})
-    finally:
-        con.close()
     if len(rows) < len(ids):
         missing = sorted(set(ids) - {r[0] for r in rows})
         raise UsageError(f"{len(missing)} image ids the query returned are not in the workspace (e.g. {missing[0]})")

@@ -109,7 +109,7 @@ def motion_blur(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.nd
     centre = length // 2
     steps = np.arange(length) - centre
     weights = np.exp(-(steps ** 2) / (2 * max(sigma * s, 0.5) ** 2))
-    for t, w in zip(steps, weights, strict=False):
+    for t, w in zip(steps, weights, strict=True):
         kernel[int(round(centre + t * np.sin(angle))), int(round(centre + t * np.cos(angle)))] += w
     return _clip(_convolve(x, kernel / kernel.sum()))
 

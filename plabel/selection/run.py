@@ -26,8 +26,7 @@ def select(ws: Workspace, options: SelectOptions, progress: Progress = NULL) -> 
     o = options
     validate(o)
     check_round(ws, o.round)
-    con = ws.connect()
-    try:
+    with ws.connect() as con:
         plan = make_plan(ws, con, o, started)
         if o.dry_run:
             return _dry_run(con, plan)
@@ -46,8 +45,6 @@ def select(ws: Workspace, options: SelectOptions, progress: Progress = NULL) -> 
             inv_t = {"inv_t": 1.0 / o.temperature} if o.labels == "soft" else {}
             db.execute(con, query(SELECTED[(o.labels, plan.soft_source)]), {**plan.params, **inv_t})
             return _write(ws, con, plan)
-    finally:
-        con.close()
 
 
 def _dry_run(con: duckdb.DuckDBPyConnection, plan: Plan) -> SelectResult:

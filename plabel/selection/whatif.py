@@ -23,16 +23,13 @@ def threshold_what_if(ws: Workspace, o: SelectOptions, grid: tuple[float, ...] =
     and the true precision where the pool carries withheld labels. Nothing is written."""
     validate(o)
     check_round(ws, o.round)
-    con = ws.connect()
-    try:
+    with ws.connect() as con:
         db.execute(con, query("selection/excluded"), {"round": o.round, "keep_duplicates": o.keep_duplicates})
         prepare_evidence(con, o.round)
         with db.registered(con, "grid", pa.table({"t": pa.array(sorted(set(grid)), pa.float64())})):
             pool = db.rows(con, query("selection/what_if_pool"), {"round": o.round})
             val = db.rows(con, query("selection/what_if_val"), {"round": o.round})
         names = dict(db.rows(con, query("workspace/classes")))
-    finally:
-        con.close()
     checked = {(c, t): (n, k) for t, c, n, k in val}
     out = []
     for t, c, images, with_truth, right in pool:
