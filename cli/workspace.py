@@ -171,7 +171,7 @@ def sql(
     import sys
 
     from plabel.errors import UsageError
-    from plabel.query import FORMATS, check_output, run_query, write_result
+    from plabel.readonly_sql import FORMATS, check_output, run_query, write_result
 
     if format not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}")

@@ -146,7 +146,7 @@ def _write(ws: Workspace, r: CalibrationResult) -> None:
 
 def fitted_temperature(ws: Workspace, checkpoint_id: str) -> float:
     """The newest temperature `plabel calibrate` fitted for the checkpoint."""
-    from plabel.sql import query
+    from plabel.queries import query
 
     rows = ws.rows(query("calibration/temperature"), {"checkpoint_id": checkpoint_id})
     if not rows:

@@ -25,8 +25,8 @@ from safetensors.torch import load_file, save_file
 
 from plabel import models, storage
 from plabel.errors import CheckpointError, UnknownCheckpoint, UsageError
+from plabel.queries import query
 from plabel.schema import table
-from plabel.sql import query
 from plabel.workspace import Workspace
 
 CONFIG, WEIGHTS, EMA = "config.json", "model.safetensors", "ema.safetensors"

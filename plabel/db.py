@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from plabel.sql import Query
+from plabel.queries import Query
 
 Sql = Query | str  # a named query; plain text only for the few statements built from identifiers
 Params = list[Any] | dict[str, Any] | None

@@ -16,10 +16,10 @@ from plabel.datasets import SplitFolders, load_mnist, write_split_folders
 from plabel.errors import UsageError
 from plabel.ingest import ingest
 from plabel.progress import NULL, Progress
+from plabel.queries import query
 from plabel.report import write_report
 from plabel.run import RunConfig, StepLog, run, write_default_config
 from plabel.selection import SelectOptions
-from plabel.sql import query
 from plabel.workspace import init_workspace
 
 LABELED_PER_CLASS = 20

@@ -6,7 +6,7 @@ from typing import Any
 
 from plabel import db
 from plabel.errors import UnknownRound, UsageError
-from plabel.sql import query
+from plabel.queries import query
 from plabel.workspace import Workspace
 
 

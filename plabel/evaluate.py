@@ -14,9 +14,9 @@ from plabel import checkpoints, distributed, holdout, models, storage
 from plabel.errors import UsageError
 from plabel.loading import ImageFiles, to_bytes_array
 from plabel.progress import NULL, Progress
+from plabel.queries import query
 from plabel.rejects import rejects_table
 from plabel.schema import table
-from plabel.sql import query
 from plabel.workspace import Workspace
 
 EVAL_SPLITS = ("val", "test", "train", "holdout")  # holdout: the labeled images the checkpoint trained without

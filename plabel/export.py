@@ -37,7 +37,7 @@ from plabel import db, shards, storage
 from plabel.errors import UsageError
 from plabel.images import read_bytes
 from plabel.manifest import read_manifest
-from plabel.sql import query
+from plabel.queries import query
 from plabel.workspace import Workspace
 
 FORMATS = ("csv", "parquet", "imagefolder", "wds")

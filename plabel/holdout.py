@@ -15,7 +15,7 @@ import duckdb
 import numpy as np
 
 from plabel import db
-from plabel.sql import query
+from plabel.queries import query
 
 if TYPE_CHECKING:
     from plabel.evaluate import LabeledSplit

@@ -19,9 +19,9 @@ import pyarrow.parquet as pq
 
 from plabel import db, storage
 from plabel.errors import DataError, UsageError
+from plabel.queries import Query, query
 from plabel.schema import table
 from plabel.shards import exists as exists_source
-from plabel.sql import Query, query
 from plabel.workspace import Workspace
 
 REQUIRED = ("image_id", "path", "target")

@@ -29,9 +29,9 @@ from plabel.evaluate import EvalResult, evaluate, labeled_split
 from plabel.infer import InferOptions, InferResult, infer
 from plabel.infer import validate as validate_infer
 from plabel.progress import NULL, Progress
+from plabel.queries import query
 from plabel.selection import SelectOptions, SelectResult, select
 from plabel.selection import validate as validate_select
-from plabel.sql import query
 from plabel.train import TrainOptions
 from plabel.train import train as train_round
 from plabel.train import validate as validate_train

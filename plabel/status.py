@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from plabel import db
-from plabel.sql import query
+from plabel.queries import query
 from plabel.workspace import Workspace
 
 

@@ -33,8 +33,8 @@ import tomllib
 from plabel import db, shards, storage
 from plabel.errors import DataError, UnknownRound, UsageError, WorkspaceNotFound
 from plabel.lock import write_lock
+from plabel.queries import query
 from plabel.schema import TableSchema, quote_ident, quote_literal, table, tables, views
-from plabel.sql import query
 from plabel.values import DEFAULT_THRESHOLD
 
 CONFIG_FILE = "plabel.toml"

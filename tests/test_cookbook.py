@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from plabel.query import run_query
+from plabel.readonly_sql import run_query
 from plabel.workspace import init_workspace
 from tests.tables import three_rounds
 

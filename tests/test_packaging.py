@@ -43,7 +43,7 @@ def test_installed_wheel_reads_its_schemas(wheel, tmp_path):
         capture_output=True, text=True,
     )
     assert r.returncode == 0, r.stderr
-    code = ("import plabel.schema as s, plabel.cli.app, plabel.sql as q; q.query('selection/stats'); "
+    code = ("import plabel.schema as s, plabel.cli.app, plabel.queries as q; q.query('selection/stats'); "
             "print(len(s.tables()), s.__file__)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                        env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})

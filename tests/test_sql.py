@@ -9,9 +9,9 @@ import pytest
 
 from plabel import db
 from plabel.ingest.probe import BATCH_SCHEMA
+from plabel.queries import list_queries, parse_query, query
 from plabel.schema import referenced, views
 from plabel.selection.plan import BOUNDARIES, CUTOFFS, THRESHOLDS
-from plabel.sql import list_queries, parse_query, query
 
 ROOT = Path(__file__).resolve().parents[1]
 

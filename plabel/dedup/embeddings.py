@@ -11,7 +11,7 @@ from plabel.dedup.evidence import Evidence, HeldOut, Pool, pool_pairs
 from plabel.dedup.search import build_index, search
 from plabel.dedup.synthetic import sampled_copies
 from plabel.errors import PlabelError, UsageError
-from plabel.sql import query
+from plabel.queries import query
 
 if TYPE_CHECKING:
     from plabel.dedup.options import DedupOptions

@@ -13,7 +13,7 @@ from plabel.dedup.evidence import Evidence, HeldOut, Pool, pool_pairs, top_two
 from plabel.dedup.search import build_index, search
 from plabel.dedup.synthetic import sampled_copies
 from plabel.images import RejectedImage, load_rgb
-from plabel.sql import query
+from plabel.queries import query
 from plabel.workspace import HELD_OUT
 
 if TYPE_CHECKING:

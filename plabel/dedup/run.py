@@ -17,8 +17,8 @@ from plabel.dedup.options import SCOPES, DedupOptions, DedupResult, validate
 from plabel.dedup.rows import group_rows, held_out_rows, labeled_rows, removed_by
 from plabel.errors import UnknownRound
 from plabel.progress import NULL, Progress
+from plabel.queries import query
 from plabel.schema import table
-from plabel.sql import query
 from plabel.workspace import HELD_OUT, Workspace
 
 OTHER_SPLITS = (*HELD_OUT, "train")  # train duplicates are reported, never excluded

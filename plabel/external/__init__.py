@@ -27,8 +27,8 @@ from plabel import db, storage
 from plabel.errors import UsageError, check_finite
 from plabel.external.distribution import TOPK, prediction_rows
 from plabel.external.read import Records, read_table, records
+from plabel.queries import query
 from plabel.schema import table
-from plabel.sql import query
 from plabel.values import MAX_ROUND
 from plabel.workspace import Workspace
 

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from plabel import db, storage
 from plabel.errors import UsageError
 from plabel.infer.options import InferOptions
-from plabel.sql import query
+from plabel.queries import query
 from plabel.workspace import Workspace
 
 SOURCE_COLUMNS = ("path", "shard", "member_offset", "bytes")  # what Workspace.sources reads

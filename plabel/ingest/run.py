@@ -25,8 +25,8 @@ from plabel.ingest.probe import BATCH_SCHEMA, probe_many
 from plabel.ingest.sources import candidates
 from plabel.ingest.tars import shard_source
 from plabel.progress import NULL, Progress, Task
+from plabel.queries import query
 from plabel.schema import table
-from plabel.sql import query
 from plabel.workspace import Workspace
 
 

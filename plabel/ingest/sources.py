@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from plabel import db, storage
 from plabel.errors import UsageError
 from plabel.ingest.options import CHUNK, LABELED_SPLITS, Candidate
-from plabel.sql import query
+from plabel.queries import query
 from plabel.workspace import SPLITS, Workspace
 
 if TYPE_CHECKING:

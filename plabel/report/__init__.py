@@ -23,9 +23,9 @@ import numpy as np
 from plabel import storage
 from plabel.dedup.rows import RULES
 from plabel.errors import UnknownRound
+from plabel.queries import query
 from plabel.report import content as D
 from plabel.report import plots
-from plabel.sql import query
 from plabel.workspace import Workspace
 
 SIZE_PLACEHOLDER = "@@SIZE@@"

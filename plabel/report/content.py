@@ -10,7 +10,7 @@ import numpy as np
 
 from plabel.drift import rounds as round_rows
 from plabel.images import RejectedImage, load_rgb
-from plabel.sql import query
+from plabel.queries import query
 from plabel.workspace import Workspace
 
 MAX_CLASSES = 30  # classes drawn in per-class plots and sample grids; the rest are noted

@@ -20,9 +20,9 @@ import pyarrow as pa
 from plabel import db, storage
 from plabel.errors import UsageError
 from plabel.images import one_line
+from plabel.queries import query
 from plabel.review.tasks import FROM_NAME
 from plabel.schema import table
-from plabel.sql import query
 from plabel.workspace import Workspace
 
 

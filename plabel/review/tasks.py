@@ -21,8 +21,8 @@ from plabel import db, storage
 from plabel.errors import UsageError
 from plabel.export import EXTENSIONS
 from plabel.images import read_bytes
-from plabel.query import run_query
-from plabel.sql import query
+from plabel.queries import query
+from plabel.readonly_sql import run_query
 from plabel.workspace import Workspace
 
 FROM_NAME, TO_NAME = "label", "image"  # the labeling config's Choices and Image names

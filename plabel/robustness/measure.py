@@ -29,10 +29,10 @@ from plabel.evaluate import labeled_split, write_rows
 from plabel.images import RejectedImage
 from plabel.loading import load_image
 from plabel.progress import NULL, Progress
+from plabel.queries import query
 from plabel.robustness import corruptions as C
 from plabel.robustness import perturbations as P
 from plabel.robustness.adversarial import Normalized, fgsm, pgd
-from plabel.sql import query
 from plabel.values import json_safe
 from plabel.workspace import Workspace
 

@@ -26,8 +26,8 @@ import numpy as np
 
 from plabel import db, holdout
 from plabel.errors import UsageError
+from plabel.queries import query
 from plabel.selection.guarantee import ValEvidence, smoothed
-from plabel.sql import query
 
 if TYPE_CHECKING:
     from plabel.selection.options import ClassCount, SelectOptions

@@ -13,11 +13,11 @@ import pyarrow as pa
 
 from plabel import db, storage
 from plabel.errors import DataError, UnknownRound
+from plabel.queries import query
 from plabel.selection import guarantee
 from plabel.selection.auto import ClassThreshold, class_thresholds, threshold_notes, val_evidence
 from plabel.selection.balance import auto_per_class, boundaries, cutoffs
 from plabel.selection.options import ClassCount, SelectOptions, SelectResult
-from plabel.sql import query
 from plabel.workspace import Workspace
 
 # Registries of the query files a selection runs (schemas/queries/selection/). Each defines, or

@@ -13,10 +13,10 @@ from plabel import db, storage
 from plabel.errors import UsageError
 from plabel.manifest import write_manifest
 from plabel.progress import NULL, Progress
+from plabel.queries import query
 from plabel.schema import table
 from plabel.selection.options import ClassCount, SelectOptions, SelectResult, validate
 from plabel.selection.plan import SELECTED, Plan, check_round, make_plan
-from plabel.sql import query
 from plabel.workspace import Workspace
 
 

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from plabel import db
+from plabel.queries import query
 from plabel.selection.auto import lower_bound, prepare_evidence
 from plabel.selection.options import SelectOptions, validate
 from plabel.selection.plan import check_round
-from plabel.sql import query
 
 if TYPE_CHECKING:
     from plabel.workspace import Workspace

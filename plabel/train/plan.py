@@ -12,8 +12,8 @@ import numpy as np
 from plabel import checkpoints, holdout, models
 from plabel.errors import DataError, UnknownCheckpoint, UnknownRound, UsageError
 from plabel.manifest import Manifest, check_files, labeled_manifest, read_manifest
+from plabel.queries import query
 from plabel.sampling import mixed_plan
-from plabel.sql import query
 from plabel.train import advice
 from plabel.train.options import NOISE, TrainOptions, validate
 from plabel.workspace import Workspace

@@ -12,7 +12,7 @@ from plabel import checkpoints, distributed
 from plabel.evaluate import labeled_split
 from plabel.loading import TrainImages
 from plabel.progress import NULL, Progress
-from plabel.sql import query
+from plabel.queries import query
 from plabel.train import advice
 from plabel.train.build import Parts, build_parts, transform
 from plabel.train.epoch import Diverged, record_divergence, run_epoch, validate_epoch, write_run_row
