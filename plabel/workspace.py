@@ -12,12 +12,8 @@ working; the catalog's views hold absolute paths and are rewritten when the fold
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
 import shutil
-import stat
-import tempfile
-import time
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,8 +34,6 @@ from plabel.schema import TableSchema, quote_ident, quote_literal, table, tables
 from plabel.values import DEFAULT_THRESHOLD
 
 CONFIG_FILE = "plabel.toml"
-CATALOG_FILE = "catalog.duckdb"
-CATALOG_STATE = ".catalog-state"
 FORMAT = 1
 SPLITS = ("train", "val", "test", "unlabeled")
 DISABLED_OPTIMIZERS = "window_self_join"  # gives wrong answers over Hive partitions (Workspace.connect)
@@ -229,85 +223,18 @@ class Workspace:
             con.execute("SET lock_configuration = true")
         return con
 
-    # -- catalog.duckdb ------------------------------------------------------------------
-    # plabel never reads the catalog itself (every connection builds its views in memory); it is
-    # for the duckdb CLI and other tools. It is built whole in a private folder (DuckDB mangles
-    # database paths that hold a `?`) and published like every other file: a reader of the old
-    # one keeps it, a kill leaves the old one. A catalog that is a link, has other names (hard
-    # links), or holds anything but views and plabel's macros is not ours and is never touched.
+    # -- catalog.duckdb (plabel.catalog) ---------------------------------------------------
     def catalog_state(self) -> str:
         """fresh, stale, missing, corrupt or foreign: what `plabel status` reports."""
-        try:
-            foreign = self._catalog_foreign()
-        except CatalogProblem as e:
-            return e.state
-        if foreign is None:
-            return "missing"
-        if foreign:
-            return "foreign"
-        return "fresh" if self._catalog_fingerprint_matches() else "stale"
+        from plabel import catalog
 
-    def _catalog_fingerprint(self) -> str:
-        """The views' SQL and the catalog file's identity: a file changed by others is re-checked."""
-        path = self.root / CATALOG_FILE
-        st = os.lstat(path) if os.path.lexists(path) else None
-        identity = f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}" if st else "none"
-        return hashlib.sha256("\n".join([identity, *self.view_statements()]).encode()).hexdigest()
-
-    def _catalog_fingerprint_matches(self) -> bool:
-        state = self.root / CATALOG_STATE
-        return state.is_file() and not state.is_symlink() and state.read_text() == self._catalog_fingerprint()
-
-    def _catalog_foreign(self) -> bool | None:
-        """Whether the catalog holds anything plabel never creates (None: there is no catalog);
-        CatalogProblem when it is a link or not a database."""
-        path = self.root / CATALOG_FILE
-        if not os.path.lexists(path):
-            return None
-        st = os.lstat(path)
-        if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
-            raise CatalogProblem("foreign", f"{path} is a link or not a plain file")
-        with tempfile.TemporaryDirectory(prefix="plabel-catalog-") as tmp:
-            copy = Path(shutil.copyfile(path, Path(tmp) / CATALOG_FILE))
-            try:
-                con = duckdb.connect(str(copy), read_only=True)
-            except duckdb.Error as e:
-                raise CatalogProblem("corrupt", " ".join(str(e).split())) from None
-            with con:
-                found = db.rows(con, query("workspace/catalog_objects"))
-        ours = {signature.split("(")[0] for signature in shared_macros()}
-        return any(kind != "view" and not (kind == "function" and name in ours) for kind, name in found)
+        return catalog.state(self.root, self.view_statements())
 
     def sync_catalog(self) -> str:
-        """Rebuild catalog.duckdb when stale (writers only, under the lock); its state after.
+        """Rebuild catalog.duckdb when stale (writers only, under the lock); its state after."""
+        from plabel import catalog
 
-        A corrupt catalog is kept aside as `catalog.duckdb.corrupt-<time>` and rebuilt.
-        """
-        if self._catalog_fingerprint_matches():
-            return "fresh"
-        path = self.root / CATALOG_FILE
-        try:
-            foreign = self._catalog_foreign()
-        except CatalogProblem as e:
-            if e.state != "corrupt":
-                return e.state
-            os.replace(path, path.with_name(f"{CATALOG_FILE}.corrupt-{time.time_ns()}"))
-            foreign = None
-        if foreign:
-            return "foreign"
-        with tempfile.TemporaryDirectory(prefix="plabel-catalog-") as tmp:
-            built = Path(tmp) / CATALOG_FILE
-            with duckdb.connect(str(built)) as con:
-                _create_views(con, self.view_statements())
-                con.execute("CHECKPOINT")
-            staged = storage.tmp_path(path)
-            try:
-                shutil.copyfile(built, staged)
-                storage.publish(staged, path)
-            finally:
-                staged.unlink(missing_ok=True)
-        storage.write_text_atomic(self.root / CATALOG_STATE, self._catalog_fingerprint())
-        return "fresh"
+        return catalog.sync(self.root, self.view_statements())
 
     # -- writing -------------------------------------------------------------------------
     @contextmanager
@@ -343,16 +270,6 @@ class Workspace:
         first, now = len(existing), datetime.now(timezone.utc)
         rows = [{"class_id": first + i, "name": name, "added_at": now} for i, name in enumerate(names)]
         storage.write_rows(rows, self.table_dir("classes") / storage.part_name(), table("classes"))
-
-
-class CatalogProblem(Exception):
-    """catalog.duckdb cannot be used: `state` says why (corrupt, foreign)."""
-
-    def __init__(self, state: str, detail: str):
-        super().__init__(detail)
-        self.state = state
-
-
 
 
 def shared_macros() -> dict[str, str]:

@@ -6,7 +6,7 @@ import shutil
 import duckdb
 import pyarrow.parquet as pq
 
-from plabel.workspace import CATALOG_FILE
+from plabel.catalog import CATALOG_FILE
 from tests.helpers import tree_digest
 
 
