@@ -9,8 +9,8 @@ from plabel import storage
 from plabel.datasets import write_split_folders
 from plabel.errors import UsageError
 from plabel.ingest import ingest
-from plabel.run import RunConfig, load_config, parse_config, run, toml_value, write_default_config
-from plabel.workspace import init_workspace, open_workspace
+from plabel.run import RunConfig, load_config, parse_config, run, write_default_config
+from plabel.workspace import init_workspace, open_workspace, toml_value
 from tests.crashes import count_points, killed, run_plabel
 
 CONFIG = RunConfig(
