@@ -6,6 +6,7 @@ from typing import Annotated
 from plabel.cli import _options as opt
 from plabel.cli._output import emitted, info, print_table
 from plabel.cli.app import command
+from plabel.eval_options import EvalOptions as E
 
 SPLIT_HELP = (
     "val, holdout (the labeled train images the checkpoint was trained without: train --holdout), or train "
@@ -18,15 +19,15 @@ def calibrate(
     checkpoint: Annotated[str, opt.option("Checkpoint id (or prefix), or latest.")] = "latest",
     split: Annotated[str, opt.option(SPLIT_HELP)] = "val",
     limit: opt.Limit = None,
-    batch_size: opt.BatchSize = 256,
-    workers: opt.LoaderWorkers = 0,
-    device: opt.Device = "auto",
+    batch_size: opt.BatchSize = E.batch_size,
+    workers: opt.LoaderWorkers = E.workers,
+    device: opt.Device = E.device,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ) -> None:
     """Temperature scaling: the T that makes a checkpoint's confidences match its accuracy on val."""
     from plabel.calibration import calibrate as run
-    from plabel.evaluate import EvalOptions
+    from plabel.eval_options import EvalOptions
 
     ws = opt.open_ws(workspace)
     settings = EvalOptions(batch_size=batch_size, workers=workers, device=device, limit=limit)

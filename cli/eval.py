@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING, Annotated
 from plabel.cli import _options as opt
 from plabel.cli._output import emitted, info, print_table
 from plabel.cli.app import command
+from plabel.eval_options import EvalOptions as E
 
 if TYPE_CHECKING:
-    from plabel.robustness.measure import RobustnessOptions
+    from plabel.robustness.options import RobustnessOptions
     from plabel.workspace import Workspace
 
 
@@ -33,16 +34,16 @@ def eval_(
     ] = None,
     limit: opt.Limit = None,
     seed: opt.Seed = 0,
-    batch_size: opt.BatchSize = 256,
-    workers: opt.LoaderWorkers = 0,
-    device: opt.Device = "auto",
+    batch_size: opt.BatchSize = E.batch_size,
+    workers: opt.LoaderWorkers = E.workers,
+    device: opt.Device = E.device,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ) -> None:
     """Accuracy of a checkpoint on a split (EMA weights when kept), or its robustness; into evals."""
     ws = opt.open_ws(workspace)
     if robustness:
-        from plabel.robustness.measure import RobustnessOptions, parse_epsilons, parse_severities
+        from plabel.robustness.options import RobustnessOptions, parse_epsilons, parse_severities
 
         options = RobustnessOptions(
             kinds=_items(robustness), checkpoint=checkpoint, split=split, severities=parse_severities(severities),
@@ -51,7 +52,8 @@ def eval_(
             device=device,
         )
         return _robustness(ws, options, json_output)
-    from plabel.evaluate import EvalOptions, evaluate
+    from plabel.eval_options import EvalOptions
+    from plabel.evaluate import evaluate
 
     settings = EvalOptions(batch_size=batch_size, workers=workers, device=device, limit=limit)
     r = evaluate(ws, checkpoint, split, settings, progress=opt.progress(json_output))

@@ -20,7 +20,7 @@ from plabel.progress import NULL, Progress
 from plabel.workspace import Workspace
 
 if TYPE_CHECKING:
-    from plabel.evaluate import EvalOptions
+    from plabel.eval_options import EvalOptions
 
 BINS = 15  # of the reliability diagram and the ECE (the usual choice since Guo et al.)
 T_RANGE = (0.05, 20.0)  # temperatures searched
@@ -103,7 +103,8 @@ def calibrate(ws: Workspace, checkpoint: str | None = "latest", split: str = "va
               progress: Progress = NULL) -> CalibrationResult:
     """Fit a checkpoint's temperature on a labeled split and record it."""
     from plabel import checkpoints, distributed, holdout, models
-    from plabel.evaluate import EvalOptions, labeled_split, predict_logits
+    from plabel.eval_options import EvalOptions
+    from plabel.evaluate import labeled_split, predict_logits
 
     o = options or EvalOptions()
     distributed.init()

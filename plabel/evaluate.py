@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 
 from plabel import checkpoints, distributed, holdout, models, storage
 from plabel.errors import UsageError
+from plabel.eval_options import EvalOptions
 from plabel.loading import ImageFiles, to_bytes_array
 from plabel.progress import NULL, Progress
 from plabel.queries import query
@@ -104,15 +105,6 @@ class EvalResult:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class EvalOptions:
-    batch_size: int = 256  # images per forward pass
-    workers: int = 0  # DataLoader processes decoding images
-    device: str = "auto"
-    use_ema: bool = True  # the EMA weights, when the checkpoint kept them
-    limit: int | None = None  # the first N images only (a quick look; the rows record how many)
 
 
 def evaluate(ws: Workspace, checkpoint: str | None = "latest", split: str = "test",

@@ -9,7 +9,8 @@ from plabel.errors import UsageError
 from plabel.evaluate import evaluate
 from plabel.robustness import corruptions as C
 from plabel.robustness import perturbations as P
-from plabel.robustness.measure import RobustnessOptions, evaluate_robustness, parse_epsilons, parse_severities
+from plabel.robustness.measure import evaluate_robustness
+from plabel.robustness.options import RobustnessOptions, parse_epsilons, parse_severities
 from plabel.train import TrainOptions, train
 from plabel.workspace import open_workspace
 from tests.test_train import FAST, make_ws

@@ -177,7 +177,8 @@ def _read(ws, image_id):
 def test_a_shard_cut_after_ingest_gives_rejects_named_by_member(tmp_path):
     """infer and eval read members by offset: a member the shard no longer holds is a reject whose
     path is the stored one (`SHARD#MEMBER`), and the rest are predicted."""
-    from plabel.evaluate import EvalOptions, evaluate
+    from plabel.eval_options import EvalOptions
+    from plabel.evaluate import evaluate
     from plabel.infer import InferOptions, infer
     from plabel.ingest import ingest
     from plabel.train import TrainOptions, train

@@ -1,0 +1,103 @@
+"""What `plabel eval --robustness` measures (RobustnessOptions) and what it found (RobustnessResult)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from plabel.errors import UsageError
+from plabel.eval_options import EvalOptions
+from plabel.robustness import corruptions as C
+from plabel.robustness import perturbations as P
+from plabel.values import json_safe
+
+KINDS = ("corruptions", "flips", "fgsm", "pgd")
+DEFAULT_EPSILONS = (1 / 255, 2 / 255, 4 / 255, 8 / 255)
+
+
+@dataclass(frozen=True)
+class RobustnessOptions:
+    kinds: tuple[str, ...] = ("corruptions",)
+    checkpoint: str | None = "latest"
+    split: str = "test"
+    severities: tuple[int, ...] = (1, 2, 3, 4, 5)
+    corruptions: tuple[str, ...] = ()  # default: all twelve
+    perturbations: tuple[str, ...] = ()  # default: all three
+    epsilons: tuple[float, ...] = DEFAULT_EPSILONS
+    steps: int = 10  # PGD
+    reference: str | None = None  # default: the round-0 teacher
+    limit: int | None = None
+    seed: int = 0
+    batch_size: int = EvalOptions.batch_size
+    workers: int = EvalOptions.workers
+    device: str = EvalOptions.device
+
+
+@dataclass
+class RobustnessResult:
+    eval_id: str
+    checkpoint_id: str
+    reference_id: str
+    round: int
+    n: int
+    clean_error: float | None = None
+    corruption_errors: dict[str, Any] = field(default_factory=dict)  # corruption -> {severity: error %}
+    ce: dict[str, Any] = field(default_factory=dict)
+    relative_ce: dict[str, Any] = field(default_factory=dict)
+    mce: float | None = None
+    relative_mce: float | None = None
+    flip_rates: dict[str, Any] = field(default_factory=dict)
+    fr: dict[str, Any] = field(default_factory=dict)
+    mfr: float | None = None
+    fgsm: dict[str, Any] = field(default_factory=dict)  # epsilon -> accuracy %
+    pgd: dict[str, Any] = field(default_factory=dict)
+    images_per_s: float = 0.0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = json_safe(dict(self.__dict__))
+        return out
+
+
+def parse_severities(text: str) -> tuple[int, ...]:
+    """'1-5', '1,3,5' or '3'."""
+    try:
+        if "-" in text:
+            a, b = text.split("-", 1)
+            values = tuple(range(int(a), int(b) + 1))
+        else:
+            values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise UsageError(f"--severities takes 1-5 or a list like 1,3,5 (got {text!r})") from None
+    if not values or any(v not in range(1, 6) for v in values):
+        raise UsageError("severities are 1 to 5")
+    return values
+
+
+def parse_epsilons(text: str) -> tuple[float, ...]:
+    """'1/255,2/255' or '0.004,0.008'."""
+    out = []
+    for item in text.split(","):
+        num, _, den = item.strip().partition("/")
+        try:
+            out.append(float(num) / (float(den) if den else 1.0))
+        except (ValueError, ZeroDivisionError):
+            raise UsageError(f"--epsilon takes values like 1/255,8/255 (got {item!r})") from None
+    if any(not 0 <= e <= 1 for e in out):
+        raise UsageError("epsilons are in [0, 1] (pixel units)")
+    return tuple(out)
+
+
+def validate(o: RobustnessOptions) -> None:
+    bad = [k for k in o.kinds if k not in KINDS]
+    if bad or not o.kinds:
+        raise UsageError(f"--robustness takes {', '.join(KINDS)} (got {', '.join(bad) or 'nothing'})")
+    for name in o.corruptions:
+        if name not in C.REGISTRY:
+            raise UsageError(f"unknown corruption {name!r}; corruptions: {', '.join(C.list_corruptions())}")
+    for name in o.perturbations:
+        if name not in P.REGISTRY:
+            raise UsageError(f"unknown perturbation {name!r}; perturbations: {', '.join(P.list_perturbations())}")
+    if o.steps < 1:
+        raise UsageError("--steps must be >= 1")
+    if o.limit is not None and o.limit < 1:
+        raise UsageError("--limit must be >= 1")
