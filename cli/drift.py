@@ -9,6 +9,7 @@ from plabel.cli import _options as opt
 from plabel.cli._output import emit_json, emitted, info, print_table
 from plabel.cli.app import command
 from plabel.drift import rounds as round_rows  # DuckDB only: `plabel --help` stays instant
+from plabel.values import as_dict
 
 MATRIX_LIMIT = 20
 
@@ -30,7 +31,7 @@ def drift(
         raise UsageError("--format must be table, json or csv")
     r = run(opt.open_ws(workspace), from_round, to_round)
     if json_output or format == "json":
-        emit_json(r.to_dict())
+        emit_json(as_dict(r))
         return
     if format == "csv":
         w = csv.writer(sys.stdout)

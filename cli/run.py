@@ -10,6 +10,7 @@ import typer
 from plabel.cli import _options as opt
 from plabel.cli._output import emit_json, emitted, info, print_table
 from plabel.cli.app import command
+from plabel.values import as_dict
 
 if TYPE_CHECKING:
     from plabel.run import StepLog
@@ -93,7 +94,7 @@ def run(
     cfg = load_config(ws, config, set_ or [], values)
     result = run_loop(ws, cfg, progress=opt.progress(json_output), on_step=_step_printer(not json_output))
     if json_output:
-        emit_json(result.to_dict())
+        emit_json(as_dict(result))
         return
     _round_table(result.rounds)
     if result.best is not None:

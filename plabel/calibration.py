@@ -17,6 +17,7 @@ import numpy as np
 
 from plabel.errors import UsageError
 from plabel.progress import NULL, Progress
+from plabel.values import as_dict
 from plabel.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -87,8 +88,6 @@ class CalibrationResult:
     reliability_before: dict[str, Any] = field(default_factory=dict)
     reliability_after: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def fit(logits: np.ndarray, targets: np.ndarray) -> tuple[float, Reliability, Reliability]:
@@ -137,7 +136,7 @@ def _write(ws: Workspace, r: CalibrationResult) -> None:
     from plabel import storage
     from plabel.schema import table
 
-    row = {k: v for k, v in r.to_dict().items() if not k.startswith("reliability")}
+    row = {k: v for k, v in as_dict(r).items() if not k.startswith("reliability")}
     row.update(bin_count=r.reliability_after["count"], bin_confidence=r.reliability_after["confidence"],
                bin_accuracy=r.reliability_after["accuracy"], bin_count_before=r.reliability_before["count"],
                bin_confidence_before=r.reliability_before["confidence"],

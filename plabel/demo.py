@@ -54,8 +54,6 @@ class DemoResult:
     report: str
     seconds: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def write_demo_data(data: Path, seed: int = 0) -> SplitFolders:

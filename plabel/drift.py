@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from plabel import db
 from plabel.errors import UnknownRound, UsageError
@@ -23,9 +23,16 @@ class DriftReport:
     negative_flips: int = 0
     positive_flips: int = 0
 
+    JSON_EXTRA: ClassVar[dict[str, str]] = {"largest_transitions": "top_transitions", "matrix": "matrix"}
+
     @property
     def largest_transitions(self) -> list[dict[str, Any]]:
         return [t for t in self.transitions if t["class_a"] != t["class_b"]]
+
+    @property
+    def top_transitions(self) -> list[dict[str, Any]]:
+        """The 20 largest changes of class (what --json prints; `transitions` holds them all)."""
+        return self.largest_transitions[:20]
 
     def matrix(self) -> list[list[int]]:
         n = len(self.classes)
@@ -34,11 +41,6 @@ class DriftReport:
             m[t["class_a"]][t["class_b"]] = t["images"]
         return m
 
-    def to_dict(self) -> dict[str, Any]:
-        d = dict(self.__dict__)
-        d["largest_transitions"] = self.largest_transitions[:20]
-        d["matrix"] = self.matrix()
-        return d
 
 
 def drift(ws: Workspace, from_round: int | None = None, to_round: int | None = None) -> DriftReport:

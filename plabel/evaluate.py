@@ -103,8 +103,6 @@ class EvalResult:
     confusion: list[list[int]] = field(default_factory=list)
     unreadable: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def evaluate(ws: Workspace, checkpoint: str | None = "latest", split: str = "test",

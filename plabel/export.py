@@ -65,8 +65,6 @@ class ExportResult:
     samples: int  # rows times their copies (imagefolder, wds); rows otherwise
     files: int  # files written
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 @dataclass

@@ -10,7 +10,7 @@ staged parts).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -49,9 +49,6 @@ class RunResult:
     best: dict[str, Any] | None = None  # the best-scoring model of `scores` (the earliest of equals): the loop's result
     stopped: str = ""  # why the loop ended
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"rounds": self.rounds, "steps": [asdict(s) for s in self.steps], "judged_on": self.judged_on,
-                "scores": self.scores, "best": self.best, "stopped": self.stopped}
 
 
 

@@ -1,6 +1,7 @@
 """Values several modules (and SQL) share, and numbers as JSON can hold them: one rule for every JSON plabel writes."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -21,6 +22,27 @@ def auto_or(value: str, convert: Callable[[str], T], option: str, expected: str)
         return convert(value)
     except ValueError:
         raise UsageError(f"{option} must be {expected} (got {value!r})") from None
+
+
+def as_dict(obj: Any) -> dict[str, Any]:
+    """The one serializer of plabel's options and results: a dataclass's fields (nested dataclasses,
+    lists and dicts of them too), plus the derived values its class maps in JSON_EXTRA (key ->
+    property or method)."""
+    out = {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    for key, name in getattr(obj, "JSON_EXTRA", {}).items():
+        value = getattr(obj, name)
+        out[key] = _plain(value() if callable(value) else value)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return as_dict(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value
 
 
 def json_safe(value: Any) -> Any:

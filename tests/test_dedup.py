@@ -19,6 +19,7 @@ from plabel.ingest import ingest
 from plabel.schema import table
 from plabel.selection import SelectOptions, select
 from plabel.train import TrainOptions, train
+from plabel.values import as_dict
 from plabel.workspace import init_workspace
 from tests.helpers import tree_digest
 from tests.tables import add_classes, add_embeddings, add_images, add_predictions, iid
@@ -117,7 +118,7 @@ def test_a_near_duplicate_of_a_test_image_never_reaches_a_manifest(tmp_path, mni
     leak_id = con.execute("SELECT image_id FROM images WHERE path LIKE '%copy.jpg'").fetchall()[0][0]
     row = con.execute("SELECT scope, excluded, similarity FROM duplicates WHERE image_id = ?", [leak_id]).fetchall()
     assert row and row[0][0] == "test" and row[0][1] and row[0][2] >= 0.99, row
-    assert r.excluded < 20, r.to_dict()  # calibrated: a pool of distinct digits loses few to look-alikes
+    assert r.excluded < 20, as_dict(r)  # calibrated: a pool of distinct digits loses few to look-alikes
     assert r.contaminated >= 1
     select(ws, SelectOptions(round=0, threshold=0.0, balance="none"))
     ids = {r["image_id"] for r in pq.read_table(ws.round_dir("manifests", 0) / "manifest.parquet").to_pylist()}
@@ -293,7 +294,7 @@ def test_pixel_signal_finds_the_injected_copies_and_nothing_else(tmp_path, digit
 def test_a_pool_without_copies_loses_almost_nothing(tmp_path, digit_pool):
     ws = _pool_ws(tmp_path, digit_pool[0], with_copies=False)
     r = dedup(ws, 0, embeddings=False)
-    assert r.pool == 150 and r.excluded <= 2, r.to_dict()
+    assert r.pool == 150 and r.excluded <= 2, as_dict(r)
 
 
 def test_dry_run_and_what_if_write_nothing_and_agree(tmp_path, digit_pool):

@@ -16,8 +16,7 @@ spread like the positives, taken off before the false-positive rate is read.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -39,8 +38,6 @@ class Calibration:
     colour_tolerance: float | None = None  # pixels: pairs further apart in chromaticity are never flagged
     brightness_tolerance: float | None = None  # pixels: nor pairs further apart in brightness
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _share_at_or_above(values: np.ndarray, t: float) -> float:

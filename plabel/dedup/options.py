@@ -87,5 +87,3 @@ class DedupResult:
     dry_run: bool = False
     seconds: float = 0.0
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)

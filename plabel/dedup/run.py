@@ -19,6 +19,7 @@ from plabel.errors import UnknownRound
 from plabel.progress import NULL, Progress
 from plabel.queries import query
 from plabel.schema import table
+from plabel.values import as_dict
 from plabel.workspace import HELD_OUT, Workspace
 
 OTHER_SPLITS = (*HELD_OUT, "train")  # train duplicates are reported, never excluded
@@ -158,7 +159,7 @@ def decide(found: Findings, calibrations: list[Calibration]) -> list[dict[str, A
 def summarise(round: int, found: Findings, calibrations: list[Calibration], rows: list[dict[str, Any]],
               o: DedupOptions) -> DedupResult:
     r = DedupResult(round, pool=len(found.pool.ids), embeddings_round=found.embeddings_round, dry_run=o.dry_run)
-    r.thresholds = [c.to_dict() for c in calibrations]
+    r.thresholds = [as_dict(c) for c in calibrations]
     r.exact = len({x["image_id"] for x in found.exact})
     near = [x for x in rows if x["kind"] != "exact" and x["scope"] == "unlabeled"]
     r.near_members, r.near_groups = len(near), len({x["group_id"] for x in near})
@@ -195,7 +196,7 @@ def _write(ws: Workspace, round: int, rows: list[dict[str, Any]], calibrations: 
     if found.made_fingerprints:
         storage.write_rows(found.made_fingerprints, ws.table_dir("fingerprints") / storage.part_name(),
                            table("fingerprints"))
-    limits = [{**{k: v for k, v in c.to_dict().items() if k in table("dedup_thresholds").names},
+    limits = [{**{k: v for k, v in as_dict(c).items() if k in table("dedup_thresholds").names},
                "checkpoint_id": next((e.checkpoint_id for e in found.evidence if e.signal == c.signal), None)}
               for c in calibrations]
     # thresholds before duplicates: a committed duplicates round is what marks dedup done

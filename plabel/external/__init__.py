@@ -57,8 +57,6 @@ class ImportResult:
     already_imported: bool = False  # the round holds this file's predictions already: nothing written
     removed: list[str] = field(default_factory=list)  # tables of round R made from the replaced predictions
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def import_predictions(ws: Workspace, file: str | os.PathLike[str], o: ImportOptions) -> ImportResult:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from plabel.errors import UsageError, check_finite
 from plabel.values import auto_or
@@ -45,8 +44,6 @@ class InferResult:
     rows: int  # rows in the committed round
     removed: list[str] = field(default_factory=list)  # tables of the round made from replaced predictions
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def parse_temperature(value: str) -> float | str:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import ClassVar
 
 from plabel.images import DEFAULT_PIXEL_LIMIT
 
@@ -38,15 +38,12 @@ class IngestResult:
     reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
+    JSON_EXTRA: ClassVar[dict[str, str]] = {"files_per_s": "files_per_s"}
+
     @property
     def files_per_s(self) -> float:
         return (self.seen - self.skipped) / self.seconds if self.seconds else 0.0
 
-    def to_dict(self) -> dict[str, Any]:
-        d = dict(self.__dict__)
-        d["files_per_s"] = round(self.files_per_s, 1)
-        d["seconds"] = round(self.seconds, 3)
-        return d
 
 
 @dataclass(frozen=True)

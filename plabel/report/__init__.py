@@ -40,8 +40,6 @@ class ReportResult:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def _table(columns: list[str], rows: list[list[Any]], table_id: str | None = None,

@@ -36,8 +36,6 @@ class ReviewImportResult:
     held_out: int = 0  # reviews of held-out (val/test) images: kept as an audit, never trained on
     by_label: dict[str, int] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def import_annotations(ws: Workspace, file: str | os.PathLike[str], from_name: str = FROM_NAME) -> ReviewImportResult:

@@ -51,8 +51,6 @@ class ReviewExportResult:
     held_out: int = 0  # audit tasks: held-out images, whose labels never enter a manifest
     storage_path: str = ""  # the folder Label Studio's Local Files storage must name (in <out>.local-storage.json)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def export_tasks(ws: Workspace, o: ReviewExportOptions) -> ReviewExportResult:

@@ -8,7 +8,6 @@ from plabel.errors import UsageError
 from plabel.eval_options import EvalOptions
 from plabel.robustness import corruptions as C
 from plabel.robustness import perturbations as P
-from plabel.values import json_safe
 
 KINDS = ("corruptions", "flips", "fgsm", "pgd")
 DEFAULT_EPSILONS = (1 / 255, 2 / 255, 4 / 255, 8 / 255)
@@ -53,9 +52,6 @@ class RobustnessResult:
     images_per_s: float = 0.0
     seconds: float = 0.0
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = json_safe(dict(self.__dict__))
-        return out
 
 
 def parse_severities(text: str) -> tuple[int, ...]:

@@ -18,7 +18,7 @@ default) keeps them only while the whole selection's bound reaches the target
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -47,8 +47,6 @@ class ClassThreshold:
     # best (its most precise stretch), or none
     source: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def lower_bound(correct: np.ndarray | int, n: np.ndarray | int, confidence: float = CONFIDENCE) -> np.ndarray:

@@ -1,8 +1,7 @@
 """The options and the result of `plabel select`."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 from plabel.errors import UsageError, check_finite
 from plabel.values import DEFAULT_THRESHOLD, auto_or
@@ -77,10 +76,6 @@ class SelectResult:
     class_share_p: float | None = None  # chi-square p-value, predicted class shares of pool against val
     statement: str | None = None  # the above in words
 
-    def to_dict(self) -> dict[str, Any]:
-        d = dict(self.__dict__)
-        d["classes"] = [asdict(c) for c in self.classes]
-        return d
 
 
 def validate(o: SelectOptions) -> None:

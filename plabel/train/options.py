@@ -69,8 +69,6 @@ class TrainResult:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)  # defaults chosen from the data, warnings
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def parse_epochs(value: str) -> int | str:

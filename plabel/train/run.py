@@ -19,6 +19,7 @@ from plabel.train.epoch import Diverged, record_divergence, run_epoch, validate_
 from plabel.train.options import TrainOptions, TrainResult
 from plabel.train.plan import RunPlan, plan_run
 from plabel.train.state import load_state, save_state
+from plabel.values import as_dict
 from plabel.workspace import Workspace
 
 
@@ -120,7 +121,7 @@ def _checkpoint_config(plan: RunPlan, parts: Parts, metrics: dict[str, Any]) -> 
         "num_classes": len(plan.classes),
         "classes": plan.classes,
         "in_chans": parts.data_config.input_size[0],
-        "data_config": parts.data_config.to_dict(),
+        "data_config": as_dict(parts.data_config),
         "ema": parts.ema is not None,
         "train": plan.resolved(),
         "manifest": {
