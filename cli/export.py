@@ -28,7 +28,7 @@ def export(
     from plabel.export import export as run
 
     ws = opt.open_ws(workspace)
-    r = run(ws, ExportOptions(round, str(out), format, shard_size, overwrite))
+    r = run(ws, ExportOptions(round=round, out=str(out), format=format, shard_size=shard_size, overwrite=overwrite))
     if emitted(r, json_output):
         return
     info(f"Exported round {r.round}'s manifest as {r.format} to {r.out}: {r.rows} rows, {r.samples} samples, "

@@ -37,7 +37,8 @@ def import_predictions(
     from plabel.external import import_predictions as run
 
     ws = opt.open_ws(workspace)
-    o = ImportOptions(round, model_name, str(root) if root else None, output_type, key_column, skip_unknown, overwrite)
+    o = ImportOptions(round=round, model_name=model_name, root=str(root) if root else None, output_type=output_type,
+                      key_column=key_column, skip_unknown=skip_unknown, overwrite=overwrite)
     r = run(ws, file, o)
     if emitted(r, json_output):
         return

@@ -36,8 +36,9 @@ def export(
     from plabel.review import export_tasks
 
     ws = opt.open_ws(workspace)
-    r = export_tasks(ws, ReviewExportOptions(round, query, str(out), limit, url_prefix, document_root, overwrite,
-                                                   audit))
+    r = export_tasks(ws, ReviewExportOptions(round=round, query=query, out=str(out), limit=limit,
+                                             url_prefix=url_prefix, document_root=document_root, overwrite=overwrite,
+                                             audit=audit))
     if emitted(r, json_output):
         return
     info(f"Wrote {r.tasks} tasks ({r.predicted} pre-annotated by round {r.round}) to {r.out}; labeling config: "

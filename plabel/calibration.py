@@ -74,7 +74,7 @@ def reliability(probs: np.ndarray, targets: np.ndarray, bins: int = BINS) -> Rel
     return Reliability(count.tolist(), (total_conf / safe).tolist(), (total_right / safe).tolist())
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CalibrationResult:
     calibration_id: str
     checkpoint_id: str
@@ -122,9 +122,10 @@ def calibrate(ws: Workspace, checkpoint: str | None = "latest", split: str = "va
     ok = np.array([i not in bad for i in range(len(data))], dtype=bool)
     logits, targets = logits[ok], data.targets[ok]
     t, before, after = fit(logits, targets)
-    result = CalibrationResult(uuid.uuid4().hex[:12], ckpt.checkpoint_id, split, int(ok.sum()), t, before.ece(),
-                               after.ece(), nll(logits, targets), nll(logits, targets, t), before.__dict__,
-                               after.__dict__)
+    result = CalibrationResult(calibration_id=uuid.uuid4().hex[:12], checkpoint_id=ckpt.checkpoint_id, split=split,
+                               images=int(ok.sum()), temperature=t, ece_before=before.ece(), ece_after=after.ece(),
+                               nll_before=nll(logits, targets), nll_after=nll(logits, targets, t),
+                               reliability_before=before.__dict__, reliability_after=after.__dict__)
     result.calibration_id = distributed.broadcast(result.calibration_id)
     if distributed.is_main():  # every rank fitted the same T on the gathered logits; one writes it
         with ws.writing("plabel calibrate"):

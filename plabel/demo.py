@@ -43,7 +43,7 @@ DEMO_CONFIG = RunConfig(
 )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DemoResult:
     workspace: str
     seed: int
@@ -85,5 +85,6 @@ def demo(dest: str | Path = "plabel-demo", seed: int = 0, config: RunConfig = DE
     images = dict(ws.rows(query("status/splits")))
     student_top1 = last["teacher_test_top1"] if last["teacher_test_top1"] is not None else first["student_test_top1"]
     report = write_report(ws)
-    return DemoResult(str(ws.root), seed, images, result.rounds, first["teacher_test_top1"], student_top1,
-                      report.path, time.perf_counter() - started)
+    return DemoResult(workspace=str(ws.root), seed=seed, images=images, rounds=result.rounds,
+                      teacher_test_top1=first["teacher_test_top1"], student_test_top1=student_top1, report=report.path,
+                      seconds=time.perf_counter() - started)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EvalOptions:
     batch_size: int = 256  # images per forward pass
     workers: int = 0  # DataLoader processes decoding images

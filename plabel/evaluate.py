@@ -90,7 +90,7 @@ def accuracy(logits: np.ndarray, targets: np.ndarray, k: int = 1) -> float:
     return float((topk == targets[:, None]).any(1).mean() * 100)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class EvalResult:
     eval_id: str
     checkpoint_id: str
@@ -129,9 +129,9 @@ def evaluate(ws: Workspace, checkpoint: str | None = "latest", split: str = "tes
     logits, targets = logits[ok], data.targets[ok]
     confusion = _confusion(logits, targets, len(classes))
     per_class = {classes[c]: float(row[c] / row.sum() * 100) for c, row in enumerate(confusion) if row.sum()}
-    result = EvalResult(uuid.uuid4().hex[:12], ckpt.checkpoint_id, ckpt.round, split, int(ok.sum()),
-                        accuracy(logits, targets, 1), accuracy(logits, targets, 5), per_class, confusion.tolist(),
-                        len(bad))
+    result = EvalResult(eval_id=uuid.uuid4().hex[:12], checkpoint_id=ckpt.checkpoint_id, round=ckpt.round, split=split,
+                        n=int(ok.sum()), top1=accuracy(logits, targets, 1), top5=accuracy(logits, targets, 5),
+                        per_class=per_class, confusion=confusion.tolist(), unreadable=len(bad))
     result.eval_id = distributed.broadcast(result.eval_id)  # one id for the rows, whichever rank reports
     if not distributed.is_main():  # rank 0 writes the rows every rank computed
         return result

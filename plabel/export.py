@@ -47,7 +47,7 @@ NAME_BYTES = 200  # a class folder's name at most (file systems allow 255 bytes;
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif", "PPM": "ppm"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ExportOptions:
     round: int
     out: str
@@ -56,7 +56,7 @@ class ExportOptions:
     overwrite: bool = False
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ExportResult:
     round: int
     format: str
@@ -103,7 +103,7 @@ def export(ws: Workspace, o: ExportOptions) -> ExportResult:
         _publish(tmp, out)
     finally:
         _remove(tmp)
-    return ExportResult(o.round, o.format, str(out), len(rows), samples, files)
+    return ExportResult(round=o.round, format=o.format, out=str(out), rows=len(rows), samples=samples, files=files)
 
 
 def _rows(ws: Workspace, file: Path) -> list[_Row]:

@@ -39,7 +39,7 @@ def check_model_name(name: str) -> None:
         raise UsageError(f"unknown timm model {name!r}{hint}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelOptions:
     """How a model is built beyond its name and classes (the student's noise among them)."""
 

@@ -89,7 +89,7 @@ def _explained(text: str) -> str:
     return text[words[i][0]:] if i < len(words) else ""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class QueryResult:
     columns: list[str]
     reader: pa.RecordBatchReader
@@ -118,7 +118,8 @@ def run_query(ws: Workspace, query: str, params: list[Any] | None = None, allow_
         rel = con.sql(statements[-1].query, params=params or None)
         if rel is None:
             raise UsageError("the last statement returns no rows")
-        return QueryResult(list(rel.columns), rel.to_arrow_reader(64 * 1024), con, ws.root, scratch)
+        return QueryResult(columns=list(rel.columns), reader=rel.to_arrow_reader(64 * 1024), con=con,
+                           workspace=ws.root, scratch=scratch)
     except duckdb.PermissionException as e:
         con.close()
         scratch.cleanup()

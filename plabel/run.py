@@ -40,7 +40,7 @@ class StepLog:
     detail: str = ""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunResult:
     rounds: list[dict[str, Any]]
     steps: list[StepLog] = field(default_factory=list)
@@ -145,7 +145,8 @@ def run(ws: Workspace, config: RunConfig, progress: Progress = NULL,
             stopped = (f"round {r + 1}'s student ({scores[-1]['top1']:.2f}% on {judge}) did not beat round "
                        f"{best['round']}'s ({best['top1']:.2f}%)")
             break
-    return RunResult(round_rows(ws), steps.log, judge, scores, _best(scores) if judge else None, stopped)
+    return RunResult(rounds=round_rows(ws), steps=steps.log, judged_on=judge, scores=scores,
+                     best=_best(scores) if judge else None, stopped=stopped)
 
 
 def judged_on(ws: Workspace, config: RunConfig) -> str | None:

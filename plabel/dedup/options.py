@@ -11,7 +11,7 @@ EXACT_SEARCH_LIMIT = 200_000  # vectors; above it an IVF index (recall measured 
 SCOPES = ("unlabeled", "held_out")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DedupOptions:
     recall: float = 0.98  # share of synthetic near duplicates a calibrated threshold keeps
     # the share of a clean pool dedup may exclude, in-pool groups and contamination together: half
@@ -67,7 +67,7 @@ def validate(o: DedupOptions) -> None:
         raise UsageError("--embeddings-round must be >= 0")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DedupResult:
     round: int
     exact: int = 0  # unlabeled images whose bytes are also in val/test/train

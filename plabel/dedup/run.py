@@ -158,7 +158,7 @@ def decide(found: Findings, calibrations: list[Calibration]) -> list[dict[str, A
 
 def summarise(round: int, found: Findings, calibrations: list[Calibration], rows: list[dict[str, Any]],
               o: DedupOptions) -> DedupResult:
-    r = DedupResult(round, pool=len(found.pool.ids), embeddings_round=found.embeddings_round, dry_run=o.dry_run)
+    r = DedupResult(round=round, pool=len(found.pool.ids), embeddings_round=found.embeddings_round, dry_run=o.dry_run)
     r.thresholds = [as_dict(c) for c in calibrations]
     r.exact = len({x["image_id"] for x in found.exact})
     near = [x for x in rows if x["kind"] != "exact" and x["scope"] == "unlabeled"]

@@ -35,7 +35,7 @@ from plabel.workspace import Workspace
 OUTPUT_TYPES = ("auto", "prob", "logit")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ImportOptions:
     round: int
     model_name: str
@@ -46,7 +46,7 @@ class ImportOptions:
     overwrite: bool = False
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ImportResult:
     round: int
     checkpoint_id: str
@@ -71,7 +71,8 @@ def import_predictions(ws: Workspace, file: str | os.PathLike[str], o: ImportOpt
     splits: dict[str, int] = {}
     for r in rows:
         splits[r["split"]] = splits.get(r["split"], 0) + 1
-    result = ImportResult(o.round, ckpt_id, len(rows), unknown, splits, notes)
+    result = ImportResult(round=o.round, checkpoint_id=ckpt_id, rows=len(rows), skipped_unknown=unknown, splits=splits,
+                          notes=notes)
     with ws.writing(f"plabel import-predictions --round {o.round}"):
         if ws.has_round("predictions", o.round) and not o.overwrite:
             if [r[0] for r in ws.rows(query("external/round_teachers"), {"round": o.round})] == [ckpt_id]:

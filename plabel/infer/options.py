@@ -12,7 +12,7 @@ STORE_PROBS = ("topk", "full")
 # Each image once, in the first split of this order that holds it.
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class InferOptions:
     round: int
     checkpoint: str | None = None  # default: round R's checkpoint
@@ -30,7 +30,7 @@ class InferOptions:
     flush_rows: int = 32768  # rows per part file: bounds memory whatever the pool size
 
 
-@dataclass
+@dataclass(kw_only=True)
 class InferResult:
     round: int
     checkpoint_id: str

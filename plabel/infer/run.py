@@ -29,8 +29,9 @@ def infer(ws: Workspace, options: InferOptions, progress: Progress = NULL) -> In
         o = replace(o, temperature=fitted_temperature(ws, ckpt.checkpoint_id))
     done_dir = ws.round_dir("predictions", o.round)
     if ws.has_round("predictions", o.round) and not o.overwrite:  # a folder emptied by hand is predicted again
-        return InferResult(o.round, ckpt.checkpoint_id, 0, 0, 0, True, time.perf_counter() - started, 0.0,
-                           folder_bytes(done_dir), folder_rows(done_dir))
+        return InferResult(round=o.round, checkpoint_id=ckpt.checkpoint_id, predicted=0, resumed=0, rejected=0,
+                           already_complete=True, seconds=time.perf_counter() - started, images_per_s=0.0,
+                           bytes_on_disk=folder_bytes(done_dir), rows=folder_rows(done_dir))
     models.resolve_device(o.device)  # a bad --device fails before anything is written
     with distributed.writing(ws, f"plabel infer --round {o.round}"):
         with distributed.main_first():  # rank 0 opens the staging and lists the pending images
@@ -46,8 +47,10 @@ def infer(ws: Workspace, options: InferOptions, progress: Progress = NULL) -> In
         predicted, rejected, seconds = _summed(predicted, rejected, seconds)
         removed = _commit(ws, o, st) if distributed.is_main() else []
     rate = predicted / seconds if seconds else 0.0
-    return InferResult(o.round, ckpt.checkpoint_id, predicted, staged, rejected, False,
-                       time.perf_counter() - started, rate, folder_bytes(done_dir), folder_rows(done_dir), removed)
+    return InferResult(round=o.round, checkpoint_id=ckpt.checkpoint_id, predicted=predicted, resumed=staged,
+                       rejected=rejected, already_complete=False, seconds=time.perf_counter() - started,
+                       images_per_s=rate, bytes_on_disk=folder_bytes(done_dir), rows=folder_rows(done_dir),
+                       removed=removed)
 
 
 def _summed(predicted: int, rejected: int, seconds: float) -> tuple[int, int, float]:

@@ -24,7 +24,7 @@ class Candidate:
     member_offset: int | None = None  # and where the member's data starts in it
 
 
-@dataclass
+@dataclass(kw_only=True)
 class IngestResult:
     ingest_id: str
     source: str
@@ -46,7 +46,7 @@ class IngestResult:
 
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class IngestOptions:
     split: str | None = None  # train, val, test (a folder of class folders) or unlabeled; listings may say
     classes: list[str] | None = None  # the class list in id order, for the first labeled ingest

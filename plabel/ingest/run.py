@@ -56,7 +56,7 @@ def ingest(ws: Workspace, source: str | os.PathLike[str], options: IngestOptions
     if from_shards is None and not source.exists():
         raise UsageError(f"no such file or folder: {source}")
     cands, total, found = from_shards or candidates(ws, source, o.split, o.withheld_labels, o.allow_outside)
-    result = IngestResult(uuid.uuid4().hex[:12], str(source))
+    result = IngestResult(ingest_id=uuid.uuid4().hex[:12], source=str(source))
     with ws.writing(f"plabel ingest {source}"):
         to_add = resolve_classes(ws, found, o.classes, o.add_classes)[1] if found or o.classes else []
         if to_add:

@@ -31,7 +31,7 @@ from plabel.workspace import Workspace
 SIZE_PLACEHOLDER = "@@SIZE@@"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ReportResult:
     path: str
     bytes: int
@@ -372,7 +372,8 @@ def write_report(ws: Workspace, round: int | None = None, output: str | os.PathL
     html = html.replace(SIZE_PLACEHOLDER, f"{size / 1e6:.2f} MB", 1)
     path = Path(os.path.abspath(output)) if output else ws.root / "reports" / "report.html"
     storage.write_text_atomic(path, html)
-    return ReportResult(str(path), path.stat().st_size, rounds, rep.sections, rep.notes, time.perf_counter() - started)
+    return ReportResult(path=str(path), bytes=path.stat().st_size, rounds=rounds, sections=rep.sections,
+                        notes=rep.notes, seconds=time.perf_counter() - started)
 
 
 def _statement(row: list[Any], target: float | None) -> str:

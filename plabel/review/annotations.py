@@ -26,7 +26,7 @@ from plabel.schema import table
 from plabel.workspace import Workspace
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ReviewImportResult:
     review_id: str
     labeled: int  # images given a label
@@ -55,8 +55,8 @@ def import_annotations(ws: Workspace, file: str | os.PathLike[str], from_name: s
             rows.append(row)
     held_out = _check_images(ws, rows, file)
     dest = ws.table_dir("reviews") / f"review-{review_id}.parquet"
-    result = ReviewImportResult(review_id, len(rows), unannotated,
-                                sum(r["predicted"] is not None and r["predicted"] != r["label"] for r in rows),
+    result = ReviewImportResult(review_id=review_id, labeled=len(rows), unannotated=unannotated,
+                                changed=sum(r["predicted"] is not None and r["predicted"] != r["label"] for r in rows),
                                 held_out=held_out)
     for r in rows:
         result.by_label[r["label"]] = result.by_label.get(r["label"], 0) + 1

@@ -28,7 +28,7 @@ from plabel.workspace import Workspace
 FROM_NAME, TO_NAME = "label", "image"  # the labeling config's Choices and Image names
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ReviewExportOptions:
     round: int
     query: str  # read-only SQL whose `image_id` column names the images to review, in order
@@ -40,7 +40,7 @@ class ReviewExportOptions:
     audit: bool = False  # allow held-out (val/test) images: their tasks are marked, their labels never train
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ReviewExportResult:
     round: int
     tasks: int
@@ -90,8 +90,9 @@ def export_tasks(ws: Workspace, o: ReviewExportOptions) -> ReviewExportResult:
     storage.write_text_atomic(out.with_name(f"{out.stem}.local-storage.json"), json.dumps(
         {"title": "plabel images", "path": folder, "use_blob_urls": False, "regex_filter": ""}, indent=1))
     storage.write_text_atomic(out, json.dumps(tasks, indent=1, ensure_ascii=False))
-    return ReviewExportResult(o.round, len(tasks), sum("predictions" in t for t in tasks), str(out), str(config),
-                              media, len(held_out), folder)
+    return ReviewExportResult(round=o.round, tasks=len(tasks), predicted=sum("predictions" in t for t in tasks),
+                              out=str(out), label_config=str(config), media=media, held_out=len(held_out),
+                              storage_path=folder)
 
 
 def _picked(ws: Workspace, o: ReviewExportOptions) -> list[str]:

@@ -210,7 +210,8 @@ class _Session:
         for c in (ckpt, ref):
             checkpoints.check_classes(c, classes)
         m = _Measure(ws, o, progress)
-        result = RobustnessResult(uuid.uuid4().hex[:12], ckpt.checkpoint_id, ref.checkpoint_id, ckpt.round, len(m.data))
+        result = RobustnessResult(eval_id=uuid.uuid4().hex[:12], checkpoint_id=ckpt.checkpoint_id,
+                                  reference_id=ref.checkpoint_id, round=ckpt.round, n=len(m.data))
         return cls(ws, o, ckpt, ref, m, result, {ckpt.checkpoint_id: [], ref.checkpoint_id: []})
 
     @property

@@ -13,7 +13,7 @@ KINDS = ("corruptions", "flips", "fgsm", "pgd")
 DEFAULT_EPSILONS = (1 / 255, 2 / 255, 4 / 255, 8 / 255)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RobustnessOptions:
     kinds: tuple[str, ...] = ("corruptions",)
     checkpoint: str | None = "latest"
@@ -31,7 +31,7 @@ class RobustnessOptions:
     device: str = EvalOptions.device
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RobustnessResult:
     eval_id: str
     checkpoint_id: str

@@ -12,7 +12,7 @@ DELTA = 0.1  # --threshold auto: the chance that a guarantee it states does not 
 LABELS = ("hard", "soft")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SelectOptions:
     round: int
     threshold: float | str = DEFAULT_THRESHOLD  # or "auto": per class, from val (plabel.selection.auto)
@@ -51,7 +51,7 @@ class ClassCount:
     shift_p: float | None = None  # KS p-value (Bonferroni) of pool against val confidences above the threshold
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SelectResult:
     round: int
     selection_id: str

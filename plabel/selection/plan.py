@@ -53,11 +53,12 @@ class Plan:
 
     def result(self, n_labeled: int | None, path: str | None, digest: str | None, already: bool) -> SelectResult:
         o, classes = self.o, self.classes
-        r = SelectResult(
-            o.round, self.selection_id, self.checkpoint_id, self.per_class, self.auto and o.balance != "none",
-            int(n_labeled or 0), sum(c.selected for c in classes), sum(c.copies for c in classes), path, digest,
-            o.dry_run, already, classes, list(self.notes), time.perf_counter() - self.started,
-        )
+        r = SelectResult(round=o.round, selection_id=self.selection_id, checkpoint_id=self.checkpoint_id,
+                         per_class=self.per_class, per_class_auto=self.auto and o.balance != "none",
+                         n_labeled=int(n_labeled or 0), n_pseudo=sum(c.selected for c in classes),
+                         n_pseudo_copies=sum(c.copies for c in classes), manifest_path=path, manifest_hash=digest,
+                         dry_run=o.dry_run, already_selected=already, classes=classes, notes=list(self.notes),
+                         seconds=time.perf_counter() - self.started)
         if self.val:
             guarantee.state(r, o, self.val, self.shift)
         return r

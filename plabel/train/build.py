@@ -40,7 +40,8 @@ def build_parts(plan: RunPlan) -> Parts:
     source = plan.parent if plan.kind == "finetune" else plan.init
     in_chans = int(source.config["in_chans"] if source is not None else o.in_chans or 3)
     img_size = o.img_size or (source.data_config.input_size[-1] if source is not None else None)
-    built = models.ModelOptions(in_chans, img_size, o.pretrained, plan.drop_rate, plan.drop_path_rate)
+    built = models.ModelOptions(in_chans=in_chans, img_size=img_size, pretrained=o.pretrained,
+                                drop_rate=plan.drop_rate, drop_path_rate=plan.drop_path_rate)
     model = models.create(plan.model_name, len(plan.classes), built)
     if source is not None:
         weights = checkpoints.EMA if source.has_ema else checkpoints.WEIGHTS

@@ -11,7 +11,7 @@ OPTIMIZERS = ("adamw", "sgd")
 NOISE = {"drop_rate": 0.5, "drop_path_rate": 0.2}  # the paper's student noise besides RandAugment
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainOptions:
     """Every option of `plabel train`; recorded in the checkpoint."""
 
@@ -54,7 +54,7 @@ class TrainOptions:
     sync_bn: bool = False  # under torchrun on CUDA: BatchNorm statistics over the global batch
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TrainResult:
     checkpoint_id: str
     round: int

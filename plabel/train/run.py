@@ -34,8 +34,10 @@ def train(ws: Workspace, options: TrainOptions, progress: Progress = NULL, resum
     done = ws.scalar(query("train/existing_run"), {"run_id": plan.run_id})
     if done:
         ckpt = checkpoints.find(ws, done)
-        return TrainResult(done, ckpt.round, plan.kind, plan.run_id, plan.epochs, None, True, plan.skipped_missing,
-                           ckpt.config.get("metrics", {}), seconds=time.perf_counter() - started, notes=plan.notes)
+        return TrainResult(checkpoint_id=done, round=ckpt.round, kind=plan.kind, run_id=plan.run_id,
+                           epochs=plan.epochs, resumed_from_epoch=None, already_trained=True,
+                           skipped_missing=plan.skipped_missing, metrics=ckpt.config.get("metrics", {}),
+                           seconds=time.perf_counter() - started, notes=plan.notes)
     with distributed.writing(ws, f"plabel train --round {o.round}"):
         parts = build_parts(plan)
         few = advice.steps_note(plan.epochs, parts.plan.steps, o.batch_size)
@@ -55,9 +57,10 @@ def train(ws: Workspace, options: TrainOptions, progress: Progress = NULL, resum
         metrics = {"val_top1": last["val_top1"], "val_top5": last["val_top5"], "loss": last["loss"]}
         ckpt_id = _save(ws, plan, parts, metrics, run_dir)
     ckpt = checkpoints.find(ws, ckpt_id)
-    return TrainResult(ckpt.checkpoint_id, ckpt.round, plan.kind, plan.run_id, plan.epochs,
-                       first_epoch if resumed else None, False, plan.skipped_missing + skipped, metrics, history,
-                       time.perf_counter() - started, plan.notes)
+    return TrainResult(checkpoint_id=ckpt.checkpoint_id, round=ckpt.round, kind=plan.kind, run_id=plan.run_id,
+                       epochs=plan.epochs, resumed_from_epoch=first_epoch if resumed else None, already_trained=False,
+                       skipped_missing=plan.skipped_missing + skipped, metrics=metrics, history=history,
+                       seconds=time.perf_counter() - started, notes=plan.notes)
 
 
 def _save(ws: Workspace, plan: RunPlan, parts: Parts, metrics: dict[str, Any], run_dir: Path) -> str:
