@@ -27,6 +27,8 @@ def peak_rss_children_mb() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
-def report(name: str, **fields) -> None:
-    """One JSON line per measurement, so results can be pasted into docs/benchmarks.md."""
-    print(json.dumps({"benchmark": name, **fields}))
+def report(name: str, **fields) -> dict:
+    """One JSON line per measurement, so results can be pasted into docs/benchmarks.md; the line's data."""
+    line = {"benchmark": name, **fields}
+    print(json.dumps(line), flush=True)
+    return line

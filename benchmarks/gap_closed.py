@@ -59,9 +59,11 @@ def loop(root: Path, rounds: int, overrides: list[str], seed: int):
     for split in ("train", "val", "test"):
         ingest(ws, root / "data" / split, split=split, workers=2)
     ingest(ws, root / "data" / "unlabeled", split="unlabeled", withheld_labels=True, workers=2)
-    values = {"rounds": rounds, "teacher_model": MODELS[0], "student_models": list(MODELS[1:rounds + 1]),
-              "img_size": 32, "seed": seed}
-    return ws, run(ws, load_config(ws, overrides=overrides, values=values))
+    values = {"rounds": rounds, "teacher_model": MODELS[0], "img_size": 32, "seed": seed}
+    if not any(o.startswith("student_models=") for o in overrides):  # an ablation may name its own
+        values["student_models"] = list(MODELS[1:rounds + 1])
+    config = load_config(ws, overrides=overrides, values=values)
+    return ws, run(ws, config), config.student_model(rounds)
 
 
 def oracle(root: Path, model: str, seed: int) -> float:
@@ -78,18 +80,18 @@ def oracle(root: Path, model: str, seed: int) -> float:
     return evaluate(ws, r.checkpoint_id, "test").top1
 
 
-def one(kind: str, seed: int, args) -> None:
+def one(kind: str, seed: int, args) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         build(root, kind, seed, splits(kind, args.labels, args.pool))
         started = time.perf_counter()
-        ws, result = loop(root, args.rounds, args.set or [], seed)
+        ws, result, final_model = loop(root, args.rounds, args.set or [], seed)
         tests = [r["teacher_test_top1"] for r in result.rounds]
         best_test = ws.scalar("SELECT value FROM evals WHERE checkpoint_id = ? AND split = 'test' AND "
                               "metric = 'top1' ORDER BY n DESC LIMIT 1", [result.best["checkpoint_id"]])
-        upper = oracle(root, MODELS[args.rounds], seed)
+        upper = oracle(root, final_model, seed)
         teacher, final = tests[0], tests[-1]
-        report("gap_closed", data=kind, seed=seed, rounds=args.rounds, overrides=args.set or [],
+        return report("gap_closed", data=kind, seed=seed, rounds=args.rounds, overrides=args.set or [],
                teacher=round(teacher, 2), students=[round(t, 2) for t in tests[1:]],
                changes=[round(b - a, 2) for a, b in zip(tests[:-1], tests[1:], strict=True)], oracle=round(upper, 2),
                gap_closed=round((final - teacher) / (upper - teacher), 3) if upper > teacher else None,
