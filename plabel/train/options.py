@@ -2,13 +2,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from plabel.errors import UsageError, check_finite
+from plabel.fields import cli
 from plabel.values import auto_or
 
 OPTIMIZERS = ("adamw", "sgd")
 NOISE = {"drop_rate": 0.5, "drop_path_rate": 0.2}  # the paper's student noise besides RandAugment
+# the --help panels of plabel train
+TRAIN, LOOP, RUNTIME = "Training", "Optimisation", "Runtime"
+NOISE_PANEL = "Noise (on by default for students, round > 0)"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -16,42 +21,76 @@ class TrainOptions:
     """Every option of `plabel train`; recorded in the checkpoint."""
 
     round: int
-    model: str | None = None  # default: the teacher's (students), the parent's (fine-tune)
-    manifest: str | None = None  # default: labeled images (round 0), round R-1's manifest
-    epochs: int | str = 10  # or "auto": enough optimizer steps for the manifest and batch (train/advice.py)
-    img_size: int | None = None  # default: the model's
-    in_chans: int | None = None  # 3 (grayscale converted to RGB) or 1; default: the teacher's, else 3
-    batch_size: int = 64  # labeled images per step
-    unlabeled_ratio: float = 1.0  # pseudo images per labeled image in each step
-    opt: str = "adamw"
-    lr: float = 1e-3
-    weight_decay: float = 0.05
-    momentum: float = 0.9
-    warmup_epochs: float = 1.0
-    min_lr: float = 1e-6
-    ema_decay: float = 0.0  # 0: no EMA
-    clip_grad: float | None = None
-    label_smoothing: float = 0.1
-    noise: bool | None = None  # None: on for students (round > 0), off for the teacher
-    randaug: str | None = None  # a timm string such as rand-m9-n2-mstd0.5 (overrides the two below)
-    randaug_magnitude: int = 9
-    randaug_ops: int = 2
-    drop_rate: float | None = None  # None: 0.5 when noised, else 0
-    drop_path_rate: float | None = None  # None: 0.2 when noised, else 0
-    hflip: float | None = None  # default: the teacher's, else timm's 0.5
-    crop_scale: float | None = None  # smallest RandomResizedCrop area; default: the teacher's, else from image size
-    holdout: float | None = None  # share of each class's labeled train images kept out; default: teacher's, else 0
-    pretrained: bool = False
-    init_from: str | None = None
-    finetune_from: str | None = None
-    freeze_stages: int = 0
-    skip_missing: bool = False
-    seed: int = 0
-    workers: int = 2
-    device: str = "auto"
-    amp: bool = True
-    channels_last: bool = True
-    sync_bn: bool = False  # under torchrun on CUDA: BatchNorm statistics over the global batch
+    model: str | None = field(default=None, metadata=cli(
+        "timm model name (default for a student: the teacher's, with its image size, channels, flips and crops).",
+        panel=TRAIN))
+    manifest: str | None = field(default=None, metadata=cli(
+        "Manifest Parquet file (default: labeled images for round 0, else round R-1's manifest).", panel=TRAIN,
+        type=Path | None, parse=lambda p: str(p) if p else None))
+    # "auto": enough optimizer steps for the manifest and batch (train/advice.py)
+    epochs: int | str = field(default=10, metadata=cli(
+        "Passes over the manifest (copies included), or auto: at least 200 optimizer steps and 10 passes.",
+        panel=TRAIN, type=str, default="10", parse=lambda v: parse_epochs(v)))
+    img_size: int | None = field(default=None, metadata=cli("Input size in pixels (default: the model's).",
+                                                             panel=TRAIN))
+    in_chans: int | None = field(default=None, metadata=cli(
+        "3 (grayscale images are converted to RGB) or 1 (default: the teacher's, else 3).", panel=TRAIN))
+    batch_size: int = field(default=64, metadata=cli("Labeled images per step.", panel=TRAIN, min=1))
+    unlabeled_ratio: float = field(default=1.0, metadata=cli(
+        "Pseudo-labeled images per labeled image in each step.", panel=TRAIN))
+    holdout: float | None = field(default=None, metadata=cli(
+        "Share of each class's labeled train images kept out of training, to calibrate and pick --threshold auto "
+        "on when there is no val split (default: the teacher's, else 0; the same images in every round).",
+        panel=TRAIN))
+    pretrained: bool = field(default=False, metadata=cli(
+        "Start from timm's pretrained weights (needs network access).", "--pretrained", panel=TRAIN))
+    init_from: str | None = field(default=None, metadata=cli(
+        "Start from this checkpoint's weights (e.g. the teacher).", panel=TRAIN))
+    finetune_from: str | None = field(default=None, metadata=cli(
+        "FixRes-style fine-tune of this checkpoint on unaugmented labeled images (use a larger --img-size).",
+        panel=TRAIN))
+    freeze_stages: int = field(default=0, metadata=cli(
+        "With --finetune-from: freeze the first K stages (stem = 1).", panel=TRAIN))
+    skip_missing: bool = field(default=False, metadata=cli(
+        "Skip and count manifest rows whose file is gone or unreadable.", "--skip-missing", panel=TRAIN))
+    # None: on for students (round > 0), off for the teacher
+    noise: bool | None = field(default=None, metadata=cli(
+        "Student noise: RandAugment, dropout, stochastic depth.", "--noise/--no-noise", panel=NOISE_PANEL,
+        show_default=False))
+    randaug: str | None = field(default=None, metadata=cli(
+        "timm RandAugment string, e.g. rand-m9-n2-mstd0.5 (overrides the next two).", panel=NOISE_PANEL))
+    randaug_magnitude: int = field(default=9, metadata=cli(
+        "RandAugment magnitude on timm's 0-10 scale (the m in rand-m9-n2-mstd0.5).", panel=NOISE_PANEL))
+    randaug_ops: int = field(default=2, metadata=cli("RandAugment operations applied per image.", panel=NOISE_PANEL))
+    drop_rate: float | None = field(default=None, metadata=cli("Head dropout (default 0.5 noised, else 0).",
+                                                                panel=NOISE_PANEL))
+    drop_path_rate: float | None = field(default=None, metadata=cli(
+        "Stochastic depth (default 0.2 noised, else 0).", panel=NOISE_PANEL))
+    label_smoothing: float = field(default=0.1, metadata=cli(
+        "For hard targets; soft targets use soft cross-entropy.", panel=NOISE_PANEL))
+    hflip: float | None = field(default=None, metadata=cli(
+        "Horizontal flip probability (default: the teacher's, else 0.5).", panel=NOISE_PANEL))
+    crop_scale: float | None = field(default=None, metadata=cli(
+        "Smallest area kept by the random resized crop (default: the teacher's, else chosen from the images' "
+        "size: the smallest crop magnified at most 2x, as timm's 0.08 is on ImageNet).", panel=NOISE_PANEL))
+    opt: str = field(default="adamw", metadata=cli("adamw or sgd (Nesterov).", panel=LOOP))
+    lr: float = field(default=1e-3, metadata=cli("Peak learning rate (after warmup).", panel=LOOP))
+    weight_decay: float = field(default=0.05, metadata=cli("Weight decay (decoupled for AdamW).", panel=LOOP))
+    momentum: float = field(default=0.9, metadata=cli("SGD momentum (Nesterov).", panel=LOOP))
+    warmup_epochs: float = field(default=1.0, metadata=cli("Linear warmup, in epochs (fractions allowed).",
+                                                            panel=LOOP))
+    min_lr: float = field(default=1e-6, metadata=cli("Learning rate at the end of the cosine schedule.", panel=LOOP))
+    ema_decay: float = field(default=0.0, metadata=cli("EMA of weights (0: off).", panel=LOOP))
+    clip_grad: float | None = field(default=None, metadata=cli("Clip the gradient norm.", panel=LOOP))
+    seed: int = field(default=0, metadata=cli("Random seed."))
+    workers: int = field(default=2, metadata=cli("DataLoader worker processes.", panel=RUNTIME, min=0))
+    device: str = field(default="auto", metadata=cli("auto, cpu, cuda, cuda:1 ...", panel=RUNTIME))
+    amp: bool = field(default=True, metadata=cli("bfloat16 autocast on CUDA.", "--amp/--no-amp", panel=RUNTIME))
+    channels_last: bool = field(default=True, metadata=cli("On CUDA.", "--channels-last/--no-channels-last",
+                                                            panel=RUNTIME))
+    sync_bn: bool = field(default=False, metadata=cli(
+        "Under torchrun on CUDA: BatchNorm statistics over the global batch (SyncBatchNorm).", "--sync-bn",
+        panel=RUNTIME))
 
 
 @dataclass(kw_only=True)
