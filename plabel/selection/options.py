@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from plabel.errors import UsageError, check_finite
+from plabel.fields import cli
 from plabel.values import DEFAULT_THRESHOLD, auto_or
 
 BALANCES = ("topk", "copies", "none")
@@ -15,22 +16,33 @@ LABELS = ("hard", "soft")
 @dataclass(frozen=True, kw_only=True)
 class SelectOptions:
     round: int
-    threshold: float | str = DEFAULT_THRESHOLD  # or "auto": per class, from val (plabel.selection.auto)
-    target_precision: float = 0.9  # --threshold auto: precision the val lower bound must reach
-    # --threshold auto, a class without a guarantee of its own: its most precise stretch while the whole
-    # selection's bound still reaches the target (whole), always (best), or never (exclude)
-    below_target: str = "whole"
-    delta: float = DELTA  # --threshold auto: 1 - the confidence of every bound it states
-    per_class: int | str = "auto"  # N, or auto: the median class size of the deduplicated pool
-    balance: str = "topk"
-    labels: str = "hard"
-    temperature: float = 1.0
-    seed: int = 0
-    keep_duplicates: bool = False
-    include_labeled: bool = True
-    dry_run: bool = False
-    overwrite: bool = False
-
+    # or "auto": per class, from val (plabel.selection.auto)
+    threshold: float | str = field(default=DEFAULT_THRESHOLD, metadata=cli(
+        "Keep predictions with confidence >= threshold (paper: 0.3), or auto: per class, the lowest threshold "
+        "whose precision on val reaches --target-precision.", type=str, default=str(DEFAULT_THRESHOLD),
+        parse=lambda v: parse_threshold(v)))
+    target_precision: float = field(default=0.9, metadata=cli(
+        "--threshold auto: the precision the val estimate's lower bound must reach."))
+    below_target: str = field(default="whole", metadata=cli(
+        "--threshold auto, a class without a guarantee of its own: whole (its most precise stretch while the "
+        "whole selection's bound still reaches the target), best (always) or exclude (never)."))
+    delta: float = field(default=DELTA, metadata=cli(
+        "--threshold auto: the chance that a bound it states does not hold (bounds at 1 - delta)."))
+    per_class: int | str = field(default="auto", metadata=cli(
+        "Images per class N, or auto (the median class size of the deduplicated pool, before the threshold).",
+        type=str, parse=lambda v: parse_per_class(v)))
+    balance: str = field(default="topk", metadata=cli("topk (paper), copies (official code) or none."))
+    labels: str = field(default="hard", metadata=cli("hard (argmax) or soft (the teacher's distribution)."))
+    temperature: float = field(default=1.0, metadata=cli("Soft labels: p ** (1/T), renormalised."))
+    seed: int = field(default=0, metadata=cli("Random seed."))
+    keep_duplicates: bool = field(default=False, metadata=cli(
+        "Keep every member of near-duplicate groups (never val/test contamination).", "--keep-duplicates"))
+    include_labeled: bool = field(default=True, metadata=cli("Include the labeled train images.",
+                                                              "--labeled/--no-labeled"))
+    dry_run: bool = field(default=False, metadata=cli("Show the selection and the what-if; write nothing.",
+                                                       "--dry-run"))
+    overwrite: bool = field(default=False, metadata=cli("Replace a selection made with other parameters.",
+                                                         "--overwrite"))
 
 @dataclass
 class ClassCount:
