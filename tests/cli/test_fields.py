@@ -20,3 +20,21 @@ def test_command_line_values_are_parsed_into_field_values(tmp_path):
     parsed = parse_fields(TrainOptions, {"epochs": "auto", "manifest": tmp_path / "m.parquet", "lr": 0.5})
     assert parsed == {"epochs": "auto", "manifest": str(tmp_path / "m.parquet"), "lr": 0.5}
     assert parse_fields(TrainOptions, {"epochs": "12", "manifest": None}) == {"epochs": 12, "manifest": None}
+
+
+def test_select_flags_reach_the_library(tmp_path, cli):
+    """Derived flags that differ from their field's name (--labeled/--no-labeled for include_labeled)
+    and the command's own --what-if, on hand-built tables."""
+    import json
+
+    from tests.test_selection import setup
+
+    ws = setup(tmp_path, [("a1", 0, 0.9), ("b1", 1, 0.2)], labeled=[("l1", "b")])
+    r = cli("select", "--round", "0", "--balance", "none", "--no-labeled", "--threshold", "0.5", "--json",
+            "-w", ws.root)
+    out = json.loads(r.output)
+    assert r.exit_code == 0 and out["n_labeled"] == 0 and out["n_pseudo"] == 1
+    r = cli("select", "--round", "0", "--what-if", "--json", "-w", ws.root)
+    assert r.exit_code == 0 and isinstance(json.loads(r.output), list)
+    r = cli("select", "--round", "0", "--balance", "none", "--labeled", "--overwrite", "--json", "-w", ws.root)
+    assert json.loads(r.output)["n_labeled"] == 1 and json.loads(r.output)["n_pseudo"] == 1  # 0.3: b1 is below
