@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from plabel.errors import UsageError, check_finite
+from plabel.fields import cli
 from plabel.values import auto_or
 from plabel.workspace import SPLITS
 
@@ -15,20 +16,32 @@ STORE_PROBS = ("topk", "full")
 @dataclass(frozen=True, kw_only=True)
 class InferOptions:
     round: int
-    checkpoint: str | None = None  # default: round R's checkpoint
-    splits: tuple[str, ...] = ("unlabeled",)  # the unlabeled pool, plus any of val, test, train
-    topk: int = 5
-    store_probs: str = "topk"
-    embeddings: bool = False
-    temperature: float | str = 1.0  # or "auto": the checkpoint's fitted temperature (plabel calibrate)
-    batch_size: int = 256
-    workers: int = 2
-    device: str = "auto"
-    amp: bool = True
+    checkpoint: str | None = field(default=None, metadata=cli(
+        "Teacher checkpoint id (default: round R's checkpoint; without --round, its own round)."))
+    # the unlabeled pool, plus any of val, test, train
+    splits: tuple[str, ...] = field(default=("unlabeled",), metadata=cli(
+        "Also predict val, test or train images (repeatable); the unlabeled pool is always predicted.", "--split",
+        type=list[str] | None, default=None, parse=lambda given: tuple(given or ()) or ("unlabeled",)))
+    topk: int = field(default=5, metadata=cli("Top-k class ids and probabilities kept per image.", min=1))
+    store_probs: str = field(default="topk", metadata=cli(
+        "topk, or full: also the whole probability vector (float16)."))
+    embeddings: bool = field(default=False, metadata=cli(
+        "Also write L2-normalised penultimate features (for dedup).", "--embeddings"))
+    # or "auto": the checkpoint's fitted temperature (plabel calibrate)
+    temperature: float | str = field(default=1.0, metadata=cli(
+        "Softmax temperature T: probabilities = softmax(logits / T); auto: the checkpoint's, fitted by "
+        "`plabel calibrate`.", type=str, default="1.0", parse=lambda v: parse_temperature(v)))
+    batch_size: int = field(default=256, metadata=cli(
+        "Images per forward pass (also the block a resumed run repeats).", min=1))
+    workers: int = field(default=2, metadata=cli("DataLoader worker processes decoding images.", min=0))
+    device: str = field(default="auto", metadata=cli("auto, cpu, cuda, cuda:1 ..."))
+    amp: bool = field(default=True, metadata=cli("bfloat16 autocast on CUDA.", "--amp/--no-amp"))
     use_ema: bool = True
-    overwrite: bool = False
-    flush_rows: int = 32768  # rows per part file: bounds memory whatever the pool size
-
+    overwrite: bool = field(default=False, metadata=cli("Recompute a round that is already complete.",
+                                                         "--overwrite"))
+    # rows per part file: bounds memory whatever the pool size
+    flush_rows: int = field(default=32768, metadata=cli(
+        "Rows per Parquet part file (bounds memory; a kill loses at most this many).", "--rows-per-file", min=1))
 
 @dataclass(kw_only=True)
 class InferResult:
