@@ -5,9 +5,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import typer
-
 from plabel.cli import _options as opt
+from plabel.cli._fields import with_fields
 from plabel.cli._output import emit_json, emitted, info, print_table
 from plabel.cli.app import command
 from plabel.dedup.options import DedupOptions
@@ -15,41 +14,11 @@ from plabel.dedup.options import DedupOptions
 if TYPE_CHECKING:
     from plabel.workspace import Workspace
 
-D = DedupOptions()
-
-
-def _similarity(what: str) -> object:
-    return typer.Option(help=f"{what}: use this similarity instead of the calibrated threshold.")
-
-
 @command()
+@with_fields(DedupOptions, after={"what_if": "dry_run"})
 def dedup(
     round_: opt.OptionalRound = None,
-    recall: Annotated[float, opt.option("Share of synthetic near duplicates a calibrated threshold keeps.")] = D.recall,
-    max_clean_loss: Annotated[float, opt.option(
-        "Share of a pool without duplicates that dedup may exclude (estimated), groups and contamination together."
-    )] = D.max_clean_loss,
-    min_precision: Annotated[float, opt.option(
-        "Pixels: the estimated share of flagged images that are real duplicates; the threshold rises to keep it "
-        "(0: off)."
-    )] = D.min_precision,
-    similarity: Annotated[float | None, _similarity("Embeddings, within the pool")] = None,
-    contamination_similarity: Annotated[float | None, _similarity("Embeddings, against val/test")] = None,
-    pixel_similarity: Annotated[float | None, _similarity("Pixel fingerprints, both scopes")] = None,
-    pixels: Annotated[bool, opt.option("Compare the ingest fingerprints (model-independent).")] = D.pixels,
-    embeddings: Annotated[bool, opt.option(
-        "Also compare a teacher's embeddings (semantic duplicates; implied by the embedding options below)."
-    )] = D.embeddings,
-    embeddings_round: Annotated[
-        int | None, opt.option("Round whose embeddings to compare (default: the first with any).", min=0)
-    ] = None,
-    sample: Annotated[int, opt.option("Pool images made into synthetic positives, per signal.", min=1)] = D.sample,
-    seed: Annotated[int, opt.option("Seed of the sample and its synthetic copies.")] = D.seed,
-    neighbours: Annotated[int, opt.option("Nearest neighbours searched per image.", min=1)] = D.neighbours,
-    exact_limit: Annotated[
-        int, opt.option("Vectors up to which search is exact (IndexFlatIP); above, an IVF index.", min=1)
-    ] = D.exact_limit,
-    dry_run: Annotated[bool, opt.option("Find and count; write nothing.")] = False,
+    fields: dict[str, Any] | None = None,
     what_if: Annotated[bool, opt.option("Images excluded per class at a range of thresholds; writes nothing.")] = False,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
@@ -59,12 +28,8 @@ def dedup(
     from plabel.dedup import what_if as trial
 
     ws, round_ = _round(workspace, round_)
-    options = DedupOptions(
-        recall=recall, max_clean_loss=max_clean_loss, min_precision=min_precision, similarity=similarity,
-        contamination_similarity=contamination_similarity, pixel_similarity=pixel_similarity, pixels=pixels,
-        embeddings=embeddings, embeddings_round=embeddings_round, sample=sample, seed=seed, neighbours=neighbours,
-        exact_limit=exact_limit, dry_run=dry_run or what_if,
-    )
+    given = dict(fields or {})
+    options = DedupOptions(**{**given, "dry_run": given.get("dry_run", False) or what_if})
     if what_if:
         _print_what_if(trial(ws, round_, options, progress=opt.progress(json_output)), json_output)
         return

@@ -5,32 +5,46 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plabel.errors import UsageError, check_finite
+from plabel.fields import cli
 
 NEIGHBOURS = 16
 EXACT_SEARCH_LIMIT = 200_000  # vectors; above it an IVF index (recall measured in docs/benchmarks.md)
 SCOPES = ("unlabeled", "held_out")
 
 
+def _given(what: str) -> str:
+    return f"{what}: use this similarity instead of the calibrated threshold."
+
+
 @dataclass(frozen=True, kw_only=True)
 class DedupOptions:
-    recall: float = 0.98  # share of synthetic near duplicates a calibrated threshold keeps
+    recall: float = field(default=0.98, metadata=cli(
+        "Share of synthetic near duplicates a calibrated threshold keeps."))
     # the share of a clean pool dedup may exclude, in-pool groups and contamination together: half
     # each (max_fpr), estimated from every pool image's nearest distinct image
-    max_clean_loss: float = 0.01
+    max_clean_loss: float = field(default=0.01, metadata=cli(
+        "Share of a pool without duplicates that dedup may exclude (estimated), groups and contamination together."))
     # pixels: the estimated share of flagged images that are real duplicates, kept by raising the
     # threshold (where copies are few, the clean-loss budget alone would let false flags dominate)
-    min_precision: float = 0.95
-    similarity: float | None = None  # embeddings, within the pool: given instead of calibrated
-    contamination_similarity: float | None = None  # embeddings, against val/test: likewise
-    pixel_similarity: float | None = None  # pixels, both scopes: likewise
-    pixels: bool = True  # search the ingest fingerprints
-    embeddings: bool = False  # also search a teacher's embeddings (measured: a weak teacher's add false flags)
-    embeddings_round: int | None = None  # whose embeddings (None: the first round with any)
-    sample: int = 256  # pool images turned into synthetic positives, per signal
-    seed: int = 0
-    neighbours: int = NEIGHBOURS  # nearest neighbours searched per image
-    exact_limit: int = EXACT_SEARCH_LIMIT  # vectors up to which search is exact; above, IVF
-    dry_run: bool = False  # find and count, write nothing
+    min_precision: float = field(default=0.95, metadata=cli(
+        "Pixels: the estimated share of flagged images that are real duplicates; the threshold rises to keep it "
+        "(0: off)."))
+    # given instead of calibrated: embeddings within the pool, against val/test, and pixels in both scopes
+    similarity: float | None = field(default=None, metadata=cli(_given("Embeddings, within the pool")))
+    contamination_similarity: float | None = field(default=None, metadata=cli(_given("Embeddings, against val/test")))
+    pixel_similarity: float | None = field(default=None, metadata=cli(_given("Pixel fingerprints, both scopes")))
+    pixels: bool = field(default=True, metadata=cli("Compare the ingest fingerprints (model-independent)."))
+    # measured: a weak teacher's embeddings add false flags
+    embeddings: bool = field(default=False, metadata=cli(
+        "Also compare a teacher's embeddings (semantic duplicates; implied by the embedding options below)."))
+    embeddings_round: int | None = field(default=None, metadata=cli(
+        "Round whose embeddings to compare (default: the first with any).", min=0))
+    sample: int = field(default=256, metadata=cli("Pool images made into synthetic positives, per signal.", min=1))
+    seed: int = field(default=0, metadata=cli("Seed of the sample and its synthetic copies."))
+    neighbours: int = field(default=NEIGHBOURS, metadata=cli("Nearest neighbours searched per image.", min=1))
+    exact_limit: int = field(default=EXACT_SEARCH_LIMIT, metadata=cli(
+        "Vectors up to which search is exact (IndexFlatIP); above, an IVF index.", min=1))
+    dry_run: bool = field(default=False, metadata=cli("Find and count; write nothing."))
 
     @property
     def uses_embeddings(self) -> bool:
