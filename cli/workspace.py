@@ -124,32 +124,32 @@ def status(workspace: opt.Workspace = None, json_output: opt.Json = False) -> No
     if emitted(s, json_output):
         return
     info(
-        f"Workspace {s['workspace']}: {s['images']} images, {len(s['classes'])} classes, {s['aliases']} "
-        f"aliases, {s['rejected']} rejected"
+        f"Workspace {s.workspace}: {s.images} images, {len(s.classes)} classes, {s.aliases} "
+        f"aliases, {s.rejected} rejected"
     )
-    if s["splits"]:
-        print_table("Images per split", ["split", "images"], list(s["splits"].items()))
-    labeled = [r for r in s["per_class"] if r["class"] is not None]
+    if s.splits:
+        print_table("Images per split", ["split", "images"], list(s.splits.items()))
+    labeled = [r for r in s.per_class if r["class"] is not None]
     if labeled:
         splits = sorted({r["split"] for r in labeled})
         grid = {(r["class"], r["split"]): r["images"] for r in labeled}
         rows = [[c] + [grid.get((c, sp), 0) for sp in splits] for c in sorted({r["class"] for r in labeled})]
         print_table("Images per class (unlabeled: withheld labels)", ["class"] + splits, rows)
-    if s["rejects"]:
-        print_table("Rejects", ["stage", "reason", "files"], [list(r.values()) for r in s["rejects"]])
-    if s["rounds"]:
+    if s.rejects:
+        print_table("Rejects", ["stage", "reason", "files"], [list(r.values()) for r in s.rejects])
+    if s.rounds:
         print_table(
-            "Rounds", ["round", "checkpoints", "predictions", "manifest rows"], [list(r.values()) for r in s["rounds"]]
+            "Rounds", ["round", "checkpoints", "predictions", "manifest rows"], [list(r.values()) for r in s.rounds]
         )
-    if s["dedup_thresholds"]:
+    if s.dedup_thresholds:
         print_table(
-            f"Dedup thresholds (round {s['dedup_thresholds'][0]['round']})",
+            f"Dedup thresholds (round {s.dedup_thresholds[0]['round']})",
             ["signal", "scope", "threshold", "source", "recall", "est. fpr"],
             [[t["signal"], t["scope"], f"{t['threshold']:.4f}", t["source"], f"{t['recall']:.3f}", f"{t['fpr']:.4f}"]
-             for t in s["dedup_thresholds"]],
+             for t in s.dedup_thresholds],
         )
-    if s["catalog"] != "fresh":
-        warn(f"catalog.duckdb is {s['catalog']}: {CATALOG_ADVICE.get(s['catalog'], '')}")
+    if s.catalog != "fresh":
+        warn(f"catalog.duckdb is {s.catalog}: {CATALOG_ADVICE.get(s.catalog, '')}")
 
 
 @command()
