@@ -82,7 +82,6 @@ REGISTERED = {
     "wanted": pa.schema([("seq", _I), ("image_id", _S)]),
 }
 _MISSING = re.compile(r"(?:Table|Macro Function|Table Function|View) with name (\w+) does not exist")
-_MADE = re.compile(r"CREATE (?:OR REPLACE )?TEMP (?:TABLE|VIEW|MACRO) (\w+)", re.IGNORECASE)
 
 
 def _bind(con, q, sample: str) -> None:
