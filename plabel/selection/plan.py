@@ -21,13 +21,10 @@ from plabel.selection.options import ClassCount, SelectOptions, SelectResult
 from plabel.workspace import Workspace
 
 # Registries of the query files a selection runs (schemas/queries/selection/). Each defines, or
-# reads, temporary table macros: candidates -> binned -> eligible -> pseudo -> selected.
+# reads, temporary table macros: scored -> candidates -> binned -> eligible -> pseudo -> selected.
 CANDIDATES = {True: "selection/candidates", False: "selection/candidates_none_excluded"}
 PSEUDO = {"topk": "selection/pseudo_topk", "copies": "selection/pseudo_copies", "none": "selection/pseudo_none"}
-SELECTED = {  # (labels, where soft labels come from)
-    ("hard", "topk"): "selection/selected_hard", ("hard", "full"): "selection/selected_hard",
-    ("soft", "topk"): "selection/selected_soft_topk", ("soft", "full"): "selection/selected_soft_full",
-}
+SELECTED = {"hard": "selection/selected_hard", "soft": "selection/selected_soft"}  # by --labels
 
 Histogram = list[tuple[int, int, int]]  # (class, confidence bin, images) of the eligible rows
 # the funnel per class, the histogram, the pool per class and N (per-class count, None: no balancing)
@@ -125,7 +122,7 @@ def _counted(con: duckdb.DuckDBPyConnection, o: SelectOptions, any_excluded: boo
              limits: dict[int, ClassThreshold]) -> Counted:
     """The funnel, the eligible histogram, the pool per class and N, at the given thresholds."""
     _register(con, "class_thresholds", list(_limits(limits).items()), THRESHOLDS)
-    for name in (CANDIDATES[any_excluded], "selection/binned", "selection/eligible"):
+    for name in ("selection/scored", CANDIDATES[any_excluded], "selection/binned", "selection/eligible"):
         db.execute(con, query(name))  # after class_thresholds: a macro is bound when defined
     stats = db.rows(con, query("selection/stats"), {"round": o.round})
     classes, hist, pool = _stats(stats, names, limits)

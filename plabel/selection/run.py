@@ -42,8 +42,8 @@ def select(ws: Workspace, options: SelectOptions, progress: Progress = NULL) -> 
                 f"{existing['manifest_hash'][:12]}) made with other parameters; pass --overwrite to replace it"
             )
         with ws.writing(f"plabel select --round {o.round}"):
-            inv_t = {"inv_t": 1.0 / o.temperature} if o.labels == "soft" else {}
-            db.execute(con, query(SELECTED[(o.labels, plan.soft_source)]), {**plan.params, **inv_t})
+            soft = {"inv_t": 1.0 / o.temperature, "full": plan.soft_source == "full"} if o.labels == "soft" else {}
+            db.execute(con, query(SELECTED[o.labels]), {**plan.params, **soft})
             return _write(ws, con, plan)
 
 
