@@ -6,18 +6,7 @@
 -- (distinct pseudo images), the teacher's and student's latest clean top-1 on val, test and their
 -- held-out train images, and their latest robustness numbers (mCE and mFR, relative to the reference checkpoint
 -- of `plabel eval --robustness`; 100 = as robust as the reference).
-WITH rounds AS (
-    SELECT round FROM checkpoints UNION SELECT round FROM predictions UNION SELECT round FROM selections
-),
-newest AS (
-    SELECT round, arg_max(checkpoint_id, created_at) AS checkpoint_id FROM checkpoints GROUP BY round
-),
-predictor AS (SELECT round, any_value(checkpoint_id) AS checkpoint_id FROM predictions GROUP BY round),
-teacher AS (
-    SELECT r.round, coalesce(p.checkpoint_id, n.checkpoint_id) AS checkpoint_id
-    FROM rounds r LEFT JOIN predictor p USING (round) LEFT JOIN newest n USING (round)
-),
-student AS (
+WITH student AS (
     SELECT s.round, arg_max(c.checkpoint_id, c.created_at) AS checkpoint_id
     FROM selections s JOIN checkpoints c ON c.manifest_hash = s.manifest_hash
     GROUP BY s.round
@@ -46,7 +35,7 @@ robust AS (
            arg_max(value, evaluated_at) FILTER (WHERE metric = 'mfr') AS mfr
     FROM evals WHERE metric IN ('mce', 'mfr') GROUP BY checkpoint_id
 )
-SELECT r.round, t.checkpoint_id AS teacher_id, coalesce(p.predictions, 0) AS predictions,
+SELECT t.round, t.checkpoint_id AS teacher_id, coalesce(p.predictions, 0) AS predictions,
        coalesce(p.unlabeled_predictions, 0) AS unlabeled_predictions,
        s.selection_id, s.threshold, s.per_class, s.balance, s.labels, s.manifest_hash,
        s.n_labeled, s.n_pseudo, s.n_pseudo_copies,
@@ -55,8 +44,7 @@ SELECT r.round, t.checkpoint_id AS teacher_id, coalesce(p.predictions, 0) AS pre
        tv.top1 AS teacher_val_top1, tt.top1 AS teacher_test_top1, th.top1 AS teacher_holdout_top1,
        sv.top1 AS student_val_top1, stt.top1 AS student_test_top1, sh.top1 AS student_holdout_top1,
        rt.mce AS teacher_mce, rt.mfr AS teacher_mfr, rs.mce AS student_mce, rs.mfr AS student_mfr
-FROM rounds r
-LEFT JOIN teacher t USING (round)
+FROM round_teachers t
 LEFT JOIN preds p USING (round)
 LEFT JOIN selections s USING (round)
 LEFT JOIN student st USING (round)
@@ -66,7 +54,7 @@ LEFT JOIN top1 sv ON sv.checkpoint_id = st.checkpoint_id AND sv.split = 'val'
 LEFT JOIN top1 stt ON stt.checkpoint_id = st.checkpoint_id AND stt.split = 'test'
 LEFT JOIN top1 th ON th.checkpoint_id = t.checkpoint_id AND th.split = 'holdout'
 LEFT JOIN top1 sh ON sh.checkpoint_id = st.checkpoint_id AND sh.split = 'holdout'
-LEFT JOIN pseudo_truth pt ON pt.round = r.round AND pt.with_truth > 0
+LEFT JOIN pseudo_truth pt ON pt.round = t.round AND pt.with_truth > 0
 LEFT JOIN robust rt ON rt.checkpoint_id = t.checkpoint_id
 LEFT JOIN robust rs ON rs.checkpoint_id = st.checkpoint_id
-ORDER BY r.round
+ORDER BY t.round
