@@ -45,7 +45,7 @@ def launch(launcher: str, args: list[str]) -> tuple[dict, float]:
 
 def workspace(tmp: Path, images: int, model: str, size: int) -> Path:
     from plabel.datasets import load_mnist, write_split_folders
-    from plabel.ingest import ingest
+    from plabel.ingest import IngestOptions, ingest
     from plabel.train import TrainOptions, train
     from plabel.workspace import init_workspace
 
@@ -53,8 +53,8 @@ def workspace(tmp: Path, images: int, model: str, size: int) -> Path:
     folders = write_split_folders(tmp / "data", x, y, labeled_per_class=min(100, images // 20), test_per_class=0,
                                   unlabeled_per_class=images // 10)
     ws = init_workspace(tmp / "ws")
-    ingest(ws, folders.train, split="train")
-    ingest(ws, folders.unlabeled, split="unlabeled")
+    ingest(ws, IngestOptions(source=folders.train, split="train"))
+    ingest(ws, IngestOptions(source=folders.unlabeled, split="unlabeled"))
     train(ws, TrainOptions(round=0, model=model, img_size=size, epochs=1, workers=0, hflip=0.0, crop_scale=0.5))
     return ws.root
 

@@ -97,25 +97,25 @@ def build(root: Path, images, labels, args, rng, injected: bool):
 
 
 def run_dedup(root: Path, signals: tuple[str, ...]):
-    from plabel.dedup import dedup
+    from plabel.dedup import DedupOptions, dedup
     from plabel.workspace import open_workspace
 
     ws = open_workspace(root / "ws")
     t = time.perf_counter()
-    r = dedup(ws, 0, pixels="pixels" in signals, embeddings="embeddings" in signals)
+    r = dedup(ws, DedupOptions(round=0, pixels="pixels" in signals, embeddings="embeddings" in signals))
     return ws, r, time.perf_counter() - t
 
 
 def prepare(root: Path, images, labels, args, rng, injected: bool):
     from plabel.infer import InferOptions, infer
-    from plabel.ingest import ingest
+    from plabel.ingest import IngestOptions, ingest
     from plabel.train import TrainOptions, train
     from plabel.workspace import init_workspace
 
     truth = build(root / "data", images, labels, args, rng, injected)
     ws = init_workspace(root / "ws", classes=sorted({str(v) for v in labels.tolist()}))
     for split in ("train", "test", "unlabeled"):
-        ingest(ws, root / "data" / split, split=split, workers=2)
+        ingest(ws, IngestOptions(source=root / "data" / split, split=split, workers=2))
     if args.signals == "pixels":  # no model needed: dedup round 0 before any teacher (pixels only)
         return truth
     train(ws, TrainOptions(round=0, model="test_resnet", img_size=32, epochs=args.epochs, batch_size=32, workers=0,

@@ -51,14 +51,14 @@ def build(root: Path, kind: str, seed: int, per_split: dict[str, int]) -> None:
 
 def loop(root: Path, rounds: int, overrides: list[str], seed: int):
     """`plabel run` with its defaults: the models, the rounds and the image size."""
-    from plabel.ingest import ingest
+    from plabel.ingest import IngestOptions, ingest
     from plabel.run import load_config, run
     from plabel.workspace import init_workspace
 
     ws = init_workspace(root / "ws")
     for split in ("train", "val", "test"):
-        ingest(ws, root / "data" / split, split=split, workers=2)
-    ingest(ws, root / "data" / "unlabeled", split="unlabeled", withheld_labels=True, workers=2)
+        ingest(ws, IngestOptions(source=root / "data" / split, split=split, workers=2))
+    ingest(ws, IngestOptions(source=root / "data" / "unlabeled", split="unlabeled", withheld_labels=True, workers=2))
     values = {"rounds": rounds, "teacher_model": MODELS[0], "img_size": 32, "seed": seed}
     if not any(o.startswith("student_models=") for o in overrides):  # an ablation may name its own
         values["student_models"] = list(MODELS[1:rounds + 1])
@@ -68,16 +68,17 @@ def loop(root: Path, rounds: int, overrides: list[str], seed: int):
 
 def oracle(root: Path, model: str, seed: int) -> float:
     """Test top-1 of the model trained, as the loop's teacher is, on the labels and the pool's truth."""
+    from plabel.eval_options import EvalOptions
     from plabel.evaluate import evaluate
-    from plabel.ingest import ingest
+    from plabel.ingest import IngestOptions, ingest
     from plabel.train import TrainOptions, train
     from plabel.workspace import init_workspace
 
     ws = init_workspace(root / "oracle")
-    ingest(ws, root / "oracle-train", split="train", workers=2)
-    ingest(ws, root / "data" / "test", split="test", workers=2)
+    ingest(ws, IngestOptions(source=root / "oracle-train", split="train", workers=2))
+    ingest(ws, IngestOptions(source=root / "data" / "test", split="test", workers=2))
     r = train(ws, TrainOptions(round=0, model=model, img_size=32, epochs="auto", seed=seed))
-    return evaluate(ws, r.checkpoint_id, "test").top1
+    return evaluate(ws, EvalOptions(checkpoint=r.checkpoint_id, split="test")).top1
 
 
 def one(kind: str, seed: int, args) -> dict:

@@ -127,13 +127,13 @@ def plabel_steps(root: Path, model_name: str, size: int, workers: int, batch: in
                  device: str) -> tuple[float, float]:
     """(infer images/s, train images/s) of plabel itself on the JPEG files."""
     from plabel.infer import InferOptions, infer
-    from plabel.ingest import ingest
+    from plabel.ingest import IngestOptions, ingest
     from plabel.train import TrainOptions, train
     from plabel.workspace import init_workspace
 
     ws = init_workspace(root / "ws")
-    ingest(ws, root / "labeled", split="train", workers=workers)
-    ingest(ws, root / "pool", split="unlabeled", workers=workers)
+    ingest(ws, IngestOptions(source=root / "labeled", split="train", workers=workers))
+    ingest(ws, IngestOptions(source=root / "pool", split="unlabeled", workers=workers))
     r = train(ws, TrainOptions(round=0, model=model_name, img_size=size, epochs=1, batch_size=batch,
                                workers=workers, device=device, hflip=0.5, crop_scale=0.08, warmup_epochs=0.1))
     res = infer(ws, InferOptions(round=0, workers=workers, batch_size=batch * 2, device=device))

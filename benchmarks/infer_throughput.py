@@ -82,7 +82,7 @@ def main() -> None:
     from plabel.datasets import load_mnist, write_split_folders
     from plabel.images import load_rgb
     from plabel.infer import InferOptions, infer
-    from plabel.ingest import ingest
+    from plabel.ingest import IngestOptions, ingest
     from plabel.train import TrainOptions, train
     from plabel.workspace import init_workspace
 
@@ -92,8 +92,8 @@ def main() -> None:
         folders = write_split_folders(tmp / "data", x, y, labeled_per_class=10, test_per_class=0,
                                       unlabeled_per_class=args.images // 10)
         ws = init_workspace(tmp / "ws")
-        ingest(ws, folders.train, split="train")
-        ingest(ws, folders.unlabeled, split="unlabeled")
+        ingest(ws, IngestOptions(source=folders.train, split="train"))
+        ingest(ws, IngestOptions(source=folders.unlabeled, split="unlabeled"))
         files = sorted(str(p) for p in folders.unlabeled.rglob("*.png"))
         for seed, (model_name, size) in enumerate([("resnet18", 64), ("test_resnet", 32)]):
             r = train(ws, TrainOptions(round=0, model=model_name, img_size=size, epochs=1, workers=0, seed=seed))

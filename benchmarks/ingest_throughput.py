@@ -58,13 +58,13 @@ def main() -> None:
     ap.add_argument("--sizes", default="32,128")
     args = ap.parse_args()
 
-    from plabel.ingest import ingest
+    from plabel.ingest import IngestOptions, ingest
     from plabel.workspace import init_workspace
 
     with tempfile.TemporaryDirectory() as tmp:
         warm = Path(tmp) / "warm"
         make_pngs(warm, 10, 16)
-        ingest(init_workspace(Path(tmp) / "warm_ws"), warm, split="unlabeled")
+        ingest(init_workspace(Path(tmp) / "warm_ws"), IngestOptions(source=warm, split="unlabeled"))
         for size in [int(s) for s in args.sizes.split(",")]:
             data = Path(tmp) / f"pool{size}"
             make_pngs(data, args.files, size)
@@ -73,7 +73,7 @@ def main() -> None:
                 n = baseline(data)
             ws = init_workspace(Path(tmp) / f"ws{size}")
             with timer() as t_plabel:
-                r = ingest(ws, data, split="unlabeled")
+                r = ingest(ws, IngestOptions(source=data, split="unlabeled"))
             assert r.added == n == args.files, (r.added, n)
             base_rate = n / t_base["seconds"]
             plabel_rate = n / t_plabel["seconds"]

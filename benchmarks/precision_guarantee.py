@@ -39,7 +39,7 @@ def sizes(kind: str) -> dict[str, int]:
 def teacher_workspace(root: Path, kind: str, seed: int):
     """The workspace with round 0's teacher and its predictions (made once, then reused)."""
     from plabel.infer import InferOptions, infer
-    from plabel.ingest import ingest
+    from plabel.ingest import IngestOptions, ingest
     from plabel.train import TrainOptions, train
     from plabel.workspace import init_workspace, open_workspace
 
@@ -51,8 +51,8 @@ def teacher_workspace(root: Path, kind: str, seed: int):
     write_class_folders(ws_dir / "data", images, labels, rng, sizes(kind))
     ws = init_workspace(ws_dir / "ws", classes=sorted({str(v) for v in labels.tolist()}))
     for split in ("train", "val", "test"):
-        ingest(ws, ws_dir / "data" / split, split=split, workers=2)
-    ingest(ws, ws_dir / "data" / "unlabeled", split="unlabeled", withheld_labels=True, workers=2)
+        ingest(ws, IngestOptions(source=ws_dir / "data" / split, split=split, workers=2))
+    ingest(ws, IngestOptions(source=ws_dir / "data" / "unlabeled", split="unlabeled", withheld_labels=True, workers=2))
     train(ws, TrainOptions(round=0, model="test_resnet", img_size=32, epochs=30, batch_size=32, workers=0,
                            lr=3e-3, hflip=0.0, crop_scale=0.5, seed=seed))
     infer(ws, InferOptions(round=0, splits=("unlabeled", "val", "test"), workers=0))

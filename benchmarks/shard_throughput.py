@@ -74,15 +74,15 @@ def labeled(root: Path, size: int) -> Path:
 
 def side(root: Path, kind: str, source: Path, train_dir: Path, size: int):
     """(workspace, ingest images/s): the pool ingested, a teacher trained on the labeled files."""
-    from plabel.ingest import ingest
+    from plabel.ingest import IngestOptions, ingest
     from plabel.train import TrainOptions, train
     from plabel.workspace import init_workspace
 
     ws = init_workspace(root / f"ws-{kind}")
     warm(source)
     with timer() as t_ingest:
-        r = ingest(ws, source, split="unlabeled", workers=2)
-    ingest(ws, train_dir, split="train", workers=1)
+        r = ingest(ws, IngestOptions(source=source, split="unlabeled", workers=2))
+    ingest(ws, IngestOptions(source=train_dir, split="train", workers=1))
     train(ws, TrainOptions(round=0, epochs=1, model="test_resnet", img_size=size, batch_size=32, workers=0))
     return ws, r.added / t_ingest["seconds"]
 

@@ -52,13 +52,13 @@ def config(threshold, seed: int, target: float = 0.9, student_epochs: int = 10, 
 
 
 def workspace(root: Path, data: Path):
-    from plabel.ingest import ingest
+    from plabel.ingest import IngestOptions, ingest
     from plabel.workspace import init_workspace
 
     ws = init_workspace(root)
     for split in ("train", "val", "test"):
-        ingest(ws, data / split, split=split, workers=2)
-    ingest(ws, data / "unlabeled", split="unlabeled", withheld_labels=True, workers=2)
+        ingest(ws, IngestOptions(source=data / split, split=split, workers=2))
+    ingest(ws, IngestOptions(source=data / "unlabeled", split="unlabeled", withheld_labels=True, workers=2))
     return ws
 
 

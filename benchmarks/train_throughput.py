@@ -104,7 +104,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from plabel.datasets import load_mnist, write_split_folders
-    from plabel.ingest import ingest
+    from plabel.ingest import IngestOptions, ingest
     from plabel.workspace import init_workspace
 
     x, y = load_mnist()
@@ -113,7 +113,7 @@ def main() -> None:
             Path(tmp) / "data", x, y, labeled_per_class=args.images // 10, test_per_class=0, unlabeled_per_class=0
         )
         ws = init_workspace(Path(tmp) / "ws")
-        ingest(ws, folders.train, split="train")
+        ingest(ws, IngestOptions(source=folders.train, split="train"))
         files = sorted(str(p) for p in folders.train.rglob("*.png"))
         targets = [int(Path(f).parent.name) for f in files]
         for augment in (False, True):

@@ -26,19 +26,11 @@ Round = Annotated[
     int, typer.Option("--round", "-r", help="Round number (0: the teacher trained on labeled images).", min=0,
                       max=MAX_ROUND)
 ]
-Seed = Annotated[int, typer.Option("--seed", help="Random seed.")]
 
 
 def option(help: str, *flags: str, **settings: Any) -> Any:
     """typer.Option with its help text first, so that an option's declaration fits on one line."""
     return typer.Option(*flags, help=help, **settings)
-
-
-# running a checkpoint over images (eval, calibrate)
-BatchSize = Annotated[int, typer.Option(help="Images per forward pass.", min=1)]
-LoaderWorkers = Annotated[int, typer.Option(help="DataLoader worker processes decoding images.", min=0)]
-Device = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")]
-Limit = Annotated[int | None, typer.Option(help="The first N images only (a quick look).", min=1)]
 
 
 def open_ws(path: Path | None) -> OpenWorkspace:

@@ -1,37 +1,27 @@
 """calibrate: fit a checkpoint's softmax temperature on labeled val images."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Any
 
 from plabel.cli import _options as opt
+from plabel.cli._fields import with_fields
 from plabel.cli._output import emitted, info, print_table
 from plabel.cli.app import command
-from plabel.eval_options import EvalOptions as E
-
-SPLIT_HELP = (
-    "val, holdout (the labeled train images the checkpoint was trained without: train --holdout), or train "
-    "(seen in training, so over-confident)."
-)
+from plabel.eval_options import CalibrateOptions
 
 
 @command()
+@with_fields(CalibrateOptions)
 def calibrate(
-    checkpoint: Annotated[str, opt.option("Checkpoint id (or prefix), or latest.")] = "latest",
-    split: Annotated[str, opt.option(SPLIT_HELP)] = "val",
-    limit: opt.Limit = None,
-    batch_size: opt.BatchSize = E.batch_size,
-    workers: opt.LoaderWorkers = E.workers,
-    device: opt.Device = E.device,
+    fields: dict[str, Any] | None = None,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ) -> None:
     """Temperature scaling: the T that makes a checkpoint's confidences match its accuracy on val."""
     from plabel.calibration import calibrate as run
-    from plabel.eval_options import EvalOptions
 
     ws = opt.open_ws(workspace)
-    settings = EvalOptions(batch_size=batch_size, workers=workers, device=device, limit=limit)
-    r = run(ws, checkpoint, split, settings, progress=opt.progress(json_output))
+    r = run(ws, CalibrateOptions(**(fields or {})), progress=opt.progress(json_output))
     if emitted(r, json_output):
         return
     info(

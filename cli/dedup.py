@@ -29,11 +29,11 @@ def dedup(
 
     ws, round_ = _round(workspace, round_)
     given = dict(fields or {})
-    options = DedupOptions(**{**given, "dry_run": given.get("dry_run", False) or what_if})
+    options = DedupOptions(round=round_, **{**given, "dry_run": given.get("dry_run", False) or what_if})
     if what_if:
-        _print_what_if(trial(ws, round_, options, progress=opt.progress(json_output)), json_output)
+        _print_what_if(trial(ws, options, progress=opt.progress(json_output)), json_output)
         return
-    r = run(ws, round_, options, progress=opt.progress(json_output))
+    r = run(ws, options, progress=opt.progress(json_output))
     if emitted(r, json_output):
         return
     print_table(f"Round {r.round} thresholds", ["signal", "scope", "threshold", "source", "recall", "est. fpr"],

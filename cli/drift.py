@@ -6,8 +6,10 @@ import sys
 from typing import Annotated, Any
 
 from plabel.cli import _options as opt
+from plabel.cli._fields import with_fields
 from plabel.cli._output import emit_json, emitted, info, print_table
 from plabel.cli.app import command
+from plabel.drift import DriftOptions
 from plabel.drift import rounds as round_rows  # DuckDB only: `plabel --help` stays instant
 from plabel.values import as_dict
 
@@ -15,9 +17,9 @@ MATRIX_LIMIT = 20
 
 
 @command()
+@with_fields(DriftOptions)
 def drift(
-    from_round: Annotated[int | None, opt.option("Earlier round (default: the second-to-last).", "--from")] = None,
-    to_round: Annotated[int | None, opt.option("Later round (default: the last).", "--to")] = None,
+    fields: dict[str, Any] | None = None,
     format: Annotated[str, opt.option("table, json, or csv (the class transitions).", "--format", "-f")] = "table",
     top: Annotated[int, opt.option("Largest transitions shown.", min=1)] = 10,
     workspace: opt.Workspace = None,
@@ -29,7 +31,7 @@ def drift(
 
     if format not in ("table", "json", "csv"):
         raise UsageError("--format must be table, json or csv")
-    r = run(opt.open_ws(workspace), from_round, to_round)
+    r = run(opt.open_ws(workspace), DriftOptions(**(fields or {})))
     if json_output or format == "json":
         emit_json(as_dict(r))
         return

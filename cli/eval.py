@@ -1,62 +1,37 @@
 """eval: a checkpoint's accuracy on a split, or its robustness (corruptions, flips, attacks)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+import dataclasses
+from typing import TYPE_CHECKING, Any
 
 from plabel.cli import _options as opt
+from plabel.cli._fields import with_fields
 from plabel.cli._output import emitted, info, print_table
 from plabel.cli.app import command
-from plabel.eval_options import EvalOptions as E
+from plabel.eval_options import EvalOptions
+from plabel.robustness.options import RobustnessOptions
 
 if TYPE_CHECKING:
-    from plabel.robustness.options import RobustnessOptions
     from plabel.workspace import Workspace
 
 
 @command(name="eval")
+@with_fields(RobustnessOptions)
 def eval_(
-    checkpoint: Annotated[str, opt.option("Checkpoint id (or prefix), or latest.")] = "latest",
-    split: Annotated[str, opt.option(
-        "val, test, train, or holdout (the labeled images the checkpoint trained without: train --holdout)."
-    )] = "test",
-    robustness: Annotated[
-        str | None, opt.option("Robustness instead of clean accuracy: corruptions, flips, fgsm, pgd (comma-separated).")
-    ] = None,
-    severities: Annotated[str, opt.option("Corruption severities: 1-5 or a list like 1,3,5.")] = "1-5",
-    corruptions: Annotated[str | None, opt.option("Corruptions to apply (default: all twelve).")] = None,
-    perturbations: Annotated[
-        str | None, opt.option("Perturbation sequences for flips (default: translate, brightness, gaussian_noise).")
-    ] = None,
-    epsilon: Annotated[str, opt.option("Attack budgets in pixel units.")] = "1/255,2/255,4/255,8/255",
-    steps: Annotated[int, opt.option("PGD steps.", min=1)] = 10,
-    reference: Annotated[
-        str | None, opt.option("Reference checkpoint of mCE and mFR (default: the round-0 teacher).")
-    ] = None,
-    limit: opt.Limit = None,
-    seed: opt.Seed = 0,
-    batch_size: opt.BatchSize = E.batch_size,
-    workers: opt.LoaderWorkers = E.workers,
-    device: opt.Device = E.device,
+    fields: dict[str, Any] | None = None,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ) -> None:
     """Accuracy of a checkpoint on a split (EMA weights when kept), or its robustness; into evals."""
     ws = opt.open_ws(workspace)
-    if robustness:
-        from plabel.robustness.options import RobustnessOptions, parse_epsilons, parse_severities
-
-        options = RobustnessOptions(
-            kinds=_items(robustness), checkpoint=checkpoint, split=split, severities=parse_severities(severities),
-            corruptions=_items(corruptions), perturbations=_items(perturbations), epsilons=parse_epsilons(epsilon),
-            steps=steps, reference=reference, limit=limit, seed=seed, batch_size=batch_size, workers=workers,
-            device=device,
-        )
-        return _robustness(ws, options, json_output)
-    from plabel.eval_options import EvalOptions
+    given = dict(fields or {})
+    if given["kinds"]:
+        return _robustness(ws, RobustnessOptions(**given), json_output)
     from plabel.evaluate import evaluate
 
-    settings = EvalOptions(batch_size=batch_size, workers=workers, device=device, limit=limit)
-    r = evaluate(ws, checkpoint, split, settings, progress=opt.progress(json_output))
+    common = {f.name for f in dataclasses.fields(EvalOptions)}
+    r = evaluate(ws, EvalOptions(**{k: v for k, v in given.items() if k in common}),
+                 progress=opt.progress(json_output))
     if emitted(r, json_output):
         return
     info(
@@ -64,10 +39,6 @@ def eval_(
         f"{r.top5:.2f}% ({r.n} images)"
     )
     print_table("Per-class top-1", ["class", "top1 %"], [[c, round(v, 2)] for c, v in r.per_class.items()])
-
-
-def _items(text: str | None) -> tuple[str, ...]:
-    return tuple(x.strip() for x in text.split(",") if x.strip()) if text else ()
 
 
 def _robustness(ws: Workspace, options: RobustnessOptions, json_output: bool) -> None:

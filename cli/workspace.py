@@ -7,12 +7,11 @@ from typing import Annotated, Any
 import typer
 
 from plabel.cli import _options as opt
+from plabel.cli._fields import with_fields
 from plabel.cli._output import emit_json, emitted, info, print_table, warn
 from plabel.cli.app import command
 from plabel.ingest.options import IngestOptions
 from plabel.status import status as workspace_status  # DuckDB only: `plabel --help` stays instant
-
-D = IngestOptions()  # D: the library's defaults are the CLI's (one owner)
 
 
 @command()
@@ -32,6 +31,7 @@ def init(
 
 
 @command()
+@with_fields(IngestOptions)
 def ingest(
     source: Annotated[
         Path,
@@ -43,35 +43,7 @@ def ingest(
             )
         ),
     ],
-    split: Annotated[
-        str | None, opt.option("train, val, test (one subfolder per class) or unlabeled (any layout).")
-    ] = D.split,
-    classes: Annotated[
-        str | None, opt.option("Class list in id order (comma-separated), for the first labeled ingest.")
-    ] = None,
-    add_classes: Annotated[
-        bool, opt.option("Append classes not yet in the workspace instead of failing.", "--add-classes")
-    ] = D.add_classes,
-    withheld_labels: Annotated[
-        bool,
-        typer.Option(
-            "--withheld-labels",
-            help="With --split unlabeled: class subfolders hold withheld ground truth (for benchmarks).",
-        ),
-    ] = D.withheld_labels,
-    workers: Annotated[
-        int | None, opt.option("Worker processes for hashing and decoding (default: all cores).", min=1)
-    ] = D.workers,
-    pixel_limit: Annotated[
-        int, opt.option("Reject images with more pixels than this (decompression bombs).", min=1)
-    ] = D.pixel_limit,
-    allow_outside: Annotated[
-        bool, opt.option("Allow listing paths outside the listing's folder.", "--allow-outside")
-    ] = D.allow_outside,
-    label_key: Annotated[
-        str | None,
-        opt.option("Tar shards: the extension of the member that holds an image's label (default: cls, then txt)."),
-    ] = D.label_key,
+    fields: dict[str, Any] | None = None,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ) -> None:
@@ -79,19 +51,7 @@ def ingest(
     from plabel.ingest import ingest as run
 
     ws = opt.open_ws(workspace)
-    r = run(
-        ws,
-        source,
-        split=split,
-        classes=classes.split(",") if classes else None,
-        add_classes=add_classes,
-        withheld_labels=withheld_labels,
-        workers=workers,
-        pixel_limit=pixel_limit,
-        allow_outside=allow_outside,
-        label_key=label_key,
-        progress=opt.progress(json_output),
-    )
+    r = run(ws, IngestOptions(source=source, **(fields or {})), progress=opt.progress(json_output))
     if emitted(r, json_output):
         return
     if r.seen and r.skipped == r.seen:

@@ -21,7 +21,7 @@ from plabel.values import as_dict
 from plabel.workspace import Workspace
 
 if TYPE_CHECKING:
-    from plabel.eval_options import EvalOptions
+    from plabel.eval_options import CalibrateOptions
 
 BINS = 15  # of the reliability diagram and the ECE (the usual choice since Guo et al.)
 T_RANGE = (0.05, 20.0)  # temperatures searched
@@ -98,14 +98,12 @@ def fit(logits: np.ndarray, targets: np.ndarray) -> tuple[float, Reliability, Re
     return t, reliability(softmax(logits), targets), reliability(softmax(logits, t), targets)
 
 
-def calibrate(ws: Workspace, checkpoint: str | None = "latest", split: str = "val", options: EvalOptions | None = None,
-              progress: Progress = NULL) -> CalibrationResult:
+def calibrate(ws: Workspace, options: CalibrateOptions, progress: Progress = NULL) -> CalibrationResult:
     """Fit a checkpoint's temperature on a labeled split and record it."""
     from plabel import checkpoints, distributed, holdout, models
-    from plabel.eval_options import EvalOptions
     from plabel.evaluate import labeled_split, predict_logits
 
-    o = options or EvalOptions()
+    o, checkpoint, split = options, options.checkpoint, options.split
     distributed.init()
     if split not in SPLITS:
         raise UsageError("--split must be val, holdout (the train images the checkpoint was trained without) or "

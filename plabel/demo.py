@@ -14,7 +14,7 @@ from typing import Any
 
 from plabel.datasets import SplitFolders, load_mnist, write_split_folders
 from plabel.errors import UsageError
-from plabel.ingest import ingest
+from plabel.ingest import IngestOptions, ingest
 from plabel.progress import NULL, Progress
 from plabel.queries import query
 from plabel.report import write_report
@@ -75,10 +75,11 @@ def demo(dest: str | Path = "plabel-demo", seed: int = 0, config: RunConfig = DE
     # written again on a resumed demo: same seed, same bytes, and ingest skips the known paths
     folders = write_demo_data(dest / "data", seed)
     ws = init_workspace(dest / "ws")
-    ingest(ws, folders.train, split="train", progress=progress)
-    ingest(ws, folders.test, split="test", progress=progress)
+    ingest(ws, IngestOptions(source=folders.train, split="train"), progress=progress)
+    ingest(ws, IngestOptions(source=folders.test, split="test"), progress=progress)
     assert folders.truth is not None  # write_demo_data writes the pool flat, with its listing
-    ingest(ws, folders.truth, progress=progress)  # the flat pool, its withheld labels from the listing
+    # the flat pool, its withheld labels from the listing
+    ingest(ws, IngestOptions(source=folders.truth), progress=progress)
     write_default_config(ws, config)
     result = run(ws, config, progress=progress, on_step=on_step)
     first, last = result.rounds[0], result.rounds[-1]

@@ -6,11 +6,18 @@ from typing import Any, ClassVar
 
 from plabel import db
 from plabel.errors import UnknownRound, UsageError
+from plabel.fields import cli
 from plabel.queries import query
 from plabel.workspace import Workspace
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
+class DriftOptions:
+    from_round: int | None = field(default=None, metadata=cli("Earlier round (default: the second-to-last).", "--from"))
+    to_round: int | None = field(default=None, metadata=cli("Later round (default: the last).", "--to"))
+
+
+@dataclass(kw_only=True)
 class DriftReport:
     round_a: int
     round_b: int
@@ -43,8 +50,9 @@ class DriftReport:
 
 
 
-def drift(ws: Workspace, from_round: int | None = None, to_round: int | None = None) -> DriftReport:
+def drift(ws: Workspace, options: DriftOptions) -> DriftReport:
     """Compare two rounds' predictions (default: the last two rounds that have predictions)."""
+    from_round, to_round = options.from_round, options.to_round
     with ws.connect() as con:
         rounds = [r[0] for r in db.rows(con, query("drift/rounds"))]
         if from_round is None and to_round is None:
@@ -66,9 +74,10 @@ def drift(ws: Workspace, from_round: int | None = None, to_round: int | None = N
                        for r in db.rows(con, query("drift/transitions"), pair)]
         flips = dict(db.rows(con, query("drift/flips"), pair))
         classes = [name for _, name in db.rows(con, query("workspace/classes"))]
-    return DriftReport(a, b, images, flip_rate or 0.0, change or 0.0,
-                       summary[0] if summary else None, transitions, classes,
-                       flips.get("negative", 0), flips.get("positive", 0))
+    return DriftReport(round_a=a, round_b=b, images=images, flip_rate=flip_rate or 0.0,
+                       mean_confidence_change=change or 0.0, summary=summary[0] if summary else None,
+                       transitions=transitions, classes=classes, negative_flips=flips.get("negative", 0),
+                       positive_flips=flips.get("positive", 0))
 
 
 def rounds(ws: Workspace) -> list[dict[str, Any]]:

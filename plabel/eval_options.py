@@ -4,13 +4,30 @@ A module of its own without torch, so the CLI can take its defaults from it at s
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from plabel.fields import cli
+
+EVAL_SPLIT_HELP = "val, test, train, or holdout (the labeled images the checkpoint trained without: train --holdout)."
+CALIBRATE_SPLIT_HELP = (
+    "val, holdout (the labeled train images the checkpoint was trained without: train --holdout), or train "
+    "(seen in training, so over-confident)."
+)
 
 
 @dataclass(frozen=True, kw_only=True)
 class EvalOptions:
-    batch_size: int = 256  # images per forward pass
-    workers: int = 0  # DataLoader processes decoding images
-    device: str = "auto"
+    checkpoint: str | None = field(default="latest", metadata=cli(
+        "Checkpoint id (or prefix), or latest.", type=str))
+    split: str = field(default="test", metadata=cli(EVAL_SPLIT_HELP))
+    limit: int | None = field(default=None, metadata=cli(  # the rows record how many
+        "The first N images only (a quick look).", min=1))
+    batch_size: int = field(default=256, metadata=cli("Images per forward pass.", min=1))
+    workers: int = field(default=0, metadata=cli("DataLoader worker processes decoding images.", min=0))
+    device: str = field(default="auto", metadata=cli("auto, cpu, cuda, cuda:1 ..."))
     use_ema: bool = True  # the EMA weights, when the checkpoint kept them
-    limit: int | None = None  # the first N images only (a quick look; the rows record how many)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CalibrateOptions(EvalOptions):
+    split: str = field(default="val", metadata=cli(CALIBRATE_SPLIT_HELP))

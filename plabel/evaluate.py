@@ -105,10 +105,9 @@ class EvalResult:
 
 
 
-def evaluate(ws: Workspace, checkpoint: str | None = "latest", split: str = "test",
-             options: EvalOptions | None = None, progress: Progress = NULL) -> EvalResult:
+def evaluate(ws: Workspace, options: EvalOptions, progress: Progress = NULL) -> EvalResult:
     """Top-1, top-5, per-class accuracy and the confusion matrix of a checkpoint on a split."""
-    o = options or EvalOptions()
+    o, checkpoint, split = options, options.checkpoint, options.split
     distributed.init()  # under torchrun: each rank predicts a share, rank 0 writes
     if split not in EVAL_SPLITS:
         raise UsageError(f"--split must be one of {', '.join(EVAL_SPLITS)}")

@@ -19,6 +19,7 @@ from plabel.dedup import dedup
 from plabel.dedup.options import DedupResult
 from plabel.drift import rounds as round_rows
 from plabel.errors import UsageError
+from plabel.eval_options import EvalOptions
 from plabel.evaluate import EvalResult, evaluate, labeled_split
 from plabel.infer import InferResult, infer
 from plabel.progress import NULL, Progress
@@ -86,7 +87,8 @@ class _Steps:
         for split in self.eval_splits:
             done = bool(self.ws.scalar(query("loop/evaluated"),
                                                {"checkpoint_id": result.checkpoint_id, "split": split}))
-            action = partial(evaluate, self.ws, result.checkpoint_id, split, progress=self.progress)
+            action = partial(evaluate, self.ws, EvalOptions(checkpoint=result.checkpoint_id, split=split),
+                             progress=self.progress)
             self.step(options.round, f"eval {split}", done, action, _described_eval)
         return result.checkpoint_id
 
@@ -97,7 +99,7 @@ class _Steps:
         self.step(r, "infer", ws.round_dir("predictions", r).exists(),
                   partial(infer, ws, infer_opts, progress=progress), _described_infer)
         self.step(r, "dedup", ws.round_dir("duplicates", r).exists(),
-                  partial(dedup, ws, r, progress=progress, **config.dedup), _described_dedup, main_only=True)
+                  partial(dedup, ws, config.dedup_options(r), progress=progress), _described_dedup, main_only=True)
         self.step(r, "select", ws.round_dir("selections", r).exists(),
                   partial(select, ws, config.select_options(r), progress=progress), _described_select, main_only=True)
 

@@ -78,6 +78,9 @@ class RunConfig:
         extra = {k: v for k, v in self.infer.items() if k != "splits"}
         return InferOptions(round=round, splits=splits, **{"embeddings": True, **extra})
 
+    def dedup_options(self, round: int) -> DedupOptions:
+        return DedupOptions(round=round, **self.dedup)
+
     def select_options(self, round: int) -> SelectOptions:
         return SelectOptions(round=round, **{"seed": self.seed, **self.select})
 
@@ -168,7 +171,7 @@ def _check_values(config: RunConfig) -> None:
         models.check_model_name(opts.model or "")
     validate_infer(infer_opts)
     validate_select(select_opts)
-    validate_dedup(DedupOptions(**config.dedup))
+    validate_dedup(config.dedup_options(0))
 
 
 def load_config(ws: Workspace, path: str | Path | None = None, overrides: Sequence[str] = (),

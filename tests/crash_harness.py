@@ -28,7 +28,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from plabel.datasets import load_mnist, write_split_folders
-from plabel.ingest import ingest
+from plabel.ingest import IngestOptions, ingest
 from plabel.run import RunConfig, write_default_config
 from plabel.schema import tables
 from plabel.workspace import Workspace, init_workspace, open_workspace
@@ -116,7 +116,7 @@ class Setup:
 
 def prepare(command: str, root: Path) -> Setup:
     """A base workspace for a command, built in-process (not what is being tested)."""
-    from plabel.dedup import dedup
+    from plabel.dedup import DedupOptions, dedup
     from plabel.infer import InferOptions, infer
     from plabel.train import TrainOptions, train
 
@@ -127,9 +127,9 @@ def prepare(command: str, root: Path) -> Setup:
         return Setup(
             ws.root, ["ingest", folders.unlabeled, "--split", "unlabeled", "--withheld-labels", "--workers", "1"]
         )
-    ingest(ws, folders.train, split="train", workers=1)
-    ingest(ws, folders.test, split="test", workers=1)
-    ingest(ws, folders.unlabeled, split="unlabeled", withheld_labels=True, workers=1)
+    ingest(ws, IngestOptions(source=folders.train, split="train", workers=1))
+    ingest(ws, IngestOptions(source=folders.test, split="test", workers=1))
+    ingest(ws, IngestOptions(source=folders.unlabeled, split="unlabeled", withheld_labels=True, workers=1))
     if command == "train":
         return Setup(ws.root, ["train", "--round", "0", "--epochs", "3", *TRAIN])
     if command == "run":
@@ -160,7 +160,7 @@ def prepare(command: str, root: Path) -> Setup:
             ],
         )
     infer(ws, InferOptions(round=0, splits=("unlabeled", "test"), embeddings=True, workers=0))
-    dedup(ws, 0)
+    dedup(ws, DedupOptions(round=0))
     return Setup(
         ws.root,
         ["select", "--round", "0", "--threshold", "0.1", "--per-class", "5", "--balance", "copies", "--labels", "soft"],

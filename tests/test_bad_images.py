@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from plabel.images import RejectedImage, load_rgb
-from plabel.ingest import ingest
+from plabel.ingest import IngestOptions, ingest
 from plabel.workspace import init_workspace
 
 
@@ -90,7 +90,7 @@ def make_zoo(folder):
 def test_ingest_decodes_or_rejects_every_file(tmp_path):
     zoo = make_zoo(tmp_path / "pool")
     ws = init_workspace(tmp_path / "ws")
-    r = ingest(ws, tmp_path / "pool", split="unlabeled", workers=2)
+    r = ingest(ws, IngestOptions(source=tmp_path / "pool", split="unlabeled", workers=2))
     con = ws.connect()
     rejects = {os.path.basename(p): reason for p, reason in con.execute("SELECT path, reason FROM rejects").fetchall()}
     images = {os.path.basename(p): (w, h, mode, fmt) for p, w, h, mode, fmt in
@@ -128,9 +128,9 @@ def test_decoding_for_training_and_inference(tmp_path):
 
 INGEST = """
 import sys
-from plabel.ingest import ingest
+from plabel.ingest import IngestOptions, ingest
 from plabel.workspace import open_workspace
-ingest(open_workspace(sys.argv[1]), sys.argv[2], split="unlabeled", workers=1)
+ingest(open_workspace(sys.argv[1]), IngestOptions(source=sys.argv[2], split="unlabeled", workers=1))
 """
 
 
@@ -148,7 +148,7 @@ def test_unreadable_file_is_rejected(tmp_path):
                             sys.executable, "-c", INGEST, str(ws.root), str(folder)], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
     else:
-        ingest(ws, folder, split="unlabeled", workers=1)
+        ingest(ws, IngestOptions(source=folder, split="unlabeled", workers=1))
     con = ws.connect()
     assert con.execute("SELECT reason FROM rejects").fetchall() == [("permission denied",)]
     assert con.execute("SELECT count(*) FROM images").fetchall() == [(1,)]

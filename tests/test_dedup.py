@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from plabel.dedup import calibrate, dedup, what_if
+from plabel.dedup import DedupOptions, calibrate, dedup, what_if
 from plabel.dedup.calibrate import Rule
 from plabel.dedup.embeddings import pool_search
 from plabel.dedup.rows import components
@@ -15,7 +15,7 @@ from plabel.dedup.search import build_index
 from plabel.dedup.synthetic import TRANSFORMS
 from plabel.errors import UnknownRound, UsageError
 from plabel.infer import InferOptions, infer
-from plabel.ingest import ingest
+from plabel.ingest import IngestOptions, ingest
 from plabel.schema import table
 from plabel.selection import SelectOptions, select
 from plabel.train import TrainOptions, train
@@ -41,7 +41,7 @@ def dups(ws, round=0):
 
 def test_exact_duplicates_across_splits(tmp_path):
     ws = base(tmp_path, [("u1", 0, 0.9), ("u2", 0, 0.9), ("u3", 1, 0.9)], others=[("u1", "test"), ("u2", "train")])
-    r = dedup(ws, 0)
+    r = dedup(ws, DedupOptions(round=0))
     assert r.exact == 2 and r.contaminated == 1 and r.train_duplicates == 1 and r.excluded == 1
     rows = {(d["image_id"], d["scope"]): d for d in dups(ws)}
     assert rows[(iid("u1"), "test")]["excluded"] and rows[(iid("u1"), "test")]["kind"] == "exact"
@@ -54,7 +54,7 @@ def test_near_groups_keep_the_most_confident_then_the_smallest_id(tmp_path):
     v = [1, 0, 0]
     add_embeddings(ws, 0, [(iid("u1"), "unlabeled", v), (iid("u2"), "unlabeled", v), (iid("u3"), "unlabeled", v),
                            (iid("u4"), "unlabeled", [0, 1, 0]), (iid("u5"), "unlabeled", [0, 0, 1])])
-    r = dedup(ws, 0, similarity=0.99)
+    r = dedup(ws, DedupOptions(round=0, similarity=0.99))
     assert (r.near_groups, r.near_members, r.excluded) == (1, 3, 2)
     group = [d for d in dups(ws) if d["kind"] == "embeddings"]
     assert {d["group_id"] for d in group} == {iid("u2")}  # u2 and u3 tie at 0.8: the smaller id
@@ -65,8 +65,8 @@ def test_threshold_decides(tmp_path):
     ws = base(tmp_path, [("u1", 0, 0.9), ("u2", 0, 0.8)])
     angle = np.arccos(0.985)
     add_embeddings(ws, 0, [(iid("u1"), "unlabeled", [1, 0]), (iid("u2"), "unlabeled", [np.cos(angle), np.sin(angle)])])
-    assert dedup(ws, 0, similarity=0.99).near_groups == 0
-    assert dedup(ws, 0, similarity=0.98).near_groups == 1
+    assert dedup(ws, DedupOptions(round=0, similarity=0.99)).near_groups == 0
+    assert dedup(ws, DedupOptions(round=0, similarity=0.98)).near_groups == 1
     assert len(dups(ws)) == 2  # rerunning replaced the round's rows
 
 
@@ -90,12 +90,12 @@ def test_approximate_index_finds_clear_duplicates():
 def test_schema_and_errors(tmp_path):
     ws = base(tmp_path, [("u1", 0, 0.9)])
     with pytest.raises(UnknownRound):
-        dedup(ws, 2)
+        dedup(ws, DedupOptions(round=2))
     with pytest.raises(UsageError, match="no unlabeled embeddings"):
-        dedup(ws, 0, embeddings_round=3)
+        dedup(ws, DedupOptions(round=0, embeddings_round=3))
     with pytest.raises(UsageError, match="--similarity"):
-        dedup(ws, 0, similarity=2.0)
-    dedup(ws, 0)
+        dedup(ws, DedupOptions(round=0, similarity=2.0))
+    dedup(ws, DedupOptions(round=0))
     f = next(ws.round_dir("duplicates", 0).glob("*.parquet"))
     assert pq.read_schema(f).remove_metadata() == table("duplicates").arrow_schema()
 
@@ -108,10 +108,10 @@ def test_a_near_duplicate_of_a_test_image_never_reaches_a_manifest(tmp_path, mni
     leak.mkdir()
     im = Image.open(test_png)
     im.save(leak / "copy.jpg", quality=95)  # same digit, other bytes: only a near duplicate
-    ingest(ws, leak, split="unlabeled", workers=1)
+    ingest(ws, IngestOptions(source=leak, split="unlabeled", workers=1))
     train(ws, TrainOptions(round=0, epochs=8, **FAST))
     infer(ws, InferOptions(round=0, splits=("unlabeled", "test"), embeddings=True, workers=0))
-    r = dedup(ws, 0, embeddings=True)
+    r = dedup(ws, DedupOptions(round=0, embeddings=True))
     assert {(t["signal"], t["scope"]) for t in r.thresholds} == {
         (s, scope) for s in ("pixels", "embeddings") for scope in ("unlabeled", "held_out")}
     con = ws.connect()
@@ -218,9 +218,7 @@ def test_min_precision_raises_the_threshold_only_where_copies_are_few():
 
 
 def test_max_clean_loss_is_split_between_the_two_scopes():
-    from plabel.dedup.options import DedupOptions
-
-    o = DedupOptions(max_clean_loss=0.02)
+    o = DedupOptions(round=0, max_clean_loss=0.02)
     assert o.max_fpr("unlabeled") + o.max_fpr("held_out") == pytest.approx(0.02)
 
 
@@ -254,12 +252,12 @@ def digit_pool(tmp_path_factory, mnist):
 
 def _pool_ws(tmp_path, root, with_copies=True):
     ws = init_workspace(tmp_path / "ws", classes=["a", "b"])
-    ingest(ws, root / "test", split="test", workers=1)
+    ingest(ws, IngestOptions(source=root / "test", split="test", workers=1))
     src = root / "unlabeled"
     if not with_copies:
         src = tmp_path / "clean"
         shutil.copytree(root / "unlabeled", src, ignore=shutil.ignore_patterns("copy*"))
-    ingest(ws, src, split="unlabeled", workers=1)
+    ingest(ws, IngestOptions(source=src, split="unlabeled", workers=1))
     ids = [r[0] for r in ws.connect().execute("SELECT image_id FROM images WHERE split = 'unlabeled'").fetchall()]
     add_predictions(ws, 0, [(i, 0, 0.5 + (k % 7) / 20) for k, i in enumerate(ids)], 2)
     return ws
@@ -272,7 +270,7 @@ def _names(ws):
 def test_pixel_signal_finds_the_injected_copies_and_nothing_else(tmp_path, digit_pool):
     root, truth = digit_pool
     ws = _pool_ws(tmp_path, root)
-    r = dedup(ws, 0, embeddings=False)
+    r = dedup(ws, DedupOptions(round=0, embeddings=False))
     name = _names(ws)
     rows = dups(ws)
     contaminated = {name[d["image_id"]]: name[d["duplicate_of"]] for d in rows if d["scope"] == "test"}
@@ -293,17 +291,17 @@ def test_pixel_signal_finds_the_injected_copies_and_nothing_else(tmp_path, digit
 
 def test_a_pool_without_copies_loses_almost_nothing(tmp_path, digit_pool):
     ws = _pool_ws(tmp_path, digit_pool[0], with_copies=False)
-    r = dedup(ws, 0, embeddings=False)
+    r = dedup(ws, DedupOptions(round=0, embeddings=False))
     assert r.pool == 150 and r.excluded <= 2, as_dict(r)
 
 
 def test_dry_run_and_what_if_write_nothing_and_agree(tmp_path, digit_pool):
     ws = _pool_ws(tmp_path, digit_pool[0])
     before = tree_digest(ws.root / "tables")
-    dry = dedup(ws, 0, embeddings=False, dry_run=True)
-    trial = what_if(ws, 0, embeddings=False)
+    dry = dedup(ws, DedupOptions(round=0, embeddings=False, dry_run=True))
+    trial = what_if(ws, DedupOptions(round=0, embeddings=False))
     assert tree_digest(ws.root / "tables") == before and not ws.round_dir("duplicates", 0).exists()
-    real = dedup(ws, 0, embeddings=False)
+    real = dedup(ws, DedupOptions(round=0, embeddings=False))
     assert (dry.excluded, dry.contaminated, dry.near_groups) == (real.excluded, real.contaminated, real.near_groups)
     for scope in ("unlabeled", "held_out"):
         rows = sorted((r for r in trial if r["signal"] == "pixels" and r["scope"] == scope),
@@ -317,9 +315,9 @@ def test_dry_run_and_what_if_write_nothing_and_agree(tmp_path, digit_pool):
 
 def test_fingerprints_missing_from_an_older_workspace_are_made_once(tmp_path, digit_pool):
     ws = _pool_ws(tmp_path, digit_pool[0])
-    first = dedup(ws, 0, embeddings=False)
+    first = dedup(ws, DedupOptions(round=0, embeddings=False))
     shutil.rmtree(ws.table_dir("fingerprints"))
-    again = dedup(ws, 0, embeddings=False)
+    again = dedup(ws, DedupOptions(round=0, embeddings=False))
     assert again.excluded == first.excluded
     n = ws.connect().execute("SELECT count(DISTINCT image_id) FROM fingerprints").fetchone()[0]
     assert n == 150 + 12 + 5 + 40
@@ -338,10 +336,10 @@ def test_a_darker_twin_is_not_a_copy_but_a_brightened_copy_is(tmp_path):
     Image.fromarray((original * 0.5).astype(np.uint8)).save(folder / "dark_twin.png")
     TRANSFORMS["brightness"](Image.open(folder / "001.png").convert("RGB"), rng).save(folder / "bright_copy.png")
     ws = init_workspace(tmp_path / "ws", classes=["a", "b"])
-    ingest(ws, folder, split="unlabeled", workers=1)
+    ingest(ws, IngestOptions(source=folder, split="unlabeled", workers=1))
     ids = [r[0] for r in ws.connect().execute("SELECT image_id FROM images").fetchall()]
     add_predictions(ws, 0, [(i, 0, 0.9) for i in ids], 2)
-    r = dedup(ws, 0)
+    r = dedup(ws, DedupOptions(round=0))
     name = _names(ws)
     groups = {name[d["image_id"]]: d["group_id"] for d in dups(ws)}
     assert groups.get("bright_copy.png") is not None and groups["bright_copy.png"] == groups.get("001.png")
@@ -356,20 +354,20 @@ def test_the_pixel_signal_runs_before_any_model_and_finds_a_labeled_copy_of_a_te
     smallest image id; a labeled train image that copies a test image is reported, not excluded."""
     root, truth = digit_pool
     ws = init_workspace(tmp_path / "ws", classes=["a", "b"])
-    ingest(ws, root / "test", split="test", workers=1)
-    ingest(ws, root / "unlabeled", split="unlabeled", workers=1)
+    ingest(ws, IngestOptions(source=root / "test", split="test", workers=1))
+    ingest(ws, IngestOptions(source=root / "unlabeled", split="unlabeled", workers=1))
     train_dir = tmp_path / "train" / "a"
     train_dir.mkdir(parents=True)
     test_png = sorted((root / "test" / "a").glob("*.png"))[-1]  # no pool copy was made of it
     TRANSFORMS["jpeg"](Image.open(test_png).convert("RGB"), np.random.default_rng(0)).save(train_dir / "leak.png")
     Image.open(sorted((root / "test" / "a").glob("*.png"))[-2]).save(train_dir / "same.png")  # the same bytes
     shutil.copy(sorted((root / "unlabeled").glob("0*.png"))[-1], train_dir / "pool.png")  # a pool image: reported
-    ingest(ws, tmp_path / "train", split="train", workers=1)
+    ingest(ws, IngestOptions(source=tmp_path / "train", split="train", workers=1))
     with pytest.raises(UnknownRound, match="only the pixel signal runs before any model"):
-        dedup(ws, 0, embeddings=True)
+        dedup(ws, DedupOptions(round=0, embeddings=True))
     with pytest.raises(UnknownRound, match="--what-if"):
-        what_if(ws, 0)
-    r = dedup(ws, 0)
+        what_if(ws, DedupOptions(round=0))
+    r = dedup(ws, DedupOptions(round=0))
     out = cli("dedup", "-w", str(ws.root))
     assert out.exit_code == 0 and "round 0, pixels only" in out.output, out.output
     assert r.model_free and any("has no predictions: pixels only" in n for n in r.notes)

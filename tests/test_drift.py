@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from plabel.drift import drift, rounds
+from plabel.drift import DriftOptions, drift, rounds
 from plabel.errors import UnknownRound, UsageError
 from plabel.workspace import init_workspace
 from tests.tables import three_rounds
@@ -111,16 +111,16 @@ def test_views_are_in_the_catalog(ws):
 
 
 def test_drift_report(ws):
-    r = drift(ws)
+    r = drift(ws, DriftOptions())
     assert (r.round_a, r.round_b) == (1, 2) and r.flip_rate == pytest.approx(2 / 6)
     assert r.negative_flips == 1 and r.positive_flips == 0
-    r = drift(ws, 0, 1)
+    r = drift(ws, DriftOptions(from_round=0, to_round=1))
     assert r.matrix() == [[1, 1, 0], [1, 1, 0], [1, 0, 1]]
     assert {(t["name_a"], t["name_b"]) for t in r.largest_transitions} == {("a", "b"), ("b", "a"), ("c", "a")}
     with pytest.raises(UnknownRound):
-        drift(ws, 0, 7)
+        drift(ws, DriftOptions(from_round=0, to_round=7))
     with pytest.raises(UsageError):
-        drift(ws, 1, None)
+        drift(ws, DriftOptions(from_round=1))
 
 
 def test_drift_cli_json_and_csv(ws, cli):

@@ -15,14 +15,14 @@ from plabel.export import ExportOptions, export
 def selected(tmp_path_factory, mnist_folders):
     """Round 0's manifest with soft labels and copies (a teacher elsewhere, imported)."""
     from plabel.external import ImportOptions, import_predictions
-    from plabel.ingest import ingest
+    from plabel.ingest import IngestOptions, ingest
     from plabel.selection import SelectOptions, select
     from plabel.workspace import init_workspace
 
     root = tmp_path_factory.mktemp("export")
     ws = init_workspace(root / "ws")
-    ingest(ws, mnist_folders.train, split="train", workers=1)
-    ingest(ws, mnist_folders.unlabeled, split="unlabeled", workers=1)
+    ingest(ws, IngestOptions(source=mnist_folders.train, split="train", workers=1))
+    ingest(ws, IngestOptions(source=mnist_folders.unlabeled, split="unlabeled", workers=1))
     ids = [i for (i,) in ws.rows("SELECT image_id FROM images WHERE split = 'unlabeled' ORDER BY image_id")]
     probs = np.random.default_rng(0).dirichlet(np.full(10, 0.3), len(ids))
     pd.DataFrame({"image_id": ids, "probs": list(probs)}).to_parquet(root / "p.parquet")

@@ -13,13 +13,13 @@ from tests.helpers import tree_digest
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory, mnist_folders):
-    from plabel.ingest import ingest
+    from plabel.ingest import IngestOptions, ingest
     from plabel.workspace import init_workspace
 
     ws = init_workspace(tmp_path_factory.mktemp("external") / "ws")
-    ingest(ws, mnist_folders.train, split="train", workers=1)
-    ingest(ws, mnist_folders.val, split="val", workers=1)
-    ingest(ws, mnist_folders.unlabeled, split="unlabeled", withheld_labels=True, workers=1)
+    ingest(ws, IngestOptions(source=mnist_folders.train, split="train", workers=1))
+    ingest(ws, IngestOptions(source=mnist_folders.val, split="val", workers=1))
+    ingest(ws, IngestOptions(source=mnist_folders.unlabeled, split="unlabeled", withheld_labels=True, workers=1))
     return ws, mnist_folders
 
 
@@ -163,12 +163,12 @@ def test_bad_files_write_nothing(ws, base, tmp_path):
     _bad(ws, tmp_path, pd.DataFrame({"image_id": ids[:1], "probs": [probs[0] * 3]}), "are these logits")
     _bad(ws, tmp_path, pd.DataFrame({"image_id": ids[:1], "index": [[0, 12]], "prob": [[0.5, 0.4]]}),
          "outside the workspace's 10 classes")
-    from plabel.ingest import ingest
+    from plabel.ingest import IngestOptions, ingest
     from tests.helpers import write_pngs
 
     twin = write_pngs(tmp_path / "extra", 1, seed=5)[0]
     twin.rename(tmp_path / "extra" / files[0].name)  # another image under the same file name
-    ingest(ws, tmp_path / "extra", split="unlabeled", workers=1)
+    ingest(ws, IngestOptions(source=tmp_path / "extra", split="unlabeled", workers=1))
     _bad(ws, tmp_path, pd.DataFrame({"filename": [files[0].name], "probs": probs[:1]}), "match more than one image")
     _bad(ws, tmp_path, pd.DataFrame({"image_id": ids[:1], "score": [0.4]}), "no output column")
     # --skip-unknown leaves the unknown rows out instead

@@ -35,14 +35,14 @@ def test_a_share_of_each_class_is_held_out_by_content(tmp_path):
 @pytest.fixture(scope="module")
 def no_val_ws(tmp_path_factory, mnist_folders):
     """Labeled train and an unlabeled pool, no val split; a teacher trained with --holdout 0.25."""
-    from plabel.ingest import ingest
+    from plabel.ingest import IngestOptions, ingest
     from plabel.train import TrainOptions, train
     from plabel.workspace import init_workspace
     from tests.test_train import FAST
 
     ws = init_workspace(tmp_path_factory.mktemp("holdout") / "ws")
-    ingest(ws, mnist_folders.train, split="train", workers=1)
-    ingest(ws, mnist_folders.unlabeled, split="unlabeled", withheld_labels=True, workers=1)
+    ingest(ws, IngestOptions(source=mnist_folders.train, split="train", workers=1))
+    ingest(ws, IngestOptions(source=mnist_folders.unlabeled, split="unlabeled", withheld_labels=True, workers=1))
     result = train(ws, TrainOptions(round=0, epochs=3, holdout=0.25, **FAST))
     return ws, result
 

@@ -7,7 +7,7 @@ import pytest
 
 from plabel.errors import UnknownCheckpoint, UsageError
 from plabel.infer import InferOptions, infer
-from plabel.ingest import ingest
+from plabel.ingest import IngestOptions, ingest
 from plabel.schema import table
 from plabel.train import TrainOptions, train
 from plabel.workspace import open_workspace
@@ -96,7 +96,7 @@ def test_unreadable_images_are_rejected_and_skipped(ws, tmp_path):
     for i, (p,) in enumerate(ws.rows("SELECT path FROM images WHERE split = 'test' ORDER BY path LIMIT 2")):
         data = ws.resolve_path(p).read_bytes()
         (extra / f"{i}.png").write_bytes(data + b"\0")  # new bytes, new image ids
-    ingest(ws, extra, split="unlabeled", workers=1)
+    ingest(ws, IngestOptions(source=extra, split="unlabeled", workers=1))
     (extra / "0.png").unlink()
     data = (extra / "1.png").read_bytes()
     (extra / "1.png").write_bytes(data[: len(data) * 2 // 3])

@@ -107,16 +107,16 @@ def _workspace(root: Path, mnist_folders):
     import shutil
 
     from plabel.external import ImportOptions, import_predictions
-    from plabel.ingest import ingest
+    from plabel.ingest import IngestOptions, ingest
     from plabel.workspace import init_workspace
 
     data = root / "data"
     for split in ("train", "unlabeled", "test"):
         shutil.copytree(getattr(mnist_folders, split), data / split)
     ws = init_workspace(root / "ws")
-    ingest(ws, data / "train", split="train", workers=1)
-    ingest(ws, data / "test", split="test", workers=1)
-    ingest(ws, data / "unlabeled", split="unlabeled", workers=1)
+    ingest(ws, IngestOptions(source=data / "train", split="train", workers=1))
+    ingest(ws, IngestOptions(source=data / "test", split="test", workers=1))
+    ingest(ws, IngestOptions(source=data / "unlabeled", split="unlabeled", workers=1))
     ids = [i for (i,) in ws.rows("SELECT image_id FROM images WHERE split = 'unlabeled' ORDER BY image_id")]
     probs = np.random.default_rng(0).dirichlet(np.full(10, 0.5), len(ids))
     pd.DataFrame({"image_id": ids, "probs": list(probs)}).to_parquet(root / "teacher.parquet")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from plabel.dedup import dedup
+from plabel.dedup import DedupOptions, dedup
 from plabel.infer import InferOptions, infer
 from plabel.report import write_report
 from plabel.selection import SelectOptions, select
@@ -137,7 +137,7 @@ def real(tmp_path_factory, mnist_folders):
     ws = make_ws(tmp_path_factory.mktemp("real") / "ws", mnist_folders)
     train(ws, TrainOptions(round=0, epochs=6, **FAST))
     infer(ws, InferOptions(round=0, splits=("unlabeled", "test"), embeddings=True, workers=0))
-    dedup(ws, 0, similarity=0.98)
+    dedup(ws, DedupOptions(round=0, similarity=0.98))
     select(ws, SelectOptions(round=0, threshold=0.3, per_class=10))
     return ws
 

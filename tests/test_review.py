@@ -20,13 +20,13 @@ LOW_MARGIN = ("SELECT image_id FROM predictions WHERE round = 0 AND split = 'unl
 def base(tmp_path_factory, mnist_folders):
     """Labeled train and an unlabeled pool; round 0's predictions imported (a teacher elsewhere)."""
     from plabel.external import ImportOptions, import_predictions
-    from plabel.ingest import ingest
+    from plabel.ingest import IngestOptions, ingest
     from plabel.workspace import init_workspace
 
     tmp_path = tmp_path_factory.mktemp("review")
     ws = init_workspace(tmp_path / "ws")
-    ingest(ws, mnist_folders.train, split="train", workers=1)
-    ingest(ws, mnist_folders.unlabeled, split="unlabeled", withheld_labels=True, workers=1)
+    ingest(ws, IngestOptions(source=mnist_folders.train, split="train", workers=1))
+    ingest(ws, IngestOptions(source=mnist_folders.unlabeled, split="unlabeled", withheld_labels=True, workers=1))
     ids = [i for (i,) in ws.rows("SELECT image_id FROM images WHERE split = 'unlabeled' ORDER BY image_id")]
     probs = np.random.default_rng(0).dirichlet(np.full(10, 0.5), len(ids))
     pd.DataFrame({"image_id": ids, "probs": list(probs)}).to_parquet(tmp_path / "teacher.parquet")
@@ -112,16 +112,16 @@ def test_a_shard_member_is_written_out_for_review(tmp_path, mnist_folders):
     import tarfile
 
     from plabel.external import ImportOptions, import_predictions
-    from plabel.ingest import ingest
+    from plabel.ingest import IngestOptions, ingest
     from plabel.workspace import init_workspace
 
     ws = init_workspace(tmp_path / "ws")
-    ingest(ws, mnist_folders.train, split="train", workers=1)
+    ingest(ws, IngestOptions(source=mnist_folders.train, split="train", workers=1))
     files = sorted(mnist_folders.unlabeled.rglob("*.png"))[:3]
     with tarfile.open(tmp_path / "pool.tar", "w") as tar:
         for f in files:
             tar.add(f, arcname=f"k/{f.name}")
-    ingest(ws, tmp_path / "pool.tar", split="unlabeled", workers=1)
+    ingest(ws, IngestOptions(source=tmp_path / "pool.tar", split="unlabeled", workers=1))
     ids = [i for (i,) in ws.rows("SELECT image_id FROM images WHERE split = 'unlabeled'")]
     pd.DataFrame({"image_id": ids, "probs": list(np.full((3, 10), 0.1))}).to_parquet(tmp_path / "p.parquet")
     import_predictions(ws, tmp_path / "p.parquet", ImportOptions(round=0, model_name="m"))
@@ -137,7 +137,7 @@ def test_a_shard_member_is_written_out_for_review(tmp_path, mnist_folders):
 def test_a_pool_labeled_only_in_review_makes_round_0s_manifest(tmp_path, mnist_folders):
     """Cold start: classes from init, no train split, people label the pool: round 0 trains on that."""
     from plabel.external import ImportOptions, import_predictions
-    from plabel.ingest import ingest
+    from plabel.ingest import IngestOptions, ingest
     from plabel.manifest import labeled_manifest
     from plabel.workspace import init_workspace
 
@@ -146,7 +146,7 @@ def test_a_pool_labeled_only_in_review_makes_round_0s_manifest(tmp_path, mnist_f
     assert ws.class_names() == names
     with pytest.raises(UsageError, match="no labeled images"):
         labeled_manifest(ws)
-    ingest(ws, mnist_folders.unlabeled, split="unlabeled", workers=1)
+    ingest(ws, IngestOptions(source=mnist_folders.unlabeled, split="unlabeled", workers=1))
     ids = sorted(i for (i,) in ws.rows("SELECT image_id FROM images"))[:8]
     pd.DataFrame({"image_id": ids, "probs": list(np.full((8, 10), 0.1))}).to_parquet(tmp_path / "p.parquet")
     import_predictions(ws, tmp_path / "p.parquet", ImportOptions(round=0, model_name="m"))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from plabel.errors import UsageError
+from plabel.eval_options import EvalOptions
 from plabel.evaluate import evaluate
 from plabel.robustness import corruptions as C
 from plabel.robustness import perturbations as P
@@ -114,7 +115,7 @@ def test_fgsm_at_zero_is_clean_accuracy_and_does_not_rise(ws, trained):
             kinds=("fgsm", "pgd"), checkpoint=trained[1], epsilons=(1 / 255, 4 / 255, 16 / 255), steps=5, **QUICK
         ),
     )
-    clean = evaluate(ws, trained[1], "test")
+    clean = evaluate(ws, EvalOptions(checkpoint=trained[1], split="test"))
     # the same 60 images: the clean accuracy of the limited split
     from plabel.evaluate import labeled_split
 

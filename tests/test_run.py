@@ -8,7 +8,7 @@ import pytest
 from plabel import storage
 from plabel.datasets import write_split_folders
 from plabel.errors import UsageError
-from plabel.ingest import ingest
+from plabel.ingest import IngestOptions, ingest
 from plabel.run import RunConfig, load_config, parse_config, run, write_default_config
 from plabel.workspace import init_workspace, open_workspace, toml_value
 from tests.crashes import count_points, killed, run_plabel
@@ -28,9 +28,9 @@ def fresh(tmp_path_factory, mnist):
     x, y = mnist
     folders = write_split_folders(root / "data", x, y, labeled_per_class=10, test_per_class=5, unlabeled_per_class=15)
     ws = init_workspace(root / "ws")
-    ingest(ws, folders.train, split="train", workers=1)
-    ingest(ws, folders.test, split="test", workers=1)
-    ingest(ws, folders.unlabeled, split="unlabeled", withheld_labels=True, workers=1)
+    ingest(ws, IngestOptions(source=folders.train, split="train", workers=1))
+    ingest(ws, IngestOptions(source=folders.test, split="test", workers=1))
+    ingest(ws, IngestOptions(source=folders.unlabeled, split="unlabeled", withheld_labels=True, workers=1))
     write_default_config(ws, CONFIG)
     return ws
 

@@ -4,7 +4,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from plabel.ingest import ingest
+from plabel.ingest import IngestOptions, ingest
 from plabel.schema import table, tables, tables_markdown
 
 REQUIRED = ["images", "rejects", "classes", "predictions", "embeddings", "duplicates",
@@ -53,12 +53,12 @@ def check_table_files(ws):
 
 
 def test_written_files_match_definitions(ws, image_folder):
-    ingest(ws, image_folder, split="train", workers=1)
+    ingest(ws, IngestOptions(source=image_folder, split="train", workers=1))
     assert check_table_files(ws) >= 4  # classes, images, aliases, rejects
 
 
 def test_a_file_that_differs_from_its_definition_is_caught(ws, image_folder):
-    ingest(ws, image_folder, split="train", workers=1)
+    ingest(ws, IngestOptions(source=image_folder, split="train", workers=1))
     part = next(ws.table_dir("images").glob("*.parquet"))
     t = pq.read_table(part).drop_columns(["mode"])
     pq.write_table(t, part)

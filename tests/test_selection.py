@@ -5,7 +5,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from plabel.dedup import dedup
+from plabel.dedup import DedupOptions, dedup
 from plabel.errors import UnknownRound, UsageError
 from plabel.selection import SelectOptions, auto_per_class, cutoffs, select
 from plabel.workspace import init_workspace
@@ -200,7 +200,8 @@ def test_duplicate_groups_keep_one_representative(tmp_path):
             (iid("tt"), "test", [0, 0, 1, 0.001]),
         ],
     )
-    d = dedup(ws, 0, similarity=0.995, contamination_similarity=0.995)  # crafted vectors: no model to calibrate
+    # crafted vectors: no model to calibrate
+    d = dedup(ws, DedupOptions(round=0, similarity=0.995, contamination_similarity=0.995))
     assert d.near_groups == 1 and d.near_members == 3 and d.contaminated == 1
     select(ws, SelectOptions(round=0, balance="none"))
     assert set(pseudo(ws)) == {iid("a2"), iid("b1")}  # a2: the most confident of the group

@@ -44,7 +44,7 @@ def items(folder: Path) -> list[tuple[Path, str]]:
 def shard_ws(tmp_path_factory, mnist_folders):
     """Train (cls) and val (txt) as shards; the pool half shards (with a corrupt member, a non-image
     member and a truncated shard), half loose files."""
-    from plabel.ingest import ingest
+    from plabel.ingest import IngestOptions, ingest
     from plabel.workspace import init_workspace
 
     root = tmp_path_factory.mktemp("shards")
@@ -64,14 +64,15 @@ def shard_ws(tmp_path_factory, mnist_folders):
     cut.write_bytes(raw[: len(raw) // 3])  # truncated inside a member
     (root / "pool.txt").write_text("\n".join(os.path.relpath(p, root) for p in [*paths, cut]) + "\n")
     ws = init_workspace(root / "ws")
-    ingest(ws, root / "train" / "pool-{000000..000003}.tar", split="train", classes=classes, workers=1)
-    ingest(ws, root / "val", split="val", workers=1)
-    r = ingest(ws, root / "pool.txt", split="unlabeled", withheld_labels=True, workers=2)
+    shards = root / "train" / "pool-{000000..000003}.tar"
+    ingest(ws, IngestOptions(source=shards, split="train", classes=classes, workers=1))
+    ingest(ws, IngestOptions(source=root / "val", split="val", workers=1))
+    r = ingest(ws, IngestOptions(source=root / "pool.txt", split="unlabeled", withheld_labels=True, workers=2))
     loose = root / "loose"
     for file, name in pool[half:]:
         (loose / name).mkdir(parents=True, exist_ok=True)
         (loose / name / file.name).write_bytes(file.read_bytes())
-    ingest(ws, loose, split="unlabeled", withheld_labels=True, workers=1)
+    ingest(ws, IngestOptions(source=loose, split="unlabeled", withheld_labels=True, workers=1))
     return ws, root, r, len(pool), half
 
 
@@ -111,11 +112,11 @@ def test_bad_members_and_a_truncated_shard_are_rejects(shard_ws):
 
 
 def test_reingest_adds_nothing(shard_ws):
-    from plabel.ingest import ingest
+    from plabel.ingest import IngestOptions, ingest
 
     ws, root, *_ = shard_ws
     before = ws.rows("SELECT count(*) FROM images")[0][0]
-    again = ingest(ws, root / "pool.txt", split="unlabeled", withheld_labels=True, workers=1)
+    again = ingest(ws, IngestOptions(source=root / "pool.txt", split="unlabeled", withheld_labels=True, workers=1))
     assert again.added == 0 and again.skipped == again.seen
     assert ws.rows("SELECT count(*) FROM images")[0][0] == before
 
@@ -141,7 +142,7 @@ def test_a_round_trains_and_exports_from_shards(shard_ws, tmp_path):
     from plabel.dedup import DedupOptions, dedup
     from plabel.report import write_report
 
-    d = dedup(ws, 0, DedupOptions(sample=64))  # its synthetic copies are made from members read by offset
+    d = dedup(ws, DedupOptions(round=0, sample=64))  # its synthetic copies are made from members read by offset
     assert d is not None
     sel = select(ws, SelectOptions(round=0, threshold=0.0, balance="topk"))
     m = pq.read_table(ws.manifest_path(0)).to_pylist()
@@ -180,7 +181,7 @@ def test_a_shard_cut_after_ingest_gives_rejects_named_by_member(tmp_path):
     from plabel.eval_options import EvalOptions
     from plabel.evaluate import evaluate
     from plabel.infer import InferOptions, infer
-    from plabel.ingest import ingest
+    from plabel.ingest import IngestOptions, ingest
     from plabel.train import TrainOptions, train
     from plabel.workspace import init_workspace
     from tests.helpers import write_pngs
@@ -192,9 +193,9 @@ def test_a_shard_cut_after_ingest_gives_rejects_named_by_member(tmp_path):
     write_shards(tmp_path / "v", labeled, 8, "txt", prefix="test")
     write_shards(tmp_path / "u", [(p, None) for p in write_pngs(tmp_path / "pool", 6, seed=3)], 6, None)
     ws = init_workspace(tmp_path / "ws")
-    ingest(ws, tmp_path / "t", split="train", workers=1)
-    ingest(ws, tmp_path / "v", split="test", workers=1)
-    ingest(ws, tmp_path / "u", split="unlabeled", workers=1)
+    ingest(ws, IngestOptions(source=tmp_path / "t", split="train", workers=1))
+    ingest(ws, IngestOptions(source=tmp_path / "v", split="test", workers=1))
+    ingest(ws, IngestOptions(source=tmp_path / "u", split="unlabeled", workers=1))
     train(ws, TrainOptions(round=0, epochs=1, **{**FAST, "img_size": 16}))
     for folder in ("v", "u"):
         shard = next((tmp_path / folder).glob("*.tar"))
@@ -202,7 +203,7 @@ def test_a_shard_cut_after_ingest_gives_rejects_named_by_member(tmp_path):
         os.truncate(shard, last + 10)  # the last member loses its tail
     r = infer(ws, InferOptions(round=0, splits=("unlabeled",), workers=0))
     assert r.predicted == 5 and r.rejected == 1
-    e = evaluate(ws, "latest", "test", EvalOptions(workers=0))
+    e = evaluate(ws, EvalOptions(checkpoint="latest", split="test", workers=0))
     assert e.n == 7 and e.unreadable == 1
     rejects = ws.rows("SELECT stage, path, reason FROM rejects WHERE stage IN ('infer', 'eval') ORDER BY stage")
     assert [s for s, _, _ in rejects] == ["eval", "infer"]

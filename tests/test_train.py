@@ -17,8 +17,9 @@ from safetensors.torch import load_file
 
 from plabel import checkpoints
 from plabel.errors import CheckpointError, DataError, UsageError
+from plabel.eval_options import EvalOptions
 from plabel.evaluate import evaluate
-from plabel.ingest import ingest
+from plabel.ingest import IngestOptions, ingest
 from plabel.manifest import labeled_manifest
 from plabel.sampling import MixedPlan
 from plabel.train import TrainOptions, train
@@ -30,8 +31,8 @@ FAST = dict(model="test_resnet", img_size=32, batch_size=32, workers=0, lr=3e-3,
 def make_ws(path: Path, folders):
     ws = init_workspace(path)
     for split in ("train", "val", "test"):
-        ingest(ws, getattr(folders, split), split=split, workers=1)
-    ingest(ws, folders.unlabeled, split="unlabeled", withheld_labels=True, workers=1)
+        ingest(ws, IngestOptions(source=getattr(folders, split), split=split, workers=1))
+    ingest(ws, IngestOptions(source=folders.unlabeled, split="unlabeled", withheld_labels=True, workers=1))
     return ws
 
 
@@ -53,7 +54,7 @@ def copy_ws(ws, dest: Path):
 def test_training_lowers_the_loss_and_beats_chance(base_ws, teacher):
     losses = [h["loss"] for h in teacher.history]
     assert losses[-1] < losses[0] * 0.6
-    result = evaluate(base_ws, teacher.checkpoint_id, "test")
+    result = evaluate(base_ws, EvalOptions(checkpoint=teacher.checkpoint_id, split="test"))
     assert result.top1 > 50  # 10 classes: chance is 10%
     assert result.n == 100
 
@@ -113,7 +114,7 @@ def test_soft_targets_drive_learning(base_ws, tmp_path):
     m = soft_manifest(ws, tmp_path / "soft.parquet", mislead=True)
     r = train(ws, TrainOptions(round=0, manifest=str(m), epochs=12, noise=False, **FAST))
     # `target` is 0 everywhere: only the soft labels can teach the digits
-    assert evaluate(ws, r.checkpoint_id, "test").top1 > 50
+    assert evaluate(ws, EvalOptions(checkpoint=r.checkpoint_id, split="test")).top1 > 50
 
 
 def test_copies_are_drawn_in_proportion():
@@ -193,7 +194,7 @@ def test_corrupt_checkpoint_is_named(base_ws, teacher, tmp_path):
     data[len(data) // 2] ^= 0xFF
     weights.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match=f"checkpoint {teacher.checkpoint_id}: .*corrupt or modified"):
-        evaluate(ws, teacher.checkpoint_id, "test")
+        evaluate(ws, EvalOptions(checkpoint=teacher.checkpoint_id, split="test"))
     weights.write_bytes(b"not safetensors")
     with pytest.raises(CheckpointError):
         checkpoints.build_model(checkpoints.open_folder(weights.parent))
@@ -231,7 +232,7 @@ def test_missing_manifest_file_is_named_or_skipped(base_ws, tmp_path):
 
 def test_manifest_from_another_workspace_is_refused(base_ws, tmp_path, image_folder):
     other = init_workspace(tmp_path / "other")
-    ingest(other, image_folder, split="train", workers=1)
+    ingest(other, IngestOptions(source=image_folder, split="train", workers=1))
     with pytest.raises(UsageError, match="classes|not in this workspace"):
         train(base_ws, TrainOptions(round=0, manifest=str(labeled_manifest(other)), epochs=1, **FAST))
 
@@ -320,7 +321,7 @@ def test_mixed_manifest_rows_keep_their_own_targets(base_ws, tmp_path):
         ),
     )
     assert r.history[-1]["unl_loss"] < r.history[0]["unl_loss"] * 0.7
-    assert evaluate(ws, r.checkpoint_id, "test").top1 > 60
+    assert evaluate(ws, EvalOptions(checkpoint=r.checkpoint_id, split="test")).top1 > 60
 
 
 def test_grayscale_as_one_channel(base_ws, tmp_path):
@@ -331,7 +332,7 @@ def test_grayscale_as_one_channel(base_ws, tmp_path):
     ckpt = checkpoints.find(ws, r.checkpoint_id)
     assert ckpt.config["in_chans"] == 1 and ckpt.data_config.input_size == (1, 32, 32)
     assert len(ckpt.data_config.mean) == 1
-    assert evaluate(ws, r.checkpoint_id, "test").top1 > 40
+    assert evaluate(ws, EvalOptions(checkpoint=r.checkpoint_id, split="test")).top1 > 40
     assert infer(ws, InferOptions(round=0, checkpoint=r.checkpoint_id, workers=0)).predicted == 200
 
 

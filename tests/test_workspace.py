@@ -7,7 +7,7 @@ import duckdb
 import pytest
 
 from plabel.errors import WorkspaceNotFound
-from plabel.ingest import ingest
+from plabel.ingest import IngestOptions, ingest
 from plabel.lock import write_lock
 from plabel.workspace import init_workspace, open_workspace
 
@@ -27,7 +27,7 @@ def test_init_twice_is_harmless(tmp_path, image_folder):
     """A second init on a workspace with data keeps its rows, its config (with the user's edits)
     and its catalog's views; it only refreshes what a killed first init left undone."""
     ws = init_workspace(tmp_path / "w")
-    ingest(ws, image_folder, split="train", workers=0)
+    ingest(ws, IngestOptions(source=image_folder, split="train", workers=0))
     config = ws.root / "plabel.toml"
     config.write_text(config.read_text() + "# my note\n")
     before = (ws.rows("SELECT image_id, split, label FROM images ORDER BY image_id"), config.read_text())
@@ -53,7 +53,7 @@ def test_moved_workspace_keeps_working(tmp_path, image_folder):
     data_in_ws = tmp_path / "w" / "images"
     shutil.copytree(image_folder, data_in_ws)
     ws = init_workspace(tmp_path / "w")
-    ingest(ws, data_in_ws, split="train", workers=1)
+    ingest(ws, IngestOptions(source=data_in_ws, split="train", workers=1))
     moved = tmp_path / "elsewhere" / "w2"
     moved.parent.mkdir()
     os.rename(ws.root, moved)
@@ -69,7 +69,7 @@ def test_moved_workspace_keeps_working(tmp_path, image_folder):
 
 
 def test_catalog_read_only_shows_the_same_rows(ws, image_folder):
-    ingest(ws, image_folder, split="train", workers=1)
+    ingest(ws, IngestOptions(source=image_folder, split="train", workers=1))
     ours = ws.connect().execute("SELECT count(*), count(DISTINCT image_id) FROM images").fetchone()
     cat = duckdb.connect(str(ws.root / "catalog.duckdb"), read_only=True)
     assert cat.execute("SELECT count(*), count(DISTINCT image_id) FROM images").fetchone() == ours
@@ -127,7 +127,7 @@ def test_a_column_added_later_reads_as_null_in_older_files(ws, image_folder):
     """Additive schema evolution: files written before a column existed still read."""
     import pyarrow.parquet as pq
 
-    ingest(ws, image_folder, split="train", workers=1)
+    ingest(ws, IngestOptions(source=image_folder, split="train", workers=1))
     part = next(ws.table_dir("images").glob("*.parquet"))
     pq.write_table(pq.read_table(part).drop_columns(["true_label"]), part)  # as an older version wrote it
     con = ws.connect()

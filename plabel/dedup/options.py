@@ -18,6 +18,7 @@ def _given(what: str) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class DedupOptions:
+    round: int  # whose pool: its predictions' unlabeled images (or every one, before any model)
     recall: float = field(default=0.98, metadata=cli(
         "Share of synthetic near duplicates a calibrated threshold keeps."))
     # the share of a clean pool dedup may exclude, in-pool groups and contamination together: half

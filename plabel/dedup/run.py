@@ -38,14 +38,10 @@ class Findings:
     model_free: bool = False  # the round has no predictions: the pool is every unlabeled image, pixels only
 
 
-def dedup(ws: Workspace, round: int, options: DedupOptions | None = None, progress: Progress = NULL,
-          **keywords: Any) -> DedupResult:
-    """Find round R's duplicates and write them to the `duplicates` table (replacing any).
-
-    Options come as a DedupOptions, or as its fields by keyword: `dedup(ws, 0, recall=0.99)`.
-    """
+def dedup(ws: Workspace, options: DedupOptions, progress: Progress = NULL) -> DedupResult:
+    """Find the duplicates of `options.round`'s pool and write them to the `duplicates` table (replacing any)."""
     started = time.perf_counter()
-    o = replace(options or DedupOptions(), **keywords)
+    o, round = options, options.round
     validate(o)
     found = find(ws, round, o, progress)
     calibrations = thresholds(found, o)

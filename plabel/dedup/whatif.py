@@ -17,11 +17,10 @@ if TYPE_CHECKING:
 GRID = (0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999)  # similarities tried besides the chosen one
 
 
-def what_if(ws: Workspace, round: int, options: DedupOptions | None = None, progress: Progress = NULL,
-            **keywords: Any) -> list[dict[str, Any]]:
+def what_if(ws: Workspace, options: DedupOptions, progress: Progress = NULL) -> list[dict[str, Any]]:
     """For each signal and scope, at the chosen threshold and at each of GRID (the others held at
     their chosen values): images excluded, per predicted class. Nothing is written."""
-    o = replace(options or DedupOptions(), **keywords)
+    o, round = options, options.round
     validate(o)
     if not ws.has_round("predictions", round):
         raise UnknownRound(f"--what-if counts what each threshold excludes per predicted class, and round {round} "

@@ -1,9 +1,11 @@
 """The options, the candidates and the result of `plabel ingest`."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from plabel.fields import cli
 from plabel.images import DEFAULT_PIXEL_LIMIT
 
 LABELED_SPLITS = ("train", "val", "test")
@@ -46,13 +48,27 @@ class IngestResult:
 
 
 
+def _commas(text: str | None) -> list[str] | None:
+    return text.split(",") if text else None
+
+
 @dataclass(frozen=True, kw_only=True)
 class IngestOptions:
-    split: str | None = None  # train, val, test (a folder of class folders) or unlabeled; listings may say
-    classes: list[str] | None = None  # the class list in id order, for the first labeled ingest
-    add_classes: bool = False  # append classes not yet in the workspace instead of failing
-    withheld_labels: bool = False  # unlabeled class folders hold withheld ground truth
-    workers: int | None = None  # processes hashing and decoding (None: every core)
-    pixel_limit: int = DEFAULT_PIXEL_LIMIT  # larger images are rejects (decompression bombs)
-    allow_outside: bool = False  # listing paths may leave the listing's folder
-    label_key: str | None = None  # tar shards: the extension of the label member (default cls, then txt)
+    source: str | os.PathLike[str]  # a folder, a listing or tar shards (the command's argument)
+    split: str | None = field(default=None, metadata=cli(
+        "train, val, test (one subfolder per class) or unlabeled (any layout)."))  # listings may say
+    classes: list[str] | None = field(default=None, metadata=cli(
+        "Class list in id order (comma-separated), for the first labeled ingest.", type=str | None,
+        parse=_commas))
+    add_classes: bool = field(default=False, metadata=cli(
+        "Append classes not yet in the workspace instead of failing.", "--add-classes"))
+    withheld_labels: bool = field(default=False, metadata=cli(  # ground truth kept for benchmarks
+        "With --split unlabeled: class subfolders hold withheld ground truth (for benchmarks).", "--withheld-labels"))
+    workers: int | None = field(default=None, metadata=cli(  # None: every core
+        "Worker processes for hashing and decoding (default: all cores).", min=1))
+    pixel_limit: int = field(default=DEFAULT_PIXEL_LIMIT, metadata=cli(
+        "Reject images with more pixels than this (decompression bombs).", min=1))
+    allow_outside: bool = field(default=False, metadata=cli(
+        "Allow listing paths outside the listing's folder.", "--allow-outside"))
+    label_key: str | None = field(default=None, metadata=cli(
+        "Tar shards: the extension of the member that holds an image's label (default: cls, then txt)."))

@@ -9,7 +9,7 @@ from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -40,19 +40,15 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(workers, mp_context=ctx)
 
 
-def ingest(ws: Workspace, source: str | os.PathLike[str], options: IngestOptions | None = None,
-           progress: Progress = NULL,
-           **keywords: Any) -> IngestResult:
-    """Register the images under `source` (a folder with a split, or a CSV/Parquet listing).
-
-    Options come as an IngestOptions, or as its fields by keyword: `ingest(ws, "data", split="train")`.
-    """
+def ingest(ws: Workspace, options: IngestOptions, progress: Progress = NULL) -> IngestResult:
+    """Register the images under `options.source` (a folder with a split, a CSV/Parquet listing, or
+    tar shards)."""
     started = time.perf_counter()
-    o = replace(options or IngestOptions(), **keywords)
+    o = options
     if o.withheld_labels and o.split != "unlabeled":
         raise UsageError("--withheld-labels applies to --split unlabeled")
-    from_shards = shard_source(ws, str(source), o)
-    source = Path(os.path.abspath(source))
+    from_shards = shard_source(ws, str(o.source), o)
+    source = Path(os.path.abspath(o.source))
     if from_shards is None and not source.exists():
         raise UsageError(f"no such file or folder: {source}")
     cands, total, found = from_shards or candidates(ws, source, o.split, o.withheld_labels, o.allow_outside)

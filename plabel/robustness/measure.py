@@ -86,7 +86,8 @@ class _Measure:
 
     def model(self, ckpt: checkpoints.Checkpoint) -> Normalized:
         dc = ckpt.data_config
-        net = Normalized(checkpoints.build_model(ckpt, device=self.device), dc.mean, dc.std).to(self.device).eval()
+        built = checkpoints.build_model(ckpt, use_ema=self.o.use_ema, device=self.device)
+        net = Normalized(built, dc.mean, dc.std).to(self.device).eval()
         for p in net.parameters():
             p.requires_grad_(False)
         return net

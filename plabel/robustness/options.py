@@ -6,29 +6,37 @@ from typing import Any
 
 from plabel.errors import UsageError
 from plabel.eval_options import EvalOptions
-from plabel.robustness import corruptions as C
-from plabel.robustness import perturbations as P
+from plabel.fields import cli
 
 KINDS = ("corruptions", "flips", "fgsm", "pgd")
 DEFAULT_EPSILONS = (1 / 255, 2 / 255, 4 / 255, 8 / 255)
 
 
+def _items(text: str | None) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip()) if text else ()
+
+
 @dataclass(frozen=True, kw_only=True)
-class RobustnessOptions:
-    kinds: tuple[str, ...] = ("corruptions",)
-    checkpoint: str | None = "latest"
-    split: str = "test"
-    severities: tuple[int, ...] = (1, 2, 3, 4, 5)
-    corruptions: tuple[str, ...] = ()  # default: all twelve
-    perturbations: tuple[str, ...] = ()  # default: all three
-    epsilons: tuple[float, ...] = DEFAULT_EPSILONS
-    steps: int = 10  # PGD
-    reference: str | None = None  # default: the round-0 teacher
-    limit: int | None = None
-    seed: int = 0
-    batch_size: int = EvalOptions.batch_size
-    workers: int = EvalOptions.workers
-    device: str = EvalOptions.device
+class RobustnessOptions(EvalOptions):
+    # the command line's --robustness: none means clean accuracy (plain eval)
+    kinds: tuple[str, ...] = field(default=("corruptions",), metadata=cli(
+        "Robustness instead of clean accuracy: corruptions, flips, fgsm, pgd (comma-separated).", "--robustness",
+        type=str | None, default=None, parse=_items))
+    severities: tuple[int, ...] = field(default=(1, 2, 3, 4, 5), metadata=cli(
+        "Corruption severities: 1-5 or a list like 1,3,5.", type=str, default="1-5",
+        parse=lambda text: parse_severities(text)))
+    corruptions: tuple[str, ...] = field(default=(), metadata=cli(  # default: all twelve
+        "Corruptions to apply (default: all twelve).", type=str | None, default=None, parse=_items))
+    perturbations: tuple[str, ...] = field(default=(), metadata=cli(  # default: all three
+        "Perturbation sequences for flips (default: translate, brightness, gaussian_noise).", type=str | None,
+        default=None, parse=_items))
+    epsilons: tuple[float, ...] = field(default=DEFAULT_EPSILONS, metadata=cli(
+        "Attack budgets in pixel units.", "--epsilon", type=str, default="1/255,2/255,4/255,8/255",
+        parse=lambda text: parse_epsilons(text)))
+    steps: int = field(default=10, metadata=cli("PGD steps.", min=1))
+    reference: str | None = field(default=None, metadata=cli(  # default: the round-0 teacher
+        "Reference checkpoint of mCE and mFR (default: the round-0 teacher)."))
+    seed: int = field(default=0, metadata=cli("Random seed."))
 
 
 @dataclass(kw_only=True)
@@ -84,6 +92,9 @@ def parse_epsilons(text: str) -> tuple[float, ...]:
 
 
 def validate(o: RobustnessOptions) -> None:
+    from plabel.robustness import corruptions as C  # scipy: not at the CLI's start-up
+    from plabel.robustness import perturbations as P
+
     bad = [k for k in o.kinds if k not in KINDS]
     if bad or not o.kinds:
         raise UsageError(f"--robustness takes {', '.join(KINDS)} (got {', '.join(bad) or 'nothing'})")

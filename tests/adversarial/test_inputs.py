@@ -119,12 +119,12 @@ def test_control_characters_in_class_names_are_refused_everywhere(tmp_path, cli,
 
 
 def test_two_members_of_one_name_the_first_is_a_reject(tmp_path):
-    from plabel.ingest import ingest
+    from plabel.ingest import IngestOptions, ingest
 
     a, b = write_pngs(tmp_path / "src", 2)
     _tar(tmp_path / "s.tar", [("x/1.png", a.read_bytes()), ("x/1.png", b.read_bytes())])
     ws = init_workspace(tmp_path / "ws")
-    r = ingest(ws, tmp_path / "s.tar", split="unlabeled", workers=1)
+    r = ingest(ws, IngestOptions(source=tmp_path / "s.tar", split="unlabeled", workers=1))
     assert r.added == 1 and r.rejected == 1
     (reason,) = [x for (x,) in ws.rows("SELECT reason FROM rejects")]
     assert "same name" in reason

@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from plabel.dedup import dedup
+from plabel.dedup import DedupOptions, dedup
 from plabel.review import ReviewExportOptions, export_tasks
 from plabel.selection import SelectOptions, select
 from tests.helpers import tree_digest
@@ -182,7 +182,7 @@ def test_rounds_out_of_reach(ws, tmp_path, cli, round_, says):
 
 
 def test_replacing_predictions_removes_what_was_made_from_them(ws, tmp_path, cli):
-    dedup(ws, round=0)
+    dedup(ws, DedupOptions(round=0))
     select(ws, SelectOptions(round=0, threshold=0.3))
     for name in ("duplicates", "selections", "manifests", "embeddings"):
         assert ws.round_dir(name, 0).exists(), name

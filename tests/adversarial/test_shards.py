@@ -9,7 +9,7 @@ import pytest
 from plabel import shards
 from plabel.errors import UsageError
 from plabel.images import RejectedImage, read_bytes
-from plabel.ingest import ingest
+from plabel.ingest import IngestOptions, ingest
 from plabel.workspace import init_workspace
 from tests.helpers import write_pngs
 
@@ -32,7 +32,7 @@ def test_a_shard_name_is_data(tmp_path, name):
     pngs = write_pngs(tmp_path / "src", 3)
     _tar(tmp_path / name, {f"k{i}.png": p.read_bytes() for i, p in enumerate(pngs)})
     ws = init_workspace(tmp_path / "ws")
-    r = ingest(ws, tmp_path / name, split="unlabeled", workers=1)
+    r = ingest(ws, IngestOptions(source=tmp_path / name, split="unlabeled", workers=1))
     assert r.added == 3 and r.rejected == 0
     rows = ws.rows("SELECT path, shard, member_offset, bytes FROM images ORDER BY path")
     for (path, shard, offset, size), png in zip(rows, pngs, strict=True):
@@ -52,8 +52,8 @@ def test_member_names_are_data(tmp_path):
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
     ws = init_workspace(tmp_path / "ws")
-    ingest(ws, tmp_path / "s.tar", split="unlabeled", workers=1)
-    ingest(ws, tmp_path / "bad.tar", split="unlabeled", workers=1)
+    ingest(ws, IngestOptions(source=tmp_path / "s.tar", split="unlabeled", workers=1))
+    ingest(ws, IngestOptions(source=tmp_path / "bad.tar", split="unlabeled", workers=1))
     paths = {p for (p,) in ws.rows("SELECT path FROM images")}
     assert {p.split("#", 1)[1] for p in paths} == {"../../escape.png", "x#y/[1].png", "/abs/3.png"}
     assert not (tmp_path / "escape.png").exists() and not (tmp_path.parent / "escape.png").exists()
@@ -77,7 +77,7 @@ def test_bad_shard_sources(tmp_path, source, message):
     (tmp_path / "listing.txt").write_text("../elsewhere.tar\n")
     ws = init_workspace(tmp_path / "ws")
     with pytest.raises(UsageError, match=message):
-        ingest(ws, str(tmp_path / source), split="unlabeled", workers=1)
+        ingest(ws, IngestOptions(source=str(tmp_path / source), split="unlabeled", workers=1))
     assert not ws.has_files(__import__("plabel.schema", fromlist=["table"]).table("images"))
 
 
@@ -85,8 +85,8 @@ def test_cls_indices_need_a_class_list(tmp_path):
     _tar(tmp_path / "s.tar", {"a.png": write_pngs(tmp_path / "src", 1)[0].read_bytes(), "a.cls": b"0"})
     ws = init_workspace(tmp_path / "ws")
     with pytest.raises(UsageError, match="--classes"):
-        ingest(ws, tmp_path / "s.tar", split="train", workers=1)
-    r = ingest(ws, tmp_path / "s.tar", split="train", classes=["zero"], workers=1)
+        ingest(ws, IngestOptions(source=tmp_path / "s.tar", split="train", workers=1))
+    r = ingest(ws, IngestOptions(source=tmp_path / "s.tar", split="train", classes=["zero"], workers=1))
     assert r.added == 1 and ws.rows("SELECT label FROM images")[0][0] == "zero"
 
 
@@ -102,9 +102,9 @@ def test_an_imagefolder_export_keeps_hostile_class_names_inside(tmp_path):
     (tmp_path / "list.csv").write_text("path,label\n" + "".join(
         f"src/{p.name},\"{c}\"\n" for p, c in zip(pngs, HOSTILE_CLASSES, strict=True)))
     ws = init_workspace(tmp_path / "ws")
-    ingest(ws, tmp_path / "list.csv", split="train", classes=HOSTILE_CLASSES, workers=1)
+    ingest(ws, IngestOptions(source=tmp_path / "list.csv", split="train", classes=HOSTILE_CLASSES, workers=1))
     write_pngs(tmp_path / "pool", len(HOSTILE_CLASSES), seed=7)
-    ingest(ws, tmp_path / "pool", split="unlabeled", workers=1)
+    ingest(ws, IngestOptions(source=tmp_path / "pool", split="unlabeled", workers=1))
     ids = [i for (i,) in ws.rows("SELECT image_id FROM images WHERE split = 'unlabeled' ORDER BY path")]
     add_predictions(ws, 0, [(i, k, 0.9) for k, i in enumerate(ids)], len(HOSTILE_CLASSES))
     select(ws, SelectOptions(round=0, threshold=0.5, balance="none"))

@@ -5,7 +5,7 @@ import pytest
 
 from plabel import checkpoints
 from plabel.infer import InferOptions, infer
-from plabel.ingest import ingest
+from plabel.ingest import IngestOptions, ingest
 from plabel.manifest import labeled_manifest
 from plabel.train import TrainOptions, train
 from plabel.workspace import init_workspace, open_workspace
@@ -122,8 +122,8 @@ def test_a_checkpoint_trained_on_other_classes(ws, trained, cli, tmp_path):
     other = init_workspace(tmp_path / "other")
     write_pngs(tmp_path / "cats" / "cat", 3, seed=1)
     write_pngs(tmp_path / "cats" / "dog", 3, seed=2)
-    ingest(other, tmp_path / "cats", split="train", workers=1)
-    ingest(other, tmp_path / "cats", split="test", workers=1)
+    ingest(other, IngestOptions(source=tmp_path / "cats", split="train", workers=1))
+    ingest(other, IngestOptions(source=tmp_path / "cats", split="test", workers=1))
     # the checkpoint's files and its row, copied over: its classes are the digits
     ckpt_id = trained[1]
     shutil.copytree(ws.checkpoints_dir / ckpt_id, other.checkpoints_dir / ckpt_id)
@@ -139,7 +139,7 @@ def test_a_checkpoint_trained_on_other_classes(ws, trained, cli, tmp_path):
 
 def test_a_manifest_from_another_workspace(ws, cli, tmp_path, image_folder):
     other = init_workspace(tmp_path / "other")
-    ingest(other, image_folder, split="train", workers=1)
+    ingest(other, IngestOptions(source=image_folder, split="train", workers=1))
     foreign = labeled_manifest(other)
     before = tree_digest(ws.root)
     r = cli("train", "--round", "0", "--model", "test_resnet", "--manifest", foreign, "-w", ws.root)
