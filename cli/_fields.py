@@ -23,6 +23,7 @@ def field_parameters(cls: type) -> list[inspect.Parameter]:
             continue
         info = typer.Option(*meta["flags"], help=meta["help"], rich_help_panel=meta["panel"], **meta["settings"])
         default = f.default if meta["default"] is dataclasses.MISSING else meta["default"]
+        default = inspect.Parameter.empty if default is dataclasses.MISSING else default  # a required option
         kind = meta["type"] if meta["type"] is not None else hints[f.name]
         out.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
                                      annotation=Annotated[kind, info]))

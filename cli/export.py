@@ -2,25 +2,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from plabel.cli import _options as opt
+from plabel.cli._fields import with_fields
 from plabel.cli._output import emitted, info
 from plabel.cli.app import command
-from plabel.export import FORMATS, ExportOptions
-
-D = ExportOptions(round=0, out="")  # D: the library's defaults are the CLI's (one owner)
+from plabel.export import ExportOptions
 
 
 @command()
+@with_fields(ExportOptions)
 def export(
     out: Annotated[Path, typer.Argument(help="Where to write: a file (csv, parquet) or a new folder.")],
     round: opt.Round = 0,
-    format: Annotated[str, opt.option(f"One of {', '.join(FORMATS)}.")] = D.format,
-    shard_size: Annotated[int, opt.option("wds: samples per tar shard.", min=1)] = D.shard_size,
-    overwrite: Annotated[bool, opt.option("Replace OUT if it exists.", "--overwrite")] = D.overwrite,
+    fields: dict[str, Any] | None = None,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ) -> None:
@@ -28,7 +26,7 @@ def export(
     from plabel.export import export as run
 
     ws = opt.open_ws(workspace)
-    r = run(ws, ExportOptions(round=round, out=str(out), format=format, shard_size=shard_size, overwrite=overwrite))
+    r = run(ws, ExportOptions(round=round, out=str(out), **(fields or {})))
     if emitted(r, json_output):
         return
     info(f"Exported round {r.round}'s manifest as {r.format} to {r.out}: {r.rows} rows, {r.samples} samples, "

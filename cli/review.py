@@ -2,33 +2,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from plabel.cli import _options as opt
+from plabel.cli._fields import with_fields
 from plabel.cli._output import emitted, handle_errors, info
 from plabel.cli.app import app
-from plabel.review.tasks import ReviewExportOptions
+from plabel.review.tasks import ReviewExportOptions, ReviewImportOptions
 
-D = ReviewExportOptions(round=0, query="", out="")  # D: the library's defaults are the CLI's (one owner)
 review = typer.Typer(name="review", help="Review by people: Label Studio tasks out, labels back in.",
                      no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(review, name="review")
 
 
+@with_fields(ReviewExportOptions, after={"round": "query"})
 def export(
     out: Annotated[Path, typer.Argument(help="The tasks file (.json); the labeling config is written beside it.")],
-    query: Annotated[str, opt.option("Read-only SQL whose image_id column picks the images, in order.")],
+    fields: dict[str, Any] | None = None,
     round: opt.Round = 0,
-    limit: Annotated[int | None, opt.option("At most this many tasks.", min=1)] = D.limit,
-    url_prefix: Annotated[str, opt.option("Prefix of each image's URL (Label Studio's local files by default).")]
-    = D.url_prefix,
-    document_root: Annotated[str, opt.option("What image URLs are relative to (LOCAL_FILES_DOCUMENT_ROOT).")]
-    = D.document_root,
-    overwrite: Annotated[bool, opt.option("Replace OUT if it exists.", "--overwrite")] = D.overwrite,
-    audit: Annotated[bool, opt.option("Allow held-out (val/test) images: their tasks are marked as an audit and "
-                                      "their labels never train.", "--audit")] = D.audit,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ) -> None:
@@ -36,9 +29,7 @@ def export(
     from plabel.review import export_tasks
 
     ws = opt.open_ws(workspace)
-    r = export_tasks(ws, ReviewExportOptions(round=round, query=query, out=str(out), limit=limit,
-                                             url_prefix=url_prefix, document_root=document_root, overwrite=overwrite,
-                                             audit=audit))
+    r = export_tasks(ws, ReviewExportOptions(round=round, out=str(out), **(fields or {})))
     if emitted(r, json_output):
         return
     info(f"Wrote {r.tasks} tasks ({r.predicted} pre-annotated by round {r.round}) to {r.out}; labeling config: "
@@ -48,9 +39,10 @@ def export(
          "*.local-storage.json; see docs/interop.md).")
 
 
+@with_fields(ReviewImportOptions)
 def import_(
     file: Annotated[Path, typer.Argument(help="Label Studio's JSON export of the annotated tasks.")],
-    from_name: Annotated[str, opt.option("The Choices control holding the label.")] = "label",
+    fields: dict[str, Any] | None = None,
     workspace: opt.Workspace = None,
     json_output: opt.Json = False,
 ) -> None:
@@ -58,7 +50,7 @@ def import_(
     from plabel.review import import_annotations
 
     ws = opt.open_ws(workspace)
-    r = import_annotations(ws, file, from_name)
+    r = import_annotations(ws, ReviewImportOptions(file=file, **(fields or {})))
     if emitted(r, json_output):
         return
     if r.already_imported:

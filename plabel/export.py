@@ -25,7 +25,7 @@ import shutil
 import tarfile
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 
 from plabel import db, shards, storage
 from plabel.errors import UsageError
+from plabel.fields import cli
 from plabel.images import read_bytes
 from plabel.manifest import read_manifest
 from plabel.queries import query
@@ -50,10 +51,10 @@ EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": 
 @dataclass(frozen=True, kw_only=True)
 class ExportOptions:
     round: int
-    out: str
-    format: str = "parquet"
-    shard_size: int = 10_000  # wds: samples per shard
-    overwrite: bool = False
+    out: str  # a file (csv, parquet) or a new folder (the command's argument)
+    format: str = field(default="parquet", metadata=cli(f"One of {', '.join(FORMATS)}."))
+    shard_size: int = field(default=10_000, metadata=cli("wds: samples per tar shard.", min=1))
+    overwrite: bool = field(default=False, metadata=cli("Replace OUT if it exists.", "--overwrite"))
 
 
 @dataclass(kw_only=True)

@@ -26,7 +26,7 @@ def selected(tmp_path_factory, mnist_folders):
     ids = [i for (i,) in ws.rows("SELECT image_id FROM images WHERE split = 'unlabeled' ORDER BY image_id")]
     probs = np.random.default_rng(0).dirichlet(np.full(10, 0.3), len(ids))
     pd.DataFrame({"image_id": ids, "probs": list(probs)}).to_parquet(root / "p.parquet")
-    import_predictions(ws, root / "p.parquet", ImportOptions(round=0, model_name="m"))
+    import_predictions(ws, ImportOptions(file=root / "p.parquet", round=0, model_name="m"))
     select(ws, SelectOptions(round=0, threshold=0.3, labels="soft", balance="topk"))
     return ws, pq.read_table(ws.manifest_path(0)).to_pylist()
 

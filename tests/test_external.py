@@ -85,7 +85,7 @@ def test_timm_inference_outputs_import_as_they_are(ws, base, tmp_path, fmt):
     probs = dirichlet(len(files))
     out = tmp_path / f"resnet-224{EXT[fmt]}"
     save(timm_frame(files, root, probs, topk=5), out, fmt)
-    r = import_predictions(ws, out, ImportOptions(round=0, model_name="resnet50.a1_in1k", root=str(root)))
+    r = import_predictions(ws, ImportOptions(file=out, round=0, model_name="resnet50.a1_in1k", root=str(root)))
     assert r.rows == len(files) and r.splits == {"unlabeled": len(files)} and r.skipped_unknown == 0
     got = {p: (c, conf, idx) for p, c, conf, idx in ws.rows(
         "SELECT i.path, p.class_id, p.confidence, p.index FROM predictions p JOIN images i USING (image_id) "
@@ -107,7 +107,7 @@ def test_top1_with_labels_and_bare_file_names(ws, base, tmp_path):
     names = [str(i) for i in range(10)]  # the workspace's classes are the digits' folder names
     save(timm_frame(files, root, probs, topk=1, fullname=False, include_index=False, labels=names),
          tmp_path / "p.csv", "csv")
-    r = import_predictions(ws, tmp_path / "p.csv", ImportOptions(round=0, model_name="m"))
+    r = import_predictions(ws, ImportOptions(file=tmp_path / "p.csv", round=0, model_name="m"))
     assert r.rows == len(files)
     margins = ws.rows("SELECT min(margin), max(margin), max(array_length(index)) FROM predictions")[0]
     assert margins[2] == 1 and 0 <= margins[0] <= margins[1] <= 1
@@ -125,7 +125,7 @@ def test_generic_logits_by_content_id_with_val_then_select_and_train(ws, base, t
     for k, (_, _, label) in enumerate(rows):
         logits[k, int(label)] += 4.0  # a teacher that is mostly right
     pd.DataFrame({"image_id": [r[0] for r in rows], "logits": list(logits)}).to_parquet(tmp_path / "g.parquet")
-    r = import_predictions(ws, tmp_path / "g.parquet", ImportOptions(round=0, model_name="served-model"))
+    r = import_predictions(ws, ImportOptions(file=tmp_path / "g.parquet", round=0, model_name="served-model"))
     assert r.splits == {"unlabeled": 200, "val": 100}
     e = np.exp(logits - logits.max(1, keepdims=True))
     p = e / e.sum(1, keepdims=True)
@@ -144,7 +144,7 @@ def _bad(ws, tmp_path, frame: pd.DataFrame, message: str, **kw):
     frame.to_parquet(tmp_path / "bad.parquet")
     before = tree_digest(ws.root)
     with pytest.raises(UsageError, match=message):
-        import_predictions(ws, tmp_path / "bad.parquet", ImportOptions(round=0, model_name="m", **kw))
+        import_predictions(ws, ImportOptions(file=tmp_path / "bad.parquet", round=0, model_name="m", **kw))
     assert tree_digest(ws.root) == before
 
 
@@ -173,11 +173,12 @@ def test_bad_files_write_nothing(ws, base, tmp_path):
     _bad(ws, tmp_path, pd.DataFrame({"image_id": ids[:1], "score": [0.4]}), "no output column")
     # --skip-unknown leaves the unknown rows out instead
     pd.DataFrame({"image_id": [ids[0], "f" * 32], "probs": probs[:2]}).to_parquet(tmp_path / "some.parquet")
-    r = import_predictions(ws, tmp_path / "some.parquet", ImportOptions(round=0, model_name="m", skip_unknown=True))
+    some = tmp_path / "some.parquet"
+    r = import_predictions(ws, ImportOptions(file=some, round=0, model_name="m", skip_unknown=True))
     assert r.rows == 1 and r.skipped_unknown == 1
     before = tree_digest(ws.root)  # the same file again (a rerun after a kill): done, nothing written
-    assert import_predictions(ws, tmp_path / "some.parquet", ImportOptions(round=0, model_name="m",
+    assert import_predictions(ws, ImportOptions(file=tmp_path / "some.parquet", round=0, model_name="m",
                                                                          skip_unknown=True)).already_imported
     assert tree_digest(ws.root) == before
     with pytest.raises(UsageError, match="already has predictions"):  # another teacher's
-        import_predictions(ws, tmp_path / "some.parquet", ImportOptions(round=0, model_name="n", skip_unknown=True))
+        import_predictions(ws, ImportOptions(file=some, round=0, model_name="n", skip_unknown=True))

@@ -120,7 +120,7 @@ def _workspace(root: Path, mnist_folders):
     ids = [i for (i,) in ws.rows("SELECT image_id FROM images WHERE split = 'unlabeled' ORDER BY image_id")]
     probs = np.random.default_rng(0).dirichlet(np.full(10, 0.5), len(ids))
     pd.DataFrame({"image_id": ids, "probs": list(probs)}).to_parquet(root / "teacher.parquet")
-    import_predictions(ws, root / "teacher.parquet", ImportOptions(round=0, model_name="elsewhere"))
+    import_predictions(ws, ImportOptions(file=root / "teacher.parquet", round=0, model_name="elsewhere"))
     return ws
 
 

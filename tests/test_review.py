@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from plabel.errors import UsageError
-from plabel.review import ReviewExportOptions, export_tasks, import_annotations, label_config
+from plabel.review import ReviewExportOptions, ReviewImportOptions, export_tasks, import_annotations, label_config
 from tests.helpers import tree_digest
 
 LOW_MARGIN = ("SELECT image_id FROM predictions WHERE round = 0 AND split = 'unlabeled' "
@@ -30,7 +30,7 @@ def base(tmp_path_factory, mnist_folders):
     ids = [i for (i,) in ws.rows("SELECT image_id FROM images WHERE split = 'unlabeled' ORDER BY image_id")]
     probs = np.random.default_rng(0).dirichlet(np.full(10, 0.5), len(ids))
     pd.DataFrame({"image_id": ids, "probs": list(probs)}).to_parquet(tmp_path / "teacher.parquet")
-    import_predictions(ws, tmp_path / "teacher.parquet", ImportOptions(round=0, model_name="elsewhere"))
+    import_predictions(ws, ImportOptions(file=tmp_path / "teacher.parquet", round=0, model_name="elsewhere"))
     return ws
 
 
@@ -90,13 +90,13 @@ def test_a_review_round_trip(ws, tmp_path, mnist_folders):
         3: [(None, False, "2026-11-30T10:00:00Z")],  # submitted without a choice
     })  # tasks 4 and 5: nobody
     (tmp_path / "export.json").write_text(json.dumps(exported))
-    got = import_annotations(ws, tmp_path / "export.json")
+    got = import_annotations(ws, ReviewImportOptions(file=tmp_path / "export.json"))
     assert (got.labeled, got.unannotated, got.changed) == (2, 4, int(other != proposal[1]))
     rows = ws.rows("SELECT image_id, label, predicted, task_id, annotation_id, annotator, annotated_at::VARCHAR "
                    "FROM reviews ORDER BY task_id")
     assert rows[0][:6] == (lowest[0], proposal[0], proposal[0], "1", "100", "ann@example.com")
     assert rows[1][:5] == (lowest[1], other, proposal[1], "2", "111") and rows[1][6].startswith("2026-11-30 11:00")
-    assert import_annotations(ws, tmp_path / "export.json").already_imported
+    assert import_annotations(ws, ReviewImportOptions(file=tmp_path / "export.json")).already_imported
 
     # the next selection: reviewed images are labeled rows with their reviewed class, never pseudo labels
     s = select(ws, SelectOptions(round=0, threshold=0.0, balance="none"))
@@ -124,7 +124,7 @@ def test_a_shard_member_is_written_out_for_review(tmp_path, mnist_folders):
     ingest(ws, IngestOptions(source=tmp_path / "pool.tar", split="unlabeled", workers=1))
     ids = [i for (i,) in ws.rows("SELECT image_id FROM images WHERE split = 'unlabeled'")]
     pd.DataFrame({"image_id": ids, "probs": list(np.full((3, 10), 0.1))}).to_parquet(tmp_path / "p.parquet")
-    import_predictions(ws, tmp_path / "p.parquet", ImportOptions(round=0, model_name="m"))
+    import_predictions(ws, ImportOptions(file=tmp_path / "p.parquet", round=0, model_name="m"))
     r = export_tasks(ws, ReviewExportOptions(round=0, query="SELECT image_id FROM images WHERE split = 'unlabeled'",
                                              out=str(tmp_path / "t.json"), url_prefix="http://files/",
                                              document_root=str(tmp_path)))
@@ -149,13 +149,13 @@ def test_a_pool_labeled_only_in_review_makes_round_0s_manifest(tmp_path, mnist_f
     ingest(ws, IngestOptions(source=mnist_folders.unlabeled, split="unlabeled", workers=1))
     ids = sorted(i for (i,) in ws.rows("SELECT image_id FROM images"))[:8]
     pd.DataFrame({"image_id": ids, "probs": list(np.full((8, 10), 0.1))}).to_parquet(tmp_path / "p.parquet")
-    import_predictions(ws, tmp_path / "p.parquet", ImportOptions(round=0, model_name="m"))
+    import_predictions(ws, ImportOptions(file=tmp_path / "p.parquet", round=0, model_name="m"))
     export_tasks(ws, ReviewExportOptions(round=0, query="SELECT image_id FROM predictions",
                                          out=str(tmp_path / "t.json"), document_root=str(mnist_folders.unlabeled)))
     tasks = json.loads((tmp_path / "t.json").read_text())
     (tmp_path / "e.json").write_text(json.dumps(annotate(tasks, {n: [(names[n % 3], False, "2026-11-30T10:00:00Z")]
                                                                  for n in range(len(tasks))})))
-    import_annotations(ws, tmp_path / "e.json")
+    import_annotations(ws, ReviewImportOptions(file=tmp_path / "e.json"))
     m = pq.read_table(labeled_manifest(ws)).to_pylist()
     want = {t["data"]["image_id"]: n % 3 for n, t in enumerate(tasks)}
     assert {x["image_id"]: x["target"] for x in m} == want and {x["origin"] for x in m} == {"labeled"}
@@ -190,7 +190,7 @@ def test_bad_exports_write_nothing(ws, tmp_path, case, message):
     (tmp_path / "bad.json").write_text(json.dumps(docs[case]))
     before = tree_digest(ws.root)
     with pytest.raises(UsageError, match=message):
-        import_annotations(ws, tmp_path / "bad.json")
+        import_annotations(ws, ReviewImportOptions(file=tmp_path / "bad.json"))
     assert tree_digest(ws.root) == before
 
 

@@ -27,6 +27,7 @@ from plabel import db, storage
 from plabel.errors import UsageError, check_finite
 from plabel.external.distribution import TOPK, prediction_rows
 from plabel.external.read import Records, read_table, records
+from plabel.fields import cli
 from plabel.queries import query
 from plabel.schema import table
 from plabel.values import MAX_ROUND
@@ -37,13 +38,22 @@ OUTPUT_TYPES = ("auto", "prob", "logit")
 
 @dataclass(frozen=True, kw_only=True)
 class ImportOptions:
+    file: str | os.PathLike[str]  # the predictions (the command's argument)
     round: int
-    model_name: str
-    root: str | None = None  # what relative paths are relative to (timm's --data-dir); default: the current folder
-    output_type: str = "auto"  # prob or logit; auto: by the column's name (prob, probs / logit, logits)
-    key_column: str | None = None  # default: the first of filename, path, image_id
-    skip_unknown: bool = False  # leave out rows naming no image of the workspace instead of failing
-    overwrite: bool = False
+    model_name: str = field(metadata=cli(
+        "The model that made the predictions (recorded as the round's teacher).", default=""))
+    # what relative paths are relative to (timm's --data-dir); default: the current folder
+    root: str | None = field(default=None, metadata=cli(
+        "Folder that relative paths are relative to (timm's --data-dir); default: the current folder.",
+        type=Path | None, parse=lambda p: str(p) if p else None))
+    # prob or logit; auto: by the column's name (prob, probs / logit, logits)
+    output_type: str = field(default="auto", metadata=cli(
+        f"One of {', '.join(OUTPUT_TYPES)} (auto: by the column's name)."))
+    key_column: str | None = field(default=None, metadata=cli(  # default: the first of filename, path, image_id
+        "Column naming the image (default: filename, path or image_id)."))
+    skip_unknown: bool = field(default=False, metadata=cli(  # instead of failing
+        "Leave out rows naming no image of the workspace.", "--skip-unknown"))
+    overwrite: bool = field(default=False, metadata=cli("Replace the round's predictions.", "--overwrite"))
 
 
 @dataclass(kw_only=True)
@@ -59,9 +69,9 @@ class ImportResult:
 
 
 
-def import_predictions(ws: Workspace, file: str | os.PathLike[str], o: ImportOptions) -> ImportResult:
+def import_predictions(ws: Workspace, o: ImportOptions) -> ImportResult:
     """Make round R's predictions from a file of predictions made elsewhere."""
-    file = _check(ws, Path(os.path.abspath(file)), o)
+    file = _check(ws, Path(os.path.abspath(o.file)), o)
     classes = ws.class_names()
     recs = records(read_table(file), file, o.key_column, o.output_type)
     matched, unknown = _match(ws, recs, Path(os.path.abspath(o.root or os.getcwd())), o.skip_unknown, file)

@@ -2,7 +2,13 @@
 from __future__ import annotations
 
 from plabel.review.annotations import ReviewImportResult, import_annotations
-from plabel.review.tasks import ReviewExportOptions, ReviewExportResult, export_tasks, label_config
+from plabel.review.tasks import (
+    ReviewExportOptions,
+    ReviewExportResult,
+    ReviewImportOptions,
+    export_tasks,
+    label_config,
+)
 
-__all__ = ["ReviewExportOptions", "ReviewExportResult", "ReviewImportResult", "export_tasks", "import_annotations",
-           "label_config"]
+__all__ = ["ReviewExportOptions", "ReviewExportResult", "ReviewImportOptions", "ReviewImportResult", "export_tasks",
+           "import_annotations", "label_config"]

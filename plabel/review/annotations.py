@@ -21,7 +21,7 @@ from plabel import db, storage
 from plabel.errors import UsageError
 from plabel.images import one_line
 from plabel.queries import query
-from plabel.review.tasks import FROM_NAME
+from plabel.review.tasks import ReviewImportOptions
 from plabel.schema import table
 from plabel.workspace import Workspace
 
@@ -38,9 +38,9 @@ class ReviewImportResult:
 
 
 
-def import_annotations(ws: Workspace, file: str | os.PathLike[str], from_name: str = FROM_NAME) -> ReviewImportResult:
+def import_annotations(ws: Workspace, options: ReviewImportOptions) -> ReviewImportResult:
     """Read a Label Studio JSON export of tasks made by `plabel review export`."""
-    file = Path(os.path.abspath(file))
+    file, from_name = Path(os.path.abspath(options.file)), options.from_name
     if not file.is_file():
         raise UsageError(f"no such file: {file}")
     review_id = storage.file_hash(file, 16)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 from xml.sax.saxutils import quoteattr
@@ -20,6 +20,7 @@ import pyarrow as pa
 from plabel import db, storage
 from plabel.errors import UsageError
 from plabel.export import EXTENSIONS
+from plabel.fields import cli
 from plabel.images import read_bytes
 from plabel.queries import query
 from plabel.readonly_sql import run_query
@@ -31,13 +32,26 @@ FROM_NAME, TO_NAME = "label", "image"  # the labeling config's Choices and Image
 @dataclass(frozen=True, kw_only=True)
 class ReviewExportOptions:
     round: int
-    query: str  # read-only SQL whose `image_id` column names the images to review, in order
-    out: str  # the tasks file (.json)
-    limit: int | None = None
-    url_prefix: str = "/data/local-files/?d="  # Label Studio's local files; or http://host/ of a file server
-    document_root: str = "/"  # what URLs are relative to (Label Studio's LOCAL_FILES_DOCUMENT_ROOT)
-    overwrite: bool = False
-    audit: bool = False  # allow held-out (val/test) images: their tasks are marked, their labels never train
+    query: str = field(metadata=cli(  # read-only SQL whose `image_id` column names the images to review, in order
+        "Read-only SQL whose image_id column picks the images, in order."))
+    out: str  # the tasks file (.json; the command's argument)
+    limit: int | None = field(default=None, metadata=cli("At most this many tasks.", min=1))
+    # Label Studio's local files; or http://host/ of a file server
+    url_prefix: str = field(default="/data/local-files/?d=", metadata=cli(
+        "Prefix of each image's URL (Label Studio's local files by default)."))
+    document_root: str = field(default="/", metadata=cli(  # Label Studio's LOCAL_FILES_DOCUMENT_ROOT
+        "What image URLs are relative to (LOCAL_FILES_DOCUMENT_ROOT)."))
+    overwrite: bool = field(default=False, metadata=cli("Replace OUT if it exists.", "--overwrite"))
+    # allow held-out (val/test) images: their tasks are marked, their labels never train
+    audit: bool = field(default=False, metadata=cli(
+        "Allow held-out (val/test) images: their tasks are marked as an audit and their labels never train.",
+        "--audit"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewImportOptions:
+    file: str | os.PathLike[str]  # Label Studio's JSON export of the annotated tasks (the command's argument)
+    from_name: str = field(default=FROM_NAME, metadata=cli("The Choices control holding the label."))
 
 
 @dataclass(kw_only=True)

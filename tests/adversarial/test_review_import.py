@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from plabel.dedup import DedupOptions, dedup
-from plabel.review import ReviewExportOptions, export_tasks
+from plabel.review import ReviewExportOptions, ReviewImportOptions, export_tasks
 from plabel.selection import SelectOptions, select
 from tests.helpers import tree_digest
 
@@ -95,15 +95,16 @@ def test_the_proposal_is_read_from_real_label_studio_exports(ws, tmp_path, real_
 
     export_tasks(ws, ReviewExportOptions(round=0, query=POOL, out=str(tmp_path / "t.json")))
     tasks = json.loads((tmp_path / "t.json").read_text())
-    r = import_annotations(ws, _write(tmp_path / "d.json", _annotated(tasks, "7", real_format)))
+    annotated = _write(tmp_path / "d.json", _annotated(tasks, "7", real_format))
+    r = import_annotations(ws, ReviewImportOptions(file=annotated))
     proposed = [t["predictions"][0]["result"][0]["value"]["choices"][0] for t in tasks]
     assert r.changed == sum(p != "7" for p in proposed) > 0
     rows = ws.rows("SELECT predicted, model_version FROM reviews ORDER BY task_id")
     assert [p for p, _ in rows] == proposed and all(v and v.endswith(")") for _, v in rows)
     for t in tasks:  # with no prediction object at all, the proposal written into the task's data
         t.pop("predictions")
-    r = import_annotations(ws, _write(tmp_path / "e.json", [{**x, "predictions": []} for x in
-                                                           _annotated(tasks, "6")]))
+    r = import_annotations(ws, ReviewImportOptions(file=_write(tmp_path / "e.json", [{**x, "predictions": []} for x in
+                                                           _annotated(tasks, "6")])))
     assert r.changed == sum(p != "6" for p in proposed)
 
 
