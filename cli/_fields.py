@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
+from plabel.fields import choices
+
 Command = Callable[..., Any]
 
 
@@ -25,6 +27,8 @@ def field_parameters(cls: type) -> list[inspect.Parameter]:
         default = f.default if meta["default"] is dataclasses.MISSING else meta["default"]
         default = inspect.Parameter.empty if default is dataclasses.MISSING else default  # a required option
         kind = meta["type"] if meta["type"] is not None else hints[f.name]
+        if choices(kind):  # typer takes no Literal: text, checked by the library (check_fields)
+            kind = str | None if type(None) in typing.get_args(kind) else str
         out.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
                                      annotation=Annotated[kind, info]))
     return out

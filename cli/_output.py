@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import json
 import logging
 import os
+import re
 import sys
 import time
 import traceback
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
+import typer.models
 from rich.console import Console
 from rich.measure import Measurement
 from rich.progress import (
@@ -65,6 +68,7 @@ def emit_json(data: Any) -> None:
 def _say(prefix: str, style: str, message: str) -> None:
     if _MUTED and not prefix.startswith("Error"):
         return
+    message = with_flags(str(message))  # the library names options by field; here, by flag
     err.print(
         Text.assemble((prefix, style), str(message)) if prefix else Text(str(message)), highlight=False, soft_wrap=True
     )
@@ -159,11 +163,44 @@ def _describe(e: Exception) -> str:
     return f"{type(e).__name__}: {text} (set PLABEL_DEBUG=1 for a traceback)"
 
 
+_NAMED = re.compile(r"`([a-z][a-z0-9_]*)`")  # how a library message names an option: `field_name`
+_COMMANDS: list[Callable[..., Any]] = []  # every command handle_errors wraps, the running one last
+
+
+def with_flags(message: str) -> str:
+    """A library message names options by their field (`split`, `from_round`); on the command line
+    each becomes its flag (--split, --from): the running command's own, else any command's.
+    User text in a message (a path, a class name) that happens to read `like_this` is rewritten
+    too: the message stays one line of plain text either way."""
+    flags: dict[str, str] = {}
+    for fn in _COMMANDS:
+        flags.update(_flags(fn))
+    return _NAMED.sub(lambda m: flags.get(m.group(1), m.group(0)), message)
+
+
+@functools.cache
+def _flags(fn: Callable[..., Any]) -> dict[str, str]:
+    """A command's options: parameter name (without typer's trailing _) -> its long flag."""
+    out: dict[str, str] = {}
+    for name, p in inspect.signature(fn, eval_str=True).parameters.items():
+        for meta in getattr(p.annotation, "__metadata__", ()):
+            if isinstance(meta, typer.models.OptionInfo):
+                key = name.rstrip("_")
+                # inside Annotated, typer reads Option's first argument as a flag, not a default
+                given = (meta.default, *(meta.param_decls or ()))
+                decls = [d.split("/")[0] for d in given if isinstance(d, str) and d.startswith("--")]
+                out[key] = max(decls, key=len) if decls else "--" + key.replace("_", "-")
+    return out
+
+
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Map library exceptions to one line on stderr and the exit code (2 usage, 1 runtime)."""
 
+    _COMMANDS.append(fn)
+
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _COMMANDS.append(fn)  # last: its own flags win
         _route_library_warnings()
         mute_other_ranks()
         try:

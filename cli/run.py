@@ -80,7 +80,7 @@ def run(
     from plabel.values import auto_or
 
     named = {
-        "rounds": auto_or(rounds, int, "--rounds", "a count >= 1 or auto") if rounds is not None else None,
+        "rounds": auto_or(rounds, int, "rounds", "a count >= 1 or auto") if rounds is not None else None,
         "teacher_model": teacher_model,
         "img_size": img_size,
         "seed": seed,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from plabel.errors import UsageError
+from plabel.errors import UsageError, check_fields
 from plabel.progress import NULL, Progress
 from plabel.values import as_dict
 from plabel.workspace import Workspace
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 BINS = 15  # of the reliability diagram and the ECE (the usual choice since Guo et al.)
 T_RANGE = (0.05, 20.0)  # temperatures searched
-SPLITS = ("val", "holdout", "train")  # what a checkpoint can be calibrated on
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -105,16 +104,14 @@ def calibrate(ws: Workspace, options: CalibrateOptions, progress: Progress = NUL
 
     o, checkpoint, split = options, options.checkpoint, options.split
     distributed.init()
-    if split not in SPLITS:
-        raise UsageError("--split must be val, holdout (the train images the checkpoint was trained without) or "
-                         "train (seen in training, so over-confident)")
+    check_fields(o)
     ckpt = checkpoints.find(ws, checkpoint)
     checkpoints.check_classes(ckpt, ws.class_names())
     data = holdout.labeled(ws, ckpt.checkpoint_id, o.limit) if split == "holdout" else labeled_split(ws, split, o.limit)
     if not len(data):
         raise UsageError(f"no labeled {split} images: `plabel ingest DIR --split {split}` adds some"
                          if split != "holdout" else f"checkpoint {ckpt.checkpoint_id} was trained on every labeled "
-                         f"train image: train it with --holdout 0.2 to keep a share out")
+                         f"train image: train it with `holdout` 0.2 to keep a share out")
     model = checkpoints.build_model(ckpt, use_ema=o.use_ema, device=models.resolve_device(o.device))
     logits, bad = predict_logits(model, data.files, ckpt.data_config, o, progress, f"calibrate on {split}")
     ok = np.array([i not in bad for i in range(len(data))], dtype=bool)

@@ -123,7 +123,7 @@ def _register(ws: Workspace, ckpt_id: str, config: dict[str, Any]) -> None:
 def find(ws: Workspace, ref: str | None = None, round: int | None = None) -> Checkpoint:
     """A checkpoint by id (or unique prefix), `latest`, or the newest of a round."""
     if ref is not None and not ref.strip():
-        raise UsageError("--checkpoint is empty: give a checkpoint id (or prefix), or latest")
+        raise UsageError("`checkpoint` is empty: give a checkpoint id (or prefix), or latest")
     prefix = None if ref in (None, "latest") else ref
     ids = [r[0] for r in ws.rows(query("checkpoints/find"), {"round": round, "prefix": prefix})]
     bad = [i for i in ids if not _ID.fullmatch(i)]

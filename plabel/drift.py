@@ -60,12 +60,12 @@ def drift(ws: Workspace, options: DriftOptions) -> DriftReport:
                 raise UsageError(f"drift needs two rounds of predictions; the workspace has {len(rounds)}")
             from_round, to_round = rounds[-2], rounds[-1]
         elif from_round is None or to_round is None:
-            raise UsageError("give both --from and --to, or neither")
+            raise UsageError("give both `from_round` and `to_round`, or neither")
         for r in (from_round, to_round):
             if r not in rounds:
                 raise UnknownRound(f"round {r} has no predictions (rounds with predictions: {rounds or 'none'})")
         if from_round == to_round:
-            raise UsageError("--from and --to must differ")
+            raise UsageError("`from_round` and `to_round` must differ")
         a, b = sorted((from_round, to_round))
         pair = {"round_a": a, "round_b": b}
         images, flip_rate, change = db.row(con, query("drift/pair"), pair)

@@ -14,15 +14,30 @@ class UsageError(PlabelError):
     exit_code = 2
 
 
-def check_finite(options: Any) -> None:
-    """UsageError for the first float option (of a dataclass) that is NaN or infinite."""
+def check_fields(options: Any) -> None:
+    """The checks every options dataclass shares: a UsageError for the first float field that is
+    NaN or infinite, or the first field typed `Literal[...]` (its choices, written once) whose
+    value is not one of them."""
     import dataclasses
     import math
+    import typing
 
+    from plabel.fields import choices
+
+    hints = typing.get_type_hints(type(options))
     for f in dataclasses.fields(options):
         value = getattr(options, f.name)
         if isinstance(value, float) and not math.isfinite(value):
-            raise UsageError(f"--{f.name.replace('_', '-')} must be a finite number (got {value})")
+            raise UsageError(f"`{f.name}` must be a finite number (got {value})")
+        allowed = choices(hints[f.name])
+        if allowed and value not in allowed and not (value is None and _optional(hints[f.name])):
+            raise UsageError(f"`{f.name}` must be one of {', '.join(map(str, allowed))} (got {value!r})")
+
+
+def _optional(hint: Any) -> bool:
+    import typing
+
+    return type(None) in typing.get_args(hint)
 
 
 class WorkspaceNotFound(UsageError):

@@ -5,9 +5,13 @@ A module of its own without torch, so the CLI can take its defaults from it at s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 from plabel.fields import cli
 
+EvalSplit = Literal["val", "test", "train", "holdout"]  # holdout: the labeled images the checkpoint trained without
+CalibrateSplit = Literal["val", "holdout", "train"]  # train: seen in training, so over-confident
+EVAL_SPLITS, CALIBRATE_SPLITS = get_args(EvalSplit), get_args(CalibrateSplit)
 EVAL_SPLIT_HELP = "val, test, train, or holdout (the labeled images the checkpoint trained without: train --holdout)."
 CALIBRATE_SPLIT_HELP = (
     "val, holdout (the labeled train images the checkpoint was trained without: train --holdout), or train "
@@ -19,7 +23,7 @@ CALIBRATE_SPLIT_HELP = (
 class EvalOptions:
     checkpoint: str | None = field(default="latest", metadata=cli(
         "Checkpoint id (or prefix), or latest.", type=str))
-    split: str = field(default="test", metadata=cli(EVAL_SPLIT_HELP))
+    split: EvalSplit = field(default="test", metadata=cli(EVAL_SPLIT_HELP))
     limit: int | None = field(default=None, metadata=cli(  # the rows record how many
         "The first N images only (a quick look).", min=1))
     batch_size: int = field(default=256, metadata=cli("Images per forward pass.", min=1))
@@ -30,4 +34,4 @@ class EvalOptions:
 
 @dataclass(frozen=True, kw_only=True)
 class CalibrateOptions(EvalOptions):
-    split: str = field(default="val", metadata=cli(CALIBRATE_SPLIT_HELP))
+    split: CalibrateSplit = field(default="val", metadata=cli(CALIBRATE_SPLIT_HELP))

@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from plabel import checkpoints, distributed, holdout, models, storage
-from plabel.errors import UsageError
+from plabel.errors import UsageError, check_fields
 from plabel.eval_options import EvalOptions
 from plabel.loading import ImageFiles, to_bytes_array
 from plabel.progress import NULL, Progress
@@ -19,8 +19,6 @@ from plabel.queries import query
 from plabel.rejects import rejects_table
 from plabel.schema import table
 from plabel.workspace import Workspace
-
-EVAL_SPLITS = ("val", "test", "train", "holdout")  # holdout: the labeled images the checkpoint trained without
 
 
 @dataclass
@@ -109,17 +107,16 @@ def evaluate(ws: Workspace, options: EvalOptions, progress: Progress = NULL) -> 
     """Top-1, top-5, per-class accuracy and the confusion matrix of a checkpoint on a split."""
     o, checkpoint, split = options, options.checkpoint, options.split
     distributed.init()  # under torchrun: each rank predicts a share, rank 0 writes
-    if split not in EVAL_SPLITS:
-        raise UsageError(f"--split must be one of {', '.join(EVAL_SPLITS)}")
+    check_fields(o)
     ckpt = checkpoints.find(ws, checkpoint)
     classes = ws.class_names()
     checkpoints.check_classes(ckpt, classes)
     if o.limit is not None and o.limit < 1:
-        raise UsageError("--limit must be >= 1")
+        raise UsageError("`limit` must be >= 1")
     data = holdout.labeled(ws, ckpt.checkpoint_id, o.limit) if split == "holdout" else labeled_split(ws, split, o.limit)
     if not len(data):
         raise UsageError(f"no labeled {split} images in the workspace" if split != "holdout" else
-                         f"checkpoint {ckpt.checkpoint_id} held no labeled images out of training (train --holdout)")
+                         f"checkpoint {ckpt.checkpoint_id} held no labeled images out of training (train `holdout`)")
     dev = models.resolve_device(o.device)
     model = checkpoints.build_model(ckpt, use_ema=o.use_ema, device=dev)
     logits, bad = predict_logits(model, data.files, ckpt.data_config, o, progress,

@@ -27,21 +27,22 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 from urllib.parse import quote
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from plabel import db, shards, storage
-from plabel.errors import UsageError
+from plabel.errors import UsageError, check_fields
 from plabel.fields import cli
 from plabel.images import read_bytes
 from plabel.manifest import read_manifest
 from plabel.queries import query
 from plabel.workspace import Workspace
 
-FORMATS = ("csv", "parquet", "imagefolder", "wds")
+Format = Literal["csv", "parquet", "imagefolder", "wds"]
+FORMATS = get_args(Format)
 MARKER = ".plabel-export.json"  # in a folder export: what it is, so --overwrite recognises it
 METADATA_KEY = b"plabel.export"  # in a Parquet export's key-value metadata, likewise
 NAME_BYTES = 200  # a class folder's name at most (file systems allow 255 bytes; room for a suffix)
@@ -52,7 +53,7 @@ EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": 
 class ExportOptions:
     round: int
     out: str  # a file (csv, parquet) or a new folder (the command's argument)
-    format: str = field(default="parquet", metadata=cli(f"One of {', '.join(FORMATS)}."))
+    format: Format = field(default="parquet", metadata=cli(f"One of {', '.join(FORMATS)}."))
     shard_size: int = field(default=10_000, metadata=cli("wds: samples per tar shard.", min=1))
     overwrite: bool = field(default=False, metadata=cli("Replace OUT if it exists.", "--overwrite"))
 
@@ -81,19 +82,18 @@ class _Row:
 
 def export(ws: Workspace, o: ExportOptions) -> ExportResult:
     """Write round R's manifest to `o.out` in `o.format`."""
-    if o.format not in FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(FORMATS)} (got {o.format!r})")
+    check_fields(o)
     if o.shard_size < 1:
-        raise UsageError(f"--shard-size must be at least 1 (got {o.shard_size})")
+        raise UsageError(f"`shard_size` must be at least 1 (got {o.shard_size})")
     file = ws.manifest_path(o.round)
     if not file.is_file():
         raise UsageError(f"round {o.round} has no manifest: run `plabel select --round {o.round}` first")
     out = storage.outside(ws.root, o.out, "OUT")
     if out.exists() or out.is_symlink():
         if not o.overwrite:
-            raise UsageError(f"{out} exists (pass --overwrite to replace an earlier export)")
+            raise UsageError(f"{out} exists (pass `overwrite` to replace an earlier export)")
         if not is_export(out):
-            raise UsageError(f"{out} exists and is not an export of plabel's: --overwrite replaces only those "
+            raise UsageError(f"{out} exists and is not an export of plabel's: `overwrite` replaces only those "
                              "(remove it yourself, or choose another OUT)")
     rows = _rows(ws, file)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -3,9 +3,11 @@ how a command line spells it. `plabel.cli` derives each command's parameters fro
 docs' CLI reference is generated from those (one owner for name, default, type and help)."""
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import MISSING
-from typing import Any
+from typing import Any, Literal
 
 
 def cli(help: str, *flags: str, panel: str | None = None, type: Any = None, default: Any = MISSING,
@@ -15,3 +17,12 @@ def cli(help: str, *flags: str, panel: str | None = None, type: Any = None, defa
     differ from the field's (`--epochs` is text, `auto` or a count); typer settings (min, max)."""
     return {"help": help, "flags": flags, "panel": panel, "type": type, "default": default, "parse": parse,
             "settings": settings}
+
+
+def choices(hint: Any) -> tuple[Any, ...]:
+    """The values a `Literal[...]` type allows (also inside `Literal[...] | None`); () for other types."""
+    if typing.get_origin(hint) is Literal:
+        return typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return tuple(v for arg in typing.get_args(hint) for v in choices(arg))
+    return ()

@@ -223,6 +223,6 @@ def check_files(m: Manifest, skip_missing: bool) -> tuple[Manifest, int]:
     if missing and not skip_missing:
         first = m.files[~exists][0].decode()
         raise DataError(
-            f"{missing} files of the manifest no longer exist (first: {first}); pass --skip-missing to skip them"
+            f"{missing} files of the manifest no longer exist (first: {first}); pass `skip_missing` to skip them"
         )
     return (m.select(exists) if missing else m), missing

@@ -108,12 +108,12 @@ def resolve_device(device: str) -> torch.device:
     try:
         d = torch.device(device)
     except RuntimeError as e:
-        raise UsageError(f"bad --device {device!r}: {e}") from None
+        raise UsageError(f"bad `device` {device!r}: {e}") from None
     if d.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device {device}: no CUDA device is available")
+        raise UsageError(f"`device` {device}: no CUDA device is available")
     if d.type == "cuda" and d.index is not None and d.index >= torch.cuda.device_count():
         raise UsageError(
-            f"--device {device}: there are {torch.cuda.device_count()} CUDA devices (0 to "
+            f"`device` {device}: there are {torch.cuda.device_count()} CUDA devices (0 to "
             f"{torch.cuda.device_count() - 1})"
         )
     return d

@@ -125,7 +125,7 @@ def run_query(ws: Workspace, query: str, params: list[Any] | None = None, allow_
         scratch.cleanup()
         raise ReadOnlyViolation(
             f"{' '.join(str(e).split())} (plabel sql reads only the workspace's tables; "
-            "pass --allow-files to read other files)"
+            "pass `allow_files` to read other files)"
         ) from None
     except (duckdb.Error, UsageError) as e:
         con.close()
@@ -144,7 +144,7 @@ def write_result(result: QueryResult, fmt: str, output: Path | None, stream: IO[
     if fmt not in FORMATS or fmt == "table":
         raise UsageError(f"format must be one of csv, json, parquet (got {fmt!r})")
     if fmt == "parquet" and output is None:
-        raise UsageError("--format parquet needs --output FILE")
+        raise UsageError("`format` parquet needs `output` FILE")
     if output is None and stream is None:
         raise UsageError("write_result needs an output file or a stream")
     dest = check_output(result.workspace, output) if output else None

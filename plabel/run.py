@@ -19,7 +19,7 @@ from plabel.dedup import dedup
 from plabel.dedup.options import DedupResult
 from plabel.drift import rounds as round_rows
 from plabel.errors import UsageError
-from plabel.eval_options import EvalOptions
+from plabel.eval_options import EvalOptions, EvalSplit
 from plabel.evaluate import EvalResult, evaluate, labeled_split
 from plabel.infer import InferResult, infer
 from plabel.progress import NULL, Progress
@@ -62,7 +62,7 @@ class _Steps:
     config: RunConfig
     progress: Progress
     on_step: Callable[[StepLog], None] | None
-    eval_splits: list[str]
+    eval_splits: list[EvalSplit]
     log: list[StepLog] = field(default_factory=list)
 
     def record(self, entry: StepLog) -> None:
@@ -151,7 +151,7 @@ def run(ws: Workspace, config: RunConfig, progress: Progress = NULL,
                      best=_best(scores) if judge else None, stopped=stopped)
 
 
-def judged_on(ws: Workspace, config: RunConfig) -> str | None:
+def judged_on(ws: Workspace, config: RunConfig) -> EvalSplit | None:
     """The held-out split that scores every model: val when it has labeled images, else the
     teacher's held-out train images (train.holdout or teacher.holdout); rounds = "auto" needs one."""
     if len(labeled_split(ws, "val", limit=1)):
@@ -160,7 +160,7 @@ def judged_on(ws: Workspace, config: RunConfig) -> str | None:
         return "holdout"
     if config.rounds == "auto":
         raise UsageError("rounds = auto keeps going while a held-out split improves: ingest labeled images with "
-                         "--split val, or hold some train images out (train.holdout, e.g. 0.2)")
+                         "`plabel ingest DIR --split val`, or hold some train images out (train.holdout, e.g. 0.2)")
     return None
 
 

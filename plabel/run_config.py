@@ -19,6 +19,7 @@ from plabel import models, storage
 from plabel.dedup.options import DedupOptions
 from plabel.dedup.options import validate as validate_dedup
 from plabel.errors import UsageError
+from plabel.eval_options import EvalSplit
 from plabel.infer import InferOptions
 from plabel.infer import validate as validate_infer
 from plabel.selection import SelectOptions
@@ -43,7 +44,7 @@ class RunConfig:
     img_size: int | None = None
     seed: int = 0
     init_from_teacher: bool = False  # students start from their teacher's weights, else from scratch
-    eval_splits: tuple[str, ...] = ("test",)
+    eval_splits: tuple[EvalSplit, ...] = ("test",)
     train: dict[str, Any] = field(default_factory=dict)  # TrainOptions for every model
     teacher: dict[str, Any] = field(default_factory=dict)  # ... overridden for the teacher
     student: dict[str, Any] = field(default_factory=dict)  # ... and for the students
@@ -105,6 +106,8 @@ def _conforms(value: Any, hint: Any) -> bool:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
         return any(_conforms(value, a) for a in args)
+    if origin is typing.Literal:
+        return value in args
     if origin is tuple:
         return isinstance(value, (list, tuple)) and all(_conforms(v, args[0]) for v in value)
     if origin is dict or hint is dict:
@@ -190,7 +193,7 @@ def load_config(ws: Workspace, path: str | Path | None = None, overrides: Sequen
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep:
-            raise UsageError(f"--set expects KEY=VALUE, got {item!r}")
+            raise UsageError(f"`set` expects KEY=VALUE, got {item!r}")
         try:
             parsed = tomllib.loads(f"v = {value}")["v"]
         except tomllib.TOMLDecodeError:
@@ -207,7 +210,7 @@ def _assign(raw: dict[str, Any], key: str, value: Any) -> None:
     target = raw
     for k in path_keys:
         if not isinstance(target.get(k, {}), dict):
-            raise UsageError(f"--set {key}: {k} is not a section")
+            raise UsageError(f"`set` {key}: {k} is not a section")
         target = target.setdefault(k, {})
     target[last] = value
 

@@ -21,7 +21,7 @@ def auto_or(value: str, convert: Callable[[str], T], option: str, expected: str)
     try:
         return convert(value)
     except ValueError:
-        raise UsageError(f"{option} must be {expected} (got {value!r})") from None
+        raise UsageError(f"`{option}` must be {expected} (got {value!r})") from None
 
 
 def as_dict(obj: Any) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import duckdb
 import tomli_w
@@ -35,7 +35,8 @@ from plabel.values import DEFAULT_THRESHOLD
 
 CONFIG_FILE = "plabel.toml"
 FORMAT = 1
-SPLITS = ("train", "val", "test", "unlabeled")
+Split = Literal["train", "val", "test", "unlabeled"]
+SPLITS = get_args(Split)
 DISABLED_OPTIMIZERS = "window_self_join"  # gives wrong answers over Hive partitions (Workspace.connect)
 HELD_OUT = ("val", "test")  # splits never trained on: an unlabeled image that duplicates one is excluded
 # What a round's predictions (and the run that made them) give rise to, removed when they are replaced
@@ -298,10 +299,10 @@ def init_workspace(path: str | os.PathLike[str], classes: list[str] | None = Non
             have = ws.class_names() or ws.config.get("workspace", {}).get("classes")
             if not have:
                 raise UsageError(f"{root} is already a workspace: give the classes to the first labeled "
-                                 "ingest instead (plabel ingest DIR --split train --classes ...)")
+                                 "ingest instead (`plabel ingest DIR --split train --classes ...`)")
             if list(classes) != list(have):
-                raise UsageError(f"{root} is already a workspace with classes {', '.join(have)}; --classes "
-                                 "cannot change them (plabel ingest --add-classes appends new ones)")
+                raise UsageError(f"{root} is already a workspace with classes {', '.join(have)}; `classes` "
+                                 "cannot change them (`plabel ingest --add-classes` appends new ones)")
         _write_init(ws, classes)  # the same init again: what a killed one left undone
         return ws
     if root.exists() and not root.is_dir():

@@ -93,7 +93,7 @@ def test_schema_and_errors(tmp_path):
         dedup(ws, DedupOptions(round=2))
     with pytest.raises(UsageError, match="no unlabeled embeddings"):
         dedup(ws, DedupOptions(round=0, embeddings_round=3))
-    with pytest.raises(UsageError, match="--similarity"):
+    with pytest.raises(UsageError, match="`similarity`"):
         dedup(ws, DedupOptions(round=0, similarity=2.0))
     dedup(ws, DedupOptions(round=0))
     f = next(ws.round_dir("duplicates", 0).glob("*.parquet"))
@@ -365,7 +365,7 @@ def test_the_pixel_signal_runs_before_any_model_and_finds_a_labeled_copy_of_a_te
     ingest(ws, IngestOptions(source=tmp_path / "train", split="train", workers=1))
     with pytest.raises(UnknownRound, match="only the pixel signal runs before any model"):
         dedup(ws, DedupOptions(round=0, embeddings=True))
-    with pytest.raises(UnknownRound, match="--what-if"):
+    with pytest.raises(UnknownRound, match="`what_if`"):
         what_if(ws, DedupOptions(round=0))
     r = dedup(ws, DedupOptions(round=0))
     out = cli("dedup", "-w", str(ws.root))

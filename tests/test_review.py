@@ -202,7 +202,7 @@ def test_bad_review_exports(ws, tmp_path):
                        ("SELECT 'f' || repeat('0', 31) AS image_id", "not in the workspace")]:
         with pytest.raises(UsageError, match=message):
             export_tasks(ws, ReviewExportOptions(round=0, query=q, out=str(tmp_path / "t.json")))
-    with pytest.raises(UsageError, match="outside --document-root"):
+    with pytest.raises(UsageError, match="outside `document_root`"):
         export_tasks(ws, ReviewExportOptions(round=0, query=LOW_MARGIN, out=str(tmp_path / "t.json"),
                                              document_root=str(tmp_path / "elsewhere")))
     assert tree_digest(ws.root) == before and not (tmp_path / "t.json").exists()

@@ -220,7 +220,7 @@ def test_dry_run_writes_nothing(tmp_path):
 def test_reselecting_with_other_parameters_needs_overwrite(tmp_path):
     ws = setup(tmp_path, [("a1", 0, 0.9), ("b1", 1, 0.5)])
     select(ws, SelectOptions(round=0, threshold=0.3))
-    with pytest.raises(UsageError, match="--overwrite"):
+    with pytest.raises(UsageError, match="`overwrite`"):
         select(ws, SelectOptions(round=0, threshold=0.6))
     r = select(ws, SelectOptions(round=0, threshold=0.6, overwrite=True))
     assert r.n_pseudo == 1

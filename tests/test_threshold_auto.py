@@ -261,9 +261,9 @@ def test_run_accepts_auto_and_a_target_precision(tmp_path):
     c = load_config(ws, overrides=['select.threshold="auto"', "select.target_precision=0.8"])
     o = c.select_options(1)
     assert (o.threshold, o.target_precision) == ("auto", 0.8)
-    with pytest.raises(UsageError, match="--threshold must be in"):
+    with pytest.raises(UsageError, match="`threshold` must be in"):
         load_config(ws, overrides=['select.threshold="high"'])
-    with pytest.raises(UsageError, match="--target-precision"):
+    with pytest.raises(UsageError, match="`target_precision`"):
         load_config(ws, overrides=['select.threshold="auto"', "select.target_precision=1.5"])
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from plabel.errors import UsageError, check_finite
+from plabel.errors import UsageError, check_fields
 from plabel.fields import cli
 
 NEIGHBOURS = 16
@@ -67,19 +67,19 @@ class DedupOptions:
 
 
 def validate(o: DedupOptions) -> None:
-    check_finite(o)
+    check_fields(o)
     for name in ("recall", "max_clean_loss", "min_precision"):
         if not 0 <= getattr(o, name) <= 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be in [0, 1]")
+            raise UsageError(f"`{name}` must be in [0, 1]")
     for name in ("similarity", "contamination_similarity", "pixel_similarity"):
         value = getattr(o, name)
         if value is not None and not -1 <= value <= 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be in [-1, 1] (a similarity)")
+            raise UsageError(f"`{name}` must be in [-1, 1] (a similarity)")
     for name in ("neighbours", "exact_limit", "sample"):
         if getattr(o, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be >= 1")
+            raise UsageError(f"`{name}` must be >= 1")
     if o.embeddings_round is not None and o.embeddings_round < 0:
-        raise UsageError("--embeddings-round must be >= 0")
+        raise UsageError("`embeddings_round` must be >= 0")
 
 
 @dataclass(kw_only=True)

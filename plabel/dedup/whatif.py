@@ -23,7 +23,7 @@ def what_if(ws: Workspace, options: DedupOptions, progress: Progress = NULL) -> 
     o, round = options, options.round
     validate(o)
     if not ws.has_round("predictions", round):
-        raise UnknownRound(f"--what-if counts what each threshold excludes per predicted class, and round {round} "
+        raise UnknownRound(f"`what_if` counts what each threshold excludes per predicted class, and round {round} "
                            f"has no predictions: run `plabel infer --round {round}` first")
     found = find(ws, round, o, progress)
     chosen = thresholds(found, o)

@@ -19,12 +19,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import pyarrow as pa
 
 from plabel import db, storage
-from plabel.errors import UsageError, check_finite
+from plabel.errors import UsageError, check_fields
 from plabel.external.distribution import TOPK, prediction_rows
 from plabel.external.read import Records, read_table, records
 from plabel.fields import cli
@@ -33,7 +33,8 @@ from plabel.schema import table
 from plabel.values import MAX_ROUND
 from plabel.workspace import Workspace
 
-OUTPUT_TYPES = ("auto", "prob", "logit")
+OutputType = Literal["auto", "prob", "logit"]
+OUTPUT_TYPES = get_args(OutputType)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,7 +48,7 @@ class ImportOptions:
         "Folder that relative paths are relative to (timm's --data-dir); default: the current folder.",
         type=Path | None, parse=lambda p: str(p) if p else None))
     # prob or logit; auto: by the column's name (prob, probs / logit, logits)
-    output_type: str = field(default="auto", metadata=cli(
+    output_type: OutputType = field(default="auto", metadata=cli(
         f"One of {', '.join(OUTPUT_TYPES)} (auto: by the column's name)."))
     key_column: str | None = field(default=None, metadata=cli(  # default: the first of filename, path, image_id
         "Column naming the image (default: filename, path or image_id)."))
@@ -89,7 +90,7 @@ def import_predictions(ws: Workspace, o: ImportOptions) -> ImportResult:
                 result.already_imported = True  # the same file, model and output type: done before
                 result.removed = _drop_replaced_teachers(ws, o.round)  # what a kill after the commit left
                 return result
-            raise UsageError(f"round {o.round} already has predictions (pass --overwrite to replace them)")
+            raise UsageError(f"round {o.round} already has predictions (pass `overwrite` to replace them)")
         _register(ws, ckpt_id, o, file, digest, recs, len(classes))
         result.removed = ws.retire_derived(o.round)  # nothing made from the old predictions outlives them
         _commit(ws, o.round, rows)
@@ -98,13 +99,11 @@ def import_predictions(ws: Workspace, o: ImportOptions) -> ImportResult:
 
 
 def _check(ws: Workspace, file: Path, o: ImportOptions) -> Path:
-    check_finite(o)
-    if o.output_type not in OUTPUT_TYPES:
-        raise UsageError(f"--output-type must be one of {', '.join(OUTPUT_TYPES)} (got {o.output_type!r})")
+    check_fields(o)
     if not o.model_name.strip():
-        raise UsageError("--model-name is empty: name the model that made the predictions")
+        raise UsageError("`model_name` is empty: name the model that made the predictions")
     if not 0 <= o.round <= MAX_ROUND:
-        raise UsageError(f"--round must be in [0, {MAX_ROUND}] (got {o.round})")
+        raise UsageError(f"`round` must be in [0, {MAX_ROUND}] (got {o.round})")
     if not file.is_file():
         raise UsageError(f"no such file: {file}")
     if not ws.class_names():
@@ -129,11 +128,11 @@ def _match(ws: Workspace, recs: Records, root: Path, skip_unknown: bool, file: P
     ambiguous = [recs.keys[s] for s, ids, _, _ in found if ids > 1]
     if ambiguous:
         raise UsageError(f"{file}: {len(ambiguous)} file names match more than one image (e.g. {ambiguous[0]!r}): "
-                         "give paths (timm: --fullname, with --root DATA_DIR) or content ids")
+                         "give paths (timm's `--fullname`, with `root` as its data dir) or content ids")
     unknown = [recs.keys[s] for s, ids, _, _ in found if ids == 0]
     if unknown and not skip_unknown:
         raise UsageError(f"{file}: {len(unknown)} rows name no image of this workspace (e.g. {unknown[0]!r}); "
-                         "ingest them first, fix --root, or pass --skip-unknown")
+                         "ingest them first, fix `root`, or pass `skip_unknown`")
     matched = [(image_id, split) if ids else None for _, ids, image_id, split in found]
     seen: dict[str, int] = {}
     for n, m in enumerate(matched):

@@ -53,7 +53,7 @@ def _indices(recs: Records, n: int, by_name: dict[str, int], num_classes: int, w
         index = list(range(num_classes))
     else:
         raise UsageError(f"{where}: {len(outputs)} outputs but the workspace has {num_classes} classes, and no "
-                         "`index` column names them (timm: --include-index, or --topk 0 for every class)")
+                         "`index` column names them (timm's `--include-index`, or `--topk 0` for every class)")
     if len(index) != len(outputs) or len(set(index)) != len(index):
         raise UsageError(f"{where}: {len(index)} class indices for {len(outputs)} outputs, or an index repeated")
     if not outputs:
@@ -72,7 +72,7 @@ def _probabilities(values: np.ndarray, kind: str, k: int, where: str) -> np.ndar
         return np.asarray(e / e.sum())
     if (values < -1e-6).any() or (values > 1 + 1e-6).any() or values.sum() > 1 + 1e-3:
         raise UsageError(f"{where}: probabilities must lie in [0, 1] and sum to at most 1 (got sum "
-                         f"{values.sum():.4g}); are these logits? pass --output-type logit")
+                         f"{values.sum():.4g}); are these logits? pass `output_type` logit")
     return np.asarray(np.clip(values, 0.0, 1.0))
 
 

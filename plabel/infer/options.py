@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
-from plabel.errors import UsageError, check_finite
+from plabel.errors import UsageError, check_fields
 from plabel.fields import cli
 from plabel.values import auto_or
 from plabel.workspace import SPLITS
 
-STORE_PROBS = ("topk", "full")
+StoreProbs = Literal["topk", "full"]
+STORE_PROBS = get_args(StoreProbs)
 
 # Each image once, in the first split of this order that holds it.
 
@@ -23,7 +25,7 @@ class InferOptions:
         "Also predict val, test or train images (repeatable); the unlabeled pool is always predicted.", "--split",
         type=list[str] | None, default=None, parse=lambda given: tuple(given or ()) or ("unlabeled",)))
     topk: int = field(default=5, metadata=cli("Top-k class ids and probabilities kept per image.", min=1))
-    store_probs: str = field(default="topk", metadata=cli(
+    store_probs: StoreProbs = field(default="topk", metadata=cli(
         "topk, or full: also the whole probability vector (float16)."))
     embeddings: bool = field(default=False, metadata=cli(
         "Also write L2-normalised penultimate features (for dedup).", "--embeddings"))
@@ -61,21 +63,19 @@ class InferResult:
 
 def parse_temperature(value: str) -> float | str:
     """--temperature: a number > 0, or auto."""
-    return auto_or(value, float, "--temperature", "> 0 or auto")
+    return auto_or(value, float, "temperature", "> 0 or auto")
 
 
 def validate(o: InferOptions) -> None:
-    check_finite(o)
+    check_fields(o)
     if o.round < 0:
-        raise UsageError("--round must be >= 0")
+        raise UsageError("`round` must be >= 0")
     if o.topk < 1:
-        raise UsageError("--topk must be >= 1")
-    if o.store_probs not in STORE_PROBS:
-        raise UsageError(f"--store-probs must be one of {', '.join(STORE_PROBS)}")
+        raise UsageError("`topk` must be >= 1")
     if o.temperature != "auto" and (isinstance(o.temperature, str) or not o.temperature > 0):
-        raise UsageError(f"--temperature must be > 0 or auto (got {o.temperature})")
+        raise UsageError(f"`temperature` must be > 0 or auto (got {o.temperature})")
     bad = [s for s in o.splits if s not in SPLITS]
     if bad:
-        raise UsageError(f"--split must name splits among {', '.join(SPLITS)} (got {', '.join(bad)})")
+        raise UsageError(f"`split` must name splits among {', '.join(SPLITS)} (got {', '.join(bad)})")
     if o.batch_size < 1 or o.flush_rows < 1:
-        raise UsageError("--batch-size must be >= 1")
+        raise UsageError("`batch_size` must be >= 1")

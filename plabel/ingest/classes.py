@@ -18,7 +18,7 @@ def resolve_classes(
             unknown = sorted(found - set(declared))
             if unknown and not add_classes:
                 raise UsageError(
-                    f"labels not in the class list: {', '.join(unknown[:10])} (pass --add-classes to add them)"
+                    f"labels not in the class list: {', '.join(unknown[:10])} (pass `add_classes` to add them)"
                 )
             new = list(declared) + unknown
         else:
@@ -31,7 +31,7 @@ def resolve_classes(
     if unknown and not add_classes:
         raise UsageError(
             f"unknown classes: {', '.join(unknown[:10])}{' ...' if len(unknown) > 10 else ''} "
-            "(the class list is fixed by the first labeled ingest; pass --add-classes to extend it)"
+            "(the class list is fixed by the first labeled ingest; pass `add_classes` to extend it)"
         )
     check_class_names(existing + unknown)
     return existing + unknown, unknown

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from plabel.fields import cli
 from plabel.images import DEFAULT_PIXEL_LIMIT
+from plabel.workspace import Split
 
 LABELED_SPLITS = ("train", "val", "test")
 FLUSH_ROWS = 8192  # rows per committed part file
@@ -55,7 +56,7 @@ def _commas(text: str | None) -> list[str] | None:
 @dataclass(frozen=True, kw_only=True)
 class IngestOptions:
     source: str | os.PathLike[str]  # a folder, a listing or tar shards (the command's argument)
-    split: str | None = field(default=None, metadata=cli(
+    split: Split | None = field(default=None, metadata=cli(
         "train, val, test (one subfolder per class) or unlabeled (any layout)."))  # listings may say
     classes: list[str] | None = field(default=None, metadata=cli(
         "Class list in id order (comma-separated), for the first labeled ingest.", type=str | None,

@@ -18,7 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from plabel import db, storage
-from plabel.errors import PlabelError, UsageError
+from plabel.errors import PlabelError, UsageError, check_fields
 from plabel.ingest.classes import resolve_classes
 from plabel.ingest.options import CHUNK, FLUSH_ROWS, JOB, Candidate, IngestOptions, IngestResult
 from plabel.ingest.probe import BATCH_SCHEMA, probe_many
@@ -45,8 +45,9 @@ def ingest(ws: Workspace, options: IngestOptions, progress: Progress = NULL) -> 
     tar shards)."""
     started = time.perf_counter()
     o = options
+    check_fields(o)
     if o.withheld_labels and o.split != "unlabeled":
-        raise UsageError("--withheld-labels applies to --split unlabeled")
+        raise UsageError("`withheld_labels` applies to `split` unlabeled")
     from_shards = shard_source(ws, str(o.source), o)
     source = Path(os.path.abspath(o.source))
     if from_shards is None and not source.exists():

@@ -89,11 +89,11 @@ def _listing_candidates(ws: Workspace, listing: Path, split: str | None, allow_o
         if row_split not in SPLITS:
             raise UsageError(
                 f"{listing}: row {n}: split {row_split!r} is not one of {', '.join(SPLITS)} "
-                "(give a `split` column or --split)"
+                "(give the listing a split column, or `split`)"
             )
         if not allow_outside and _escapes(raw, root):
             raise UsageError(
-                f"{listing}: row {n}: path {raw!r} escapes the listing's folder {root} (pass --allow-outside to allow)"
+                f"{listing}: row {n}: path {raw!r} escapes the listing's folder {root} (pass `allow_outside` to allow)"
             )
         label = row.get("label")
         label = str(label).strip() if label not in (None, "") else None
@@ -110,11 +110,9 @@ def _listing_candidates(ws: Workspace, listing: Path, split: str | None, allow_o
 def candidates(ws: Workspace, source: Path, split: str | None, withheld_labels: bool,
                allow_outside: bool) -> tuple[Iterable[Candidate], int, set[str]]:
     """(candidates, how many, class names they carry), validated before anything is written."""
-    if split is not None and split not in SPLITS:
-        raise UsageError(f"--split must be one of {', '.join(SPLITS)} (got {split!r})")
     if source.is_dir():
         if split is None:
-            raise UsageError(f"--split is required for a folder: one of {', '.join(SPLITS)}")
+            raise UsageError(f"`split` is required for a folder: one of {', '.join(SPLITS)}")
         by_folder = split in LABELED_SPLITS or withheld_labels
         total = sum(1 for _ in _walk(source))
         found = set(_class_folders(source)) if by_folder else set()

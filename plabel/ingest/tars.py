@@ -53,7 +53,7 @@ def _listed(listing: Path, allow_outside: bool) -> list[Path]:
             continue
         if not allow_outside and _escapes(name, listing.parent):
             raise UsageError(f"{listing}: line {n}: shard {name!r} is outside the listing's folder "
-                             "(pass --allow-outside to allow)")
+                             "(pass `allow_outside` to allow)")
         out.append(Path(os.path.normpath(os.path.join(listing.parent, name))))
     if not out:
         raise UsageError(f"{listing}: lists no shards")
@@ -137,10 +137,10 @@ def shard_source(ws: Workspace, source: str, o: IngestOptions) -> Any:
     paths = shard_paths(source, o.allow_outside)
     if paths is None:
         if o.label_key is not None:
-            raise UsageError("--label-key applies to tar shards")
+            raise UsageError("`label_key` applies to tar shards")
         return None
-    if o.split not in SPLITS:
-        raise UsageError(f"--split is required for shards: one of {', '.join(SPLITS)}")
+    if o.split is None:
+        raise UsageError(f"`split` is required for shards: one of {', '.join(SPLITS)}")
     classes = o.classes or ws.class_names() or ws.config.get("workspace", {}).get("classes")
     args = (ws, paths, o.split, o.label_key, classes, o.withheld_labels)
     total, found = 0, set()
@@ -204,7 +204,7 @@ def _label(shard: Path, group: dict[str, Any], label_key: str | None, classes: l
         index = int(text)
         if not classes:
             raise UsageError(f"{shard}: .cls members hold class indices; give the class names in index order "
-                             "with --classes (or ingest a labeled split first)")
+                             "with `classes` (or ingest a labeled split first)")
         if not 0 <= index < len(classes):
             return None, f"class index {index} is outside the {len(classes)} classes"
         return classes[index], None

@@ -72,9 +72,9 @@ def export_tasks(ws: Workspace, o: ReviewExportOptions) -> ReviewExportResult:
     if out.suffix.lower() != ".json":
         raise UsageError(f"{out}: the tasks file must end in .json")
     if out.exists() and not o.overwrite:
-        raise UsageError(f"{out} exists (pass --overwrite to replace it)")
+        raise UsageError(f"{out} exists (pass `overwrite` to replace it)")
     if o.limit is not None and o.limit < 1:
-        raise UsageError(f"--limit must be at least 1 (got {o.limit})")
+        raise UsageError(f"`limit` must be at least 1 (got {o.limit})")
     ids = _picked(ws, o)
     held_out = _held_out(ws, o, ids)
     rows = _rows(ws, o, ids)
@@ -136,7 +136,7 @@ def _held_out(ws: Workspace, o: ReviewExportOptions, ids: list[str]) -> set[str]
     if held and not o.audit:
         raise UsageError(f"{len(held)} of the {len(ids)} images the query picked are held-out (val/test) images, "
                          f"e.g. {min(held)}: their labels must never train (pick split = 'unlabeled' images, or "
-                         "pass --audit to review them as an audit)")
+                         "pass `audit` to review them as an audit)")
     return held
 
 
@@ -157,7 +157,7 @@ def _rows(ws: Workspace, o: ReviewExportOptions, ids: list[str]) -> list[tuple[A
 def _url(source: str, o: ReviewExportOptions) -> str:
     root = os.path.abspath(o.document_root)
     if os.path.commonpath([root, source]) != root:
-        raise UsageError(f"{source} is outside --document-root {root}: Label Studio could not serve it")
+        raise UsageError(f"{source} is outside `document_root` {root}: Label Studio could not serve it")
     return o.url_prefix + quote(os.path.relpath(source, root))
 
 

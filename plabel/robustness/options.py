@@ -71,7 +71,7 @@ def parse_severities(text: str) -> tuple[int, ...]:
         else:
             values = tuple(int(v) for v in text.split(","))
     except ValueError:
-        raise UsageError(f"--severities takes 1-5 or a list like 1,3,5 (got {text!r})") from None
+        raise UsageError(f"`severities` takes 1-5 or a list like 1,3,5 (got {text!r})") from None
     if not values or any(v not in range(1, 6) for v in values):
         raise UsageError("severities are 1 to 5")
     return values
@@ -85,7 +85,7 @@ def parse_epsilons(text: str) -> tuple[float, ...]:
         try:
             out.append(float(num) / (float(den) if den else 1.0))
         except (ValueError, ZeroDivisionError):
-            raise UsageError(f"--epsilon takes values like 1/255,8/255 (got {item!r})") from None
+            raise UsageError(f"`epsilons` takes values like 1/255,8/255 (got {item!r})") from None
     if any(not 0 <= e <= 1 for e in out):
         raise UsageError("epsilons are in [0, 1] (pixel units)")
     return tuple(out)
@@ -97,7 +97,7 @@ def validate(o: RobustnessOptions) -> None:
 
     bad = [k for k in o.kinds if k not in KINDS]
     if bad or not o.kinds:
-        raise UsageError(f"--robustness takes {', '.join(KINDS)} (got {', '.join(bad) or 'nothing'})")
+        raise UsageError(f"`kinds` takes {', '.join(KINDS)} (got {', '.join(bad) or 'nothing'})")
     for name in o.corruptions:
         if name not in C.REGISTRY:
             raise UsageError(f"unknown corruption {name!r}; corruptions: {', '.join(C.list_corruptions())}")
@@ -105,6 +105,6 @@ def validate(o: RobustnessOptions) -> None:
         if name not in P.REGISTRY:
             raise UsageError(f"unknown perturbation {name!r}; perturbations: {', '.join(P.list_perturbations())}")
     if o.steps < 1:
-        raise UsageError("--steps must be >= 1")
+        raise UsageError("`steps` must be >= 1")
     if o.limit is not None and o.limit < 1:
-        raise UsageError("--limit must be >= 1")
+        raise UsageError("`limit` must be >= 1")

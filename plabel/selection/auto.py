@@ -257,9 +257,9 @@ def val_evidence(con: duckdb.DuckDBPyConnection, o: SelectOptions, required: boo
     rows = db.rows(con, query("selection/val_predictions"), {"round": o.round})
     if not rows and required:
         raise UsageError(
-            f"--threshold auto estimates precision on labeled val images predicted by round {o.round}'s teacher, "
+            f"`threshold` auto estimates precision on labeled val images predicted by round {o.round}'s teacher, "
             f"and there are none: `plabel infer --round {o.round} --split val` predicts them (no val split? "
-            f"`plabel ingest DIR --split val` adds one, or train the teacher with --holdout 0.2 and predict the "
+            f"`plabel ingest DIR --split val` adds one, or train the teacher with `holdout` 0.2 and predict the "
             f"held-out images with `--split train`)"
         )
     val: dict[int, tuple[list[Any], list[Any]]] = {}

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
-from plabel.errors import UsageError, check_finite
+from plabel.errors import UsageError, check_fields
 from plabel.fields import cli
 from plabel.values import DEFAULT_THRESHOLD, auto_or
 
-BALANCES = ("topk", "copies", "none")
-BELOW_TARGET = ("whole", "best", "exclude")
+Balance = Literal["topk", "copies", "none"]
+BelowTarget = Literal["whole", "best", "exclude"]
+Labels = Literal["hard", "soft"]
+BALANCES, BELOW_TARGET, LABELS = get_args(Balance), get_args(BelowTarget), get_args(Labels)
 DELTA = 0.1  # --threshold auto: the chance that a guarantee it states does not hold
-LABELS = ("hard", "soft")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,7 +25,7 @@ class SelectOptions:
         parse=lambda v: parse_threshold(v)))
     target_precision: float = field(default=0.9, metadata=cli(
         "--threshold auto: the precision the val estimate's lower bound must reach."))
-    below_target: str = field(default="whole", metadata=cli(
+    below_target: BelowTarget = field(default="whole", metadata=cli(
         "--threshold auto, a class without a guarantee of its own: whole (its most precise stretch while the "
         "whole selection's bound still reaches the target), best (always) or exclude (never)."))
     delta: float = field(default=DELTA, metadata=cli(
@@ -31,8 +33,8 @@ class SelectOptions:
     per_class: int | str = field(default="auto", metadata=cli(
         "Images per class N, or auto (the median class size of the deduplicated pool, before the threshold).",
         type=str, parse=lambda v: parse_per_class(v)))
-    balance: str = field(default="topk", metadata=cli("topk (paper), copies (official code) or none."))
-    labels: str = field(default="hard", metadata=cli("hard (argmax) or soft (the teacher's distribution)."))
+    balance: Balance = field(default="topk", metadata=cli("topk (paper), copies (official code) or none."))
+    labels: Labels = field(default="hard", metadata=cli("hard (argmax) or soft (the teacher's distribution)."))
     temperature: float = field(default=1.0, metadata=cli("Soft labels: p ** (1/T), renormalised."))
     seed: int = field(default=0, metadata=cli("Random seed."))
     keep_duplicates: bool = field(default=False, metadata=cli(
@@ -91,30 +93,24 @@ class SelectResult:
 
 
 def validate(o: SelectOptions) -> None:
-    check_finite(o)
+    check_fields(o)
     if o.threshold != "auto" and (isinstance(o.threshold, str) or not 0 <= o.threshold <= 1):
-        raise UsageError(f"--threshold must be in [0, 1] or auto (got {o.threshold})")
+        raise UsageError(f"`threshold` must be in [0, 1] or auto (got {o.threshold})")
     if not 0 < o.target_precision <= 1:
-        raise UsageError(f"--target-precision must be in (0, 1] (got {o.target_precision})")
+        raise UsageError(f"`target_precision` must be in (0, 1] (got {o.target_precision})")
     if not 0 < o.delta < 1:
-        raise UsageError(f"--delta must be in (0, 1) (got {o.delta})")
-    if o.below_target not in BELOW_TARGET:
-        raise UsageError(f"--below-target must be one of {', '.join(BELOW_TARGET)} (got {o.below_target!r})")
-    if o.balance not in BALANCES:
-        raise UsageError(f"--balance must be one of {', '.join(BALANCES)}")
-    if o.labels not in LABELS:
-        raise UsageError(f"--labels must be one of {', '.join(LABELS)}")
+        raise UsageError(f"`delta` must be in (0, 1) (got {o.delta})")
     if not o.temperature > 0:
-        raise UsageError("--temperature must be > 0")
+        raise UsageError("`temperature` must be > 0")
     if o.per_class != "auto" and (not isinstance(o.per_class, int) or o.per_class < 0):
-        raise UsageError(f"--per-class must be a count >= 0 or auto (got {o.per_class!r})")
+        raise UsageError(f"`per_class` must be a count >= 0 or auto (got {o.per_class!r})")
 
 
 def parse_threshold(value: str) -> float | str:
     """--threshold: a confidence in [0, 1], or auto."""
-    return auto_or(value, float, "--threshold", "in [0, 1] or auto")
+    return auto_or(value, float, "threshold", "in [0, 1] or auto")
 
 
 def parse_per_class(value: str) -> int | str:
     """--per-class: a count >= 0, or auto."""
-    return auto_or(value, int, "--per-class", "a count >= 0 or auto")
+    return auto_or(value, int, "per_class", "a count >= 0 or auto")

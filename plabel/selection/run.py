@@ -39,7 +39,7 @@ def select(ws: Workspace, options: SelectOptions, progress: Progress = NULL) -> 
         if existing and not o.overwrite:
             raise UsageError(
                 f"round {o.round} already has a selection ({existing['selection_id']}, manifest "
-                f"{existing['manifest_hash'][:12]}) made with other parameters; pass --overwrite to replace it"
+                f"{existing['manifest_hash'][:12]}) made with other parameters; pass `overwrite` to replace it"
             )
         with ws.writing(f"plabel select --round {o.round}"):
             soft = {"inv_t": 1.0 / o.temperature, "full": plan.soft_source == "full"} if o.labels == "soft" else {}

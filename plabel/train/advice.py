@@ -36,7 +36,7 @@ def steps_note(epochs: int, steps_per_epoch: int, batch_size: int) -> str | None
     need = math.ceil(MIN_STEPS / max(steps_per_epoch, 1))
     return (f"only {total} optimizer steps ({epochs} epochs of {steps_per_epoch} steps of {batch_size} images): a "
             f"network trained from scratch rarely learns in so few (the demo's teacher takes {MIN_STEPS}+); "
-            f"raise --epochs to {need} or more (--epochs auto), or lower --batch-size")
+            f"raise `epochs` to {need} or more (`epochs` auto), or lower `batch_size`")
 
 
 def epochs_for(steps_per_epoch: int) -> int:

@@ -82,7 +82,7 @@ def _freeze(model: torch.nn.Module, stages: int) -> None:
     from timm.models import group_parameters
 
     if not hasattr(model, "group_matcher"):
-        raise UsageError("--freeze-stages: this model does not describe its stages (no group_matcher)")
+        raise UsageError("`freeze_stages`: this model does not describe its stages (no group_matcher)")
     matcher: Any = model.group_matcher
     groups = group_parameters(model, matcher(coarse=True))
     frozen = {name for gid, names in groups.items() if gid < stages for name in names}

@@ -89,7 +89,7 @@ def _unreadable(plan: RunPlan, rows: np.ndarray, reasons: Sequence[str]) -> np.n
     if bad.any() and not plan.options.skip_missing:
         j = int(np.flatnonzero(bad)[0])
         path = plan.manifest.files[rows[j]].decode()
-        raise DataError(f"{path}: {reasons[j]} (pass --skip-missing to skip unreadable images)")
+        raise DataError(f"{path}: {reasons[j]} (pass `skip_missing` to skip unreadable images)")
     return bad
 
 

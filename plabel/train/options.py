@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
-from plabel.errors import UsageError, check_finite
+from plabel.errors import UsageError, check_fields
 from plabel.fields import cli
 from plabel.values import auto_or
 
-OPTIMIZERS = ("adamw", "sgd")
+Optimizer = Literal["adamw", "sgd"]
+OPTIMIZERS = get_args(Optimizer)
 NOISE = {"drop_rate": 0.5, "drop_path_rate": 0.2}  # the paper's student noise besides RandAugment
 # the --help panels of plabel train
 TRAIN, LOOP, RUNTIME = "Training", "Optimisation", "Runtime"
@@ -73,7 +74,7 @@ class TrainOptions:
     crop_scale: float | None = field(default=None, metadata=cli(
         "Smallest area kept by the random resized crop (default: the teacher's, else chosen from the images' "
         "size: the smallest crop magnified at most 2x, as timm's 0.08 is on ImageNet).", panel=NOISE_PANEL))
-    opt: str = field(default="adamw", metadata=cli("adamw or sgd (Nesterov).", panel=LOOP))
+    opt: Optimizer = field(default="adamw", metadata=cli("adamw or sgd (Nesterov).", panel=LOOP))
     lr: float = field(default=1e-3, metadata=cli("Peak learning rate (after warmup).", panel=LOOP))
     weight_decay: float = field(default=0.05, metadata=cli("Weight decay (decoupled for AdamW).", panel=LOOP))
     momentum: float = field(default=0.9, metadata=cli("SGD momentum (Nesterov).", panel=LOOP))
@@ -112,29 +113,28 @@ class TrainResult:
 
 def parse_epochs(value: str) -> int | str:
     """--epochs as the command line gives it: a count or auto."""
-    return auto_or(value, int, "--epochs", "a count >= 1 or auto")
+    return auto_or(value, int, "epochs", "a count >= 1 or auto")
 
 
 def validate(o: TrainOptions) -> None:
-    check_finite(o)
+    check_fields(o)
     checks = [
-        (o.round >= 0, "--round must be >= 0"),
+        (o.round >= 0, "`round` must be >= 0"),
         (o.epochs == "auto" or (isinstance(o.epochs, int) and not isinstance(o.epochs, bool) and o.epochs >= 1),
-         "--epochs must be a count >= 1 or auto"),
-        (o.batch_size >= 1, "--batch-size must be >= 1"),
-        (o.unlabeled_ratio >= 0, "--unlabeled-ratio must be >= 0"),
-        (o.opt in OPTIMIZERS, f"--opt must be one of {', '.join(OPTIMIZERS)}"),
-        (o.lr > 0, "--lr must be > 0"),
-        (0 <= o.ema_decay < 1, "--ema-decay must be in [0, 1)"),
-        (0 <= o.label_smoothing < 1, "--label-smoothing must be in [0, 1)"),
-        (o.in_chans in (None, 1, 3), "--in-chans must be 1 or 3"),
-        (o.img_size is None or o.img_size >= 8, "--img-size must be >= 8"),
-        (o.crop_scale is None or 0 < o.crop_scale <= 1, "--crop-scale must be in (0, 1]"),
-        (o.hflip is None or 0 <= o.hflip <= 1, "--hflip must be in [0, 1]"),
-        (o.holdout is None or 0 <= o.holdout < 1, "--holdout must be in [0, 1)"),
-        (o.freeze_stages >= 0, "--freeze-stages must be >= 0"),
-        (not (o.finetune_from and o.init_from), "--finetune-from and --init-from exclude each other"),
-        (o.workers >= 0, "--workers must be >= 0"),
+         "`epochs` must be a count >= 1 or auto"),
+        (o.batch_size >= 1, "`batch_size` must be >= 1"),
+        (o.unlabeled_ratio >= 0, "`unlabeled_ratio` must be >= 0"),
+        (o.lr > 0, "`lr` must be > 0"),
+        (0 <= o.ema_decay < 1, "`ema_decay` must be in [0, 1)"),
+        (0 <= o.label_smoothing < 1, "`label_smoothing` must be in [0, 1)"),
+        (o.in_chans in (None, 1, 3), "`in_chans` must be 1 or 3"),
+        (o.img_size is None or o.img_size >= 8, "`img_size` must be >= 8"),
+        (o.crop_scale is None or 0 < o.crop_scale <= 1, "`crop_scale` must be in (0, 1]"),
+        (o.hflip is None or 0 <= o.hflip <= 1, "`hflip` must be in [0, 1]"),
+        (o.holdout is None or 0 <= o.holdout < 1, "`holdout` must be in [0, 1)"),
+        (o.freeze_stages >= 0, "`freeze_stages` must be >= 0"),
+        (not (o.finetune_from and o.init_from), "`finetune_from` and `init_from` exclude each other"),
+        (o.workers >= 0, "`workers` must be >= 0"),
     ]
     for ok, message in checks:
         if not ok:
@@ -142,4 +142,4 @@ def validate(o: TrainOptions) -> None:
     for name in ("drop_rate", "drop_path_rate"):
         v = getattr(o, name)
         if v is not None and not 0 <= v < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be in [0, 1)")
+            raise UsageError(f"`{name}` must be in [0, 1)")

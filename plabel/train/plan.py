@@ -61,7 +61,7 @@ def _default_manifest(ws: Workspace, o: TrainOptions) -> Path:
     if not path.is_file():
         raise UnknownRound(
             f"round {o.round - 1} has no manifest to train round {o.round}'s student on; "
-            f"run `plabel select --round {o.round - 1}` or pass --manifest"
+            f"run `plabel select --round {o.round - 1}` or pass `manifest`"
         )
     return path
 
@@ -73,7 +73,7 @@ def plan_run(ws: Workspace, o: TrainOptions) -> RunPlan:
     validate(o)
     device = models.resolve_device(o.device)  # before the labeled manifest is written
     if o.sync_bn and device.type == "cpu":
-        raise UsageError("--sync-bn needs CUDA devices (torch's SyncBatchNorm does not run on CPU)")
+        raise UsageError("`sync_bn` needs CUDA devices (torch's SyncBatchNorm does not run on CPU)")
     classes = ws.class_names()
     if not classes:
         raise UsageError("the workspace has no classes yet: ingest labeled images first")
@@ -83,7 +83,7 @@ def plan_run(ws: Workspace, o: TrainOptions) -> RunPlan:
     o, notes = _crop_default(ws, o)
     models.check_model_name(model_name)
     if init is not None and init.config["model"] != model_name:
-        raise UsageError(f"--init-from {init.checkpoint_id} is a {init.config['model']}, not a {model_name}")
+        raise UsageError(f"`init_from` {init.checkpoint_id} is a {init.config['model']}, not a {model_name}")
     manifest_file = Path(o.manifest) if o.manifest else _default_manifest(ws, o)
     manifest, skipped = check_files(read_manifest(ws, manifest_file, len(classes)), o.skip_missing)
     if len(manifest) == 0:
@@ -138,7 +138,7 @@ def _model_name(o: TrainOptions, start: Found, teacher: Found) -> str:
         return str(start.config["model"])
     if teacher is not None:
         return str(teacher.config["model"])  # a student is, by default, its teacher's equal
-    raise UsageError("--model is required for round 0 (a timm model name, e.g. resnet18)")
+    raise UsageError("`model` is required for round 0 (a timm model name, e.g. resnet18)")
 
 
 def _inherit(o: TrainOptions, kind: str, teacher: Found, init: Found, parent: Found) -> TrainOptions:
@@ -184,7 +184,7 @@ def _hold_out(ws: Workspace, manifest: Manifest, share: float | None) -> tuple[M
         return manifest, []
     held = ~manifest.pseudo & np.isin(manifest.image_ids, holdout.held_out_ids(ws, share))
     if held.all():
-        raise UsageError(f"--holdout {share:g} holds out every row of the manifest: nothing would be left to train on")
+        raise UsageError(f"`holdout` {share:g} holds out every row of the manifest: nothing would be left to train on")
     return manifest.select(~held), [
         f"{int(held.sum())} labeled images held out of training (--holdout {share:g}): predict them with "
         f"`infer --split train`, and calibrate (--split holdout) and --threshold auto judge by them"]
@@ -197,7 +197,7 @@ def _noise(o: TrainOptions, kind: str) -> tuple[bool, str | None, float, float]:
         noise = False
     randaug = o.randaug or (f"rand-m{o.randaug_magnitude}-n{o.randaug_ops}-mstd0.5" if noise else None)
     if randaug and not randaug.startswith("rand"):
-        raise UsageError(f"--randaug must be a timm RandAugment string such as rand-m9-n2-mstd0.5, not {randaug!r}")
+        raise UsageError(f"`randaug` must be a timm RandAugment string such as rand-m9-n2-mstd0.5, not {randaug!r}")
     drop_rate = o.drop_rate if o.drop_rate is not None else (NOISE["drop_rate"] if noise else 0.0)
     drop_path = o.drop_path_rate if o.drop_path_rate is not None else (NOISE["drop_path_rate"] if noise else 0.0)
     return noise, randaug, drop_rate, drop_path

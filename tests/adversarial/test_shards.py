@@ -84,7 +84,7 @@ def test_bad_shard_sources(tmp_path, source, message):
 def test_cls_indices_need_a_class_list(tmp_path):
     _tar(tmp_path / "s.tar", {"a.png": write_pngs(tmp_path / "src", 1)[0].read_bytes(), "a.cls": b"0"})
     ws = init_workspace(tmp_path / "ws")
-    with pytest.raises(UsageError, match="--classes"):
+    with pytest.raises(UsageError, match="`classes`"):
         ingest(ws, IngestOptions(source=tmp_path / "s.tar", split="train", workers=1))
     r = ingest(ws, IngestOptions(source=tmp_path / "s.tar", split="train", classes=["zero"], workers=1))
     assert r.added == 1 and ws.rows("SELECT label FROM images")[0][0] == "zero"
