@@ -36,8 +36,8 @@ from plabel.demo import DEMO_CONFIG, demo
 def main():
     changes = json.loads(sys.argv[3])
     r = demo(sys.argv[1], seed=int(sys.argv[2]), config=replace(DEMO_CONFIG, **changes))
-    print(json.dumps({"test_top1": [x["teacher_test_top1"] for x in r.rounds], "seconds": r.seconds,
-                      "pseudo": [x["n_pseudo"] for x in r.rounds]}))
+    print(json.dumps({"test_top1": [x.teacher_test_top1 for x in r.rounds], "seconds": r.seconds,
+                      "pseudo": [x.n_pseudo for x in r.rounds]}))
 
 if __name__ == "__main__":
     main()

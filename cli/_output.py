@@ -1,7 +1,6 @@
 """All terminal output: messages and progress on stderr, requested data on stdout."""
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
 import json
@@ -35,7 +34,7 @@ from rich.text import Text
 from plabel import distributed
 from plabel.errors import PlabelError
 from plabel.progress import Task
-from plabel.values import as_dict, json_safe
+from plabel.values import json_safe, plain
 
 err = Console(stderr=True)
 out = Console(soft_wrap=True)
@@ -77,7 +76,7 @@ def _say(prefix: str, style: str, message: str) -> None:
 def emitted(result: Any, json_output: bool) -> bool:
     """With --json, the result as JSON on stdout (True: nothing more to print); else its notes as warnings."""
     if json_output:
-        emit_json(as_dict(result) if dataclasses.is_dataclass(result) else result)
+        emit_json(plain(result))
         return True
     for note in getattr(result, "notes", ()):
         warn(note)

@@ -9,7 +9,7 @@ from plabel.cli import _options as opt
 from plabel.cli._fields import with_fields
 from plabel.cli._output import emit_json, emitted, info, print_table
 from plabel.cli.app import command
-from plabel.drift import DriftOptions
+from plabel.drift import DriftOptions, RoundRow
 from plabel.drift import rounds as round_rows  # DuckDB only: `plabel --help` stays instant
 from plabel.values import as_dict
 
@@ -115,17 +115,17 @@ def rounds(workspace: opt.Workspace = None, json_output: opt.Json = False) -> No
         ],
         [
             [
-                r["round"],
-                short(r["teacher_id"]),
-                r["predictions"],
+                r.round,
+                short(r.teacher_id),
+                r.predictions,
                 _rule(r),
-                short(r["manifest_hash"]),
-                f"{r['n_pseudo']} ({r['n_pseudo_copies']})" if r["n_pseudo"] is not None else "-",
-                short(r["student_id"]),
-                pct(r["teacher_test_top1"]),
-                pct(r["student_test_top1"]),
-                pct(r["teacher_mce"]),
-                "-" if r["flip_rate_to_next"] is None else f"{r['flip_rate_to_next']:.3f}",
+                short(r.manifest_hash),
+                f"{r.n_pseudo} ({r.n_pseudo_copies})" if r.n_pseudo is not None else "-",
+                short(r.student_id),
+                pct(r.teacher_test_top1),
+                pct(r.student_test_top1),
+                pct(r.teacher_mce),
+                "-" if r.flip_rate_to_next is None else f"{r.flip_rate_to_next:.3f}",
             ]
             for r in rows
         ],
@@ -137,7 +137,7 @@ def _threshold(t: float | None) -> str:
     return f"threshold {t:.2f}" if t is not None else "per-class thresholds (auto)"
 
 
-def _rule(r: dict[str, Any]) -> str:
-    if not r["balance"]:
+def _rule(r: RoundRow) -> str:
+    if not r.balance:
         return "-"
-    return f"{r['balance']} >= {r['threshold']:.2f}" if r["threshold"] is not None else f"{r['balance']}, auto"
+    return f"{r.balance} >= {r.threshold:.2f}" if r.threshold is not None else f"{r.balance}, auto"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,10 +13,11 @@ from plabel.cli.app import command
 from plabel.values import as_dict
 
 if TYPE_CHECKING:
+    from plabel.drift import RoundRow
     from plabel.run import StepLog
 
 
-def _round_table(rows: list[dict[str, Any]]) -> None:
+def _round_table(rows: list[RoundRow]) -> None:
     def pct(x: float | None) -> str:
         return "-" if x is None else f"{x:.2f}"
 
@@ -27,10 +28,10 @@ def _round_table(rows: list[dict[str, Any]]) -> None:
         "Rounds (test top-1 %)",
         ["round", "teacher", "teacher acc", "pseudo labels", "pool used", "precision: expected", "true", "student",
          "student acc", "flip rate"],
-        [[r["round"], (r["teacher_id"] or "-")[:8], pct(r["teacher_test_top1"]),
-          "-" if r["n_pseudo"] is None else r["n_pseudo"], share(r["pool_used"]), share(r["expected_precision"]),
-          share(r["true_precision"]), (r["student_id"] or "-")[:8], pct(r["student_test_top1"]),
-          share(r["flip_rate_to_next"])] for r in rows],
+        [[r.round, (r.teacher_id or "-")[:8], pct(r.teacher_test_top1),
+          "-" if r.n_pseudo is None else r.n_pseudo, share(r.pool_used), share(r.expected_precision),
+          share(r.true_precision), (r.student_id or "-")[:8], pct(r.student_test_top1),
+          share(r.flip_rate_to_next)] for r in rows],
     )
 
 

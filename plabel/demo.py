@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from plabel.datasets import SplitFolders, load_mnist, write_split_folders
-from plabel.errors import UsageError
+from plabel.drift import RoundRow
+from plabel.errors import PlabelError, UsageError
 from plabel.ingest import IngestOptions, ingest
 from plabel.progress import NULL, Progress
 from plabel.queries import query
@@ -48,7 +49,7 @@ class DemoResult:
     workspace: str
     seed: int
     images: dict[str, Any]
-    rounds: list[dict[str, Any]]
+    rounds: list[RoundRow]
     teacher_test_top1: float
     student_test_top1: float
     report: str
@@ -84,8 +85,10 @@ def demo(dest: str | Path = "plabel-demo", seed: int = 0, config: RunConfig = DE
     result = run(ws, config, progress=progress, on_step=on_step)
     first, last = result.rounds[0], result.rounds[-1]
     images = dict(ws.rows(query("status/splits")))
-    student_top1 = last["teacher_test_top1"] if last["teacher_test_top1"] is not None else first["student_test_top1"]
+    student_top1 = last.teacher_test_top1 if last.teacher_test_top1 is not None else first.student_test_top1
+    if first.teacher_test_top1 is None or student_top1 is None:  # the loop evaluates every model on test
+        raise PlabelError("the demo's loop recorded no test accuracy")
     report = write_report(ws)
     return DemoResult(workspace=str(ws.root), seed=seed, images=images, rounds=result.rounds,
-                      teacher_test_top1=first["teacher_test_top1"], student_test_top1=student_top1, report=report.path,
+                      teacher_test_top1=first.teacher_test_top1, student_test_top1=student_top1, report=report.path,
                       seconds=time.perf_counter() - started)

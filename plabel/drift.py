@@ -80,11 +80,44 @@ def drift(ws: Workspace, options: DriftOptions) -> DriftReport:
                        positive_flips=flips.get("positive", 0))
 
 
-def rounds(ws: Workspace) -> list[dict[str, Any]]:
+@dataclass(frozen=True, kw_only=True)
+class RoundRow:
+    """A row of the round_summary view (schemas/views/round_summary.sql says what each holds; a
+    test keeps these fields and its columns the same), plus the flip rate towards the next round."""
+
+    round: int
+    teacher_id: str | None
+    predictions: int
+    unlabeled_predictions: int
+    selection_id: str | None
+    threshold: float | None
+    per_class: int | None
+    balance: str | None
+    labels: str | None
+    manifest_hash: str | None
+    n_labeled: int | None
+    n_pseudo: int | None
+    n_pseudo_copies: int | None
+    pool_used: float | None
+    expected_precision: float | None
+    true_precision: float | None
+    student_id: str | None
+    teacher_val_top1: float | None
+    teacher_test_top1: float | None
+    teacher_holdout_top1: float | None
+    student_val_top1: float | None
+    student_test_top1: float | None
+    student_holdout_top1: float | None
+    teacher_mce: float | None
+    teacher_mfr: float | None
+    student_mce: float | None
+    student_mfr: float | None
+    flip_rate_to_next: float | None
+
+
+def rounds(ws: Workspace) -> list[RoundRow]:
     """The round_summary view, plus each round's flip rate towards the next."""
     with ws.connect() as con:
         rows = db.dicts(con, query("drift/round_summary"))
         flips = dict(db.rows(con, query("drift/flip_rates")))
-    for r in rows:
-        r["flip_rate_to_next"] = flips.get(r["round"])
-    return rows
+    return [RoundRow(**r, flip_rate_to_next=flips.get(r["round"])) for r in rows]

@@ -17,6 +17,7 @@ from typing import Any
 from plabel import distributed
 from plabel.dedup import dedup
 from plabel.dedup.options import DedupResult
+from plabel.drift import RoundRow
 from plabel.drift import rounds as round_rows
 from plabel.errors import UsageError
 from plabel.eval_options import EvalOptions, EvalSplit
@@ -43,7 +44,7 @@ class StepLog:
 
 @dataclass(kw_only=True)
 class RunResult:
-    rounds: list[dict[str, Any]]
+    rounds: list[RoundRow]
     steps: list[StepLog] = field(default_factory=list)
     judged_on: str | None = None  # the held-out split every model was scored on (val, or holdout)
     scores: list[dict[str, Any]] = field(default_factory=list)  # per model: round, checkpoint_id, top1 on judged_on

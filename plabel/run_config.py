@@ -34,7 +34,7 @@ SECTIONS = ("train", "teacher", "student", "infer", "dedup", "select")
 RESERVED = {"round", "model", "manifest", "checkpoint", "overwrite", "dry_run", "finetune_from"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunConfig:
     """`[run]` of plabel.toml; every key is also `plabel run --set KEY=VALUE`."""
 

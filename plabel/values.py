@@ -28,20 +28,21 @@ def as_dict(obj: Any) -> dict[str, Any]:
     """The one serializer of plabel's options and results: a dataclass's fields (nested dataclasses,
     lists and dicts of them too), plus the derived values its class maps in JSON_EXTRA (key ->
     property or method)."""
-    out = {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    out = {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     for key, name in getattr(obj, "JSON_EXTRA", {}).items():
         value = getattr(obj, name)
-        out[key] = _plain(value() if callable(value) else value)
+        out[key] = plain(value() if callable(value) else value)
     return out
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A value as JSON holds it: dataclasses as dicts (as_dict), inside lists, tuples and dicts too."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return as_dict(value)
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(_plain(v) for v in value)
+        return type(value)(plain(v) for v in value)
     return value
 
 

@@ -1,12 +1,13 @@
 """The drift views, plabel drift and plabel rounds on three rounds known by construction."""
 import csv
+import dataclasses
 import io
 import json
 
 import numpy as np
 import pytest
 
-from plabel.drift import DriftOptions, drift, rounds
+from plabel.drift import DriftOptions, RoundRow, drift, rounds
 from plabel.errors import UnknownRound, UsageError
 from plabel.workspace import init_workspace
 from tests.tables import three_rounds
@@ -137,8 +138,10 @@ def test_drift_cli_json_and_csv(ws, cli):
 
 def test_rounds(ws, cli):
     rows = rounds(ws)
-    assert [r["round"] for r in rows] == [0, 1, 2]
-    assert rows[0]["flip_rate_to_next"] == pytest.approx(0.5)
+    assert [r.round for r in rows] == [0, 1, 2]
+    assert rows[0].flip_rate_to_next == pytest.approx(0.5)
+    view = [c for (c, *_) in ws.rows("DESCRIBE round_summary")]
+    assert [f.name for f in dataclasses.fields(RoundRow)] == [*view, "flip_rate_to_next"]  # one row, one shape
     r = cli("rounds", "-w", ws.root, "--json")
     assert json.loads(r.stdout)[1]["student_id"] == "ckpt2" * 4
     assert cli("rounds", "-w", ws.root).exit_code == 0

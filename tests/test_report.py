@@ -186,7 +186,7 @@ def test_demo_runs_end_to_end_and_writes_the_report(tmp_path):
     ws = open_workspace(r.workspace)  # the pool is flat: no path a reviewer sees tells the withheld label
     pool = ws.rows("SELECT path, true_label FROM images WHERE split = 'unlabeled'")
     assert all(Path(p).parent == tmp_path / "demo" / "data" / "unlabeled" and t is not None for p, t in pool)
-    assert [x["round"] for x in r.rounds] == [0, 1] and r.teacher_test_top1 is not None
+    assert [x.round for x in r.rounds] == [0, 1] and r.teacher_test_top1 is not None
     assert Path(r.report).read_text().startswith("<!DOCTYPE html>")
     again = demo(tmp_path / "demo", seed=0, config=small)  # a second call resumes: nothing to do
     assert again.student_test_top1 == r.student_test_top1

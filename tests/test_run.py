@@ -57,7 +57,7 @@ def snapshot(ws) -> dict:
 
 def test_every_table_exists_and_lineage_is_consistent(done):
     ws, result = done
-    assert [r["round"] for r in result.rounds] == [0, 1, 2]
+    assert [r.round for r in result.rounds] == [0, 1, 2]
     for name, rounds in [
         ("predictions", [0, 1]),
         ("dedup_thresholds", [0, 1]),  # duplicates may have no rows: its rounds are checked below
@@ -91,13 +91,13 @@ def test_every_table_exists_and_lineage_is_consistent(done):
 def test_each_round_says_how_much_of_the_pool_it_used_and_how_right_it_was(done):
     ws, result = done
     for row in result.rounds[:2]:  # rounds 0 and 1 selected; the pool's labels were withheld
-        r = row["round"]
+        r = row.round
         pseudo = ws.rows("SELECT DISTINCT m.image_id, c.name = i.true_label FROM manifests m JOIN classes c "
                          "ON c.class_id = m.target JOIN images i USING (image_id) WHERE m.round = ? "
                          "AND m.origin = 'pseudo' AND i.split = 'unlabeled'", [r])
         pool = ws.scalar("SELECT count(*) FROM predictions WHERE round = ? AND split = 'unlabeled'", [r])
-        assert row["pool_used"] == pytest.approx(len(pseudo) / pool) and 0 < row["pool_used"] <= 1
-        assert row["true_precision"] == pytest.approx(sum(ok for _, ok in pseudo) / len(pseudo))
+        assert row.pool_used == pytest.approx(len(pseudo) / pool) and 0 < row.pool_used <= 1
+        assert row.true_precision == pytest.approx(sum(ok for _, ok in pseudo) / len(pseudo))
     assert result.rounds[2]["pool_used"] is None  # the last student's round selected nothing
 
 

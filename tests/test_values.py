@@ -15,8 +15,9 @@ def test_as_dict_holds_every_field_nested_dataclasses_and_derived_values():
     c = ClassCount(3, "cat", 5, 4, 4, threshold=math.inf)
     assert as_dict(c)["name"] == "cat"
     assert json.loads(json.dumps(json_safe(as_dict(c))))["threshold"] is None  # JSON has no infinity
-    drift = DriftReport(0, 1, 6, 0.5, 0.1, None, [{"class_a": 0, "class_b": 1, "images": 3},
-                                                 {"class_a": 1, "class_b": 1, "images": 2}], ["a", "b"])
+    drift = DriftReport(round_a=0, round_b=1, images=6, flip_rate=0.5, mean_confidence_change=0.1, summary=None,
+                        transitions=[{"class_a": 0, "class_b": 1, "images": 3},
+                                     {"class_a": 1, "class_b": 1, "images": 2}], classes=["a", "b"])
     d = as_dict(drift)
     assert d["matrix"] == [[0, 3], [0, 2]] and d["largest_transitions"] == [drift.transitions[0]]
     assert set(as_dict(SelectOptions(round=2))) >= {"round", "threshold", "balance"}

@@ -99,19 +99,19 @@ class _Report:
         keys = sorted({k for v in robust.values() for k in v})
         table_rows = []
         for r in rows:
-            extra = [robust.get(r["teacher_id"] or "", {}).get(k) for k in keys]
-            table_rows.append([r["round"], (r["teacher_id"] or "-")[:10], r["teacher_test_top1"], r["teacher_val_top1"],
-                               r["teacher_holdout_top1"], r["n_pseudo"], r["pool_used"], r["expected_precision"],
-                               r["true_precision"], (r["student_id"] or "-")[:10], r["student_test_top1"],
-                               r["flip_rate_to_next"], *extra])
+            extra = [robust.get(r.teacher_id or "", {}).get(k) for k in keys]
+            table_rows.append([r.round, (r.teacher_id or "-")[:10], r.teacher_test_top1, r.teacher_val_top1,
+                               r.teacher_holdout_top1, r.n_pseudo, r.pool_used, r.expected_precision,
+                               r.true_precision, (r.student_id or "-")[:10], r.student_test_top1,
+                               r.flip_rate_to_next, *extra])
         columns = ["round", "teacher", "teacher test top-1", "teacher val top-1", "teacher held-out top-1",
                    "pseudo labels", "share of the pool", "expected precision", "true precision", "student",
                    "student test top-1", "flip rate to next", *[f"teacher {k}" for k in keys]]
         body = _table(columns, table_rows, "rounds-table")
         if rows:
-            accuracy = {"test top-1": [r["teacher_test_top1"] for r in rows],
-                        "val top-1": [r["teacher_val_top1"] for r in rows]}
-            body += _plot("plot-accuracy", plots.accuracy_by_round([r["round"] for r in rows], accuracy))
+            accuracy = {"test top-1": [r.teacher_test_top1 for r in rows],
+                        "val top-1": [r.teacher_val_top1 for r in rows]}
+            body += _plot("plot-accuracy", plots.accuracy_by_round([r.round for r in rows], accuracy))
         if keys:
             body += (
                 "<p>Robustness columns are the latest measurements of each round's teacher (<code>plabel "
@@ -327,19 +327,19 @@ class _Report:
             ],
             [
                 [
-                    r["round"],
-                    r["teacher_id"],
-                    r["predictions"],
-                    r["selection_id"],
-                    r["threshold"],
-                    r["per_class"],
-                    r["balance"],
-                    r["labels"],
-                    r["manifest_hash"],
-                    r["n_labeled"],
-                    r["n_pseudo"],
-                    r["n_pseudo_copies"],
-                    r["student_id"],
+                    r.round,
+                    r.teacher_id,
+                    r.predictions,
+                    r.selection_id,
+                    r.threshold,
+                    r.per_class,
+                    r.balance,
+                    r.labels,
+                    r.manifest_hash,
+                    r.n_labeled,
+                    r.n_pseudo,
+                    r.n_pseudo_copies,
+                    r.student_id,
                 ]
                 for r in rows
             ],

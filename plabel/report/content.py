@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from plabel.drift import RoundRow
 from plabel.drift import rounds as round_rows
 from plabel.images import RejectedImage, load_rgb
 from plabel.queries import query
@@ -55,7 +56,7 @@ def thumbnail(ws: Workspace, where: tuple[Any, ...]) -> str | None:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def rounds_overview(ws: Workspace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def rounds_overview(ws: Workspace) -> tuple[list[RoundRow], dict[str, Any]]:
     """round_summary rows, and robustness numbers by checkpoint."""
     rows = round_rows(ws)
     robust: dict[str, dict[str, Any]] = {}
