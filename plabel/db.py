@@ -5,6 +5,8 @@ of a one-row result does not finish it; these helpers fetch everything.
 """
 from __future__ import annotations
 
+import graphlib
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -67,6 +69,20 @@ def relation(con: duckdb.DuckDBPyConnection, sql: Sql, params: Params = None) ->
 
 def execute(con: duckdb.DuckDBPyConnection, sql: Sql, params: Params = None) -> None:
     con.execute(str(sql), bind(sql, params)).fetchall()
+
+
+def define(con: duckdb.DuckDBPyConnection, queries: list[Query], params: dict[str, Any] | None = None) -> None:
+    """Run queries that create temporary tables, views and macros, each after the others whose
+    names its text uses (DuckDB binds a macro's body when it is created, so order matters),
+    whatever order they are given in. Each gets the `params` it uses."""
+    by_name = {q.defines: q for q in queries if q.defines}
+    if len(by_name) != len(queries):
+        raise ValueError(f"define: each query must create one distinct temporary object ({[q.name for q in queries]})")
+    graph = {name: {other for other in by_name if other != name and re.search(rf"\b{other}\b", q.code)}
+             for name, q in by_name.items()}
+    for name in graphlib.TopologicalSorter(graph).static_order():
+        q = by_name[name]
+        execute(con, q, {k: v for k, v in (params or {}).items() if k in q.params} if q.params else None)
 
 
 @contextmanager

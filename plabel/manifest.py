@@ -99,8 +99,7 @@ def labeled_manifest(ws: Workspace) -> Path:
     """Round 0's manifest: the labeled train split and reviewed images, written once per distinct content."""
     folder = ws.train_dir / "manifests"
     with ws.connect() as con:
-        db.execute(con, query("images/first_rows"))
-        db.execute(con, query("manifest/labeled_rows"))
+        db.define(con, [query("images/first_rows"), query("manifest/labeled_rows")])
         if not db.scalar(con, query("selection/labeled_count"), {"include_labeled": True}):
             raise UsageError("no labeled images: `plabel ingest DIR --split train` (or `plabel review import`) first")
         tmp = folder / storage.part_name("labeled")

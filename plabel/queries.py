@@ -17,6 +17,7 @@ from importlib.resources.abc import Traversable
 _NAMED = re.compile(r"\$([A-Za-z_]\w*)")
 _COMMENT = re.compile(r"--[^\n]*")
 _STRING = re.compile(r"'(?:[^']|'')*'")
+_DEFINES = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?TEMP(?:ORARY)?\s+(?:MACRO|VIEW|TABLE)\s+(\w+)", re.I)
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class Query:
     name: str
     text: str
     params: frozenset[str]  # the $name parameters it uses
+    defines: str | None = None  # the temporary table, view or macro it creates, if it creates one
+    code: str = ""  # its text without comments and string literals (what it references)
 
     def __str__(self) -> str:
         return self.text
@@ -48,7 +51,8 @@ def parse_query(name: str, text: str) -> Query:
     code = _STRING.sub("''", _COMMENT.sub("", text))  # a `$` inside a comment or string is no parameter
     if "?" in code:  # positional parameters cannot be checked against what a caller passes
         raise ValueError(f"query {name}: use named parameters ($name), not `?`")
-    return Query(name, text, frozenset(_NAMED.findall(code)))
+    defines = _DEFINES.match(code)
+    return Query(name, text, frozenset(_NAMED.findall(code)), defines[1] if defines else None, code)
 
 
 def list_queries() -> list[str]:

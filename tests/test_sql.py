@@ -145,3 +145,19 @@ def test_shared_facts_have_one_owner(ws):
     sql = [p for p in (ROOT / "schemas").rglob("*.sql")]
     code = {p: re.sub(r"--[^\n]*", "", p.read_text()) for p in sql}
     assert not [p.name for p, text in code.items() if re.search(r"\(\s*'val',\s*'test'\s*\)|\b0\.3\b", text)]
+
+
+def test_temporary_objects_are_created_after_what_they_name(ws):
+    """db.define runs the selection's macros in the order their texts call for, whatever order it
+    is given; run by hand in the wrong order, DuckDB refuses (a macro binds when it is created)."""
+    names = ["selection/eligible", "selection/binned", "selection/candidates_none_excluded", "selection/scored"]
+    assert [query(n).defines for n in names] == ["eligible", "binned", "candidates", "scored"]
+    with ws.connect() as con:
+        con.register("class_thresholds", THRESHOLDS.empty_table())
+        with pytest.raises(duckdb.CatalogException, match="binned"):
+            db.execute(con, query("selection/eligible"))
+        db.define(con, [query(n) for n in names])
+        made = {n for (n,) in con.execute("SELECT function_name FROM duckdb_functions() WHERE NOT internal").fetchall()}
+        assert {"eligible", "binned", "candidates", "scored"} <= made
+        with pytest.raises(ValueError, match="one distinct temporary object"):
+            db.define(con, [query("selection/stats")])

@@ -122,8 +122,9 @@ def _counted(con: duckdb.DuckDBPyConnection, o: SelectOptions, any_excluded: boo
              limits: dict[int, ClassThreshold]) -> Counted:
     """The funnel, the eligible histogram, the pool per class and N, at the given thresholds."""
     _register(con, "class_thresholds", list(_limits(limits).items()), THRESHOLDS)
-    for name in ("selection/scored", CANDIDATES[any_excluded], "selection/binned", "selection/eligible"):
-        db.execute(con, query(name))  # after class_thresholds: a macro is bound when defined
+    # after class_thresholds: a macro binds what it names when it is created
+    db.define(con, [query(n) for n in ("selection/scored", CANDIDATES[any_excluded], "selection/binned",
+                                       "selection/eligible")])
     stats = db.rows(con, query("selection/stats"), {"round": o.round})
     classes, hist, pool = _stats(stats, names, limits)
     n: int | None = None

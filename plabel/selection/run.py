@@ -50,8 +50,7 @@ def select(ws: Workspace, options: SelectOptions, progress: Progress = NULL) -> 
 def _dry_run(con: duckdb.DuckDBPyConnection, plan: Plan) -> SelectResult:
     """What the selection would be, counted without writing anything."""
     _fill(plan.classes, {r[0]: r[1:] for r in db.rows(con, query("selection/counts"), plan.params)})
-    db.execute(con, query("images/first_rows"))
-    db.execute(con, query("manifest/labeled_rows"))
+    db.define(con, [query("images/first_rows"), query("manifest/labeled_rows")])
     n_labeled = db.scalar(con, query("selection/labeled_count"), {"include_labeled": plan.o.include_labeled})
     return plan.result(n_labeled, None, None, False)
 
@@ -77,8 +76,7 @@ def _write(ws: Workspace, con: duckdb.DuckDBPyConnection, plan: Plan) -> SelectR
     names = ("manifests", "selection_classes", "selections")
     staging = {name: ws.fresh_staging(name, o.round) for name in names}
     manifest = ws.manifest_path(o.round, staged=True)
-    db.execute(con, query("images/first_rows"))
-    db.execute(con, query("manifest/labeled_rows"))
+    db.define(con, [query("images/first_rows"), query("manifest/labeled_rows")])
     write_manifest(con, query("selection/manifest"), {"include_labeled": o.include_labeled}, manifest)
     counted = {r[0]: r[1:] for r in db.rows(con, query("selection/manifest_counts"),
                                                         {"path": storage.literal_path(manifest)})}

@@ -84,7 +84,7 @@ CASES = [
     (["select", "--round", "0", "--what-if", "--threshold", "2"], "--threshold must be in [0, 1] or auto"),
     (["infer", "--round", "0", "--temperature", "hot"], "--temperature must be > 0 or auto"),
     (["infer", "--round", "0", "--temperature", "auto", "--overwrite"], "never calibrated"),
-    (["calibrate", "--split", "test"], "--split must be val"),
+    (["calibrate", "--split", "test"], "--split must be one of val, holdout, train"),
     (["calibrate", "--split", "holdout"], "trained on every labeled train image"),
     (["train", "--round", "0", "--model", "test_resnet", "--holdout", "1"], "--holdout must be in [0, 1)"),
     (["train", "--round", "0", "--model", "test_resnet", "--holdout", "-0.5"], "--holdout must be in [0, 1)"),
