@@ -10,7 +10,7 @@ from typer.core import TyperGroup
 # `plabel --help` and docs/cli.md list the commands in the order a user meets them: try it, set up,
 # train and predict, curate, look back. A command missing here is listed after them.
 ORDER = ("demo", "init", "ingest", "status", "train", "eval", "calibrate", "infer", "import-predictions", "dedup",
-         "select", "review", "export", "run", "rounds", "drift", "report", "sql")
+         "select", "review", "export", "run", "rounds", "drift", "report", "view", "sql")
 
 
 class _Ordered(TyperGroup):
@@ -65,7 +65,7 @@ def command(name: str | None = None, **kwargs: Any) -> Callable[[Command], Comma
 # Command modules (ORDER says how their commands are listed).
 COMMAND_MODULES = (
     "drift", "infer", "external", "run", "report", "dedup", "select", "export", "train", "eval", "calibrate",
-    "workspace", "review",
+    "workspace", "review", "view",
 )
 
 

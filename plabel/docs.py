@@ -1,4 +1,4 @@
-"""Generated documentation: `python -m plabel.docs` rewrites docs/tables.md and docs/cli.md.
+"""Generated documentation: `python -m plabel.docs` rewrites docs/tables.md, docs/cli.md and docs/cookbook.md.
 
 Tests compare the files in docs/ with what these functions return, so the pages cannot go stale.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from plabel.cookbook import cookbook_markdown
 from plabel.schema import tables_markdown
 
 
@@ -14,7 +15,7 @@ def generated() -> dict[str, str]:
     """File name under docs/ -> its generated text."""
     from plabel.cli.reference import cli_markdown
 
-    return {"tables.md": tables_markdown(), "cli.md": cli_markdown()}
+    return {"tables.md": tables_markdown(), "cli.md": cli_markdown(), "cookbook.md": cookbook_markdown()}
 
 
 def main(argv: list[str]) -> int:

@@ -168,7 +168,12 @@ def to_rgb(im: Image.Image) -> Image.Image:
 
 def load_rgb(path: str, pixel_limit: int = DEFAULT_PIXEL_LIMIT) -> Image.Image:
     """Read, decode and normalise an image file to RGB, or raise RejectedImage."""
+    return decode_rgb(read_bytes(path), pixel_limit)
+
+
+def decode_rgb(data: bytes, pixel_limit: int = DEFAULT_PIXEL_LIMIT) -> Image.Image:
+    """Decode and normalise image bytes to RGB, or raise RejectedImage."""
     with quiet_pillow():
-        im = _open(read_bytes(path), pixel_limit)
+        im = _open(data, pixel_limit)
         _load(im)
         return to_rgb(im)

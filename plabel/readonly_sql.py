@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -96,22 +97,32 @@ class QueryResult:
     con: duckdb.DuckDBPyConnection
     workspace: Path
     scratch: tempfile.TemporaryDirectory[str]
+    timer: threading.Timer | None = None  # interrupts the query when its time is up
 
     def close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
         self.con.close()
         self.scratch.cleanup()
 
 
-def run_query(ws: Workspace, query: str, params: list[Any] | None = None, allow_files: bool = False) -> QueryResult:
+def run_query(ws: Workspace, query: str, params: list[Any] | None = None, allow_files: bool = False,
+              timeout: float | None = None) -> QueryResult:
     """Run read-only statements; the last one's result streams as Arrow record batches.
 
     Earlier statements are bound (so their errors are reported) but their results are dropped,
-    as DuckDB's own `sql()` does with several statements.
+    as DuckDB's own `sql()` does with several statements. With `timeout` (seconds), DuckDB is
+    interrupted when the time is up, whether it is still planning or being read: reading then
+    raises duckdb.InterruptException.
     """
     statements = check_read_only(query)
     # DuckDB may spill to its temp directory, which a query can read: give it a private one.
     scratch = tempfile.TemporaryDirectory(prefix="plabel-sql-")
     con = ws.connect(sandbox=True, allow_files=allow_files, temp_directory=scratch.name)
+    timer = threading.Timer(timeout, con.interrupt) if timeout else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
     try:
         for st in statements[:-1]:
             con.sql(st.query)
@@ -119,8 +130,10 @@ def run_query(ws: Workspace, query: str, params: list[Any] | None = None, allow_
         if rel is None:
             raise UsageError("the last statement returns no rows")
         return QueryResult(columns=list(rel.columns), reader=rel.to_arrow_reader(64 * 1024), con=con,
-                           workspace=ws.root, scratch=scratch)
+                           workspace=ws.root, scratch=scratch, timer=timer)
     except duckdb.PermissionException as e:
+        if timer is not None:
+            timer.cancel()
         con.close()
         scratch.cleanup()
         raise ReadOnlyViolation(
@@ -128,6 +141,8 @@ def run_query(ws: Workspace, query: str, params: list[Any] | None = None, allow_
             "pass `allow_files` to read other files)"
         ) from None
     except (duckdb.Error, UsageError) as e:
+        if timer is not None:
+            timer.cancel()
         con.close()
         scratch.cleanup()
         message = str(e) if isinstance(e, UsageError) else f"SQL error: {' '.join(str(e).split())}"

@@ -1,15 +1,13 @@
-"""Every query of docs/sql.md runs, read-only, against the three-round workspace and returns rows."""
-import re
-from pathlib import Path
-
+"""Every cookbook query (schemas/cookbook/, docs/cookbook.md) runs, read-only, against the
+three-round workspace and returns rows."""
 import pytest
 
+from plabel.cookbook import recipes
 from plabel.readonly_sql import run_query
 from plabel.workspace import init_workspace
 from tests.tables import three_rounds
 
-PAGE = Path(__file__).resolve().parents[1] / "docs" / "sql.md"
-QUERIES = re.findall(r"```sql\n(.*?)```", PAGE.read_text(), re.S)
+QUERIES = [r.sql for r in recipes()]
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +21,7 @@ def test_the_page_has_at_least_ten_queries():
     assert len(QUERIES) >= 10
 
 
-@pytest.mark.parametrize("query", QUERIES, ids=[q.split("\n")[0][:40] for q in QUERIES])
+@pytest.mark.parametrize("query", QUERIES, ids=[r.slug for r in recipes()])
 def test_query_runs_and_returns_rows(ws, query):
     result = run_query(ws, query)
     try:

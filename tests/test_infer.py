@@ -152,10 +152,10 @@ def test_killed_infer_resumes_exactly_once(ws, tmp_path):
 
 def test_bad_options_are_usage_errors(ws):
     for opts, message in [
-        (dict(round=0, topk=0), "--topk"),
-        (dict(round=0, store_probs="all"), "--store-probs"),
-        (dict(round=0, splits=("holdout",)), "--split"),
-        (dict(round=0, temperature=0), "--temperature"),
+        (dict(round=0, topk=0), "`topk`"),
+        (dict(round=0, store_probs="all"), "`store_probs`"),
+        (dict(round=0, splits=("holdout",)), "`split`"),
+        (dict(round=0, temperature=0), "`temperature`"),
     ]:
         with pytest.raises(UsageError, match=message):
             infer(ws, InferOptions(workers=0, **opts))

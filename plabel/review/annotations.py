@@ -21,8 +21,8 @@ from plabel import db, storage
 from plabel.errors import UsageError
 from plabel.images import one_line
 from plabel.queries import query
+from plabel.review.store import write_reviews
 from plabel.review.tasks import ReviewImportOptions
-from plabel.schema import table
 from plabel.workspace import Workspace
 
 
@@ -54,19 +54,13 @@ def import_annotations(ws: Workspace, options: ReviewImportOptions) -> ReviewImp
         else:
             rows.append(row)
     held_out = _check_images(ws, rows, file)
-    dest = ws.table_dir("reviews") / f"review-{review_id}.parquet"
     result = ReviewImportResult(review_id=review_id, labeled=len(rows), unannotated=unannotated,
                                 changed=sum(r["predicted"] is not None and r["predicted"] != r["label"] for r in rows),
                                 held_out=held_out)
     for r in rows:
         result.by_label[r["label"]] = result.by_label.get(r["label"], 0) + 1
-    with ws.writing(f"plabel review import {file}"):
-        if dest.exists():  # the same export read again: the same rows
-            result.already_imported = True
-            return result
-        now, source = datetime.now(timezone.utc), ws.store_path(file)
-        full = [{**r, "review_id": review_id, "source": source, "imported_at": now} for r in rows]
-        storage.write_arrow(pa.Table.from_pylist(full, schema=table("reviews").arrow_schema()), dest, table("reviews"))
+    result.already_imported = not write_reviews(ws, rows, review_id, ws.store_path(file),
+                                                f"plabel review import {file}")
     return result
 
 

@@ -1,0 +1,176 @@
+"""What `plabel view`'s pages show, read from the tables (named queries under schemas/queries/view/).
+
+Each function opens its own connection: a page shows the workspace as its last commit left it.
+"""
+from __future__ import annotations
+
+import io
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from plabel import db
+from plabel.drift import RoundRow, rounds
+from plabel.images import RejectedImage, decode_rgb, read_bytes
+from plabel.queries import query
+from plabel.workspace import Workspace
+
+Sort = Literal["confidence", "margin", "flip"]
+Status = Literal["selected", "reviewed", "contamination", "duplicate", "no selection", "threshold", "cutoff"]
+SORTS, STATUSES = get_args(Sort), get_args(Status)
+THUMB = 96  # thumbnail edge in pixels
+MAX_PAGE = 200  # grid rows per page at most
+THUMB_CACHE = 20_000  # thumbnails kept in memory (about 2-8 KB each)
+_THUMBS: OrderedDict[tuple[str, str], bytes | None] = OrderedDict()
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True, kw_only=True)
+class GridQuery:
+    """A grid page: round `round`'s predictions on `split`, filtered, sorted, after a keyset cursor."""
+
+    round: int
+    split: str = "unlabeled"
+    class_id: int | None = None
+    min_confidence: float = 0.0
+    max_confidence: float = 1.0
+    status: Status | None = None  # selected, or why an image was not
+    other: int | None = None  # the round flips and confidence changes are measured against
+    flipped: bool = False  # only images whose class differs in round `other`
+    other_class_id: int | None = None  # only images of this class in round `other` (a flip matrix cell)
+    reviewed: bool | None = None
+    correct: bool | None = None  # against withheld labels, where they exist
+    sort: Sort = "confidence"
+    ascending: bool = False
+    after_key: float | None = None  # the keyset cursor: the last row's sort key and image id
+    after_id: str | None = None
+    limit: int = 60
+
+
+@dataclass(kw_only=True)
+class GridPage:
+    rows: list[dict[str, Any]]
+    next_cursor: tuple[float, str] | None  # (key, image_id) of the last row, when more may follow
+
+
+@dataclass(kw_only=True)
+class Overview:
+    rounds: list[RoundRow]
+    funnel: list[dict[str, Any]]
+    balance: list[dict[str, Any]]
+    prediction_rounds: list[int]
+    classes: list[tuple[int, str]]
+
+
+def classes(ws: Workspace) -> list[tuple[int, str]]:
+    with ws.connect() as con:
+        return [(int(c), str(n)) for c, n in db.rows(con, query("workspace/classes"))]
+
+
+def overview(ws: Workspace) -> Overview:
+    """Every round (round_summary), each round's selection funnel and class balance."""
+    with ws.connect() as con:
+        funnel = db.dicts(con, query("view/funnel"))
+        balance = db.dicts(con, query("view/class_balance"))
+        predicted = [int(r) for (r,) in db.rows(con, query("report/prediction_rounds"))]
+    return Overview(rounds=rounds(ws), funnel=funnel, balance=balance, prediction_rounds=predicted,
+                    classes=classes(ws))
+
+
+def grid(ws: Workspace, q: GridQuery) -> GridPage:
+    """One page of the grid, `q.limit` rows after q's cursor (keyset pagination: the cost of a page
+    does not grow with how far the user has paged)."""
+    params = {"round": q.round, "split": q.split, "class_id": q.class_id, "min_confidence": q.min_confidence,
+              "max_confidence": q.max_confidence, "status": q.status, "reviewed": q.reviewed, "correct": q.correct,
+              "other": q.other if q.other is not None else -1, "flipped": q.flipped, "other_class": q.other_class_id,
+              "sort": q.sort,
+              "ascending": q.ascending, "after_key": q.after_key, "after_id": q.after_id or "",
+              "limit": min(q.limit, MAX_PAGE) + 1}
+    with ws.connect() as con:
+        db.define(con, [query("view/decisions")])
+        rows = db.dicts(con, query("view/grid"), params)
+    more = len(rows) > min(q.limit, MAX_PAGE)
+    rows = rows[:min(q.limit, MAX_PAGE)]
+    return GridPage(rows=rows, next_cursor=(rows[-1]["key"], rows[-1]["image_id"]) if more else None)
+
+
+@dataclass(kw_only=True)
+class ImageDetail:
+    image: dict[str, Any]
+    predictions: list[dict[str, Any]]  # one per round, with its top-k as (class name, probability)
+    decisions: dict[int, dict[str, Any]]  # round -> what its selection decided
+    duplicates: list[dict[str, Any]]
+    reviews: list[dict[str, Any]]
+    classes: list[tuple[int, str]] = field(default_factory=list)
+
+
+def image_detail(ws: Workspace, image_id: str) -> ImageDetail | None:
+    """Everything about one image, or None when no image has that id."""
+    names = dict(classes(ws))
+    with ws.connect() as con:
+        found = db.dicts(con, query("view/image"), {"image_id": image_id})
+        if not found:
+            return None
+        preds = db.dicts(con, query("view/image_predictions"), {"image_id": image_id})
+        for p in preds:
+            p["class_name"] = names.get(p["class_id"])
+            p["topk"] = [(names.get(c), pr) for c, pr in zip(p["topk_index"] or [], p["topk_prob"] or [], strict=True)]
+        db.define(con, [query("view/decisions")])
+        decisions = {p["round"]: db.dicts(con, query("view/image_decisions"),
+                                          {"round": p["round"], "image_id": image_id})[0] for p in preds}
+        dups = db.dicts(con, query("view/image_duplicates"), {"image_id": image_id})
+        reviews = db.dicts(con, query("view/image_reviews"), {"image_id": image_id})
+    return ImageDetail(image=found[0], predictions=preds, decisions=decisions, duplicates=dups, reviews=reviews,
+                       classes=sorted(names.items()))
+
+
+def image_bytes(ws: Workspace, image_id: str) -> bytes | None:
+    """The image's file (or shard member) as stored, found by its id alone; None when unknown."""
+    with ws.connect() as con:
+        found = db.dicts(con, query("view/image"), {"image_id": image_id})
+    if not found:
+        return None
+    r = found[0]
+    try:
+        return read_bytes(ws.source(r["path"], r["shard"], r["member_offset"], r["bytes"]))
+    except (OSError, RejectedImage):
+        return None
+
+
+def thumbnail(ws: Workspace, image_id: str) -> bytes | None:
+    """A PNG of at most THUMB pixels a side, kept in memory for later pages (an image id names its
+    content, so a cached thumbnail never goes stale)."""
+    key = (str(ws.root), image_id)
+    with _LOCK:
+        if key in _THUMBS:
+            _THUMBS.move_to_end(key)
+            return _THUMBS[key]
+    raw = image_bytes(ws, image_id)
+    try:
+        im = decode_rgb(raw) if raw is not None else None
+    except RejectedImage:
+        im = None
+    png = None
+    if im is not None:
+        im.thumbnail((THUMB, THUMB))
+        buf = io.BytesIO()
+        im.save(buf, "PNG")
+        png = buf.getvalue()
+    with _LOCK:
+        _THUMBS[key] = png
+        while len(_THUMBS) > THUMB_CACHE:
+            _THUMBS.popitem(last=False)
+    return png
+
+
+def transitions(ws: Workspace, round_a: int, round_b: int, split: str = "unlabeled") -> list[dict[str, Any]]:
+    """(class in round a, class in round b, images): the flip matrix's cells."""
+    with ws.connect() as con:
+        return db.dicts(con, query("view/transitions"), {"round_a": round_a, "round_b": round_b, "split": split})
+
+
+def duplicates(ws: Workspace, round: int, scope: str, limit: int = 500) -> list[dict[str, Any]]:
+    """Round `round`'s duplicate rows of a scope (unlabeled: groups; held_out: contamination)."""
+    with ws.connect() as con:
+        return db.dicts(con, query("view/duplicates"), {"round": round, "scope": scope, "limit": limit})
