@@ -146,7 +146,12 @@ def run_query(ws: Workspace, query: str, params: list[Any] | None = None, allow_
         con.close()
         scratch.cleanup()
         message = str(e) if isinstance(e, UsageError) else f"SQL error: {' '.join(str(e).split())}"
-        raise UsageError(message) from None
+        raise UsageError(stopped(timeout) if isinstance(e, duckdb.InterruptException) else message) from None
+
+
+def stopped(timeout: float | None) -> str:
+    """What a query interrupted by its timeout says."""
+    return f"the query was stopped after {timeout:g} s (its time limit)"
 
 
 def check_output(workspace: Path, output: Path) -> Path:

@@ -98,7 +98,7 @@ def test_each_round_says_how_much_of_the_pool_it_used_and_how_right_it_was(done)
         pool = ws.scalar("SELECT count(*) FROM predictions WHERE round = ? AND split = 'unlabeled'", [r])
         assert row.pool_used == pytest.approx(len(pseudo) / pool) and 0 < row.pool_used <= 1
         assert row.true_precision == pytest.approx(sum(ok for _, ok in pseudo) / len(pseudo))
-    assert result.rounds[2]["pool_used"] is None  # the last student's round selected nothing
+    assert result.rounds[2].pool_used is None  # the last student's round selected nothing
 
 
 def test_a_finished_run_does_nothing_again(done):

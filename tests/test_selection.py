@@ -248,12 +248,12 @@ def test_per_class_auto_is_the_median():
 @pytest.mark.parametrize(
     "opts,message",
     [
-        (dict(threshold=1.5), "--threshold"),
-        (dict(threshold=-0.1), "--threshold"),
-        (dict(per_class=-1), "--per-class"),
-        (dict(balance="random"), "--balance"),
-        (dict(labels="fuzzy"), "--labels"),
-        (dict(temperature=0), "--temperature"),
+        (dict(threshold=1.5), "`threshold`"),
+        (dict(threshold=-0.1), "`threshold`"),
+        (dict(per_class=-1), "`per_class`"),
+        (dict(balance="random"), "`balance`"),
+        (dict(labels="fuzzy"), "`labels`"),
+        (dict(temperature=0), "`temperature`"),
     ],
 )
 def test_bad_parameters(tmp_path, opts, message):

@@ -266,9 +266,9 @@ def test_finetune_at_a_larger_size_freezes_the_stem(base_ws, teacher, tmp_path):
 def test_bad_options_are_usage_errors(base_ws):
     for kwargs, message in [
         (dict(model="no_such_model_xyz"), "unknown timm model"),
-        (dict(opt="lamb2"), "--opt"),
+        (dict(opt="lamb2"), "`opt`"),
         (dict(round=3), "round 2 has no"),
-        (dict(ema_decay=1.5), "--ema-decay"),
+        (dict(ema_decay=1.5), "`ema_decay`"),
     ]:
         opts = dict(FAST, round=0, epochs=1)
         opts.update(kwargs)

@@ -14,7 +14,7 @@ def test_crop_scale_magnifies_the_smallest_crop_at_most_twice():
 def test_few_steps_are_said_with_what_to_change():
     assert steps_note(30, 7, 32) is None  # the demo's teacher: 210 steps
     note = steps_note(8, 5, 64)
-    assert note and "only 40 optimizer steps" in note and f"--epochs to {-(-MIN_STEPS // 5)}" in note
+    assert note and "only 40 optimizer steps" in note and f"`epochs` to {-(-MIN_STEPS // 5)}" in note
 
 
 def test_a_run_without_a_crop_scale_gets_one_from_the_images(tmp_path, mnist_folders):

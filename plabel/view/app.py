@@ -7,8 +7,9 @@ import io
 from collections.abc import Callable
 from importlib import resources
 from typing import Any, cast, get_args
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
+import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -31,7 +32,9 @@ Handler = Callable[[Request], Response]
 def make_app(ws: Workspace, options: ViewOptions, guard: Guard) -> Any:
     """The ASGI app: routes behind the guard (Host, token, CSRF, headers)."""
     folder = resources.files("plabel.view")
-    templates = Jinja2Templates(directory=str(folder.joinpath("templates")), autoescape=True)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder.joinpath("templates"))), autoescape=True,
+                             undefined=jinja2.StrictUndefined)  # every value escaped; a typo fails loudly
+    templates = Jinja2Templates(env=env)
     pages = _Pages(ws, options, templates, guard)
     routes = [
         Route("/", pages.overview), Route("/round/{round:int}", pages.grid), Route("/image/{image_id}", pages.image),
@@ -63,7 +66,7 @@ class _Pages:
         q = parse_grid(request)
         page = D.grid(self.ws, q)
         classes = D.classes(self.ws)
-        rounds = D.overview(self.ws).prediction_rounds
+        rounds = D.prediction_rounds(self.ws)
         next_href = None
         if page.next_cursor is not None:
             keep = {k: v for k, v in request.query_params.items() if k not in ("after_key", "after_id")}
@@ -91,13 +94,11 @@ class _Pages:
         return Response(png, media_type="image/png")
 
     def compare(self, request: Request) -> Response:
-        rounds = D.overview(self.ws).prediction_rounds
+        rounds = D.prediction_rounds(self.ws)
         a = _opt_int(request, "a", rounds[-2] if len(rounds) > 1 else None)
         b = _opt_int(request, "b", rounds[-1] if rounds else None)
-        cells = D.transitions(self.ws, a, b) if a is not None and b is not None else []
-        classes = D.classes(self.ws)
-        return self.render(request, "compare.html", a=a, b=b, rounds=rounds, matrix=_matrix(cells, classes),
-                           classes=classes)
+        matrix = D.flip_matrix(self.ws, a, b) if a is not None and b is not None else None
+        return self.render(request, "compare.html", a=a, b=b, rounds=rounds, matrix=matrix)
 
     def duplicates(self, request: Request) -> Response:
         r = request.path_params["round"]
@@ -127,8 +128,11 @@ class _Pages:
                         headers={"content-disposition": 'attachment; filename="plabel-query.csv"'})
 
     async def review(self, request: Request) -> Response:
-        form = await request.form()
-        fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+        # an HTML form's body (urlencoded); bounded: a review is a few short fields
+        body = await request.body()
+        if len(body) > 16_384:
+            return Response("request too large", 413, media_type="text/plain")
+        fields = dict(parse_qsl(body.decode("utf-8", "replace")))
         state = request.scope["state"]
         if not self.guard.csrf_ok(state["session"], fields.get("csrf") or request.headers.get("x-csrf-token")):
             return Response("CSRF token missing or wrong", 403, media_type="text/plain")
@@ -147,7 +151,7 @@ def run_sql(ws: Workspace, text: str, o: ViewOptions) -> tuple[list[str], list[l
     after o.sql_seconds."""
     import duckdb
 
-    from plabel.readonly_sql import run_query
+    from plabel.readonly_sql import run_query, stopped
 
     result = run_query(ws, text, timeout=o.sql_seconds)
     rows: list[list[Any]] = []
@@ -157,7 +161,7 @@ def run_sql(ws: Workspace, text: str, o: ViewOptions) -> tuple[list[str], list[l
             if len(rows) > o.sql_rows:
                 break
     except duckdb.InterruptException:
-        raise UsageError(f"the query was stopped after {o.sql_seconds:g} s") from None
+        raise UsageError(stopped(o.sql_seconds)) from None
     except duckdb.Error as e:
         raise UsageError(f"SQL error: {' '.join(str(e).split())}") from None
     finally:
@@ -218,15 +222,6 @@ def _float(request: Request, name: str, default: float | None) -> Any:
 
 def _tristate(text: str | None) -> bool | None:
     return {"1": True, "0": False}.get(text or "")
-
-
-def _matrix(cells: list[dict[str, Any]], classes: list[tuple[int, str]]) -> list[list[int]]:
-    index = {c: i for i, (c, _) in enumerate(classes)}
-    m = [[0] * len(classes) for _ in classes]
-    for c in cells:
-        if c["class_a"] in index and c["class_b"] in index:
-            m[index[c["class_a"]]][index[c["class_b"]]] = c["images"]
-    return m
 
 
 def _image_type(raw: bytes) -> str:

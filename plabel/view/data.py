@@ -21,8 +21,10 @@ Status = Literal["selected", "reviewed", "contamination", "duplicate", "no selec
 SORTS, STATUSES = get_args(Sort), get_args(Status)
 THUMB = 96  # thumbnail edge in pixels
 MAX_PAGE = 200  # grid rows per page at most
+MATRIX_CLASSES = 40  # rows and columns of the flip matrix (the classes with the most images)
 THUMB_CACHE = 20_000  # thumbnails kept in memory (about 2-8 KB each)
 _THUMBS: OrderedDict[tuple[str, str], bytes | None] = OrderedDict()
+_SOURCES: OrderedDict[tuple[str, str], tuple[Any, ...]] = OrderedDict()  # image -> where its bytes are
 _LOCK = threading.Lock()
 
 
@@ -68,13 +70,17 @@ def classes(ws: Workspace) -> list[tuple[int, str]]:
         return [(int(c), str(n)) for c, n in db.rows(con, query("workspace/classes"))]
 
 
+def prediction_rounds(ws: Workspace) -> list[int]:
+    with ws.connect() as con:
+        return [int(r) for (r,) in db.rows(con, query("report/prediction_rounds"))]
+
+
 def overview(ws: Workspace) -> Overview:
     """Every round (round_summary), each round's selection funnel and class balance."""
     with ws.connect() as con:
         funnel = db.dicts(con, query("view/funnel"))
         balance = db.dicts(con, query("view/class_balance"))
-        predicted = [int(r) for (r,) in db.rows(con, query("report/prediction_rounds"))]
-    return Overview(rounds=rounds(ws), funnel=funnel, balance=balance, prediction_rounds=predicted,
+    return Overview(rounds=rounds(ws), funnel=funnel, balance=balance, prediction_rounds=prediction_rounds(ws),
                     classes=classes(ws))
 
 
@@ -87,12 +93,28 @@ def grid(ws: Workspace, q: GridQuery) -> GridPage:
               "sort": q.sort,
               "ascending": q.ascending, "after_key": q.after_key, "after_id": q.after_id or "",
               "limit": min(q.limit, MAX_PAGE) + 1}
+    names = dict(classes(ws))
     with ws.connect() as con:
-        db.define(con, [query("view/decisions")])
+        db.define(con, [query("view/decisions"), query("images/first_rows")])
         rows = db.dicts(con, query("view/grid"), params)
-    more = len(rows) > min(q.limit, MAX_PAGE)
-    rows = rows[:min(q.limit, MAX_PAGE)]
+        more = len(rows) > min(q.limit, MAX_PAGE)
+        rows = rows[:min(q.limit, MAX_PAGE)]
+        found = db.rows(con, query("view/sources"), {"ids": [r["image_id"] for r in rows]})
+    remember_sources(ws, {i: tuple(where) for i, *where in found})
+    for r in rows:  # class names here: joined in SQL they would cost a join over every row
+        r.update(class_name=names.get(r["class_id"]), other_name=names.get(r["other_class"]),
+                 true_name=names.get(r["true_class"]))
     return GridPage(rows=rows, next_cursor=(rows[-1]["key"], rows[-1]["image_id"]) if more else None)
+
+
+def remember_sources(ws: Workspace, sources: dict[str, tuple[Any, ...]]) -> None:
+    """Where the images of a page are (path, shard, member offset, size), kept for their thumbnails."""
+    with _LOCK:
+        for image_id, where in sources.items():
+            _SOURCES[(str(ws.root), image_id)] = where
+            _SOURCES.move_to_end((str(ws.root), image_id))
+        while len(_SOURCES) > THUMB_CACHE:
+            _SOURCES.popitem(last=False)
 
 
 @dataclass(kw_only=True)
@@ -127,13 +149,17 @@ def image_detail(ws: Workspace, image_id: str) -> ImageDetail | None:
 
 def image_bytes(ws: Workspace, image_id: str) -> bytes | None:
     """The image's file (or shard member) as stored, found by its id alone; None when unknown."""
-    with ws.connect() as con:
-        found = db.dicts(con, query("view/image"), {"image_id": image_id})
-    if not found:
-        return None
-    r = found[0]
+    with _LOCK:
+        where = _SOURCES.get((str(ws.root), image_id))
+    if where is None:
+        with ws.connect() as con:
+            db.define(con, [query("images/first_rows")])
+            found = db.rows(con, query("view/sources"), {"ids": [image_id]})
+        if not found:
+            return None
+        where = tuple(found[0][1:])
     try:
-        return read_bytes(ws.source(r["path"], r["shard"], r["member_offset"], r["bytes"]))
+        return read_bytes(ws.source(*where))
     except (OSError, RejectedImage):
         return None
 
@@ -164,10 +190,30 @@ def thumbnail(ws: Workspace, image_id: str) -> bytes | None:
     return png
 
 
-def transitions(ws: Workspace, round_a: int, round_b: int, split: str = "unlabeled") -> list[dict[str, Any]]:
-    """(class in round a, class in round b, images): the flip matrix's cells."""
+@dataclass(kw_only=True)
+class FlipMatrix:
+    classes: list[tuple[int, str]]  # the rows and columns: the classes with the most images in either round
+    cells: list[list[int]]  # images by class in round a (row) and in round b (column)
+    total_classes: int  # classes with any image in either round
+
+
+def flip_matrix(ws: Workspace, round_a: int, round_b: int, split: str = "unlabeled",
+                largest: int = MATRIX_CLASSES) -> FlipMatrix:
+    """The images of `split` by their class in round a and in round b, for the `largest` classes."""
     with ws.connect() as con:
-        return db.dicts(con, query("view/transitions"), {"round_a": round_a, "round_b": round_b, "split": split})
+        found = db.rows(con, query("view/transitions"), {"round_a": round_a, "round_b": round_b, "split": split})
+    size: dict[int, int] = {}
+    for a, b, n in found:
+        size[a] = size.get(a, 0) + n
+        size[b] = size.get(b, 0) + n
+    names = dict(classes(ws))
+    keep = sorted(sorted(size, key=lambda c: -size[c])[:largest])
+    index = {c: i for i, c in enumerate(keep)}
+    cells = [[0] * len(keep) for _ in keep]
+    for a, b, n in found:
+        if a in index and b in index:
+            cells[index[a]][index[b]] = n
+    return FlipMatrix(classes=[(c, names.get(c, str(c))) for c in keep], cells=cells, total_classes=len(size))
 
 
 def duplicates(ws: Workspace, round: int, scope: str, limit: int = 500) -> list[dict[str, Any]]:

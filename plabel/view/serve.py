@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from plabel.errors import UsageError
 from plabel.view.options import ViewOptions, validate
@@ -28,10 +30,7 @@ def guard_for(o: ViewOptions) -> Guard:
     return Guard(hosts=hosts, token=token)
 
 
-def serve(ws: Workspace, o: ViewOptions, on_start: Callable[[Started], None] | None = None) -> None:
-    """Run the view until interrupted; `on_start` hears the URL once the socket listens."""
-    import asyncio
-
+def _server(ws: Workspace, o: ViewOptions) -> tuple[Any, Guard]:
     import uvicorn
 
     from plabel.view.app import make_app
@@ -40,17 +39,28 @@ def serve(ws: Workspace, o: ViewOptions, on_start: Callable[[Started], None] | N
     guard = guard_for(o)
     config = uvicorn.Config(make_app(ws, o, guard), host=o.host, port=o.port, log_level="warning",
                             access_log=False, server_header=False)
-    server = uvicorn.Server(config)
+    return uvicorn.Server(config), guard
+
+
+def _started(server: Any, guard: Guard, o: ViewOptions) -> Started:
+    port = server.servers[0].sockets[0].getsockname()[1]
+    name = f"[{o.host}]" if ":" in o.host else o.host
+    return Started(url=f"http://{name}:{port}/" + (f"?token={guard.token}" if guard.token else ""),
+                   token=guard.token)
+
+
+def serve(ws: Workspace, o: ViewOptions, on_start: Callable[[Started], None] | None = None) -> None:
+    """Run the view until interrupted (Ctrl+C); `on_start` hears the URL once the socket listens."""
+    import asyncio
+
+    server, guard = _server(ws, o)
 
     async def main() -> None:
         task = asyncio.create_task(server.serve())
         while not server.started and not task.done():
             await asyncio.sleep(0.05)
         if server.started and on_start is not None:
-            port = server.servers[0].sockets[0].getsockname()[1]
-            name = f"[{o.host}]" if ":" in o.host else o.host
-            query = f"?token={guard.token}" if guard.token else ""
-            on_start(Started(url=f"http://{name}:{port}/{query}", token=guard.token))
+            on_start(_started(server, guard, o))
         await task
 
     try:
@@ -59,3 +69,23 @@ def serve(ws: Workspace, o: ViewOptions, on_start: Callable[[Started], None] | N
         raise UsageError(f"cannot listen on {o.host}:{o.port}: {e.strerror or e}") from None
     if not server.started:
         raise UsageError(f"cannot listen on {o.host}:{o.port} (in use, or not an address of this machine)")
+
+
+@contextmanager
+def running(ws: Workspace, o: ViewOptions) -> Iterator[Started]:
+    """The view served from a background thread for the block (a notebook, a test); stopped after."""
+    import threading
+    import time
+
+    server, guard = _server(ws, o)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.02)
+    if not server.started:
+        raise UsageError(f"cannot listen on {o.host}:{o.port} (in use, or not an address of this machine)")
+    try:
+        yield _started(server, guard, o)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

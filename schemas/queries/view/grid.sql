@@ -21,11 +21,8 @@ WITH rows AS (
       AND ($status IS NULL OR ($status = 'selected' AND d.selected) OR d.why = $status)
       AND ($reviewed IS NULL OR d.is_reviewed = $reviewed)
 )
-SELECT r.*, c.name AS class_name, oc.name AS other_name, tc.name AS true_name
+SELECT r.*
 FROM rows r
-JOIN classes c ON c.class_id = r.class_id
-LEFT JOIN classes oc ON oc.class_id = r.other_class
-LEFT JOIN classes tc ON tc.class_id = r.true_class
 WHERE (NOT $flipped OR (r.other_class IS NOT NULL AND r.other_class <> r.class_id))
   AND ($other_class IS NULL OR r.other_class = $other_class)
   AND ($correct IS NULL OR (r.true_class IS NOT NULL AND (r.true_class = r.class_id) = $correct))
