@@ -2,11 +2,13 @@
 
 A synthetic workspace as select_scale.py builds one (Zipf-skewed classes, Beta-like confidences;
 rounds 1 and 2 move a share of images to another class), rounds 0 and 1 selected by plabel
-itself, then every page timed through the real app in-process (Starlette's TestClient: routing,
-SQL, templates; no socket): the overview, the first grid page, each filter, each sort, five page
-turns, and a page's thumbnails cold and warm. Each is run --repeat times; the p95 is reported.
-The baseline, measured in the same run: a grid page turn with OFFSET at the depth of the last
-keyset page (what keyset pagination avoids), against the same page by keyset.
+itself. Then the view's start-up (its snapshot: the overview's summaries and every round's
+decisions, made before `plabel view` prints its address), and every page timed through the real
+app in-process (Starlette's TestClient: routing, SQL, templates; no socket): the overview, the
+first grid page, each filter, each sort, five page turns, an image page, the flip matrix, and a
+page's thumbnails cold and warm. Each is run --repeat times; the p95 is reported. The baseline,
+measured in the same run: the grid page at depth D (half the round, at most 1M rows) by OFFSET,
+against the same page by keyset (what keyset pagination avoids: sorting and skipping D rows).
 
 Targets: first page < 1 s, any filter, sort or page turn < 2 s (p95), a page's thumbnails < 1 s warm.
 
@@ -115,7 +117,8 @@ def pages(c, repeat: int) -> dict[str, float]:
         "filter: selected": "/round/1?status=selected", "filter: not selected, threshold": "/round/1?status=threshold",
         "filter: not selected, cutoff": "/round/1?status=cutoff",
         "filter: flipped since round 0": "/round/1?other=0&flipped=1",
-        "filter: reviewed": "/round/1?reviewed=1", "filter: flip matrix cell": "/round/1?class_id=5&other=0&other_class_id=0",
+        "filter: reviewed": "/round/1?reviewed=1",
+        "filter: flip matrix cell": "/round/1?class_id=5&other=0&other_class_id=0",
         "sort: confidence ascending": "/round/1?asc=1", "sort: margin": "/round/1?sort=margin",
         "sort: flip": "/round/1?sort=flip&other=0", "image page": None, "compare": "/compare?a=0&b=1",
     }
@@ -191,8 +194,10 @@ def main() -> None:
     from starlette.testclient import TestClient
 
     from plabel.view.app import make_app
+    from plabel.view.data import warm
     from plabel.view.options import ViewOptions
     from plabel.view.serve import guard_for
+    from plabel.view.snapshot import Snapshots
 
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         started = time.perf_counter()
@@ -200,11 +205,16 @@ def main() -> None:
         report("view_scale_data", rows=args.rows, rounds=ROUNDS, classes=CLASSES,
                seconds=round(time.perf_counter() - started, 1))
         o = ViewOptions()
-        c = TestClient(make_app(ws, o, guard_for(o)), base_url="http://127.0.0.1")
+        snaps = Snapshots(ws)
+        started = time.perf_counter()
+        warm(snaps)  # what `plabel view` does before it prints its address
+        warm_seconds = time.perf_counter() - started
+        c = TestClient(make_app(ws, o, guard_for(o), snaps), base_url="http://127.0.0.1")
         p95 = pages(c, args.repeat)
         turn, keyset, offset, depth, deep_url = paging(c, ws, args.repeat)
         cold, warm = thumbnails(c, ws, pool, deep_url)
         report("view_scale", machine=machine(), rows=args.rows, repeat=args.repeat,
+               start_up_seconds=round(warm_seconds, 2),
                p95_seconds={k: round(v, 3) for k, v in p95.items()}, page_turn_p95=round(turn, 3),
                deep_page_keyset=round(keyset, 3), deep_page_offset=round(offset, 3), depth=depth,
                offset_over_keyset=round(offset / keyset, 2), thumbnails_cold=round(cold, 3),

@@ -174,3 +174,24 @@ def test_a_new_commit_shows_after_a_refresh(ws):
     assert funnel_rounds() == ["0"]
     select(ws, SelectOptions(round=1, threshold=0.5, per_class=3))
     assert funnel_rounds() == ["0", "1"]
+
+
+def test_the_command_prints_its_address_serves_and_stops_on_ctrl_c(ws):
+    """`plabel view` as a user runs it: a real process on a free port, its URL on stderr."""
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "plabel", "view", "--port", "0", "-w", str(ws.root)],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        url = re.search(r"(http://127\.0\.0\.1:\d+/)", line)[1]
+        with urllib.request.urlopen(url, timeout=30) as r:
+            assert r.status == 200 and b'id="rounds"' in r.read()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) in (0, 130, -signal.SIGINT)
+    finally:
+        proc.kill()
+        proc.wait()

@@ -24,18 +24,20 @@ from plabel.view import data as D
 from plabel.view.options import PAGE_SIZE, ViewOptions
 from plabel.view.review import Action, Review, review
 from plabel.view.security import Guard, GuardMiddleware
+from plabel.view.snapshot import Snapshots
 from plabel.workspace import Workspace
 
 Handler = Callable[[Request], Response]
 
 
-def make_app(ws: Workspace, options: ViewOptions, guard: Guard) -> Any:
-    """The ASGI app: routes behind the guard (Host, token, CSRF, headers)."""
+def make_app(ws: Workspace, options: ViewOptions, guard: Guard, snaps: Snapshots | None = None) -> Any:
+    """The ASGI app: routes behind the guard (Host, token, CSRF, headers); `snaps`, the workspace's
+    snapshots, when the caller made (and warmed) them."""
     folder = resources.files("plabel.view")
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder.joinpath("templates"))), autoescape=True,
                              undefined=jinja2.StrictUndefined)  # every value escaped; a typo fails loudly
     templates = Jinja2Templates(env=env)
-    pages = _Pages(ws, options, templates, guard)
+    pages = _Pages(ws, options, templates, guard, snaps or Snapshots(ws))
     routes = [
         Route("/", pages.overview), Route("/round/{round:int}", pages.grid), Route("/image/{image_id}", pages.image),
         Route("/media/{image_id}", pages.media), Route("/thumb/{image_id}", pages.thumb),
@@ -47,8 +49,9 @@ def make_app(ws: Workspace, options: ViewOptions, guard: Guard) -> Any:
 
 
 class _Pages:
-    def __init__(self, ws: Workspace, options: ViewOptions, templates: Jinja2Templates, guard: Guard) -> None:
-        self.ws, self.o, self.templates, self.guard = ws, options, templates, guard
+    def __init__(self, ws: Workspace, options: ViewOptions, templates: Jinja2Templates, guard: Guard,
+                 snaps: Snapshots) -> None:
+        self.ws, self.o, self.templates, self.guard, self.snaps = ws, options, templates, guard, snaps
 
     def render(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         context |= {"csrf": request.scope["state"]["csrf"], "workspace": str(self.ws.root)}
@@ -59,14 +62,14 @@ class _Pages:
         return self.render(request, "error.html", status, message=str(exc))
 
     def overview(self, request: Request) -> Response:
-        o = D.overview(self.ws)
+        o = D.overview(self.snaps)
         return self.render(request, "overview.html", overview=o, names=dict(o.classes))
 
     def grid(self, request: Request) -> Response:
         q = parse_grid(request)
-        page = D.grid(self.ws, q)
-        classes = D.classes(self.ws)
-        rounds = D.prediction_rounds(self.ws)
+        page = D.grid(self.snaps, q)
+        classes = D.classes(self.snaps)
+        rounds = D.prediction_rounds(self.snaps)
         next_href = None
         if page.next_cursor is not None:
             keep = {k: v for k, v in request.query_params.items() if k not in ("after_key", "after_id")}
@@ -76,7 +79,7 @@ class _Pages:
                            statuses=D.STATUSES, sorts=D.SORTS, next_href=next_href)
 
     def image(self, request: Request) -> Response:
-        detail = D.image_detail(self.ws, request.path_params["image_id"])
+        detail = D.image_detail(self.snaps, request.path_params["image_id"])
         if detail is None:
             return self.render(request, "error.html", 404, message="No image has this id.")
         return self.render(request, "image.html", d=detail, round=_opt_int(request, "round"))
@@ -94,15 +97,15 @@ class _Pages:
         return Response(png, media_type="image/png")
 
     def compare(self, request: Request) -> Response:
-        rounds = D.prediction_rounds(self.ws)
+        rounds = D.prediction_rounds(self.snaps)
         a = _opt_int(request, "a", rounds[-2] if len(rounds) > 1 else None)
         b = _opt_int(request, "b", rounds[-1] if rounds else None)
-        matrix = D.flip_matrix(self.ws, a, b) if a is not None and b is not None else None
+        matrix = D.flip_matrix(self.snaps, a, b) if a is not None and b is not None else None
         return self.render(request, "compare.html", a=a, b=b, rounds=rounds, matrix=matrix)
 
     def duplicates(self, request: Request) -> Response:
         r = request.path_params["round"]
-        rows = {s: D.duplicates(self.ws, r, s) for s in ("unlabeled", "held_out")}
+        rows = {s: D.duplicates(self.snaps, r, s) for s in ("unlabeled", "held_out")}
         return self.render(request, "duplicates.html", round=r, rows=rows)
 
     def sql(self, request: Request) -> Response:

@@ -1,6 +1,7 @@
 """What `plabel view`'s pages show, read from the tables (named queries under schemas/queries/view/).
 
-Each function opens its own connection: a page shows the workspace as its last commit left it.
+Pages read a snapshot (plabel.view.snapshot): the workspace as its last commit left it, the
+round's decisions kept in memory until another command commits.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from plabel import db
 from plabel.drift import RoundRow, rounds
 from plabel.images import RejectedImage, decode_rgb, read_bytes
 from plabel.queries import query
+from plabel.view.snapshot import Snapshots
 from plabel.workspace import Workspace
 
 Sort = Literal["confidence", "margin", "flip"]
@@ -65,42 +67,51 @@ class Overview:
     classes: list[tuple[int, str]]
 
 
-def classes(ws: Workspace) -> list[tuple[int, str]]:
-    with ws.connect() as con:
-        return [(int(c), str(n)) for c, n in db.rows(con, query("workspace/classes"))]
+def classes(snaps: Snapshots) -> list[tuple[int, str]]:
+    with snaps.use() as (snap, con):
+        return snap.remembered("classes", lambda: [(int(c), str(n))
+                                                   for c, n in db.rows(con, query("workspace/classes"))])
 
 
-def prediction_rounds(ws: Workspace) -> list[int]:
-    with ws.connect() as con:
-        return [int(r) for (r,) in db.rows(con, query("report/prediction_rounds"))]
+def prediction_rounds(snaps: Snapshots) -> list[int]:
+    with snaps.use() as (snap, con):
+        return snap.remembered("rounds", lambda: [int(r)
+                                                  for (r,) in db.rows(con, query("report/prediction_rounds"))])
 
 
-def overview(ws: Workspace) -> Overview:
+def overview(snaps: Snapshots) -> Overview:
     """Every round (round_summary), each round's selection funnel and class balance."""
-    with ws.connect() as con:
-        funnel = db.dicts(con, query("view/funnel"))
-        balance = db.dicts(con, query("view/class_balance"))
-    return Overview(rounds=rounds(ws), funnel=funnel, balance=balance, prediction_rounds=prediction_rounds(ws),
-                    classes=classes(ws))
+    with snaps.use() as (snap, con):
+        funnel = snap.remembered("funnel", lambda: db.dicts(con, query("view/funnel")))
+        balance = snap.remembered("balance", lambda: db.dicts(con, query("view/class_balance")))
+        summary = snap.remembered("round_summary", lambda: rounds(snaps.ws))
+    return Overview(rounds=summary, funnel=funnel, balance=balance, prediction_rounds=prediction_rounds(snaps),
+                    classes=classes(snaps))
 
 
-def grid(ws: Workspace, q: GridQuery) -> GridPage:
-    """One page of the grid, `q.limit` rows after q's cursor (keyset pagination: the cost of a page
-    does not grow with how far the user has paged)."""
+def warm(snaps: Snapshots) -> None:
+    """Make the snapshot every page reads: the overview's summaries and each round's decisions
+    (what `plabel view` does before it prints its address, so that no first page waits)."""
+    overview(snaps)
+    with snaps.use(prediction_rounds(snaps)):
+        pass
+
+
+def grid(snaps: Snapshots, q: GridQuery) -> GridPage:
+    """One page of the grid, `q.limit` rows after q's cursor (keyset pagination: a page costs the
+    same however far the user has paged)."""
+    limit = min(q.limit, MAX_PAGE)
     params = {"round": q.round, "split": q.split, "class_id": q.class_id, "min_confidence": q.min_confidence,
               "max_confidence": q.max_confidence, "status": q.status, "reviewed": q.reviewed, "correct": q.correct,
               "other": q.other if q.other is not None else -1, "flipped": q.flipped, "other_class": q.other_class_id,
-              "sort": q.sort,
-              "ascending": q.ascending, "after_key": q.after_key, "after_id": q.after_id or "",
-              "limit": min(q.limit, MAX_PAGE) + 1}
-    names = dict(classes(ws))
-    with ws.connect() as con:
-        db.define(con, [query("view/decisions"), query("images/first_rows")])
+              "sort": q.sort, "ascending": q.ascending, "after_key": q.after_key, "after_id": q.after_id or "",
+              "limit": limit + 1}
+    names = dict(classes(snaps))
+    with snaps.use([q.round] + ([q.other] if q.other is not None else [])) as (_, con):
         rows = db.dicts(con, query("view/grid"), params)
-        more = len(rows) > min(q.limit, MAX_PAGE)
-        rows = rows[:min(q.limit, MAX_PAGE)]
+        more, rows = len(rows) > limit, rows[:limit]
         found = db.rows(con, query("view/sources"), {"ids": [r["image_id"] for r in rows]})
-    remember_sources(ws, {i: tuple(where) for i, *where in found})
+    remember_sources(snaps.ws, {i: tuple(where) for i, *where in found})
     for r in rows:  # class names here: joined in SQL they would cost a join over every row
         r.update(class_name=names.get(r["class_id"]), other_name=names.get(r["other_class"]),
                  true_name=names.get(r["true_class"]))
@@ -127,22 +138,22 @@ class ImageDetail:
     classes: list[tuple[int, str]] = field(default_factory=list)
 
 
-def image_detail(ws: Workspace, image_id: str) -> ImageDetail | None:
+def image_detail(snaps: Snapshots, image_id: str) -> ImageDetail | None:
     """Everything about one image, or None when no image has that id."""
-    names = dict(classes(ws))
-    with ws.connect() as con:
+    names = dict(classes(snaps))
+    with snaps.use() as (_, con):
         found = db.dicts(con, query("view/image"), {"image_id": image_id})
-        if not found:
-            return None
-        preds = db.dicts(con, query("view/image_predictions"), {"image_id": image_id})
-        for p in preds:
-            p["class_name"] = names.get(p["class_id"])
-            p["topk"] = [(names.get(c), pr) for c, pr in zip(p["topk_index"] or [], p["topk_prob"] or [], strict=True)]
-        db.define(con, [query("view/decisions")])
-        decisions = {p["round"]: db.dicts(con, query("view/image_decisions"),
-                                          {"round": p["round"], "image_id": image_id})[0] for p in preds}
+        preds = db.dicts(con, query("view/image_predictions"), {"image_id": image_id}) if found else []
         dups = db.dicts(con, query("view/image_duplicates"), {"image_id": image_id})
         reviews = db.dicts(con, query("view/image_reviews"), {"image_id": image_id})
+    if not found:
+        return None
+    for p in preds:
+        p["class_name"] = names.get(p["class_id"])
+        p["topk"] = [(names.get(c), pr) for c, pr in zip(p["topk_index"] or [], p["topk_prob"] or [], strict=True)]
+    with snaps.use([p["round"] for p in preds]) as (_, con):
+        decisions = {p["round"]: db.dicts(con, query("view/image_decisions"),
+                                          {"round": p["round"], "image_id": image_id})[0] for p in preds}
     return ImageDetail(image=found[0], predictions=preds, decisions=decisions, duplicates=dups, reviews=reviews,
                        classes=sorted(names.items()))
 
@@ -153,7 +164,7 @@ def image_bytes(ws: Workspace, image_id: str) -> bytes | None:
         where = _SOURCES.get((str(ws.root), image_id))
     if where is None:
         with ws.connect() as con:
-            db.define(con, [query("images/first_rows")])
+            db.define(con, [query("images/first_rows")])  # not the snapshot's: thumbnails load in parallel
             found = db.rows(con, query("view/sources"), {"ids": [image_id]})
         if not found:
             return None
@@ -197,16 +208,16 @@ class FlipMatrix:
     total_classes: int  # classes with any image in either round
 
 
-def flip_matrix(ws: Workspace, round_a: int, round_b: int, split: str = "unlabeled",
+def flip_matrix(snaps: Snapshots, round_a: int, round_b: int, split: str = "unlabeled",
                 largest: int = MATRIX_CLASSES) -> FlipMatrix:
     """The images of `split` by their class in round a and in round b, for the `largest` classes."""
-    with ws.connect() as con:
+    with snaps.use() as (_, con):
         found = db.rows(con, query("view/transitions"), {"round_a": round_a, "round_b": round_b, "split": split})
     size: dict[int, int] = {}
     for a, b, n in found:
         size[a] = size.get(a, 0) + n
         size[b] = size.get(b, 0) + n
-    names = dict(classes(ws))
+    names = dict(classes(snaps))
     keep = sorted(sorted(size, key=lambda c: -size[c])[:largest])
     index = {c: i for i, c in enumerate(keep)}
     cells = [[0] * len(keep) for _ in keep]
@@ -216,7 +227,7 @@ def flip_matrix(ws: Workspace, round_a: int, round_b: int, split: str = "unlabel
     return FlipMatrix(classes=[(c, names.get(c, str(c))) for c in keep], cells=cells, total_classes=len(size))
 
 
-def duplicates(ws: Workspace, round: int, scope: str, limit: int = 500) -> list[dict[str, Any]]:
+def duplicates(snaps: Snapshots, round: int, scope: str, limit: int = 500) -> list[dict[str, Any]]:
     """Round `round`'s duplicate rows of a scope (unlabeled: groups; held_out: contamination)."""
-    with ws.connect() as con:
+    with snaps.use() as (_, con):
         return db.dicts(con, query("view/duplicates"), {"round": round, "scope": scope, "limit": limit})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,20 +31,39 @@ def guard_for(o: ViewOptions) -> Guard:
     return Guard(hosts=hosts, token=token)
 
 
-def _server(ws: Workspace, o: ViewOptions) -> tuple[Any, Guard]:
+def _server(ws: Workspace, o: ViewOptions) -> tuple[Any, Guard, socket.socket]:
+    """uvicorn's server for the app, its guard, and the socket it will serve (bound here, so that a
+    bad address or a port in use is one clear error before anything starts)."""
     import uvicorn
 
     from plabel.view.app import make_app
+    from plabel.view.data import warm
+    from plabel.view.snapshot import Snapshots
 
     validate(o)
+    sock = _bind(o.host, o.port)
     guard = guard_for(o)
-    config = uvicorn.Config(make_app(ws, o, guard), host=o.host, port=o.port, log_level="warning",
-                            access_log=False, server_header=False)
-    return uvicorn.Server(config), guard
+    snaps = Snapshots(ws)
+    warm(snaps)  # the first page is then as quick as the next
+    config = uvicorn.Config(make_app(ws, o, guard, snaps), log_level="warning", access_log=False,
+                            server_header=False)
+    return uvicorn.Server(config), guard, sock
 
 
-def _started(server: Any, guard: Guard, o: ViewOptions) -> Started:
-    port = server.servers[0].sockets[0].getsockname()[1]
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as e:
+        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    return sock
+
+
+def _started(sock: socket.socket, guard: Guard, o: ViewOptions) -> Started:
+    port = sock.getsockname()[1]
     name = f"[{o.host}]" if ":" in o.host else o.host
     return Started(url=f"http://{name}:{port}/" + (f"?token={guard.token}" if guard.token else ""),
                    token=guard.token)
@@ -51,24 +71,10 @@ def _started(server: Any, guard: Guard, o: ViewOptions) -> Started:
 
 def serve(ws: Workspace, o: ViewOptions, on_start: Callable[[Started], None] | None = None) -> None:
     """Run the view until interrupted (Ctrl+C); `on_start` hears the URL once the socket listens."""
-    import asyncio
-
-    server, guard = _server(ws, o)
-
-    async def main() -> None:
-        task = asyncio.create_task(server.serve())
-        while not server.started and not task.done():
-            await asyncio.sleep(0.05)
-        if server.started and on_start is not None:
-            on_start(_started(server, guard, o))
-        await task
-
-    try:
-        asyncio.run(main())
-    except OSError as e:
-        raise UsageError(f"cannot listen on {o.host}:{o.port}: {e.strerror or e}") from None
-    if not server.started:
-        raise UsageError(f"cannot listen on {o.host}:{o.port} (in use, or not an address of this machine)")
+    server, guard, sock = _server(ws, o)
+    if on_start is not None:
+        on_start(_started(sock, guard, o))
+    server.run(sockets=[sock])
 
 
 @contextmanager
@@ -77,15 +83,13 @@ def running(ws: Workspace, o: ViewOptions) -> Iterator[Started]:
     import threading
     import time
 
-    server, guard = _server(ws, o)
-    thread = threading.Thread(target=server.run, daemon=True)
+    server, guard, sock = _server(ws, o)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started and thread.is_alive():
         time.sleep(0.02)
-    if not server.started:
-        raise UsageError(f"cannot listen on {o.host}:{o.port} (in use, or not an address of this machine)")
     try:
-        yield _started(server, guard, o)
+        yield _started(sock, guard, o)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

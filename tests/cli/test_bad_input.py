@@ -105,6 +105,13 @@ CASES = [
     (["train", "--round", "1", "--min-lr", "nan"], "--min-lr must be a finite number"),
     (["train", "--round", "1", "--momentum", "nan"], "--momentum must be a finite number"),
     (["train", "--round", "1", "--clip-grad", "nan"], "--clip-grad must be a finite number"),
+    (["view", "--sql-seconds", "nan"], "--sql-seconds must be a finite number"),
+    (["view", "--sql-seconds", "0"], "--sql-seconds must be in (0, 3600]"),
+    (["view", "--sql-seconds", "-inf"], "--sql-seconds must be a finite number"),
+    (["view", "--token", "short"], "--token must be at least 16 characters"),
+    (["view", "--host", "a b"], "--host must be an address or host name"),
+    (["view", "--host", ""], "--host must be an address or host name"),
+    (["view", "--host", "203.0.113.7", "--port", "1"], "cannot listen on 203.0.113.7:1"),
 ]
 
 

@@ -10,8 +10,8 @@ WITH rows AS (
            CAST(CASE $sort WHEN 'margin' THEN d.margin
                            WHEN 'flip' THEN abs(d.confidence - coalesce(o.confidence, d.confidence))
                            ELSE d.confidence END AS DOUBLE) * CASE WHEN $ascending THEN -1 ELSE 1 END AS key
-    FROM decisions($round) d
-    LEFT JOIN (SELECT image_id, class_id, confidence FROM predictions WHERE round = $other AND split = $split) o
+    FROM decided_now($round) d
+    LEFT JOIN (SELECT image_id, class_id, confidence FROM decided WHERE round = $other AND split = $split) o
         USING (image_id)
     LEFT JOIN (SELECT DISTINCT i.image_id, c.class_id FROM images i JOIN classes c ON c.name = i.true_label) t
         USING (image_id)

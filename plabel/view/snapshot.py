@@ -1,0 +1,88 @@
+"""The workspace as its last commit left it, kept in memory between pages.
+
+A grid page over millions of predictions must not join the round's selection, manifest and
+duplicates again for every filter and page turn. A snapshot is one DuckDB connection (the
+workspace's views) holding each round's decisions as a table, made the first time a page asks
+for the round, and the slow summaries the pages show (the overview's round_summary). It is
+replaced when the files of the tables it was made from change (a commit of another plabel
+command: the next page sees it), and it is never written back: the tables stay read-only.
+Reviews are read at every page (they are small, and the person reviewing expects to see them).
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar, cast
+
+import duckdb
+
+from plabel import db
+from plabel.queries import query
+from plabel.workspace import Workspace
+
+T = TypeVar("T")
+DECIDED_FROM = ("predictions", "selection_classes", "manifests", "duplicates")  # what a decision reads
+
+
+def signature(ws: Workspace, tables: tuple[str, ...] | None = None) -> tuple[Any, ...]:
+    """The names, sizes and modification times of the tables' files: a commit changes it."""
+    out = []
+    names = tables if tables is not None else tuple(sorted(os.listdir(ws.tables_dir)))
+    for name in names:
+        for folder, _, files in os.walk(ws.tables_dir / name):
+            for f in files:
+                st = os.stat(os.path.join(folder, f))
+                out.append((folder, f, st.st_size, st.st_mtime_ns))
+    return tuple(sorted(out))
+
+
+class Snapshot:
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.decided_from = signature(ws, DECIDED_FROM)
+        self.everything = signature(ws)
+        self.con = ws.connect()
+        db.define(self.con, [query(n) for n in ("view/decisions", "view/decided", "view/decided_now",
+                                                 "images/first_rows")])
+        self.rounds: set[int] = set()
+        self.memo: dict[str, Any] = {}
+        self.lock = threading.Lock()
+
+    def decide(self, rounds: list[int]) -> None:
+        """Make sure these rounds' decisions are in the snapshot (the caller holds the lock)."""
+        for r in sorted(set(rounds) - self.rounds):
+            db.execute(self.con, query("view/decide_round"), {"round": r})
+            self.rounds.add(r)
+
+    def remembered(self, key: str, make: Callable[[], T]) -> T:
+        """A summary made once per commit of the tables."""
+        if key not in self.memo:
+            self.memo[key] = make()
+        return cast(T, self.memo[key])
+
+
+class Snapshots:
+    """The current snapshot of one workspace, replaced when its tables change."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self._current: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def use(self, rounds: Sequence[int] = ()) -> Iterator[tuple[Snapshot, duckdb.DuckDBPyConnection]]:
+        """The current snapshot with `rounds` decided, and its connection, held for the block
+        (one page at a time: a DuckDB connection serves one query at a time)."""
+        with self._lock:
+            snap = self._current
+            if snap is None or snap.decided_from != signature(self.ws, DECIDED_FROM):
+                if snap is not None:
+                    snap.con.close()
+                snap = self._current = Snapshot(self.ws)
+            elif snap.everything != signature(self.ws):
+                snap.memo.clear()  # reviews, evals or checkpoints changed: the summaries go, the decisions stay
+                snap.everything = signature(self.ws)
+            snap.decide(list(rounds))
+            yield snap, snap.con
