@@ -224,6 +224,12 @@ class Workspace:
             con.execute("SET lock_configuration = true")
         return con
 
+    def refresh_views(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Define the views of an open connection again: a view is fixed when it is made (a table
+        without files reads as a typed empty table until then), so a long-lived reader refreshes
+        them after a commit."""
+        _create_views(con, self.view_statements())
+
     # -- catalog.duckdb (plabel.catalog) ---------------------------------------------------
     def catalog_state(self) -> str:
         """fresh, stale, missing, corrupt or foreign: what `plabel status` reports."""

@@ -105,6 +105,7 @@ def test_review_from_the_browser_lands_in_reviews_and_the_next_select_uses_it(ws
         form = {"csrf": token, "image_id": image, "round": "0", "action": action, "next": f"/image/{image}"}
         r = c.post("/review", data=form | ({"label": label} if label else {}), follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == f"/image/{image}", r.text
+        assert "tester" in c.get(f"/image/{image}").text  # seen at once, before any other commit
     result = run_query(ws, "SELECT image_id, label, annotator, source FROM reviews ORDER BY imported_at")
     rows = result.reader.read_all().to_pylist()
     result.close()

@@ -44,8 +44,8 @@ class Snapshot:
         self.decided_from = signature(ws, DECIDED_FROM)
         self.everything = signature(ws)
         self.con = ws.connect()
-        db.define(self.con, [query(n) for n in ("view/decisions", "view/decided", "view/decided_now",
-                                                 "images/first_rows")])
+        db.define(self.con, [query("view/decisions"), query("view/decided"), query("view/decided_now"),
+                             query("images/first_rows")])
         self.rounds: set[int] = set()
         self.memo: dict[str, Any] = {}
         self.lock = threading.Lock()
@@ -82,7 +82,10 @@ class Snapshots:
                     snap.con.close()
                 snap = self._current = Snapshot(self.ws)
             elif snap.everything != signature(self.ws):
-                snap.memo.clear()  # reviews, evals or checkpoints changed: the summaries go, the decisions stay
+                # reviews, evals or checkpoints changed: the views are made again and the summaries
+                # go; the decisions stay
+                self.ws.refresh_views(snap.con)
+                snap.memo.clear()
                 snap.everything = signature(self.ws)
             snap.decide(list(rounds))
             yield snap, snap.con
