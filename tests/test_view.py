@@ -5,6 +5,7 @@ import html
 import re
 import shutil
 
+import markupsafe
 import pytest
 from starlette.testclient import TestClient
 
@@ -196,3 +197,12 @@ def test_the_command_prints_its_address_serves_and_stops_on_ctrl_c(ws):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_hostile_workspace_path_is_shown_as_text(tmp_path, base):
+    hostile = tmp_path / "we<b>ird 'ws\" {{1+1}}"
+    shutil.copytree(base[0].root, hostile)
+    ws = open_workspace(hostile)
+    r = client(ws).get("/")
+    assert r.status_code == 200 and "<b>ird" not in r.text
+    assert str(markupsafe.escape(str(hostile))) in r.text  # as Jinja2 escapes it (&lt;b&gt;, &#39;, &#34;)

@@ -74,6 +74,16 @@ def test_browse_filter_page_review_compare_and_query(browser, tmp_path, mnist_fo
         r = cli("sql", "SELECT image_id, annotator FROM reviews", "--format", "csv", "-w", ws.root)
         assert r.exit_code == 0 and f"\"{reviewed}\",\"browser-test\"" in r.stdout
 
+        page.goto(s.url + "round/0?limit=5")
+        page.keyboard.press("j")  # the first card
+        card = page.evaluate("document.activeElement.dataset.image")
+        page.keyboard.press("l")  # its class field
+        page.keyboard.type("six")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")  # relabel, from the keyboard
+        r = cli("sql", "SELECT image_id, label FROM reviews", "--format", "csv", "-w", ws.root)
+        assert f"\"{card}\",\"six\"" in r.stdout, r.stdout
+
         page.goto(s.url + "compare?a=0&b=1")
         page.screenshot(path=str(shots / "view-compare.png"), full_page=True)
         cell = page.locator("#matrix td.flip a").first

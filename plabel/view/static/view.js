@@ -1,6 +1,7 @@
 // plabel view: keyboard shortcuts for review (served from the package: the CSP allows no inline script).
 // Grid: j / k move between images, Enter opens one, a accepts, r rejects the focused image's pseudo
-// label. Image page: a accepts, r rejects, l focuses the class list to relabel.
+// label, l focuses its class field to relabel. Image page: a accepts, r rejects, l focuses the
+// class list to relabel.
 (function () {
   "use strict";
   function typing(e) {
@@ -13,6 +14,11 @@
     if (button) { button.click(); }
   }
   document.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && e.target.matches && e.target.matches('form.review [name="label"]')) {
+      press(e.target.closest(".card") || document, "relabel");  // not the form's first button (accept)
+      e.preventDefault();
+      return;
+    }
     if (typing(e) || e.ctrlKey || e.metaKey || e.altKey) { return; }
     var cards = Array.prototype.slice.call(document.querySelectorAll(".card"));
     var focused = document.activeElement && document.activeElement.closest ? document.activeElement.closest(".card") : null;
@@ -28,9 +34,9 @@
       if (link) { link.click(); }
     } else if ((e.key === "a" || e.key === "r") && scope) {
       press(scope, e.key === "a" ? "accept" : "reject");
-    } else if (e.key === "l" && !cards.length) {
-      var select = document.querySelector('form.review select[name="label"]');
-      if (select) { select.focus(); e.preventDefault(); }
+    } else if (e.key === "l" && (focused || !cards.length)) {
+      var field = (focused || document).querySelector('form.review [name="label"]');
+      if (field) { field.focus(); e.preventDefault(); }
     }
   });
 })();
