@@ -119,10 +119,7 @@ def run_query(ws: Workspace, query: str, params: list[Any] | None = None, allow_
     # DuckDB may spill to its temp directory, which a query can read: give it a private one.
     scratch = tempfile.TemporaryDirectory(prefix="plabel-sql-")
     con = ws.connect(sandbox=True, allow_files=allow_files, temp_directory=scratch.name)
-    timer = threading.Timer(timeout, con.interrupt) if timeout else None
-    if timer is not None:
-        timer.daemon = True
-        timer.start()
+    timer = _interrupt_after(con, timeout)
     try:
         for st in statements[:-1]:
             con.sql(st.query)
@@ -147,6 +144,15 @@ def run_query(ws: Workspace, query: str, params: list[Any] | None = None, allow_
         scratch.cleanup()
         message = str(e) if isinstance(e, UsageError) else f"SQL error: {' '.join(str(e).split())}"
         raise UsageError(stopped(timeout) if isinstance(e, duckdb.InterruptException) else message) from None
+
+
+def _interrupt_after(con: duckdb.DuckDBPyConnection, timeout: float | None) -> threading.Timer | None:
+    if not timeout:
+        return None
+    timer = threading.Timer(timeout, con.interrupt)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def stopped(timeout: float | None) -> str:

@@ -131,6 +131,10 @@ def test_review_needs_the_sessions_csrf_token(ws, base):
     assert c.post("/review", data=form | {"csrf": token, "action": "bogus"}).status_code == 400
     assert c.post("/review", data=form | {"csrf": token, "round": "7"}).status_code == 400
     assert not ws.rows("SELECT * FROM reviews")
+    for away in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):
+        r = c.post("/review", data=form | {"csrf": token, "next": away}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/", away  # written, then home
+    assert len(ws.rows("SELECT * FROM reviews")) == 3
 
 
 def test_host_header_and_token(ws):
@@ -145,8 +149,9 @@ def test_host_header_and_token(ws):
     assert guarded.get("/round/0?limit=5").status_code == 200  # the cookie now
     assert client(ws, token="s3cret-token-0123456789").get(
         "/", headers={"authorization": "token s3cret-token-0123456789"}).status_code == 200
-    r = guarded.get("//evil.example/?token=s3cret-token-0123456789", follow_redirects=False)
-    assert r.headers["location"].startswith("/") and not r.headers["location"].startswith("//")
+    for away in ("//evil.example/", "/%5Cevil.example/"):
+        r = guarded.get(f"{away}?token=s3cret-token-0123456789", follow_redirects=False)
+        assert r.headers["location"].startswith("/") and r.headers["location"][1:2] not in ("/", "\\"), away
     assert guard_for(ViewOptions(host="0.0.0.0")).token  # off loopback: a token always
 
 

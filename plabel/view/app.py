@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
 from importlib import resources
 from typing import Any, cast, get_args
 from urllib.parse import parse_qsl, urlencode
@@ -26,8 +25,6 @@ from plabel.view.review import Action, Review, review
 from plabel.view.security import Guard, GuardMiddleware
 from plabel.view.snapshot import Snapshots
 from plabel.workspace import Workspace
-
-Handler = Callable[[Request], Response]
 
 
 def make_app(ws: Workspace, options: ViewOptions, guard: Guard, snaps: Snapshots | None = None) -> Any:
@@ -146,7 +143,8 @@ class _Pages:
                    action=cast(Action, action), label=fields.get("label") or None)
         await run_in_threadpool(review, self.ws, r, self.o.reviewer)
         back = fields.get("next", "/")
-        return RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/", 303)
+        # only a page of this site: never //host or /\host (browsers read both as another host)
+        return RedirectResponse(back if back.startswith("/") and back[1:2] not in ("/", "\\") else "/", 303)
 
 
 def run_sql(ws: Workspace, text: str, o: ViewOptions) -> tuple[list[str], list[list[Any]], bool]:

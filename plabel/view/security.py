@@ -88,7 +88,8 @@ class GuardMiddleware:
             if "token" in query:  # once: keep it in a cookie and drop it from the address bar
                 rest = urlencode([(k, v) for k, v in parse_qsl(scope["query_string"].decode()) if k != "token"])
                 cookie = f"{TOKEN_COOKIE}={g.token}; HttpOnly; SameSite=Strict; Path=/"
-                path = "/" + scope.get("raw_path", b"/").decode("latin-1").lstrip("/")  # never //host: off-site
+                # never //host or /\host: a browser reads both as another site
+                path = "/" + scope.get("raw_path", b"/").decode("latin-1").lstrip("/\\")
                 return await _redirect(send, path + (f"?{rest}" if rest else ""), [cookie])
         session = jar.get(SESSION_COOKIE)
         if not session:
