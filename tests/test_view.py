@@ -211,3 +211,17 @@ def test_a_hostile_workspace_path_is_shown_as_text(tmp_path, base):
     r = client(ws).get("/")
     assert r.status_code == 200 and "<b>ird" not in r.text
     assert str(markupsafe.escape(str(hostile))) in r.text  # as Jinja2 escapes it (&lt;b&gt;, &#39;, &#34;)
+
+
+def test_an_empty_workspace_has_pages_too(tmp_path):
+    from plabel.view.data import warm
+    from plabel.view.snapshot import Snapshots
+    from plabel.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / "empty")
+    warm(Snapshots(ws))  # what the command does first: nothing to decide yet
+    c = client(ws)
+    assert "No rounds yet" in c.get("/").text
+    assert "No image matches" in c.get("/round/0").text
+    assert "Comparing needs two rounds" in c.get("/compare").text
+    assert c.get("/image/" + "0" * 32).status_code == 404
