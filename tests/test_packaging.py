@@ -34,6 +34,12 @@ def test_wheel_holds_only_the_plabel_package(wheel):
     assert schema_files <= {Path(n).name for n in names if n.startswith("plabel/schemas/")}
     queries = {str(p.relative_to(ROOT / "schemas")) for p in (ROOT / "schemas" / "queries").glob("*/*.sql")}
     assert queries and queries <= {n.removeprefix("plabel/schemas/") for n in names}
+    shipped = {  # plabel view's templates, styles, script and icon; the SQL cookbook
+        str(p.relative_to(ROOT)) for p in [*(ROOT / "plabel" / "view" / "templates").glob("*.html"),
+                                           *(ROOT / "plabel" / "view" / "static").glob("*")]}
+    assert len(shipped) >= 10 and shipped <= set(names)
+    cookbook = {f"plabel/schemas/cookbook/{p.name}" for p in (ROOT / "schemas" / "cookbook").glob("*.sql")}
+    assert len(cookbook) >= 10 and cookbook <= set(names)
 
 
 def test_installed_wheel_reads_its_schemas(wheel, tmp_path):
@@ -43,8 +49,8 @@ def test_installed_wheel_reads_its_schemas(wheel, tmp_path):
         capture_output=True, text=True,
     )
     assert r.returncode == 0, r.stderr
-    code = ("import plabel.schema as s, plabel.cli.app, plabel.queries as q; q.query('selection/stats'); "
-            "print(len(s.tables()), s.__file__)")
+    code = ("import plabel.schema as s, plabel.cli.app, plabel.queries as q, plabel.cookbook as c; "
+            "q.query('selection/stats'); assert len(c.recipes()) >= 10; print(len(s.tables()), s.__file__)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                        env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
     assert r.returncode == 0, r.stderr
