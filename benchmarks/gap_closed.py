@@ -87,7 +87,7 @@ def one(kind: str, seed: int, args) -> dict:
         build(root, kind, seed, splits(kind, args.labels, args.pool))
         started = time.perf_counter()
         ws, result, final_model = loop(root, args.rounds, args.set or [], seed)
-        tests = [r["teacher_test_top1"] for r in result.rounds]
+        tests = [r.teacher_test_top1 for r in result.rounds]
         best_test = ws.scalar("SELECT value FROM evals WHERE checkpoint_id = ? AND split = 'test' AND "
                               "metric = 'top1' ORDER BY n DESC LIMIT 1", [result.best["checkpoint_id"]])
         upper = oracle(root, final_model, seed)
@@ -98,8 +98,8 @@ def one(kind: str, seed: int, args) -> dict:
                gap_closed=round((final - teacher) / (upper - teacher), 3) if upper > teacher else None,
                best_round=result.best["round"], best_test=round(best_test, 2),
                gap_closed_best=round((best_test - teacher) / (upper - teacher), 3) if upper > teacher else None,
-               pool_used=[r["pool_used"] and round(r["pool_used"], 3) for r in result.rounds[:-1]],
-               true_precision=[r["true_precision"] and round(r["true_precision"], 3) for r in result.rounds[:-1]],
+               pool_used=[r.pool_used and round(r.pool_used, 3) for r in result.rounds[:-1]],
+               true_precision=[r.true_precision and round(r.true_precision, 3) for r in result.rounds[:-1]],
                stopped=result.stopped, seconds=round(time.perf_counter() - started), machine=machine())
 
 

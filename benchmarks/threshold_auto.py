@@ -122,10 +122,10 @@ def one(kind: str, seed: int, targets: list[float], student_target: float, stude
                 for t in targets:
                     report("threshold_auto_precision", data=kind, seed=seed, **summarize(rows, t))
             result = run(ws, c)
-            finals[threshold] = result.rounds[-1]["teacher_test_top1"] or result.rounds[0]["student_test_top1"]
-            by_round[threshold] = [r["student_test_top1"] for r in result.rounds if r["student_test_top1"] is not None]
+            finals[threshold] = result.rounds[-1].teacher_test_top1 or result.rounds[0].student_test_top1
+            by_round[threshold] = [r.student_test_top1 for r in result.rounds if r.student_test_top1 is not None]
         report("threshold_auto_student", data=kind, seed=seed, machine=machine(),
-               teacher_top1=result.rounds[0]["teacher_test_top1"], student_top1_fixed_03=finals[0.3],
+               teacher_top1=result.rounds[0].teacher_test_top1, student_top1_fixed_03=finals[0.3],
                student_target=student_target, student_epochs=student_epochs, rounds=rounds,
                student_top1_auto=finals["auto"], by_round_fixed_03=by_round[0.3], by_round_auto=by_round["auto"])
 
