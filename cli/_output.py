@@ -163,7 +163,8 @@ def _describe(e: Exception) -> str:
 
 
 _NAMED = re.compile(r"`([a-z][a-z0-9_]*)`")  # how a library message names an option: `field_name`
-_COMMANDS: list[Callable[..., Any]] = []  # every command handle_errors wraps, the running one last
+_COMMANDS: list[Callable[..., Any]] = []  # every command handle_errors wraps
+_RUNNING: list[Callable[..., Any]] = []  # the command running now, if any (its own flags win)
 
 
 def with_flags(message: str) -> str:
@@ -171,8 +172,10 @@ def with_flags(message: str) -> str:
     each becomes its flag (--split, --from): the running command's own, else any command's.
     User text in a message (a path, a class name) that happens to read `like_this` is rewritten
     too: the message stays one line of plain text either way."""
+    if "`" not in message:  # most messages name no option: no work on every progress line
+        return message
     flags: dict[str, str] = {}
-    for fn in _COMMANDS:
+    for fn in [*_COMMANDS, *_RUNNING]:
         flags.update(_flags(fn))
     return _NAMED.sub(lambda m: flags.get(m.group(1), m.group(0)), message)
 
@@ -199,7 +202,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        _COMMANDS.append(fn)  # last: its own flags win
+        _RUNNING[:] = [fn]  # one slot: a process runs one command (CliRunner runs many, one at a time)
         _route_library_warnings()
         mute_other_ranks()
         try:
