@@ -26,29 +26,30 @@ T = TypeVar("T")
 DECIDED_FROM = ("predictions", "selection_classes", "manifests", "duplicates")  # what a decision reads
 
 
-def signature(ws: Workspace, tables: tuple[str, ...] | None = None) -> tuple[Any, ...]:
-    """The names, sizes and modification times of the tables' files: a commit changes it."""
+def signature(ws: Workspace) -> tuple[Any, ...]:
+    """Each table's files with their sizes and modification times: a commit changes it."""
     out = []
-    names = tables if tables is not None else tuple(sorted(os.listdir(ws.tables_dir)))
-    for name in names:
+    for name in sorted(os.listdir(ws.tables_dir)):
         for folder, _, files in os.walk(ws.tables_dir / name):
             for f in files:
                 st = os.stat(os.path.join(folder, f))
-                out.append((folder, f, st.st_size, st.st_mtime_ns))
+                out.append((name, folder, f, st.st_size, st.st_mtime_ns))
     return tuple(sorted(out))
 
 
+def decided_part(sig: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The part of a signature that the decisions are made from."""
+    return tuple(e for e in sig if e[0] in DECIDED_FROM)
+
+
 class Snapshot:
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
-        self.decided_from = signature(ws, DECIDED_FROM)
-        self.everything = signature(ws)
+    def __init__(self, ws: Workspace, sig: tuple[Any, ...]) -> None:
+        self.ws, self.everything = ws, sig  # the files as they were before the connection opened
         self.con = ws.connect()
         db.define(self.con, [query("view/decisions"), query("view/decided"), query("view/decided_now"),
                              query("images/first_rows")])
         self.rounds: set[int] = set()
         self.memo: dict[str, Any] = {}
-        self.lock = threading.Lock()
 
     def decide(self, rounds: list[int]) -> None:
         """Make sure these rounds' decisions are in the snapshot (the caller holds the lock)."""
@@ -76,16 +77,16 @@ class Snapshots:
         """The current snapshot with `rounds` decided, and its connection, held for the block
         (one page at a time: a DuckDB connection serves one query at a time)."""
         with self._lock:
-            snap = self._current
-            if snap is None or snap.decided_from != signature(self.ws, DECIDED_FROM):
+            snap, now = self._current, signature(self.ws)
+            if snap is None or decided_part(snap.everything) != decided_part(now):
                 if snap is not None:
                     snap.con.close()
-                snap = self._current = Snapshot(self.ws)
-            elif snap.everything != signature(self.ws):
+                snap = self._current = Snapshot(self.ws, now)
+            elif snap.everything != now:
                 # reviews, evals or checkpoints changed: the views are made again and the summaries
                 # go; the decisions stay
                 self.ws.refresh_views(snap.con)
                 snap.memo.clear()
-                snap.everything = signature(self.ws)
+                snap.everything = now
             snap.decide(list(rounds))
             yield snap, snap.con
