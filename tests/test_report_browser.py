@@ -1,29 +1,12 @@
 """The report rendered in a real browser: headless Chromium from Debian's packages (installed by
 .ci/run), driven by Playwright. Skipped, with the reason, where no browser is installed."""
-import shutil
-
 import pytest
 
 from plabel.report import write_report
 from plabel.workspace import init_workspace
 from tests.tables import three_rounds
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM:
-        pytest.skip("no chromium on PATH (Debian: apt-get install chromium; .ci/run installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+pytestmark = pytest.mark.browser  # the `browser` fixture: tests/conftest.py
 
 
 def test_report_renders_without_errors(browser, tmp_path):

@@ -13,21 +13,9 @@ import pytest
 
 from plabel.view.options import ViewOptions
 from plabel.view.serve import running
-from tests.test_report_browser import ARGS, CHROMIUM
 from tests.view_workspace import view_workspace
 
-pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM:
-        pytest.skip("no chromium on PATH (Debian: apt-get install chromium; .ci/run installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+pytestmark = pytest.mark.browser  # the `browser` fixture: tests/conftest.py
 
 
 def test_browse_filter_page_review_compare_and_query(browser, tmp_path, mnist_folders, cli):
