@@ -28,13 +28,16 @@ CLASSES = 1000
 PER_CLASS = 2000
 THRESHOLD = 0.3
 
-GENERATE = """
+IMAGES = """
 COPY (
-    SELECT md5(CAST(i AS VARCHAR)) AS image_id, 'unlabeled' AS split, 'pool/' || i || '.jpg' AS path,
+    SELECT md5(CAST(i AS VARCHAR)) AS image_id, 'unlabeled' AS split, '{pool}/' || i || '.jpg' AS path,
            NULL::VARCHAR AS label, NULL::VARCHAR AS true_label, 64 AS width, 64 AS height, 'RGB' AS mode,
            'JPEG' AS format, 4000::BIGINT AS bytes, 'bench' AS ingest_id, now() AS ingested_at
     FROM range({rows}) t(i)
 ) TO '{images}' (FORMAT parquet, COMPRESSION zstd);
+"""  # a synthetic pool of `rows` images (view_scale.py's too)
+
+GENERATE = IMAGES + """
 COPY (
     WITH r AS (
         SELECT i, md5(CAST(i AS VARCHAR)) AS image_id,
@@ -99,33 +102,33 @@ def run(code: str, *args) -> tuple[float, float, int, int]:
     return float(seconds), float(peak), int(rows), int(copies)
 
 
-def build(folder: Path, rows: int) -> Path:
-    import duckdb
+def write_classes(ws) -> None:
+    """CLASSES classes named class0000, class0001, ... (view_scale.py's too)."""
     import pyarrow as pa
 
     from plabel import storage
     from plabel.schema import table
+
+    names = [f"class{k:04d}" for k in range(CLASSES)]
+    storage.write_arrow(pa.table({"class_id": list(range(CLASSES)), "name": names,
+                                  "added_at": pa.array([0] * CLASSES, pa.timestamp("us", tz="UTC"))}),
+                        ws.table_dir("classes") / "classes.parquet", table("classes"))
+
+
+def build(folder: Path, rows: int) -> Path:
+    import duckdb
+
     from plabel.workspace import init_workspace
 
     ws = init_workspace(folder / "ws")
-    names = [f"class{k:04d}" for k in range(CLASSES)]
-    storage.write_arrow(
-        pa.table(
-            {
-                "class_id": list(range(CLASSES)),
-                "name": names,
-                "added_at": pa.array([0] * CLASSES, pa.timestamp("us", tz="UTC")),
-            }
-        ),
-        ws.table_dir("classes") / "classes.parquet",
-        table("classes"),
-    )
+    write_classes(ws)
     (ws.table_dir("images")).mkdir(parents=True, exist_ok=True)
     ws.round_dir("predictions", 0).mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
     con.execute(
         GENERATE.format(
+            pool="pool",
             rows=rows,
             classes=CLASSES,
             images=ws.table_dir("images") / "part-0.parquet",

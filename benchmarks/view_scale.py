@@ -26,21 +26,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, report  # noqa: E402
+from select_scale import CLASSES, IMAGES, write_classes  # noqa: E402  (the same synthetic pool and classes)
 
-CLASSES = 1000
 ROUNDS = 3
 
-GENERATE = """
-SELECT setseed(0.42);
-COPY (
-    SELECT md5(CAST(i AS VARCHAR)) AS image_id, 'unlabeled' AS split, '{pool}/' || i || '.png' AS path,
-           NULL::VARCHAR AS label, NULL::VARCHAR AS true_label, 16 AS width, 16 AS height, 'RGB' AS mode,
-           'PNG' AS format, 100::BIGINT AS bytes, 'bench' AS ingest_id, now() AS ingested_at
-    FROM range({images}) t(i)
-) TO '{images_file}' (FORMAT parquet, COMPRESSION zstd);
+GENERATE = "SELECT setseed(0.42);" + IMAGES + """
 CREATE TABLE base AS
 SELECT i, md5(CAST(i AS VARCHAR)) AS image_id, CAST(floor(pow({classes} + 1, random()) - 1) AS INTEGER) AS class_id
-FROM range({images}) t(i);
+FROM range({rows}) t(i);
 """
 
 ROUND = """
@@ -63,26 +56,20 @@ COPY (
 
 def build(folder: Path, rows: int) -> tuple[object, Path]:
     import duckdb
-    import pyarrow as pa
 
-    from plabel import storage
-    from plabel.schema import table
     from plabel.selection import SelectOptions, select
     from plabel.workspace import init_workspace
 
     ws = init_workspace(folder / "ws")
     pool = folder / "pool"
     pool.mkdir()
-    names = [f"class{k:04d}" for k in range(CLASSES)]
-    storage.write_arrow(pa.table({"class_id": list(range(CLASSES)), "name": names,
-                                  "added_at": pa.array([0] * CLASSES, pa.timestamp("us", tz="UTC"))}),
-                        ws.table_dir("classes") / "classes.parquet", table("classes"))
+    write_classes(ws)
     ws.table_dir("images").mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
     images = rows // ROUNDS
-    con.execute(GENERATE.format(images=images, classes=CLASSES, pool=pool,
-                                images_file=ws.table_dir("images") / "part-0.parquet"))
+    con.execute(GENERATE.format(rows=images, classes=CLASSES, pool=pool,
+                                images=ws.table_dir("images") / "part-0.parquet"))
     for r in range(ROUNDS):
         ws.round_dir("predictions", r).mkdir(parents=True, exist_ok=True)
         con.execute(ROUND.format(moved=0.0 if r == 0 else 0.15, classes=CLASSES, round=r,
