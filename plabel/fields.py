@@ -26,3 +26,8 @@ def choices(hint: Any) -> tuple[Any, ...]:
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return tuple(v for arg in typing.get_args(hint) for v in choices(arg))
     return ()
+
+
+def comma_items(text: str | None) -> tuple[str, ...]:
+    """A comma-separated command-line value as its items, each stripped, empty ones dropped."""
+    return tuple(x.strip() for x in text.split(",") if x.strip()) if text else ()

@@ -6,14 +6,10 @@ from typing import Any
 
 from plabel.errors import UsageError
 from plabel.eval_options import EvalOptions
-from plabel.fields import cli
+from plabel.fields import cli, comma_items
 
 KINDS = ("corruptions", "flips", "fgsm", "pgd")
 DEFAULT_EPSILONS = (1 / 255, 2 / 255, 4 / 255, 8 / 255)
-
-
-def _items(text: str | None) -> tuple[str, ...]:
-    return tuple(x.strip() for x in text.split(",") if x.strip()) if text else ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -21,15 +17,15 @@ class RobustnessOptions(EvalOptions):
     # the command line's --robustness: none means clean accuracy (plain eval)
     kinds: tuple[str, ...] = field(default=("corruptions",), metadata=cli(
         "Robustness instead of clean accuracy: corruptions, flips, fgsm, pgd (comma-separated).", "--robustness",
-        type=str | None, default=None, parse=_items))
+        type=str | None, default=None, parse=comma_items))
     severities: tuple[int, ...] = field(default=(1, 2, 3, 4, 5), metadata=cli(
         "Corruption severities: 1-5 or a list like 1,3,5.", type=str, default="1-5",
         parse=lambda text: parse_severities(text)))
     corruptions: tuple[str, ...] = field(default=(), metadata=cli(  # default: all twelve
-        "Corruptions to apply (default: all twelve).", type=str | None, default=None, parse=_items))
+        "Corruptions to apply (default: all twelve).", type=str | None, default=None, parse=comma_items))
     perturbations: tuple[str, ...] = field(default=(), metadata=cli(  # default: all three
         "Perturbation sequences for flips (default: translate, brightness, gaussian_noise).", type=str | None,
-        default=None, parse=_items))
+        default=None, parse=comma_items))
     epsilons: tuple[float, ...] = field(default=DEFAULT_EPSILONS, metadata=cli(
         "Attack budgets in pixel units.", "--epsilon", type=str, default="1/255,2/255,4/255,8/255",
         parse=lambda text: parse_epsilons(text)))

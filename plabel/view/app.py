@@ -59,8 +59,7 @@ class _Pages:
         return self.render(request, "error.html", status, message=str(exc))
 
     def overview(self, request: Request) -> Response:
-        o = D.overview(self.snaps)
-        return self.render(request, "overview.html", overview=o, names=dict(o.classes))
+        return self.render(request, "overview.html", overview=D.overview(self.snaps))
 
     def grid(self, request: Request) -> Response:
         q = parse_grid(request)

@@ -64,7 +64,6 @@ class Overview:
     funnel: list[dict[str, Any]]
     balance: list[dict[str, Any]]
     prediction_rounds: list[int]
-    classes: list[tuple[int, str]]
 
 
 def classes(snaps: Snapshots) -> list[tuple[int, str]]:
@@ -85,8 +84,7 @@ def overview(snaps: Snapshots) -> Overview:
         funnel = snap.remembered("funnel", lambda: db.dicts(con, query("view/funnel")))
         balance = snap.remembered("balance", lambda: db.dicts(con, query("view/class_balance")))
         summary = snap.remembered("round_summary", lambda: rounds(snaps.ws))
-    return Overview(rounds=summary, funnel=funnel, balance=balance, prediction_rounds=prediction_rounds(snaps),
-                    classes=classes(snaps))
+    return Overview(rounds=summary, funnel=funnel, balance=balance, prediction_rounds=prediction_rounds(snaps))
 
 
 def warm(snaps: Snapshots) -> None:

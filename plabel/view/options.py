@@ -5,7 +5,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from plabel.errors import UsageError, check_fields
-from plabel.fields import cli
+from plabel.fields import cli, comma_items
 
 PAGE_SIZE = 60  # images per grid page
 
@@ -19,8 +19,7 @@ class ViewOptions:
         "The access token (default: a random one, printed in the URL; required off loopback)."))
     allowed_hosts: tuple[str, ...] = field(default=(), metadata=cli(
         "Host names the browser may use besides the address and localhost (Host header check; comma-separated).",
-        "--allow-host", type=str | None, default=None,
-        parse=lambda text: tuple(h.strip() for h in text.split(",") if h.strip()) if text else ()))
+        "--allow-host", type=str | None, default=None, parse=comma_items))
     sql_rows: int = field(default=1000, metadata=cli("SQL console: rows shown (and in a CSV download) at most.",
                                                      min=1))
     sql_seconds: float = field(default=10.0, metadata=cli("SQL console: a query is stopped after this long."))
