@@ -2,11 +2,7 @@
 -- truth (images.true_label): per round's manifest and pseudo label class, the distinct images
 -- selected, those with ground truth, those correct, the accuracy, and the accuracy of all of
 -- the round's predictions of that class for comparison.
-WITH truth AS (
-    SELECT DISTINCT i.image_id, c.class_id AS true_class
-    FROM images i JOIN classes c ON c.name = i.true_label
-    WHERE i.split = 'unlabeled'
-),
+WITH truth AS (SELECT * FROM withheld_truth),
 selected AS (
     SELECT m.round, m.target AS class_id, m.image_id, t.true_class
     FROM manifests m LEFT JOIN truth t USING (image_id)

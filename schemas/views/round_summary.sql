@@ -17,11 +17,7 @@ top1 AS (
     SELECT checkpoint_id, split, arg_max(value, evaluated_at) AS top1
     FROM evals WHERE kind = 'clean' AND metric = 'top1' GROUP BY checkpoint_id, split
 ),
-truth AS (
-    SELECT DISTINCT i.image_id, c.class_id AS true_class
-    FROM images i JOIN classes c ON c.name = i.true_label
-    WHERE i.split = 'unlabeled'
-),
+truth AS (SELECT * FROM withheld_truth),
 pseudo_truth AS (
     SELECT m.round, count(t.true_class) AS with_truth,
            count(*) FILTER (WHERE t.true_class = m.target) / nullif(count(t.true_class), 0) AS true_precision

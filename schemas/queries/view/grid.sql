@@ -13,8 +13,7 @@ WITH rows AS (
     FROM decided_now($round) d
     LEFT JOIN (SELECT image_id, class_id, confidence FROM decided WHERE round = $other AND split = $split) o
         USING (image_id)
-    LEFT JOIN (SELECT DISTINCT i.image_id, c.class_id FROM images i JOIN classes c ON c.name = i.true_label) t
-        USING (image_id)
+    LEFT JOIN (SELECT image_id, true_class AS class_id FROM withheld_truth) t USING (image_id)
     WHERE d.split = $split
       AND ($class_id IS NULL OR d.class_id = $class_id)
       AND d.confidence BETWEEN $min_confidence AND $max_confidence
