@@ -8,10 +8,11 @@ import typer
 
 from plabel.cli import _options as opt
 from plabel.cli._fields import with_fields
-from plabel.cli._output import emit_json, emitted, info, print_table, warn
+from plabel.cli._output import emit_json, emitted, error, info, print_table, warn
 from plabel.cli.app import command
 from plabel.ingest.options import IngestOptions
 from plabel.status import status as workspace_status  # DuckDB only: `plabel --help` stays instant
+from plabel.values import plain
 
 
 @command()
@@ -54,6 +55,14 @@ def ingest(
     r = run(ws, IngestOptions(source=source, **(fields or {})), progress=opt.progress(json_output))
     if emitted(r, json_output):
         return
+    _said_ingested(r)
+
+
+def _said_ingested(r: Any) -> None:
+    if not r.committed:
+        info(f"Staged {r.staged} units of {r.source} ({r.units} in all, {r.pending} still to stage by other tasks); "
+             "the last task to finish commits (or `plabel commit`).")
+        return
     if r.seen and r.skipped == r.seen:
         info(f"Nothing new: all {r.seen} files are already in the workspace.")
         return
@@ -75,6 +84,28 @@ CATALOG_ADVICE = {
     "corrupt": "the next writing command (or `plabel init` on this folder) keeps it aside and rebuilds it",
     "foreign": "it is a link or holds more than plabel's views; plabel never touches it (remove or rename it)",
 }
+
+
+@command()
+def commit(workspace: opt.Workspace = None, json_output: opt.Json = False) -> None:
+    """Commit ingests staged by array tasks (`ingest --shards I/N`) once all their units are staged."""
+    from plabel.ingest import commit_staged
+
+    ws = opt.open_ws(workspace)
+    results = commit_staged(ws, progress=opt.progress(json_output))
+    if json_output:
+        emit_json(plain(results))
+    elif not results:
+        info("Nothing staged to commit.")
+    for r in [] if json_output else results:
+        if r.committed:
+            emitted(r, False)  # its notes
+            _said_ingested(r)
+        else:
+            error(f"{r.source}: {r.pending} of {r.units} units still to stage; run the tasks that stage them "
+                  "(`ingest --shards I/N`), then commit")
+    if any(not r.committed for r in results):
+        raise typer.Exit(1)
 
 
 @command()

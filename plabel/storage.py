@@ -119,10 +119,16 @@ def conform(data: pa.Table, schema: TableSchema) -> pa.Table:
 
 def write_arrow(data: pa.Table, dest: Path, schema: TableSchema) -> Path:
     """Write an Arrow table as `dest`, atomically, in the table's exact file schema."""
+    return write_parquet(conform(data, schema), dest, schema.dictionary_columns)
+
+
+def write_parquet(data: pa.Table, dest: Path, use_dictionary: bool | list[str] = True) -> Path:
+    """Write an Arrow table as `dest`, atomically, in its own schema (staging files that are no
+    table's part; a table's part goes through write_arrow)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_path(dest)
     try:
-        pq.write_table(conform(data, schema), tmp, use_dictionary=schema.dictionary_columns, **PARQUET_OPTIONS)
+        pq.write_table(data, tmp, use_dictionary=use_dictionary, **PARQUET_OPTIONS)
         return publish(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)

@@ -13,6 +13,7 @@ LABELED_SPLITS = ("train", "val", "test")
 FLUSH_ROWS = 8192  # rows per committed part file
 CHUNK = 2048  # candidates checked against the known paths at a time
 JOB = 128  # files per job sent to a worker process
+UNIT_FILES = 2048  # files per unit of work when tasks share an ingest out (a tar shard is one unit)
 
 
 @dataclass
@@ -40,6 +41,11 @@ class IngestResult:
     classes_added: list[str] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    units: int = 0  # shared out over tasks (torchrun, `shards`): units of the source
+    staged: int = 0  # of them probed and staged by this task (this process)
+    pending: int = 0  # still to stage by some task when this one finished
+    committed: bool = True  # False: this task staged its share; the last task (or `plabel commit`) commits
+    notes: list[str] = field(default_factory=list)
 
     JSON_EXTRA: ClassVar[dict[str, str]] = {"files_per_s": "files_per_s"}
 
@@ -71,5 +77,9 @@ class IngestOptions:
         "Reject images with more pixels than this (decompression bombs).", min=1))
     allow_outside: bool = field(default=False, metadata=cli(
         "Allow listing paths outside the listing's folder.", "--allow-outside"))
+    shards: str | None = field(default=None, metadata=cli(
+        "Run as task I of N (I/N, I from 0; an array job's index): probe every N-th unit of the source (a tar "
+        "shard, or a block of 2,048 files) into staging; the last task to finish commits (or `plabel commit`). "
+        "Under torchrun the ranks share the work out the same way.", metavar="I/N"))
     label_key: str | None = field(default=None, metadata=cli(
         "Tar shards: the extension of the member that holds an image's label (default: cls, then txt)."))

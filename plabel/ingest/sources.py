@@ -3,17 +3,50 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plabel import db, storage
 from plabel.errors import UsageError
-from plabel.ingest.options import CHUNK, LABELED_SPLITS, Candidate
+from plabel.ingest.options import CHUNK, LABELED_SPLITS, UNIT_FILES, Candidate
 from plabel.queries import query
 from plabel.workspace import SPLITS, Workspace
 
 if TYPE_CHECKING:
     from plabel.workspace import Workspace
+
+
+@dataclass
+class Listed:
+    """What a source holds: its candidates in a fixed order, how many, the class names they carry,
+    and, for tar shards, the same candidates shard by shard (each shard's scanned when its turn comes)."""
+
+    candidates: Iterable[Candidate]
+    total: int
+    found: set[str]
+    shards: list[Iterable[Candidate]] | None = None
+
+    def units(self) -> Iterable[list[Candidate]]:
+        """The candidates cut into the units that tasks share out (plabel.ingest.staged): one per
+        tar shard, else blocks of UNIT_FILES files. Either way the cut is the same at any world size."""
+        if self.shards is not None:
+            return (list(s) for s in self.shards)
+        return chunks(self.candidates, UNIT_FILES)
+
+    def unit_count(self) -> int:
+        return len(self.shards) if self.shards is not None else -(-self.total // UNIT_FILES)
+
+
+def chunks(items: Iterable[Any], n: int) -> Iterator[list[Any]]:
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == n:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 # -- finding candidates ----------------------------------------------------------------------
@@ -107,16 +140,15 @@ def _listing_candidates(ws: Workspace, listing: Path, split: str | None, allow_o
             yield Candidate(stored, fs_path, row_split, label, None, reason)
 
 
-def candidates(ws: Workspace, source: Path, split: str | None, withheld_labels: bool,
-               allow_outside: bool) -> tuple[Iterable[Candidate], int, set[str]]:
-    """(candidates, how many, class names they carry), validated before anything is written."""
+def candidates(ws: Workspace, source: Path, split: str | None, withheld_labels: bool, allow_outside: bool) -> Listed:
+    """A folder's or a listing's candidates, validated before anything is written."""
     if source.is_dir():
         if split is None:
             raise UsageError(f"`split` is required for a folder: one of {', '.join(SPLITS)}")
         by_folder = split in LABELED_SPLITS or withheld_labels
         total = sum(1 for _ in _walk(source))
         found = set(_class_folders(source)) if by_folder else set()
-        return _folder_candidates(ws, source, split, by_folder), total, found
+        return Listed(_folder_candidates(ws, source, split, by_folder), total, found)
     if source.suffix.lower() in (".csv", ".parquet"):
         storage.check_regular(source, "listing")
         total, found, first = 0, set[str](), dict[str, tuple[Any, ...]]()
@@ -131,5 +163,5 @@ def candidates(ws: Workspace, source: Path, split: str | None, withheld_labels: 
                     f"{source}: rows {said[0] + 1} and {total + 1} list {c.path!r} with different splits or labels "
                     f"({said[1]}/{said[2]} and {c.split}/{c.label or c.true_label}); keep one"
                 )
-        return _listing_candidates(ws, source, split, allow_outside), total, found
+        return Listed(_listing_candidates(ws, source, split, allow_outside), total, found)
     raise UsageError(f"{source}: expected a folder, or a listing ending in .csv or .parquet")

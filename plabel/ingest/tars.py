@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from plabel import shards, storage
 from plabel.errors import UsageError
 from plabel.ingest.options import LABELED_SPLITS, Candidate, IngestOptions
-from plabel.ingest.sources import _escapes, _printable
+from plabel.ingest.sources import Listed, _escapes, _printable
 from plabel.workspace import SPLITS, Workspace
 
 if TYPE_CHECKING:
@@ -132,8 +132,9 @@ def _existing(paths: list[Path], source: str) -> list[Path]:
     return paths
 
 
-def shard_source(ws: Workspace, source: str, o: IngestOptions) -> Any:
-    """(candidates, how many, class names they carry) when the source names shards, else None."""
+def shard_source(ws: Workspace, source: str, o: IngestOptions) -> Listed | None:
+    """The candidates of the shards a source names, validated before anything is written; None
+    when it names no shards."""
     paths = shard_paths(source, o.allow_outside)
     if paths is None:
         if o.label_key is not None:
@@ -143,12 +144,14 @@ def shard_source(ws: Workspace, source: str, o: IngestOptions) -> Any:
         raise UsageError(f"`split` is required for shards: one of {', '.join(SPLITS)}")
     classes = o.classes or ws.class_names() or ws.config.get("workspace", {}).get("classes")
     args = (ws, paths, o.split, o.label_key, classes, o.withheld_labels)
-    total, found = 0, set()
+    total, found = 0, set[str]()
     for c in shard_candidates(*args):  # every label checked before anything is written
         total += 1
-        if c.label or c.true_label:
-            found.add(c.label or c.true_label)
-    return shard_candidates(*args), total, found
+        label = c.label or c.true_label
+        if label:
+            found.add(label)
+    return Listed(shard_candidates(*args), total, found,
+                  [shard_candidates(ws, [p], *args[2:]) for p in paths])  # generators: nothing read yet
 
 
 def shard_candidates(ws: Workspace, paths: list[Path], split: str, label_key: str | None,

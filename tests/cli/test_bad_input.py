@@ -48,6 +48,8 @@ CASES = [
     (["drift", "--from", "0", "--to", "3"], "round 3 has no predictions"),
     (["sql", "UPDATE images SET label = 'x'"], "read-only"),
     (["ingest", "/no/such/folder", "--split", "train"], "no such file or folder"),
+    (["ingest", ".", "--split", "unlabeled", "--shards", "2/2"], "--shards must be I/N with 0 <= I < N"),
+    (["ingest", ".", "--split", "unlabeled", "--shards", "nan/inf"], "--shards must be I/N with 0 <= I < N"),
     (["ingest", ".", "--split", "holdout"], "--split must be one of"),
     (["ingest", "/no/such/pool-{000..003}.tar", "--split", "unlabeled"], "4 of 4 shards do not exist"),
     (["ingest", "/no/such/folder", "--split", "train", "--label-key", "cls"], "--label-key applies to tar shards"),
