@@ -30,7 +30,7 @@ def pixel_scale(rows: int) -> None:
     from plabel import fingerprints
     from plabel.dedup import NEIGHBOURS
     from plabel.dedup.evidence import pool_pairs
-    from plabel.dedup.pixels import _candidates
+    from plabel.dedup.pixels import _matched
 
     rng = np.random.default_rng(0)
     small = rng.integers(0, 256, (rows, 8, 8), dtype=np.uint8)
@@ -39,7 +39,7 @@ def pixel_scale(rows: int) -> None:
     sources = rng.choice(np.setdiff1d(np.arange(rows), copies), len(copies))
     thumbs[copies] = np.roll(thumbs[sources], 1, axis=2)
     start = time.perf_counter()
-    nbrs = _candidates(thumbs, thumbs, NEIGHBOURS + 1, 200_000)
+    nbrs = _matched(thumbs, thumbs, NEIGHBOURS + 1, 200_000)[0]
     searched = time.perf_counter() - start
     sims = fingerprints.verify(thumbs, fingerprints.centre(thumbs), nbrs)
     pairs, similarity, _ = pool_pairs(sims, nbrs)

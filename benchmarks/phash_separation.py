@@ -29,7 +29,7 @@ def phash_bits(images) -> np.ndarray:
 
 def main() -> None:
     import plabel.fingerprints as fp
-    from plabel.dedup.pixels import _candidates
+    from plabel.dedup.pixels import _matched
     from plabel.dedup.synthetic import variants
 
     for kind, load in (("digits", digits), ("photos", photo_patches)):
@@ -42,7 +42,7 @@ def main() -> None:
         copy_bits = phash_bits([v for _, v in copies]).astype(np.int32)
         copy_dist = np.abs(copy_bits - bits[[i for i, _ in copies]]).sum(axis=1)
         thumbs = fp.as_arrays([fp.fingerprint(im)[0] for im in images])
-        nbrs = _candidates(thumbs, thumbs, 17, 200_000)
+        nbrs = _matched(thumbs, thumbs, 17, 200_000)[0]
         sims = fp.verify(thumbs, fp.centre(thumbs), nbrs)
         sims[nbrs == np.arange(len(thumbs))[:, None]] = -1
         centres = fp.centre(thumbs)

@@ -8,7 +8,7 @@ import numpy as np
 
 from plabel import db
 from plabel.dedup.evidence import Evidence, HeldOut, Pool, pool_pairs
-from plabel.dedup.search import build_index, search
+from plabel.dedup.search import shared_index, shared_search
 from plabel.dedup.synthetic import sampled_copies
 from plabel.errors import PlabelError, UsageError
 from plabel.queries import query
@@ -39,8 +39,8 @@ def vectors(con: duckdb.DuckDBPyConnection, round: int, split: str) -> tuple[lis
 
 def pool_search(x: np.ndarray, k: int, exact_limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs among the vectors with their cosine similarity, and each vector's nearest other."""
-    index, _ = build_index(x, exact_limit)
-    sims, nbrs = search(index, x, min(k + 1, len(x)))
+    index, _ = shared_index(x, exact_limit)
+    sims, nbrs = shared_search(index, x, min(k + 1, len(x)))
     return pool_pairs(sims, nbrs)
 
 
@@ -87,8 +87,8 @@ def evidence(ws: Workspace, con: duckdb.DuckDBPyConnection, pool: Pool, others: 
         other_ids, y, _ = vectors(con, round, split)
         best, sim = np.full(len(pool.ids), -1), np.full(len(pool.ids), -1.0)
         if other_ids:
-            index, _ = build_index(y, o.exact_limit)
-            s, j = search(index, x, 1)
+            index, _ = shared_index(y, o.exact_limit)
+            s, j = shared_search(index, x, 1)
             best[live], sim[live] = j[:, 0], s[:, 0]
         ev.held_out.append(HeldOut(split, other_ids, best, sim))
     return ev

@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from plabel import db, fingerprints
 from plabel.dedup.evidence import Evidence, HeldOut, Pool, pool_pairs, top_two
-from plabel.dedup.search import build_index, search
+from plabel.dedup.search import by_rank, search, shared_index
 from plabel.dedup.synthetic import sampled_copies
 from plabel.images import RejectedImage, load_rgb
 from plabel.queries import query
@@ -60,12 +60,21 @@ class Thumbnails:
         return thumb, colour
 
 
-def _candidates(queries: np.ndarray, base: np.ndarray, k: int, exact_limit: int) -> np.ndarray:
+def _matched(queries: np.ndarray, base: np.ndarray, k: int, exact_limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's k nearest fingerprints in `base` (faiss, blurred vectors) and their aligned
+    similarity (verified pixel by pixel); under torchrun each rank takes its share of the queries."""
     if len(queries) == 0 or len(base) == 0:
-        return np.full((len(queries), 1), -1, np.int64)
-    index, _ = build_index(fingerprints.search_vectors(base), exact_limit)
-    _, nbrs = search(index, fingerprints.search_vectors(queries), min(k, len(base)))
-    return nbrs
+        none = np.full((len(queries), 1), -1, np.int64)
+        return none, np.full(none.shape, -1.0)
+    index, _ = shared_index(fingerprints.search_vectors(base), exact_limit)
+    centres = fingerprints.centre(base)
+
+    def part(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        _, nbrs = search(index, fingerprints.search_vectors(queries[rows]), min(k, len(base)))
+        return nbrs, fingerprints.verify(queries[rows], centres, nbrs)
+
+    nbrs, sims = by_rank(len(queries), part)
+    return nbrs, sims
 
 
 def positives(ws: Workspace, pool: Pool, thumbs: np.ndarray, colours: np.ndarray,
@@ -120,8 +129,7 @@ def evidence(ws: Workspace, con: duckdb.DuckDBPyConnection, pool: Pool, others: 
     thumbs, colours, ok = store.of(pool.ids)
     made, tolerance = positives(ws, pool, thumbs, colours, o)
     live = np.flatnonzero(ok)
-    nbrs = _candidates(thumbs[live], thumbs[live], o.neighbours + 1, o.exact_limit)
-    sims = fingerprints.verify(thumbs[live], fingerprints.centre(thumbs[live]), nbrs)
+    nbrs, sims = _matched(thumbs[live], thumbs[live], o.neighbours + 1, o.exact_limit)
     sims = _veto(sims, colours[live], colours[live], nbrs, tolerance)
     pairs, similarity, nearest_live = pool_pairs(sims, nbrs)
     nearest, second = np.full(len(pool.ids), -1.0), np.full(len(pool.ids), -1.0)
@@ -149,8 +157,7 @@ def _against(pool: tuple[Any, ...], split: str, ids: list[str], store: Thumbnail
     second = np.full(len(thumbs), -1.0)
     if len(keep) and ok.any():
         live = np.flatnonzero(ok)
-        nbrs = _candidates(thumbs[live], other[keep], o.neighbours, o.exact_limit)
-        sims = fingerprints.verify(thumbs[live], fingerprints.centre(other[keep]), nbrs)
+        nbrs, sims = _matched(thumbs[live], other[keep], o.neighbours, o.exact_limit)
         sims = _veto(sims, colours[live], other_colours[keep], nbrs, tolerance)
         top = sims.argmax(axis=1)
         best[live] = np.where(sims.max(axis=1) > -1, keep[nbrs[np.arange(len(live)), top]], -1)

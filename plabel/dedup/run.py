@@ -9,7 +9,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from plabel import db, storage
+from plabel import db, distributed, storage
 from plabel.dedup import embeddings, pixels
 from plabel.dedup.calibrate import COPY_QUANTILE, SHARE_QUANTILE, Calibration, Rule, calibrate, nearest_distinct
 from plabel.dedup.evidence import Evidence, Pool
@@ -43,13 +43,15 @@ def dedup(ws: Workspace, options: DedupOptions, progress: Progress = NULL) -> De
     started = time.perf_counter()
     o, round = options, options.round
     validate(o)
+    distributed.init()  # under torchrun: each rank searches and verifies its share of the queries
     found = find(ws, round, o, progress)
     calibrations = thresholds(found, o)
-    rows = decide(found, calibrations)
+    rows = decide(found, calibrations)  # every rank decides the same rows; rank 0 writes them
     result = summarise(round, found, calibrations, rows, o)
     if not o.dry_run:
-        with ws.writing(f"plabel dedup --round {round}"):
-            _write(ws, round, rows, calibrations, found)
+        with distributed.writing(ws, f"plabel dedup --round {round}"):
+            if distributed.is_main():
+                _write(ws, round, rows, calibrations, found)
     result.seconds = time.perf_counter() - started
     return result
 

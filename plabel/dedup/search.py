@@ -1,12 +1,15 @@
-"""faiss search over unit vectors: exact inner product up to a size, IVF above it."""
+"""faiss search over unit vectors: exact inner product up to a size, IVF above it; under torchrun
+the queries are shared out over the ranks against one index, and the answers gathered back."""
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from plabel import distributed
 from plabel.dedup.options import EXACT_SEARCH_LIMIT
 
 
@@ -31,10 +34,50 @@ def build_index(x: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT, nprobe: in
     return index, f"ivf{nlist},nprobe{nprobe}"
 
 
+def shared_index(x: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT) -> Any:
+    """build_index, the same on every rank: a flat index each rank builds (a copy of x); an IVF
+    index rank 0 trains and sends (k-means on threads need not give every rank the same lists)."""
+    if len(x) <= exact_limit or not distributed.active():
+        return build_index(x, exact_limit)
+    import faiss
+
+    built = build_index(x, exact_limit) if distributed.is_main() else (None, "")
+    blob = distributed.broadcast(faiss.serialize_index(built[0]) if distributed.is_main() else None)
+    index = faiss.deserialize_index(blob)
+    index.nprobe = 16
+    return index, distributed.broadcast(built[1])
+
+
 def search(index: Any, x: np.ndarray, k: int, batch: int = 65536) -> tuple[np.ndarray, np.ndarray]:
     sims, ids = [], []
     for i in range(0, len(x), batch):
         s, j = index.search(x[i: i + batch], k)
         sims.append(s)
         ids.append(j)
+    if not sims:
+        return np.zeros((0, k), np.float32), np.zeros((0, k), np.int64)
     return np.concatenate(sims), np.concatenate(ids)
+
+
+def by_rank(n: int, part: Callable[[np.ndarray], tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+    """`part` of the rows this rank takes (every world-th of n), gathered back into row order on
+    every rank; `part` of every row where one process runs. Each row's answer depends on that row
+    alone, so the arrays are those one process computes."""
+    world = distributed.world()
+    mine = part(np.arange(distributed.rank(), n, world))
+    if world == 1:
+        return mine
+    parts = distributed.gather(mine)
+    out = []
+    for j, first in enumerate(mine):
+        full = np.empty((n, *first.shape[1:]), first.dtype)
+        for r, p in enumerate(parts):
+            full[r::world] = p[j]
+        out.append(full)
+    return tuple(out)
+
+
+def shared_search(index: Any, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """search, with the queries shared out over torchrun's ranks."""
+    sims, ids = by_rank(len(x), lambda rows: search(index, x[rows], k))
+    return sims, ids

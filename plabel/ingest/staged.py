@@ -203,7 +203,8 @@ def commit(ws: Workspace, st: Staging, result: IngestResult, progress: Progress 
         remember_known(con)
         for _, path in sorted(st.staged().items()):
             rows = _read_unit(path)
-            rows = rows.take(pa.array(unknown(con, rows.column("path").to_pylist()), pa.int64()))  # first copy of a path
+            fresh = unknown(con, rows.column("path").to_pylist())  # a path's first copy, if not committed before
+            rows = rows.take(pa.array(fresh, pa.int64()))
             passed += rows.num_rows
             buffer += rows.to_batches()
             if sum(b.num_rows for b in buffer) >= FLUSH_ROWS:
