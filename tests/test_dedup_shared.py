@@ -43,15 +43,18 @@ def rows(ws) -> dict[str, list]:
     return {name: ws.rows(q) for name, q in ROWS.items()}
 
 
-def test_two_ranks_find_the_rows_one_process_finds(with_copies, tmp_path):
+@pytest.mark.parametrize("index", ["flat", pytest.param("ivf", marks=pytest.mark.slow)])
+def test_two_ranks_find_the_rows_one_process_finds(index, with_copies, tmp_path):
+    """flat: each rank builds the index; ivf (above --exact-limit): rank 0 trains it and sends it."""
     import shutil
 
     one, two = (open_workspace(shutil.copytree(with_copies.root, tmp_path / n)) for n in ("one", "two"))
     for ws in (one, two):
         ws.sync_catalog()
-    a = plabel("dedup", "--round", "0", "--json", "-w", one.root)
+    args = ("dedup", "--round", "0", "--json", *(["--exact-limit", "100"] if index == "ivf" else []))
+    a = plabel(*args, "-w", one.root)
     assert a.returncode == 0, a.stderr
-    r = torchrun("dedup", "--round", "0", "--json", "-w", two.root)
+    r = torchrun(*args, "-w", two.root)
     assert r.returncode == 0, r.stderr[-3000:]
     said_one, said_two = json.loads(a.stdout), json.loads(r.stdout)  # rank 0 alone prints
     assert said_one["model_free"] and said_one["near_members"] > 0 and said_one["contaminated"] > 0

@@ -41,11 +41,12 @@ def shared_index(x: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT) -> Any:
         return build_index(x, exact_limit)
     import faiss
 
-    built = build_index(x, exact_limit) if distributed.is_main() else (None, "")
-    blob = distributed.broadcast(faiss.serialize_index(built[0]) if distributed.is_main() else None)
-    index = faiss.deserialize_index(blob)
-    index.nprobe = 16
-    return index, distributed.broadcast(built[1])
+    sent: tuple[Any, str] = (None, "")
+    if distributed.is_main():
+        index, name = build_index(x, exact_limit)
+        sent = (faiss.serialize_index(index), name)  # nprobe travels with it
+    blob, name = distributed.broadcast(sent)
+    return faiss.deserialize_index(blob), name
 
 
 def search(index: Any, x: np.ndarray, k: int, batch: int = 65536) -> tuple[np.ndarray, np.ndarray]:
