@@ -87,6 +87,13 @@ def local_rank() -> int:
     return int(os.environ.get("LOCAL_RANK", "0") or 0)
 
 
+def cores() -> int:
+    """This process's share of the machine's cores: all of them, or under torchrun the cores over
+    the ranks on this node (so that worker processes and thread pools do not oversubscribe it)."""
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
+    return max(1, (os.cpu_count() or 1) // max(1, local))
+
+
 def is_main() -> bool:
     return rank() == 0
 

@@ -3,7 +3,6 @@ the queries are shared out over the ranks against one index, and the answers gat
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +16,7 @@ def build_index(x: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT, nprobe: in
     """Inner-product index over unit vectors: exact below `exact_limit` vectors, else IVF."""
     import faiss
 
-    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    faiss.omp_set_num_threads(distributed.cores())
     d = x.shape[1]
     if len(x) <= exact_limit:
         flat = faiss.IndexFlatIP(d)

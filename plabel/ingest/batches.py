@@ -7,7 +7,6 @@ which an alias, so an ingest gives the same rows however its probing was shared 
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -18,7 +17,7 @@ from typing import Any, TypeVar
 import duckdb
 import pyarrow as pa
 
-from plabel import db, storage
+from plabel import db, distributed, storage
 from plabel.errors import PlabelError
 from plabel.ingest.options import JOB, Candidate, IngestResult
 from plabel.ingest.probe import BATCH_SCHEMA, probe_many
@@ -132,7 +131,5 @@ def flush(ws: Workspace, con: duckdb.DuckDBPyConnection, buffer: list[pa.RecordB
 
 
 def workers(asked: int | None) -> int:
-    """Worker processes for probing: as asked, else this process's share of the machine's cores
-    (under torchrun, the cores over the ranks on this node)."""
-    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
-    return asked or max(1, (os.cpu_count() or 1) // max(1, local))
+    """Worker processes for probing: as asked, else this process's share of the cores."""
+    return asked or distributed.cores()
