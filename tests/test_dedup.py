@@ -85,6 +85,10 @@ def test_approximate_index_finds_clear_duplicates():
     assert len(exact & approx) / len(exact) > 0.95  # recall of the IVF index against exact search
     index, kind = build_index(x, exact_limit=10)
     assert kind.startswith("ivf") and index.ntotal == 3000
+    index, kind = build_index(x, exact_limit=10, compressed_limit=1000)  # product-quantised lists
+    assert ",pq32," in kind and index.ntotal == 3000
+    _, nbrs = index.search(x[0::2], 2)
+    assert np.mean((nbrs == np.arange(1, 3000, 2)[:, None]).any(axis=1)) > 0.95  # each copy among the two nearest
 
 
 def test_schema_and_errors(tmp_path):

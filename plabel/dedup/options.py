@@ -9,6 +9,9 @@ from plabel.fields import cli
 
 NEIGHBOURS = 16
 EXACT_SEARCH_LIMIT = 200_000  # vectors; above it an IVF index (recall measured in docs/benchmarks.md)
+# vectors; above it the IVF lists hold product-quantised codes (m bytes a vector instead of 4 d):
+# 20M 256-d vectors are 20 GB flat, 0.8 GB as codes (docs/scaling.md)
+COMPRESSED_SEARCH_LIMIT = 20_000_000
 SCOPES = ("unlabeled", "held_out")
 
 

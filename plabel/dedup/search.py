@@ -9,11 +9,14 @@ from typing import Any
 import numpy as np
 
 from plabel import distributed
-from plabel.dedup.options import EXACT_SEARCH_LIMIT
+from plabel.dedup.options import COMPRESSED_SEARCH_LIMIT, EXACT_SEARCH_LIMIT
 
 
-def build_index(x: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT, nprobe: int = 16) -> Any:
-    """Inner-product index over unit vectors: exact below `exact_limit` vectors, else IVF."""
+def build_index(x: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT, nprobe: int = 16,
+                compressed_limit: int = COMPRESSED_SEARCH_LIMIT) -> Any:
+    """Inner-product index over unit vectors: exact up to `exact_limit` vectors, IVF above it,
+    with product-quantised lists above `compressed_limit` (candidates are verified exactly after
+    the search, so the codes only decide which candidates come back)."""
     import faiss
 
     faiss.omp_set_num_threads(distributed.cores())
@@ -24,13 +27,19 @@ def build_index(x: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT, nprobe: in
         return flat, "flat"
     nlist = int(4 * math.sqrt(len(x)))
     quantizer = faiss.IndexFlatIP(d)
-    index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+    if len(x) > compressed_limit:
+        m = next(m for m in (32, 16, 8, 4, 2, 1) if d % m == 0)  # bytes a vector
+        index = faiss.IndexIVFPQ(quantizer, d, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+        name = f"ivf{nlist},pq{m},nprobe{nprobe}"
+    else:
+        index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+        name = f"ivf{nlist},nprobe{nprobe}"
     rng = np.random.default_rng(0)
-    sample = x[rng.choice(len(x), min(len(x), 64 * nlist), replace=False)]
+    sample = x[rng.choice(len(x), min(len(x), max(64 * nlist, 256 * 40)), replace=False)]
     index.train(sample)
     index.add(x)
     index.nprobe = nprobe
-    return index, f"ivf{nlist},nprobe{nprobe}"
+    return index, name
 
 
 def shared_index(x: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT) -> Any:
