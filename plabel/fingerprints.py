@@ -174,8 +174,20 @@ def aligned_similarity_many(thumbs: np.ndarray, b_centre: np.ndarray) -> np.ndar
     return np.asarray((windows(thumbs) @ b_centre).max(axis=1))
 
 
-def verify(queries: np.ndarray, centres: np.ndarray, candidates: np.ndarray, batch: int = 64) -> np.ndarray:
-    """Aligned similarity of each query thumbnail with each of its candidates' centres (-1 where none)."""
+def verify(queries: np.ndarray, centres: np.ndarray, candidates: np.ndarray, batch: int = 64,
+           threads: int = 1) -> np.ndarray:
+    """Aligned similarity of each query thumbnail with each of its candidates' centres (-1 where
+    none); on `threads` threads, each taking blocks of queries with BLAS held to one thread (numpy
+    releases the GIL in its array work; BLAS's own threads are too few on these small products)."""
+    if threads > 1 and len(queries) > batch:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from threadpoolctl import threadpool_limits
+
+        blocks = [np.arange(b, min(b + 4 * batch, len(queries))) for b in range(0, len(queries), 4 * batch)]
+        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
+            parts = pool.map(lambda rows: verify(queries[rows], centres, candidates[rows], batch), blocks)
+            return np.concatenate(list(parts))
     out = np.full(candidates.shape, -1.0)
     for b in range(0, len(queries), batch):
         cand = candidates[b:b + batch]

@@ -8,7 +8,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from plabel import db, fingerprints
+from plabel import db, distributed, fingerprints
 from plabel.dedup.evidence import Evidence, HeldOut, Pool, pool_pairs, top_two
 from plabel.dedup.search import by_rank, search, shared_index
 from plabel.dedup.synthetic import sampled_copies
@@ -71,7 +71,7 @@ def _matched(queries: np.ndarray, base: np.ndarray, k: int, exact_limit: int) ->
 
     def part(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         _, nbrs = search(index, fingerprints.search_vectors(queries[rows]), min(k, len(base)))
-        return nbrs, fingerprints.verify(queries[rows], centres, nbrs)
+        return nbrs, fingerprints.verify(queries[rows], centres, nbrs, threads=distributed.cores())
 
     nbrs, sims = by_rank(len(queries), part)
     return nbrs, sims

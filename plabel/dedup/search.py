@@ -3,6 +3,7 @@ the queries are shared out over the ranks against one index, and the answers gat
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -13,13 +14,14 @@ from plabel.dedup.options import COMPRESSED_SEARCH_LIMIT, EXACT_SEARCH_LIMIT
 
 
 def build_index(x: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT, nprobe: int = 16,
-                compressed_limit: int = COMPRESSED_SEARCH_LIMIT) -> Any:
+                compressed_limit: int = COMPRESSED_SEARCH_LIMIT, threads: int | None = None) -> Any:
     """Inner-product index over unit vectors: exact up to `exact_limit` vectors, IVF above it,
     with product-quantised lists above `compressed_limit` (candidates are verified exactly after
-    the search, so the codes only decide which candidates come back)."""
+    the search, so the codes only decide which candidates come back). Searches run on `threads`
+    (default: this process's share of the cores)."""
     import faiss
 
-    faiss.omp_set_num_threads(distributed.cores())
+    faiss.omp_set_num_threads(threads or distributed.cores())
     d = x.shape[1]
     if len(x) <= exact_limit:
         flat = faiss.IndexFlatIP(d)
@@ -27,6 +29,7 @@ def build_index(x: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT, nprobe: in
         return flat, "flat"
     nlist = int(4 * math.sqrt(len(x)))
     quantizer = faiss.IndexFlatIP(d)
+    index: Any
     if len(x) > compressed_limit:
         m = next(m for m in (32, 16, 8, 4, 2, 1) if d % m == 0)  # bytes a vector
         index = faiss.IndexIVFPQ(quantizer, d, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
@@ -50,8 +53,9 @@ def shared_index(x: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT) -> Any:
     import faiss
 
     sent: tuple[Any, str] = (None, "")
-    if distributed.is_main():
-        index, name = build_index(x, exact_limit)
+    if distributed.is_main():  # the other ranks on this node wait: it trains on all of its cores
+        index, name = build_index(x, exact_limit, threads=os.cpu_count() or 1)
+        faiss.omp_set_num_threads(distributed.cores())  # searches: this rank's share again
         sent = (faiss.serialize_index(index), name)  # nprobe travels with it
     blob, name = distributed.broadcast(sent)
     return faiss.deserialize_index(blob), name
