@@ -145,18 +145,27 @@ def fit(costs: dict[int, float], shape) -> float:
     return float(xs @ ys / (xs @ xs))
 
 
+def fit_sqrt(costs: dict[int, float]) -> tuple[float, float]:
+    """(a, b) of cost = a + b * sqrt(N) through the measured sizes: an IVF query compares about
+    8 sqrt(N) vectors (4 sqrt(N) centroids, then 16 of the lists), and building adds each vector
+    to its nearest of 4 sqrt(N) lists after a k-means whose cost per vector is constant."""
+    b, a = np.polyfit([math.sqrt(n) for n in costs], list(costs.values()), 1)
+    return max(float(a), 0.0), max(float(b), 0.0)
+
+
 def project(pool: int, nodes: int, cores: int, per_node: int, c: dict, launch_s: float) -> dict:
     """Wall seconds per stage and gigabytes per node for `per_node` ranks on each node's `cores`:
     probing workers, faiss and verification threads use every core; search vectors one a rank."""
     ranks = nodes * per_node
     compressed = pool > 20_000_000
-    query_s = c["ivf_c"] * 8 * math.sqrt(pool) * (c["pq_vs_ivf"] if compressed else 1.0)  # one thread
+    root = math.sqrt(pool)
+    query_s = (c["ivf_a"] + c["ivf_b"] * root) * (c["pq_vs_ivf"] if compressed else 1.0)  # one thread
     index_bytes = pool * (c["pq_bytes"] if compressed else VECTOR_BYTES + 8)
     stages = {
         "ingest_probe_s": pool * c["probe_s"] / (nodes * cores),
         "ingest_commit_s": pool * (c["commit_s"] + c["staged_reread_s"]),  # rank 0 alone
         "dedup_vectors_s": pool * c["search_vector_s"] / ranks,
-        "dedup_index_s": pool * c["ivf_build_c"] * math.sqrt(pool) / cores,  # rank 0 on the node's cores
+        "dedup_index_s": pool * (c["build_a"] + c["build_b"] * root) / cores,  # rank 0, the node's cores
         "dedup_search_s": pool * query_s / (nodes * cores),
         "dedup_verify_s": pool * c["verify_s"] / (nodes * cores),  # threads over the rank's share
         "launch_s": launch_s,
@@ -188,8 +197,9 @@ def main() -> None:
         ingest = ingest_costs(Path(tmp), 64)
     fp = fingerprint_costs()
     s = search_costs([int(v) for v in args.flat.split(",")], [int(v) for v in args.ivf.split(",")], args.queries)
-    c = {**ingest, **fp, "flat_c": fit(s["flat"], float), "ivf_c": fit(s["ivf"], lambda n: 8 * math.sqrt(n)),
-         "ivf_build_c": fit(s["ivf_build_s"], math.sqrt), "pq_vs_ivf": s["pq"]["search_s"] / s["ivf"][max(s["ivf"])],
+    (ivf_a, ivf_b), (build_a, build_b) = fit_sqrt(s["ivf"]), fit_sqrt(s["ivf_build_s"])
+    c = {**ingest, **fp, "flat_c": fit(s["flat"], float), "ivf_a": ivf_a, "ivf_b": ivf_b, "build_a": build_a,
+         "build_b": build_b, "pq_vs_ivf": s["pq"]["search_s"] / s["ivf"][max(s["ivf"])],
          "pq_bytes": s["pq"]["bytes_per_vector"]}
     report("scale_model_costs", machine=machine(), **{k: v for k, v in c.items()},
            flat_query_s=s["flat"], ivf_query_s=s["ivf"], ivf_build_s_per_vector=s["ivf_build_s"], pq=s["pq"])

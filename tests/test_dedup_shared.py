@@ -43,7 +43,8 @@ def rows(ws) -> dict[str, list]:
     return {name: ws.rows(q) for name, q in ROWS.items()}
 
 
-@pytest.mark.parametrize("index", ["flat", pytest.param("ivf", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("index", ["flat", "ivf"])
 def test_two_ranks_find_the_rows_one_process_finds(index, with_copies, tmp_path):
     """flat: each rank builds the index; ivf (above --exact-limit): rank 0 trains it and sends it."""
     import shutil

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from plabel.errors import UsageError
 from plabel.ingest import IngestOptions, commit_staged, ingest
 from plabel.ingest.options import UNIT_FILES
 from plabel.ingest.staged import all_staged
@@ -32,19 +33,32 @@ def tables(ws) -> dict[str, list]:
     return {name: ws.rows(q) for name, q in ROWS.items()}
 
 
-@pytest.fixture(scope="module")
-def sources(tmp_path_factory, mnist_folders) -> dict[str, Path]:
+class Lazy(dict):
+    """A dict whose values are made on first use (a fast run builds only the sources it uses)."""
+
+    def __init__(self, make) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key):
+        self[key] = value = self.make(key)
+        return value
+
+
+def shard_source(root: Path, pool: list) -> Path:
     """Shards (labels as .txt, withheld) where later shards repeat earlier members' bytes under
-    other keys (aliases across units), with a corrupt member and a truncated shard; and a folder of
-    more files than two units hold, whose copies cross the units' boundaries."""
-    root = tmp_path_factory.mktemp("shared")
-    pool = items(mnist_folders.unlabeled)
+    other keys (aliases across units), with a corrupt member and a truncated shard."""
     shards = write_shards(root / "shards", pool + pool[:50], 35, "txt")  # 250 members, 8 shards
     with tarfile.open(root / "shards" / "pool-000008.tar", "w") as tar:
         add(tar, "z/broken.png", pool[0][0].read_bytes()[:40])
         add(tar, "z/broken.txt", pool[0][1].encode())
     raw = shards[1].read_bytes()
     (root / "shards" / "pool-000009.tar").write_bytes(raw[: len(raw) // 2])  # cut inside a member
+    return root / "shards"
+
+
+def folder_source(root: Path) -> Path:
+    """More files than two units hold, whose copies cross the units' boundaries, and a reject."""
     distinct = write_pngs(root / "distinct", 1500, size=8, seed=3)
     folder = root / "folder"
     for k in range(2 * UNIT_FILES + 200):  # three units; file k holds the bytes of image k % 1500
@@ -52,7 +66,14 @@ def sources(tmp_path_factory, mnist_folders) -> dict[str, Path]:
         sub.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(distinct[k % len(distinct)], sub / f"f{k:05d}.png")
     (folder / "03" / "broken.png").write_bytes(b"not an image")
-    return {"shards": root / "shards", "folder": folder}
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory, mnist_folders) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("shared")
+    return Lazy(lambda name: shard_source(root, items(mnist_folders.unlabeled)) if name == "shards"
+                else folder_source(root))
 
 
 INGESTS = {"shards": ("--split", "unlabeled", "--withheld-labels"), "folder": ("--split", "unlabeled")}
@@ -61,16 +82,21 @@ INGESTS = {"shards": ("--split", "unlabeled", "--withheld-labels"), "folder": ("
 @pytest.fixture(scope="module")
 def one_process(sources, tmp_path_factory) -> dict[str, dict]:
     """The tables one process makes of each source: what every way of sharing must give."""
-    out = {}
-    for name, source in sources.items():
+    def make(name: str) -> dict:
         ws = init_workspace(tmp_path_factory.mktemp("one") / "ws")
-        ingest(ws, IngestOptions(source=source, split="unlabeled", withheld_labels=name == "shards", workers=1))
-        out[name] = tables(ws)
-        assert out[name]["aliases"] and out[name]["rejects"] and out[name]["images"]
-    return out
+        ingest(ws, IngestOptions(source=sources[name], split="unlabeled", withheld_labels=name == "shards",
+                                 workers=1))
+        out = tables(ws)
+        assert out["aliases"] and out["rejects"] and out["images"]
+        return out
+    return Lazy(make)
 
 
-@pytest.mark.parametrize("name", ["shards", "folder"])
+SLOW = pytest.mark.slow
+BOTH = ["shards", pytest.param("folder", marks=SLOW)]
+
+
+@pytest.mark.parametrize("name", BOTH)
 def test_array_tasks_stage_then_the_last_one_commits_what_one_process_writes(name, sources, one_process, tmp_path):
     ws = init_workspace(tmp_path / "ws")
     said = []
@@ -118,7 +144,7 @@ def ingest_share(ws, source, task: str, commit: bool) -> None:
         commit_staged(ws)
 
 
-@pytest.mark.parametrize("name", ["shards", "folder"])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=SLOW) for n in ("shards", "folder")])
 def test_two_torchrun_ranks_write_what_one_process_writes(name, sources, one_process, tmp_path):
     ws = init_workspace(tmp_path / "ws")
     r = torchrun("ingest", sources[name], *INGESTS[name], "--workers", "1", "-w", ws.root)
@@ -144,6 +170,7 @@ def test_a_killed_rank_then_a_rerun_at_another_world_size_ingests_every_file_onc
     assert tables(ws) == one_process["shards"]
 
 
+@SLOW
 def test_two_nodes_on_localhost_write_what_one_process_writes(sources, one_process, tmp_path):
     ws = init_workspace(tmp_path / "ws")
     port = free_port()
@@ -162,13 +189,16 @@ def test_a_bad_share_is_a_usage_error_before_anything_is_written(bad, sources, t
     assert all_staged(ws) == [] and tables(ws)["images"] == []
 
 
-def test_shards_under_torchrun_is_refused(sources, tmp_path):
+def test_shards_under_torchrun_is_refused(sources, tmp_path, monkeypatch):
+    """Checked before torchrun's process group is joined: the variables torchrun sets suffice."""
     ws = init_workspace(tmp_path / "ws")
-    r = torchrun("ingest", sources["shards"], *INGESTS["shards"], "--shards", "0/2", "-w", ws.root)
-    assert r.returncode != 0 and "use one of them" in r.stderr
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(UsageError, match="use one of them"):
+        ingest(ws, IngestOptions(source=sources["shards"], split="unlabeled", shards="0/2"))
     assert all_staged(ws) == []
 
 
+@SLOW
 def test_a_commit_killed_at_any_write_is_finished_by_the_next(sources, one_process, tmp_path):
     """The last task's commit killed at each of its writes in turn; `plabel commit` finishes it."""
     from tests.crashes import killed, run_plabel
@@ -198,6 +228,7 @@ def test_a_crafted_staging_is_a_one_line_error(craft, sources, tmp_path):
     assert tables(ws)["images"] == []
 
 
+@SLOW
 def test_a_hostile_source_name_is_data(mnist_folders, tmp_path):
     """Quotes, brackets, a glob and a shell substitution in the source's name: two tasks, one commit."""
     pool = items(mnist_folders.unlabeled)[:60]
@@ -210,3 +241,18 @@ def test_a_hostile_source_name_is_data(mnist_folders, tmp_path):
         assert r.returncode == 0, r.stderr
     assert tables(two) == tables(one) and len(tables(one)["images"]) == 60
     assert not (tmp_path / "x").exists()
+
+
+def test_an_unknown_class_fails_the_commit_before_any_row_and_a_rerun_may_add_it(sources, one_process, tmp_path):
+    """Tasks read only their own shards, so the commit checks the class names the rows carry."""
+    ws = init_workspace(tmp_path / "ws", classes=[str(k) for k in range(9)])  # no class 9
+    assert plabel("ingest", sources["shards"], *INGESTS["shards"], "--shards", "0/2", "-w", ws.root).returncode == 0
+    r = plabel("ingest", sources["shards"], *INGESTS["shards"], "--shards", "1/2", "-w", ws.root)
+    assert r.returncode == 2 and "unknown classes: 9" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert tables(ws)["images"] == [] and len(all_staged(ws)) == 1
+    r = plabel("ingest", sources["shards"], *INGESTS["shards"], "--shards", "1/2", "--add-classes", "--json",
+               "-w", ws.root)
+    assert r.returncode == 0, r.stderr
+    said = json.loads(r.stdout)
+    assert said["staged"] == 0 and said["committed"] and said["classes_added"] == ["9"]  # nothing probed again
+    assert tables(ws) == one_process["shards"]

@@ -31,7 +31,7 @@ def ingest(ws: Workspace, options: IngestOptions, progress: Progress = NULL) -> 
     if o.withheld_labels and o.split != "unlabeled":
         raise UsageError("`withheld_labels` applies to `split` unlabeled")
     share = staged.share(o)  # before reading the source: a bad `shards` is a usage error first
-    listed, source = listed_source(ws, o)
+    listed, source = listed_source(ws, o, scan=share is None)
     resolve_classes(ws, listed.found, o.classes, o.add_classes)  # a class error before any work
     result = IngestResult(ingest_id=uuid.uuid4().hex[:12], source=str(source))
     if share is not None or staged.exists(ws, o, source):
@@ -44,9 +44,9 @@ def ingest(ws: Workspace, options: IngestOptions, progress: Progress = NULL) -> 
     return result
 
 
-def listed_source(ws: Workspace, o: IngestOptions) -> tuple[Listed, Path]:
-    """What the source holds (validated), and its absolute path."""
-    from_shards = shard_source(ws, str(o.source), o)
+def listed_source(ws: Workspace, o: IngestOptions, scan: bool = True) -> tuple[Listed, Path]:
+    """What the source holds (validated), and its absolute path; `scan`: see shard_source."""
+    from_shards = shard_source(ws, str(o.source), o, scan)
     source = Path(os.path.abspath(o.source))
     if from_shards is None and not source.exists():
         raise UsageError(f"no such file or folder: {source}")

@@ -23,7 +23,7 @@ class Listed:
     and, for tar shards, the same candidates shard by shard (each shard's scanned when its turn comes)."""
 
     candidates: Iterable[Candidate]
-    total: int
+    total: int | None  # None: not counted (shards shared out: no task reads every shard)
     found: set[str]
     shards: list[Iterable[Candidate]] | None = None
 
@@ -35,7 +35,7 @@ class Listed:
         return chunks(self.candidates, UNIT_FILES)
 
     def unit_count(self) -> int:
-        return len(self.shards) if self.shards is not None else -(-self.total // UNIT_FILES)
+        return len(self.shards) if self.shards is not None else -(-(self.total or 0) // UNIT_FILES)
 
 
 def chunks(items: Iterable[Any], n: int) -> Iterator[list[Any]]:

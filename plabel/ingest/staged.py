@@ -4,7 +4,8 @@ A source's candidates are cut into units in one fixed order (a tar shard each, o
 UNIT_FILES files: `Listed.units`). Task I of N probes the units u with u % N == I and writes each
 as one Parquet file into the ingest's staging folder, named by the unit and a digest of its
 paths; a staged unit is not probed again while its paths stay the same, so a killed task's rerun,
-at any N, probes only what is missing. Nothing reaches the tables until the commit, which reads
+at any N, probes only what is missing. A task reads only its own shards, so the class names the
+rows carry are checked at the commit. Nothing reaches the tables until the commit, which reads
 the units in order and feeds them through the one-process ingest's `flush`: which copy of some
 bytes becomes the image and which an alias is decided in the same order at any N, so the tables
 are the same row for row. The commit is idempotent (paths already committed are skipped), so a
@@ -39,10 +40,13 @@ from plabel.values import as_dict
 from plabel.workspace import Workspace
 
 PLAN = "plan.json"
+CANDIDATES = "plabel.candidates"  # a unit file's metadata: how many candidates its unit had
 _SHARE = re.compile(r"([0-9]+)/([0-9]+)")
 _UNIT = re.compile(r"unit-([0-9]{9})-([0-9a-f]{16})\.parquet")
-# what decides the rows; not how the work is shared out (workers, shards)
+# what the commit needs; not how the work is shared out (workers, shards)
 ROW_OPTIONS = ("split", "classes", "add_classes", "withheld_labels", "pixel_limit", "allow_outside", "label_key")
+# of them, what decides the staged rows: a rerun with `add_classes` finishes the same staging
+KEY_OPTIONS = tuple(k for k in ROW_OPTIONS if k != "add_classes")
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,7 @@ class Staging:
 
 
 def _key(o: IngestOptions, source: Path) -> str:
-    said = {"source": str(source), **{k: as_dict(o)[k] for k in ROW_OPTIONS}}
+    said = {"source": str(source), **{k: as_dict(o)[k] for k in KEY_OPTIONS}}
     return hashlib.sha256(json.dumps(said, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -134,8 +138,7 @@ def open_staging(ws: Workspace, o: IngestOptions, source: Path, listed: Listed) 
     """The staging folder of this ingest, its plan written (again, where the source has changed)."""
     st = Staging(_folder(ws, o, source))
     units = listed.unit_count()
-    plan = {"source": str(source), "options": {k: as_dict(o)[k] for k in ROW_OPTIONS},
-            "units": units, "total": listed.total, "found": sorted(listed.found)}
+    plan = {"source": str(source), "options": {k: as_dict(o)[k] for k in ROW_OPTIONS}, "units": units}
     if not (st.folder / PLAN).exists() or st.plan != plan:
         for u, p in st.staged().items():
             if u >= units:
@@ -152,8 +155,9 @@ def _digest(unit: list[Candidate]) -> str:
     return h.hexdigest()[:16]
 
 
-def _mine(st: Staging, listed: Listed, sh: Share) -> Iterator[tuple[Path, list[Candidate]]]:
-    """(file to write, candidates) of this task's units not staged yet (or staged for other paths)."""
+def _mine(st: Staging, listed: Listed, sh: Share) -> Iterator[tuple[tuple[Path, int], list[Candidate]]]:
+    """((file to write, candidates in the unit), candidates) of this task's units not staged yet
+    (or staged for other paths)."""
     staged, shards = st.staged(), listed.shards
     blocks = iter(listed.units()) if shards is None else None
     for u in range(listed.unit_count()):
@@ -166,7 +170,7 @@ def _mine(st: Staging, listed: Listed, sh: Share) -> Iterator[tuple[Path, list[C
             continue
         if u in staged:
             staged[u].unlink(missing_ok=True)  # the source changed since: probed again
-        yield dest, unit
+        yield (dest, len(unit)), unit
 
 
 def stage(ws: Workspace, o: IngestOptions, st: Staging, listed: Listed, sh: Share, result: IngestResult,
@@ -176,8 +180,10 @@ def stage(ws: Workspace, o: IngestOptions, st: Staging, listed: Listed, sh: Shar
     try:
         with ws.connect() as con:
             remember_known(con)  # a path committed before is not probed again
-            for dest, batches in probed(con, _mine(st, listed, sh), workers(o.workers), o.pixel_limit, result, task):
-                storage.write_parquet(pa.Table.from_batches(batches, BATCH_SCHEMA), dest)
+            for (dest, n), batches in probed(con, _mine(st, listed, sh), workers(o.workers), o.pixel_limit, result,
+                                             task):
+                rows = pa.Table.from_batches(batches, BATCH_SCHEMA)  # the unit's paths not committed before
+                storage.write_parquet(rows.replace_schema_metadata({CANDIDATES: str(n)}), dest)
                 result.staged += 1
     finally:
         task.close()
@@ -193,19 +199,24 @@ def commit(ws: Workspace, st: Staging, result: IngestResult, progress: Progress 
     if missing:
         raise PlabelError(f"{st.plan['source']}: {len(missing)} of {st.plan['units']} units are not staged yet "
                           f"(first: unit {missing[0]}); run the tasks that stage them, then commit")
-    o, plan = st.options(), st.plan
-    add_classes(ws, set(plan["found"]), o, result)
+    units = [path for _, path in sorted(st.staged().items())]
+    add_classes(ws, _labels(units), st.options(), result)  # an unknown class fails here, before any row
+    _commit_units(ws, units, result, progress)
+    storage.retire_dir(st.folder, ws.trash_dir)
+
+
+def _commit_units(ws: Workspace, units: list[Path], result: IngestResult, progress: Progress) -> None:
     reasons: Counter[Any] = Counter()
-    task = progress.task("ingest commit", plan["units"], "units")
+    task = progress.task("ingest commit", len(units), "units")
     buffer: list[pa.RecordBatch] = []
-    passed = 0
+    passed = seen = 0
     with ws.connect() as con:
         remember_known(con)
-        for _, path in sorted(st.staged().items()):
-            rows = _read_unit(path)
+        for path in units:
+            rows, n = _read_unit(path), _candidates(path)
             fresh = unknown(con, rows.column("path").to_pylist())  # a path's first copy, if not committed before
             rows = rows.take(pa.array(fresh, pa.int64()))
-            passed += rows.num_rows
+            passed, seen = passed + rows.num_rows, seen + n
             buffer += rows.to_batches()
             if sum(b.num_rows for b in buffer) >= FLUSH_ROWS:
                 flush(ws, con, buffer, result, reasons)
@@ -213,15 +224,31 @@ def commit(ws: Workspace, st: Staging, result: IngestResult, progress: Progress 
             task.advance(1)
         flush(ws, con, buffer, result, reasons)
     task.close()
-    result.seen, result.skipped, result.units = plan["total"], plan["total"] - passed, plan["units"]
+    result.seen, result.skipped, result.units = seen, seen - passed, len(units)
     result.reasons = dict(reasons.most_common())
-    storage.retire_dir(st.folder, ws.trash_dir)
 
 
-def _read_unit(path: Path) -> pa.Table:
+def _labels(units: list[Path]) -> set[str]:
+    """The class names the staged rows carry (as labels or withheld labels)."""
+    found: set[str] = set()
+    for path in units:
+        for column in _read_unit(path, ["label", "true_label"]).columns:
+            found.update(v for v in column.unique().to_pylist() if v)
+    return found
+
+
+def _read_unit(path: Path, columns: list[str] | None = None) -> pa.Table:
     try:
-        return pq.read_table(path, schema=BATCH_SCHEMA)
+        return pq.read_table(path, columns=columns, schema=BATCH_SCHEMA)
     except (OSError, pa.ArrowException) as e:
+        raise DataError(f"{path}: not a staged unit ({e}); remove it and run its task again") from None
+
+
+def _candidates(path: Path) -> int:
+    """How many candidates the unit had (its rows are those not committed before)."""
+    try:
+        return int((pq.read_schema(path).metadata or {})[CANDIDATES.encode()])
+    except (OSError, pa.ArrowException, KeyError, ValueError) as e:
         raise DataError(f"{path}: not a staged unit ({e}); remove it and run its task again") from None
 
 

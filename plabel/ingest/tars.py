@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import string
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -132,9 +132,10 @@ def _existing(paths: list[Path], source: str) -> list[Path]:
     return paths
 
 
-def shard_source(ws: Workspace, source: str, o: IngestOptions) -> Listed | None:
+def shard_source(ws: Workspace, source: str, o: IngestOptions, scan: bool = True) -> Listed | None:
     """The candidates of the shards a source names, validated before anything is written; None
-    when it names no shards."""
+    when it names no shards. Without `scan` no shard is read here (tasks that share the shards
+    out read only theirs; each shard's labels are checked when its task reads it)."""
     paths = shard_paths(source, o.allow_outside)
     if paths is None:
         if o.label_key is not None:
@@ -144,14 +145,16 @@ def shard_source(ws: Workspace, source: str, o: IngestOptions) -> Listed | None:
         raise UsageError(f"`split` is required for shards: one of {', '.join(SPLITS)}")
     classes = o.classes or ws.class_names() or ws.config.get("workspace", {}).get("classes")
     args = (ws, paths, o.split, o.label_key, classes, o.withheld_labels)
+    each: list[Iterable[Candidate]] = [shard_candidates(ws, [p], *args[2:]) for p in paths]  # generators
+    if not scan:
+        return Listed(iter(()), None, set(), each)
     total, found = 0, set[str]()
     for c in shard_candidates(*args):  # every label checked before anything is written
         total += 1
         label = c.label or c.true_label
         if label:
             found.add(label)
-    return Listed(shard_candidates(*args), total, found,
-                  [shard_candidates(ws, [p], *args[2:]) for p in paths])  # generators: nothing read yet
+    return Listed(shard_candidates(*args), total, found, each)
 
 
 def shard_candidates(ws: Workspace, paths: list[Path], split: str, label_key: str | None,
