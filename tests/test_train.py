@@ -156,6 +156,7 @@ train(ws, TrainOptions(round=0, epochs=5, model="test_resnet", img_size=32, batc
 """
 
 
+@pytest.mark.slow  # 20 s: training twice (with test_crash's train case, in the slow suite CI runs)
 def test_killed_run_resumes_to_the_same_weights(base_ws, tmp_path):
     a = copy_ws(base_ws, tmp_path / "a")
     b = copy_ws(base_ws, tmp_path / "b")

@@ -48,6 +48,7 @@ def test_killed_infer_with_workers_reruns_at_once(ws):
     assert ws.rows("SELECT count(*), count(DISTINCT image_id) FROM predictions WHERE round = 0") == [(200, 200)]
 
 
+@pytest.mark.slow  # kills at every write; the fast suite keeps test_crash's subset
 def test_killed_dedup_and_calibrate_rerun_at_once(ws):
     """dedup commits its thresholds, then its duplicates (what marks it done); calibrate one row."""
     args = ["dedup", "--round", "0", "-w", ws.root]
@@ -117,6 +118,7 @@ def test_init_with_classes_killed_after_its_config_reruns_to_the_class_list(tmp_
         assert open_workspace(root).class_names() == ["cat", "dog"]
 
 
+@pytest.mark.slow  # kills at every write; the fast suite keeps test_crash's subset
 def test_import_predictions_and_review_import_killed_at_each_point_rerun_at_once(ws, tmp_path):
     """Both write a staged round (or one file) and commit it last: killed anywhere, the rerun at
     once ends with every row once, and the external teacher recorded once."""
