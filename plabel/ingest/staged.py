@@ -255,17 +255,20 @@ def _candidates(path: Path) -> int:
 def commit_staged(ws: Workspace, progress: Progress = NULL) -> list[IngestResult]:
     """`plabel commit`: commit every staged ingest whose units are all staged (the array-job step
     after the tasks); the others are reported with how many units they still lack."""
+    import time
     import uuid
 
     out = []
     with ws.writing("plabel commit"):
         for st in all_staged(ws):
+            started = time.perf_counter()
             result = IngestResult(ingest_id=uuid.uuid4().hex[:12], source=st.plan["source"])
             missing = st.missing()
             if missing:
                 result.committed, result.units, result.pending = False, st.plan["units"], len(missing)
             else:
                 commit(ws, st, result, progress)
+            result.seconds = time.perf_counter() - started
             out.append(result)
     return out
 
