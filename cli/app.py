@@ -9,8 +9,8 @@ from typer.core import TyperGroup
 
 # `plabel --help` and docs/cli.md list the commands in the order a user meets them: try it, set up,
 # train and predict, curate, look back. A command missing here is listed after them.
-ORDER = ("demo", "init", "ingest", "commit", "status", "train", "eval", "calibrate", "infer", "import-predictions", "dedup",
-         "select", "review", "export", "run", "rounds", "drift", "report", "view", "sql")
+ORDER = ("demo", "init", "ingest", "commit", "status", "train", "eval", "calibrate", "infer", "import-predictions",
+         "dedup", "select", "review", "export", "run", "rounds", "drift", "report", "view", "sql")
 
 
 class _Ordered(TyperGroup):
