@@ -73,8 +73,8 @@ class _Steps:
 
     def step(self, round: int, name: str, done: bool, action: Callable[..., Any], describe: Callable[[Any], str],
              main_only: bool = False) -> Any:
-        """Run a step unless done. Under torchrun every rank runs a model step, rank 0 alone a
-        DuckDB step (main_only), and no rank goes on before the step's writes are committed."""
+        """Run a step unless done. Under torchrun every rank runs a model step (and dedup), rank 0
+        alone a DuckDB step (main_only), and no rank goes on before the step's writes are committed."""
         done = distributed.broadcast(done)  # rank 0's view of the tables decides for all
         result = None if done or (main_only and not distributed.is_main()) else action()
         distributed.barrier()
@@ -99,8 +99,9 @@ class _Steps:
         infer_opts = replace(config.infer_options(r), checkpoint=teacher_id)
         self.step(r, "infer", ws.round_dir("predictions", r).exists(),
                   partial(infer, ws, infer_opts, progress=progress), _described_infer)
+        # every rank: under torchrun dedup shares its search out (its collectives need them all)
         self.step(r, "dedup", ws.round_dir("duplicates", r).exists(),
-                  partial(dedup, ws, config.dedup_options(r), progress=progress), _described_dedup, main_only=True)
+                  partial(dedup, ws, config.dedup_options(r), progress=progress), _described_dedup)
         self.step(r, "select", ws.round_dir("selections", r).exists(),
                   partial(select, ws, config.select_options(r), progress=progress), _described_select, main_only=True)
 
@@ -125,7 +126,7 @@ def run(ws: Workspace, config: RunConfig, progress: Progress = NULL,
         on_step: Callable[[StepLog], None] | None = None) -> RunResult:
     """Run (or continue) the loop for `config.rounds` student rounds, or with rounds = "auto" while
     each student beats the best model before it on the held-out split (under torchrun: model
-    steps on every rank, dedup and select on rank 0). Every decision is read from committed
+    steps and dedup on every rank, select on rank 0). Every decision is read from committed
     evals, so a rerun comes to the same one."""
     distributed.init()
     judge = judged_on(ws, config)
