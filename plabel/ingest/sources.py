@@ -27,12 +27,11 @@ class Listed:
     found: set[str]
     shards: list[Iterable[Candidate]] | None = None
 
-    def units(self) -> Iterable[list[Candidate]]:
+    def units(self) -> Iterable[Iterable[Candidate]]:
         """The candidates cut into the units that tasks share out (plabel.ingest.staged): one per
-        tar shard, else blocks of UNIT_FILES files. Either way the cut is the same at any world size."""
-        if self.shards is not None:
-            return (list(s) for s in self.shards)
-        return chunks(self.candidates, UNIT_FILES)
+        tar shard (read only when iterated), else blocks of UNIT_FILES files. Either way the cut is
+        the same at any world size."""
+        return self.shards if self.shards is not None else chunks(self.candidates, UNIT_FILES)
 
     def unit_count(self) -> int:
         return len(self.shards) if self.shards is not None else -(-(self.total or 0) // UNIT_FILES)

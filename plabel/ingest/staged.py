@@ -158,13 +158,11 @@ def _digest(unit: list[Candidate]) -> str:
 def _mine(st: Staging, listed: Listed, sh: Share) -> Iterator[tuple[tuple[Path, int], list[Candidate]]]:
     """((file to write, candidates in the unit), candidates) of this task's units not staged yet
     (or staged for other paths)."""
-    staged, shards = st.staged(), listed.shards
-    blocks = iter(listed.units()) if shards is None else None
-    for u in range(listed.unit_count()):
-        block = next(blocks) if blocks is not None else None  # blocks of files: the walk goes on (cheap)
+    staged = st.staged()
+    for u, lazy in enumerate(listed.units()):
         if u % sh.count != sh.index:
-            continue  # another task's: a shard of it is never scanned here
-        unit = block if block is not None else list(shards[u]) if shards is not None else []
+            continue  # another task's: its shard is never read here (a block of files was only walked)
+        unit = list(lazy)
         dest = st.folder / f"unit-{u:09d}-{_digest(unit)}.parquet"
         if staged.get(u) == dest:
             continue
