@@ -24,7 +24,8 @@ from gap_closed import one  # noqa: E402
 # the choices the Noisy Student paper and its successors name, each as the overrides that change it
 ABLATIONS: dict[str, list[str]] = {
     "defaults": [],
-    "init_from_teacher": ["init_from_teacher=true"],
+    # a student starts from its teacher's weights only where it is the teacher's model
+    "init_from_teacher": ["init_from_teacher=true", 'student_models=["test_resnet", "test_resnet"]'],
     "soft_labels": ['select.labels="soft"'],
     "unlabeled_ratio_3": ["student.unlabeled_ratio=3.0"],
     "noise_weaker": ["student.randaug_magnitude=5", "student.drop_path_rate=0.1"],
@@ -33,6 +34,7 @@ ABLATIONS: dict[str, list[str]] = {
     "balance_none": ['select.balance="none"'],
     "ema": ["student.ema_decay=0.998"],
     "students_equal": ['student_models=["test_resnet", "test_resnet"]'],
+    "students_larger": ['student_models=["resnet10t", "resnet10t"]'],
 }
 
 

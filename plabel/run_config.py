@@ -175,6 +175,17 @@ def _check_values(config: RunConfig) -> None:
     validate_infer(infer_opts)
     validate_select(select_opts)
     validate_dedup(config.dedup_options(0))
+    _check_init(config, [opts.model or "" for opts in trains])
+
+
+def _check_init(config: RunConfig, chain: list[str]) -> None:
+    """init_from_teacher copies weights, so every student must be its teacher's model: found now,
+    not when the first larger student's training starts after hours of work."""
+    changed = [f"{a} -> {b}" for a, b in zip(chain, chain[1:]) if a != b]
+    if config.init_from_teacher and changed:
+        raise UsageError(f"init_from_teacher needs every student to be its teacher's model; the loop "
+                         f"changes model ({', '.join(dict.fromkeys(changed))}): set student_models to the "
+                         f"teacher's, or init_from_teacher = false")
 
 
 def load_config(ws: Workspace, path: str | Path | None = None, overrides: Sequence[str] = (),

@@ -155,12 +155,18 @@ def test_set_overrides_and_the_toml_file(fresh, tmp_path):
         "select.balance": "none",
         "select.threshold": 0.4,
         "img_size": 24,
-        "init_from_teacher": True,
     }
     cfg = load_config(fresh, None, [f"{k}={toml_value(v)}" for k, v in named.items()])
     assert cfg.student_models == ("test_resnet", "test_vit") and cfg.select_options(0).balance == "none"
-    assert cfg.select_options(0).threshold == 0.4 and cfg.img_size == 24 and cfg.init_from_teacher is True
+    assert cfg.select_options(0).threshold == 0.4 and cfg.img_size == 24 and cfg.init_from_teacher is False
     assert load_config(fresh, None, values=named) == cfg  # the CLI's named options, as Python values
+
+
+def test_init_from_teacher_needs_students_of_the_teachers_model(fresh):
+    same = load_config(fresh, None, ["init_from_teacher=true", 'student_models=["test_resnet"]'])
+    assert same.init_from_teacher and same.train_options(2).model == same.train_options(0).model
+    with pytest.raises(UsageError, match=r"init_from_teacher needs every student .*\(test_resnet -> test_vit\)"):
+        load_config(fresh, None, ["init_from_teacher=true", 'student_models=["test_resnet", "test_vit"]'])
 
 
 def test_cli_run_options(done, cli):
