@@ -87,7 +87,8 @@ def one(kind: str, seed: int, args) -> dict:
         build(root, kind, seed, splits(kind, args.labels, args.pool))
         started = time.perf_counter()
         ws, result, final_model = loop(root, args.rounds, args.set or [], seed)
-        tests = [r.teacher_test_top1 for r in result.rounds]
+        # each model's test top-1: the teacher, then every round's student (a worse one teaches no round)
+        tests = [result.rounds[0].teacher_test_top1] + [r.student_test_top1 for r in result.rounds[:-1]]
         best_test = ws.scalar("SELECT value FROM evals WHERE checkpoint_id = ? AND split = 'test' AND "
                               "metric = 'top1' ORDER BY n DESC LIMIT 1", [result.best["checkpoint_id"]])
         upper = oracle(root, final_model, seed)

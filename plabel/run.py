@@ -1,7 +1,8 @@
 """`plabel run`: the whole self-training loop, resumable from the committed tables.
 
 Round 0 trains the teacher; each round r then runs infer -> dedup -> select -> train the
-student (round r+1) -> eval, and the student is the next teacher. Whether a step is done is
+student (round r+1) -> eval, and the best model so far on the held-out split (the student, unless
+it scored below a model before it) is the next teacher. Whether a step is done is
 read from the tables (a committed predictions round, a duplicates round, a selections row, a
 checkpoint, evals rows), never from a flag file, so a run killed anywhere continues where it
 stopped; the steps themselves resume mid-way (training from its last epoch, inference from its
@@ -142,13 +143,16 @@ def run(ws: Workspace, config: RunConfig, progress: Progress = NULL,
         options = config.train_options(r + 1)
         if config.init_from_teacher:
             options = replace(options, init_from=teacher_id)
-        teacher_id = steps.train(options, "train student")
-        scores.append(_score(ws, r + 1, teacher_id, judge))
+        student_id = steps.train(options, "train student")
+        scores.append(_score(ws, r + 1, student_id, judge))
         best = _best(scores[:-1])
         if config.rounds == "auto" and not scores[-1]["top1"] > best["top1"]:
             stopped = (f"round {r + 1}'s student ({scores[-1]['top1']:.2f}% on {judge}) did not beat round "
                        f"{best['round']}'s ({best['top1']:.2f}%)")
             break
+        # the best model so far teaches the next round: a student worse than its teacher on the
+        # held-out split would hand its extra mistakes on as labels
+        teacher_id = _best(scores)["checkpoint_id"] if judge else student_id
     return RunResult(rounds=round_rows(ws), steps=steps.log, judged_on=judge, scores=scores,
                      best=_best(scores) if judge else None, stopped=stopped)
 

@@ -225,3 +225,22 @@ def test_rounds_auto_stops_when_a_student_does_not_improve_and_keeps_the_best(fr
     assert {c for c, _, _ in held} == {s["checkpoint_id"] for s in result.scores} and all(n == 30 for *_, n in held)
     again = run(ws, config)  # the same decision, from the committed evals
     assert all(s.done_before for s in again.steps) and (again.best, again.stopped) == (result.best, result.stopped)
+
+
+@pytest.mark.slow
+def test_a_student_worse_than_its_teacher_teaches_no_round(fresh, tmp_path):
+    ws = open_workspace(shutil.copytree(fresh.root, tmp_path / "ws"))
+    # the students barely move from their random start (lr 1e-7), so the teacher stays the best model
+    config = replace(CONFIG, teacher={"epochs": 6, "holdout": 0.3}, student={"epochs": 1, "lr": 1e-7})
+    result = run(ws, config)
+    top1 = [s["top1"] for s in result.scores]
+    assert result.judged_on == "holdout" and top1[1] < top1[0]
+    taught_by = dict(ws.rows("SELECT round, any_value(checkpoint_id) FROM predictions GROUP BY round"))
+    # each round's labels come from the best model scored before it: here the teacher, every round
+    for r in (0, 1):
+        assert taught_by[r] == max(result.scores[:r + 1], key=lambda s: (s["top1"], -s["round"]))["checkpoint_id"]
+    assert taught_by[1] == result.scores[0]["checkpoint_id"]
+    summary = {row.round: row for row in result.rounds}
+    assert summary[1].teacher_id == result.scores[0]["checkpoint_id"]  # round_teachers: who made the predictions
+    again = run(ws, config)  # a rerun reads the same scores from evals and so the same teachers
+    assert again.steps and all(s.done_before for s in again.steps)
