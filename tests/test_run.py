@@ -242,5 +242,7 @@ def test_a_student_worse_than_its_teacher_teaches_no_round(fresh, tmp_path):
     assert taught_by[1] == result.scores[0]["checkpoint_id"]
     summary = {row.round: row for row in result.rounds}
     assert summary[1].teacher_id == result.scores[0]["checkpoint_id"]  # round_teachers: who made the predictions
+    # one teacher, one selection: both rounds' manifests can be the same file, yet each has its own student
+    assert [summary[r].student_id for r in (0, 1)] == [s["checkpoint_id"] for s in result.scores[1:]]
     again = run(ws, config)  # a rerun reads the same scores from evals and so the same teachers
     assert again.steps and all(s.done_before for s in again.steps)

@@ -6,8 +6,10 @@
 -- (distinct pseudo images), the teacher's and student's latest clean top-1 on val, test and their
 -- held-out train images, and their latest robustness numbers (mCE and mFR, relative to the reference checkpoint
 -- of `plabel eval --robustness`; 100 = as robust as the reference).
+-- A round's student: the newest checkpoint trained on its manifest, of the next round where one is
+-- (two rounds taught by the same model can select the same manifest).
 WITH student AS (
-    SELECT s.round, arg_max(c.checkpoint_id, c.created_at) AS checkpoint_id
+    SELECT s.round, arg_max(c.checkpoint_id, (c.round = s.round + 1, c.created_at)) AS checkpoint_id
     FROM selections s JOIN checkpoints c ON c.manifest_hash = s.manifest_hash
     GROUP BY s.round
 ),
