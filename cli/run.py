@@ -101,6 +101,8 @@ def run(
     if result.best is not None:
         info(f"Best model: round {result.best['round']} ({result.best['checkpoint_id']}), "
              f"{result.best['top1']:.2f}% on {result.judged_on}")
+    for note in result.notes:
+        info(f"Note: {note}")
     info(f"Stopped: {result.stopped}")
 
 

@@ -51,6 +51,7 @@ class RunResult:
     scores: list[dict[str, Any]] = field(default_factory=list)  # per model: round, checkpoint_id, top1 on judged_on
     best: dict[str, Any] | None = None  # the best-scoring model of `scores` (the earliest of equals): the loop's result
     stopped: str = ""  # why the loop ended
+    notes: list[str] = field(default_factory=list)  # rounds taught by an earlier model than the last student
 
 
 
@@ -134,7 +135,7 @@ def run(ws: Workspace, config: RunConfig, progress: Progress = NULL,
     eval_splits = [s for s in config.eval_splits if len(labeled_split(ws, s, limit=1))]
     steps = _Steps(ws, config, progress, on_step, list(dict.fromkeys(eval_splits + ([judge] if judge else []))))
     teacher_id = steps.train(config.train_options(0), "train teacher")
-    scores = [_score(ws, 0, teacher_id, judge)]
+    scores, notes = [_score(ws, 0, teacher_id, judge)], list[str]()
     asked = f"{config.most_rounds} round{'s' if config.most_rounds > 1 else ''}"
     stopped = f"ran the {asked} asked" if config.rounds != "auto" else \
         f"every student improved, up to auto's ceiling of {MAX_AUTO_ROUNDS} rounds"
@@ -150,11 +151,21 @@ def run(ws: Workspace, config: RunConfig, progress: Progress = NULL,
             stopped = (f"round {r + 1}'s student ({scores[-1]['top1']:.2f}% on {judge}) did not beat round "
                        f"{best['round']}'s ({best['top1']:.2f}%)")
             break
-        # the best model so far teaches the next round: a student worse than its teacher on the
-        # held-out split would hand its extra mistakes on as labels
-        teacher_id = _best(scores)["checkpoint_id"] if judge else student_id
+        teacher_id = _next_teacher(scores, judge, notes if r + 1 < config.most_rounds else [])
     return RunResult(rounds=round_rows(ws), steps=steps.log, judged_on=judge, scores=scores,
-                     best=_best(scores) if judge else None, stopped=stopped)
+                     best=_best(scores) if judge else None, stopped=stopped, notes=notes)
+
+
+def _next_teacher(scores: list[dict[str, Any]], judge: str | None, notes: list[str]) -> str:
+    """The best model so far on the held-out split teaches the next round (without one, the last
+    student): a student worse than its teacher there would hand its extra mistakes on as labels."""
+    student = scores[-1]
+    best = _best(scores) if judge else student
+    if best is not student:
+        notes.append(f"round {student['round'] + 1} is taught by round {best['round']}'s model: round "
+                     f"{student['round']}'s student ({student['top1']:.2f}% on {judge}) scored below it "
+                     f"({best['top1']:.2f}%)")
+    return str(best["checkpoint_id"])
 
 
 def judged_on(ws: Workspace, config: RunConfig) -> EvalSplit | None:

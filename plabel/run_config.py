@@ -6,6 +6,7 @@ against those fields' declared types before any work starts.
 """
 from __future__ import annotations
 
+import itertools
 import types
 import typing
 from collections.abc import Sequence
@@ -181,7 +182,7 @@ def _check_values(config: RunConfig) -> None:
 def _check_init(config: RunConfig, chain: list[str]) -> None:
     """init_from_teacher copies weights, so every student must be its teacher's model: found now,
     not when the first larger student's training starts after hours of work."""
-    changed = [f"{a} -> {b}" for a, b in zip(chain, chain[1:]) if a != b]
+    changed = [f"{a} -> {b}" for a, b in itertools.pairwise(chain) if a != b]
     if config.init_from_teacher and changed:
         raise UsageError(f"init_from_teacher needs every student to be its teacher's model; the loop "
                          f"changes model ({', '.join(dict.fromkeys(changed))}): set student_models to the "
