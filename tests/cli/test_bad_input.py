@@ -70,6 +70,8 @@ CASES = [
     (["run", "--epochs", "often"], "--epochs must be a count >= 1 or auto (got 'often')"),
     (["run", "--rounds", "often"], "--rounds must be a count >= 1 or auto (got 'often')"),
     (["run", "--rounds", "0"], "rounds must be a count >= 1 or auto (got 0)"),
+    (["run", "--set", "init_from_teacher=true", "--teacher-model", "test_resnet", "--student-model", "resnet10t"],
+     "init_from_teacher needs every student to be its teacher's model"),
     (["eval", "--checkpoint", ""], "--checkpoint is empty"),
     (["eval", "--checkpoint", " "], "--checkpoint is empty"),
     (["select", "--round", "0", "--threshold", "nan"], "--threshold must be a finite number"),
