@@ -28,7 +28,9 @@ ABLATIONS: dict[str, list[str]] = {
     "init_from_teacher": ["init_from_teacher=true", 'student_models=["test_resnet", "test_resnet"]'],
     "soft_labels": ['select.labels="soft"'],
     "unlabeled_ratio_3": ["student.unlabeled_ratio=3.0"],
+    # the defaults since 2026-12-07 (were the paper's m9 and 0.2, which noise_paper restores)
     "noise_weaker": ["student.randaug_magnitude=5", "student.drop_path_rate=0.1"],
+    "noise_paper": ["student.randaug_magnitude=9", "student.drop_path_rate=0.2"],
     "noise_off": ["student.noise=false"],
     "threshold_auto": ['select.threshold="auto"'],
     "balance_none": ['select.balance="none"'],

@@ -29,7 +29,7 @@ VAL_PER_CLASS = 20  # written for the README's tour (--threshold auto needs val)
 
 # The teacher and the first student are timm's test_resnet (0.4M parameters); the second student
 # is larger (resnet10t), as the paper's students are equal or larger. Students are noised by
-# default (RandAugment m9 n2, dropout 0.5, stochastic depth 0.2) and see 3 pseudo-labeled images
+# default (RandAugment m5 n2, dropout 0.5, stochastic depth 0.1) and see 3 pseudo-labeled images
 # per labeled one. No flips: digits are not mirror-symmetric.
 DEMO_CONFIG = RunConfig(
     rounds=2,

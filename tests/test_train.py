@@ -82,8 +82,8 @@ def test_student_is_noised_by_default(base_ws, teacher, tmp_path):
     m = labeled_manifest(ws)
     r = train(ws, TrainOptions(round=1, manifest=str(m), epochs=1, **FAST))
     cfg = checkpoints.find(ws, r.checkpoint_id).config["train"]
-    assert cfg["noise"] is True and cfg["randaug"] == "rand-m9-n2-mstd0.5"
-    assert cfg["drop_rate"] == 0.5 and cfg["drop_path_rate"] == 0.2
+    assert cfg["noise"] is True and cfg["randaug"] == "rand-m5-n2-mstd0.5"
+    assert cfg["drop_rate"] == 0.5 and cfg["drop_path_rate"] == 0.1
     off = train(ws, TrainOptions(round=1, manifest=str(m), epochs=1, noise=False, **FAST))
     assert checkpoints.find(ws, off.checkpoint_id).config["train"]["randaug"] is None
 
