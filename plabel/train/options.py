@@ -11,8 +11,9 @@ from plabel.values import auto_or
 
 Optimizer = Literal["adamw", "sgd"]
 OPTIMIZERS = get_args(Optimizer)
-# the student noise besides RandAugment: the paper's dropout, half its stochastic depth (0.2 made
-# small students lose to their teachers on photo patches: benchmarks.md, "Ablations")
+# the student noise besides RandAugment (m5 by default): the paper's dropout, half its stochastic
+# depth; the paper's m9 with 0.2 closed less of the gap on photo patches and look-alikes and the
+# same on digits (docs/benchmarks.md, "Ablations")
 NOISE = {"drop_rate": 0.5, "drop_path_rate": 0.1}
 # the --help panels of plabel train
 TRAIN, LOOP, RUNTIME = "Training", "Optimisation", "Runtime"
