@@ -64,6 +64,10 @@ def shutdown() -> None:
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
+        # leave together: a rank that tore its pairs down while rank 0 still wrote its results
+        # aborted at exit now and then under load (a failed rank exits non-zero, and torchrun
+        # then stops the others, so this never waits on a rank that will not come)
+        dist.barrier()
         dist.destroy_process_group()
 
 
