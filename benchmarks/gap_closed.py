@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, report  # noqa: E402
 from kinds import KINDS, write_class_folders  # noqa: E402
 
-MODELS = ("test_resnet", "test_resnet", "resnet10t")  # the teacher, then one student per round (the demo's)
+TEACHER = "test_resnet"  # the demo's; the students are sized to the pool, as `plabel run` does by default
 LABELS = {"digits": 5}  # labels per class where 20 make the teacher too strong (94% on digits)
 
 
@@ -52,18 +52,16 @@ def build(root: Path, kind: str, seed: int, per_split: dict[str, int]) -> None:
 def loop(root: Path, rounds: int, overrides: list[str], seed: int):
     """`plabel run` with its defaults: the models, the rounds and the image size."""
     from plabel.ingest import IngestOptions, ingest
-    from plabel.run import load_config, run
+    from plabel.run import load_config, run, sized_students
     from plabel.workspace import init_workspace
 
     ws = init_workspace(root / "ws")
     for split in ("train", "val", "test"):
         ingest(ws, IngestOptions(source=root / "data" / split, split=split, workers=2))
     ingest(ws, IngestOptions(source=root / "data" / "unlabeled", split="unlabeled", withheld_labels=True, workers=2))
-    values = {"rounds": rounds, "teacher_model": MODELS[0], "img_size": 32, "seed": seed}
-    if not any(o.startswith("student_models=") for o in overrides):  # an ablation may name its own
-        values["student_models"] = list(MODELS[1:rounds + 1])
+    values = {"rounds": rounds, "teacher_model": TEACHER, "img_size": 32, "seed": seed}
     config = load_config(ws, overrides=overrides, values=values)
-    return ws, run(ws, config), config.student_model(rounds)
+    return ws, run(ws, config), sized_students(ws, config)[0].student_model(rounds)  # the oracle's model
 
 
 def oracle(root: Path, model: str, seed: int) -> float:

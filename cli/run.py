@@ -55,7 +55,9 @@ def run(
     ] = None,
     teacher_model: Annotated[str | None, opt.option("timm model of the teacher (config: teacher_model).")] = None,
     student_model: Annotated[
-        list[str] | None, opt.option("timm model of each student round, repeatable (config: student_models).")
+        list[str] | None,
+        opt.option("timm model of each student round, repeatable (config: student_models); default: sized to "
+                   "the pool."),
     ] = None,
     img_size: Annotated[int | None, opt.option("Image size (config: img_size).")] = None,
     epochs: Annotated[str | None, opt.option(

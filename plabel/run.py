@@ -28,12 +28,13 @@ from plabel.progress import NULL, Progress
 from plabel.queries import query
 from plabel.run_config import MAX_AUTO_ROUNDS, RunConfig, load_config, parse_config, write_default_config
 from plabel.selection import SelectResult, select
+from plabel.student_sizing import size_students
 from plabel.train import TrainOptions
 from plabel.train import train as train_round
 from plabel.workspace import Workspace
 
 __all__ = ["MAX_AUTO_ROUNDS", "RunConfig", "RunResult", "StepLog", "judged_on", "load_config", "parse_config", "run",
-           "write_default_config"]
+           "sized_students", "write_default_config"]
 
 @dataclass
 class StepLog:
@@ -51,7 +52,7 @@ class RunResult:
     scores: list[dict[str, Any]] = field(default_factory=list)  # per model: round, checkpoint_id, top1 on judged_on
     best: dict[str, Any] | None = None  # the best-scoring model of `scores` (the earliest of equals): the loop's result
     stopped: str = ""  # why the loop ended
-    notes: list[str] = field(default_factory=list)  # rounds taught by an earlier model than the last student
+    notes: list[str] = field(default_factory=list)  # how the students were sized; rounds taught by an earlier model
 
 
 
@@ -131,11 +132,12 @@ def run(ws: Workspace, config: RunConfig, progress: Progress = NULL,
     steps and dedup on every rank, select on rank 0). Every decision is read from committed
     evals, so a rerun comes to the same one."""
     distributed.init()
+    config, sizing = sized_students(ws, config)
     judge = judged_on(ws, config)
     eval_splits = [s for s in config.eval_splits if len(labeled_split(ws, s, limit=1))]
     steps = _Steps(ws, config, progress, on_step, list(dict.fromkeys(eval_splits + ([judge] if judge else []))))
     teacher_id = steps.train(config.train_options(0), "train teacher")
-    scores, notes = [_score(ws, 0, teacher_id, judge)], list[str]()
+    scores, notes = [_score(ws, 0, teacher_id, judge)], [sizing] if sizing else []
     asked = f"{config.most_rounds} round{'s' if config.most_rounds > 1 else ''}"
     stopped = f"ran the {asked} asked" if config.rounds != "auto" else \
         f"every student improved, up to auto's ceiling of {MAX_AUTO_ROUNDS} rounds"
@@ -154,6 +156,16 @@ def run(ws: Workspace, config: RunConfig, progress: Progress = NULL,
         teacher_id = _next_teacher(scores, judge, notes if r + 1 < config.most_rounds else [])
     return RunResult(rounds=round_rows(ws), steps=steps.log, judged_on=judge, scores=scores,
                      best=_best(scores) if judge else None, stopped=stopped, notes=notes)
+
+
+def sized_students(ws: Workspace, config: RunConfig) -> tuple[RunConfig, str | None]:
+    """`config` with its students chosen from the pool (plabel.student_sizing) where none were
+    given, and the sentence that says how; a config that names them is returned as it is."""
+    if config.student_models:
+        return config, None
+    labeled, pool = ws.rows(query("loop/labeled_and_pool"))[0]
+    sizing = size_students(config.teacher_model, labeled, pool, config.init_from_teacher)
+    return replace(config, student_models=(sizing.model,)), f"students sized to the pool: {sizing.reason}"
 
 
 def _next_teacher(scores: list[dict[str, Any]], judge: str | None, notes: list[str]) -> str:

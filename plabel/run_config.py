@@ -41,7 +41,7 @@ class RunConfig:
 
     rounds: int | str = 2  # student rounds after the teacher, or "auto": while the held-out split improves
     teacher_model: str = "resnet18"
-    student_models: tuple[str, ...] = ()  # one per student round (equal or larger); default: the teacher's
+    student_models: tuple[str, ...] = ()  # one per student round (equal or larger); default: sized to the pool
     img_size: int | None = None
     seed: int = 0
     init_from_teacher: bool = False  # students start from their teacher's weights, else from scratch
