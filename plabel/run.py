@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from functools import partial
 from typing import Any
 
-from plabel import distributed
+from plabel import distributed, storage
 from plabel.dedup import dedup
 from plabel.dedup.options import DedupResult
 from plabel.drift import RoundRow
@@ -27,6 +28,7 @@ from plabel.infer import InferResult, infer
 from plabel.progress import NULL, Progress
 from plabel.queries import query
 from plabel.run_config import MAX_AUTO_ROUNDS, RunConfig, load_config, parse_config, write_default_config
+from plabel.schema import table
 from plabel.selection import SelectResult, select
 from plabel.student_sizing import size_students
 from plabel.train import TrainOptions
@@ -154,8 +156,23 @@ def run(ws: Workspace, config: RunConfig, progress: Progress = NULL,
                        f"{best['round']}'s ({best['top1']:.2f}%)")
             break
         teacher_id = _next_teacher(scores, judge, notes if r + 1 < config.most_rounds else [])
-    return RunResult(rounds=round_rows(ws), steps=steps.log, judged_on=judge, scores=scores,
-                     best=_best(scores) if judge else None, stopped=stopped, notes=notes)
+    result = RunResult(rounds=round_rows(ws), steps=steps.log, judged_on=judge, scores=scores,
+                       best=_best(scores) if judge else None, stopped=stopped, notes=notes)
+    _record(ws, config, result)
+    return result
+
+
+def _record(ws: Workspace, config: RunConfig, result: RunResult) -> None:
+    """A `loops` row (rank 0): the report's account of what the loop chose and why it stopped."""
+    if not distributed.is_main():
+        return
+    best, ran = result.best or {}, len(result.scores) - 1
+    row = {"finished_at": datetime.now(timezone.utc), "rounds_asked": str(config.rounds), "rounds_run": ran,
+           "student_models": [config.student_model(r) for r in range(1, ran + 1)], "judged_on": result.judged_on,
+           "best_round": best.get("round"), "best_checkpoint_id": best.get("checkpoint_id"),
+           "best_top1": best.get("top1"), "stopped": result.stopped, "notes": result.notes}
+    with ws.writing("run"):
+        storage.write_rows([row], ws.table_dir("loops") / storage.part_name(), table("loops"))
 
 
 def sized_students(ws: Workspace, config: RunConfig) -> tuple[RunConfig, str | None]:

@@ -2,6 +2,7 @@
 import json
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +10,7 @@ from plabel import storage
 from plabel.datasets import write_split_folders
 from plabel.errors import UsageError
 from plabel.ingest import IngestOptions, ingest
+from plabel.report import write_report
 from plabel.run import RunConfig, load_config, parse_config, run, write_default_config
 from plabel.workspace import init_workspace, open_workspace, toml_value
 from tests.crashes import count_points, killed, run_plabel
@@ -107,6 +109,19 @@ def test_a_finished_run_does_nothing_again(done):
     again = run(ws, load_config(ws))
     assert all(s.done_before for s in again.steps)
     assert snapshot(ws) == before
+
+
+def test_the_loop_records_what_it_chose_and_why_it_stopped(done, tmp_path):
+    ws, result = done
+    first = ws.rows("SELECT rounds_asked, rounds_run, student_models, judged_on, best_round, stopped, notes "
+                    "FROM loops ORDER BY finished_at LIMIT 1")
+    assert first == [("2", 2, ["test_resnet", "test_resnet"], None, None, result.stopped, result.notes)]
+    html = Path(write_report(ws, output=tmp_path / "r.html").path).read_text()
+    outcome = html[html.index('<div id="loop-outcome">'):]
+    outcome = outcome[:outcome.index("</div>")]
+    assert "ran 2 of 2 rounds asked, students test_resnet, test_resnet; no held-out split" in outcome
+    assert "Stopped: ran the 2 rounds asked." in outcome
+    assert "Note: students sized to the pool: the pool holds 1.5 unlabeled images per labeled one" in outcome
 
 
 @pytest.mark.slow

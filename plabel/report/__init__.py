@@ -107,7 +107,7 @@ class _Report:
         columns = ["round", "teacher", "teacher test top-1", "teacher val top-1", "teacher held-out top-1",
                    "pseudo labels", "share of the pool", "expected precision", "true precision", "student",
                    "student test top-1", "flip rate to next", *[f"teacher {k}" for k in keys]]
-        body = _table(columns, table_rows, "rounds-table")
+        body = _table(columns, table_rows, "rounds-table") + self.loop_outcome()
         if rows:
             accuracy = {"test top-1": [r.teacher_test_top1 for r in rows],
                         "val top-1": [r.teacher_val_top1 for r in rows]}
@@ -119,6 +119,19 @@ class _Report:
                 "as it), accuracy under attack in %.</p>"
             )
         return self.section("overview", "Rounds at a glance", body)
+
+    def loop_outcome(self) -> str:
+        """What the latest `plabel run` chose and why it stopped (the `loops` table), if one finished."""
+        found = self.ws.rows(query("report/last_loop"))
+        if not found:
+            return ""
+        _, asked, ran, students, judge, best_round, best_id, best_top1, stopped, notes = found[0]
+        best = (f"the best model on {escape(judge)}: round {best_round} ({escape(best_id[:10])}), {best_top1:.2f}%"
+                if judge else "no held-out split, so the last student is the result")
+        lines = [f"The last <code>plabel run</code> ran {ran} of {escape(asked)} rounds asked, students "
+                 f"{escape(', '.join(students))}; {best}. Stopped: {escape(stopped)}."]
+        lines += [f"Note: {escape(n)}." for n in notes]
+        return '<div id="loop-outcome">' + "".join(f"<p>{line}</p>" for line in lines) + "</div>"
 
     def calibration(self) -> str:
         """Each checkpoint's temperature, its calibration error before and after, a reliability diagram."""
