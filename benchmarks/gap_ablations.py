@@ -35,8 +35,9 @@ ABLATIONS: dict[str, list[str]] = {
     "threshold_auto": ['select.threshold="auto"'],
     "balance_none": ['select.balance="none"'],
     "ema": ["student.ema_decay=0.998"],
+    # the defaults size the students to the pool (resnet10t twice on every kind here)
     "students_equal": ['student_models=["test_resnet", "test_resnet"]'],
-    "students_larger": ['student_models=["resnet10t", "resnet10t"]'],
+    "students_demo": ['student_models=["test_resnet", "resnet10t"]'],  # the demo's, the default before sizing
 }
 
 

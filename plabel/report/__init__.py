@@ -126,11 +126,11 @@ class _Report:
         if not found:
             return ""
         _, asked, ran, students, judge, best_round, best_id, best_top1, stopped, notes = found[0]
-        best = (f"the best model on {escape(judge)}: round {best_round} ({escape(best_id[:10])}), {best_top1:.2f}%"
-                if judge else "no held-out split, so the last student is the result")
+        best = (f"the best model on {escape(judge)}: round {best_round} ({escape(str(best_id)[:10])}), "
+                f"{_cell(best_top1)}%" if judge else "no held-out split, so the last student is the result")
         lines = [f"The last <code>plabel run</code> ran {ran} of {escape(asked)} rounds asked, students "
-                 f"{escape(', '.join(students))}; {best}. Stopped: {escape(stopped)}."]
-        lines += [f"Note: {escape(n)}." for n in notes]
+                 f"{escape(', '.join(map(str, students)))}; {best}. Stopped: {escape(stopped)}."]
+        lines += [f"Note: {escape(str(n))}." for n in notes]
         return '<div id="loop-outcome">' + "".join(f"<p>{line}</p>" for line in lines) + "</div>"
 
     def calibration(self) -> str:

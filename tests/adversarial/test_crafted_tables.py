@@ -1,13 +1,17 @@
 """Crafted and damaged tables and manifests: a clear error naming the problem, nothing written."""
 import json
 import math
+from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from plabel import checkpoints
+from plabel import checkpoints, storage
+from plabel.report import write_report
+from plabel.schema import table
 from tests.helpers import tree_digest
 
 
@@ -136,3 +140,19 @@ def test_crafted_fingerprints_and_embeddings_do_not_decide_dedup(ws, cli):
     r = cli("dedup", "--round", "0", "--no-pixels", "--similarity", "0.9", "--contamination-similarity", "0.9",
             "--json", "-w", ws.root)
     assert r.exit_code == 0 and json.loads(r.stdout)["excluded"] == 0, r.output
+
+
+def test_a_crafted_loops_row_is_shown_as_text(ws, tmp_path):
+    """The report reads `loops` (what `plabel run` chose): hostile text and non-finite numbers in it
+    are shown as data, a missing checkpoint id does not break the page."""
+    row = {"finished_at": datetime.now(timezone.utc), "rounds_asked": "<b>2</b>", "rounds_run": 2,
+           "student_models": ["<script>alert(1)</script>"], "judged_on": "val", "best_round": 1,
+           "best_checkpoint_id": None, "best_top1": math.nan, "stopped": "</div><img src=x>",
+           "notes": ["{{ note }} & <i>"]}
+    storage.write_rows([row], ws.table_dir("loops") / storage.part_name(), table("loops"))
+    html = Path(write_report(ws, output=tmp_path / "r.html").path).read_text()
+    outcome = html[html.index('<div id="loop-outcome">'):]
+    outcome = outcome[:outcome.index("</div>")]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in outcome and "<script" not in html
+    assert "Stopped: &lt;/div&gt;&lt;img src=x&gt;." in outcome and "round 1 (None), -%" in outcome
+    assert "Note: {{ note }} &amp; &lt;i&gt;." in outcome
