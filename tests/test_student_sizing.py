@@ -1,4 +1,5 @@
 """Students sized to the pool: the rule, its ladders, and the loop that follows it on real images."""
+import pytest
 import timm
 
 from plabel.datasets import write_split_folders
@@ -35,6 +36,7 @@ def test_the_first_student_grows_only_with_a_pool_large_enough():
     assert size_students("test_resnet", 10, 10_000, init_from_teacher=True).model == "test_resnet"
 
 
+@pytest.mark.slow  # trains a resnet10t: the rule itself is tested above, fast
 def test_the_loop_trains_the_sized_student_and_says_why(mnist, tmp_path):
     x, y = mnist
     folders = write_split_folders(tmp_path / "data", x, y, labeled_per_class=2, test_per_class=2,
