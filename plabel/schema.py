@@ -135,7 +135,7 @@ def tables() -> dict[str, TableSchema]:
 _ORDER = [
     "images", "fingerprints", "aliases", "rejects", "classes", "predictions", "embeddings", "duplicates",
     "dedup_thresholds",
-    "manifests", "selections", "selection_classes", "checkpoints", "runs", "evals", "calibrations", "reviews",
+    "manifests", "selections", "selection_classes", "checkpoints", "runs", "evals", "calibrations", "reviews", "loops",
 ]
 
 
