@@ -256,7 +256,7 @@ def test_a_student_worse_than_its_teacher_teaches_no_round(fresh, tmp_path):
         assert taught_by[r] == max(result.scores[:r + 1], key=lambda s: (s["top1"], -s["round"]))["checkpoint_id"]
     assert taught_by[1] == result.scores[0]["checkpoint_id"]
     assert result.notes[0].startswith("students sized to the pool: the pool holds 1.5 unlabeled images per labeled "
-                                      "one (under 10)")
+                                      "one (under 5)")
     assert result.notes[1:] == [f"round 2 is taught by round 0's model: round 1's student ({top1[1]:.2f}% on "
                                 f"holdout) scored below it ({top1[0]:.2f}%)"]
     summary = {row.round: row for row in result.rounds}

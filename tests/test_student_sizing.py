@@ -27,7 +27,7 @@ def test_next_size_walks_a_ladder_and_stops_at_its_top():
 def test_the_first_student_grows_only_with_a_pool_large_enough():
     assert size_students("test_resnet", labeled=200, pool=200 * GROW_RATIO).model == "resnet10t"
     small = size_students("test_resnet", labeled=200, pool=200 * GROW_RATIO - 1)
-    assert small.model == "test_resnet" and "under 10" in small.reason
+    assert small.model == "test_resnet" and "under 5" in small.reason
     assert size_students("test_resnet", labeled=0, pool=5000).model == "test_resnet"  # no labels: no ratio
     assert size_students("resnet152", labeled=10, pool=10_000).model == "resnet152"
     assert size_students("vit_base_patch16_224", 10, 10_000).model == "vit_large_patch16_224"
@@ -49,7 +49,7 @@ def test_the_loop_trains_the_sized_student_and_says_why(mnist, tmp_path):
     result = run(ws, config)
     models = ws.rows("SELECT round, model FROM checkpoints ORDER BY round")
     assert models == [(0, "test_resnet"), (1, "resnet10t")]
-    assert result.notes == ["students sized to the pool: the pool holds 10 unlabeled images per labeled one "
-                            "(at least 10): students are one size up from the teacher (test_resnet -> resnet10t)"]
+    assert result.notes == ["students sized to the pool: the pool holds 5 unlabeled images per labeled one "
+                            "(at least 5): students are one size up from the teacher (test_resnet -> resnet10t)"]
     named = RunConfig(teacher_model="test_resnet", student_models=("test_resnet",))
     assert sized_students(ws, named) == (named, None)  # students the user names are kept
