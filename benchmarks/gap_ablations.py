@@ -35,6 +35,8 @@ ABLATIONS: dict[str, list[str]] = {
     "threshold_auto": ['select.threshold="auto"'],
     "balance_none": ['select.balance="none"'],
     "ema": ["student.ema_decay=0.998"],
+    # students train twice the passes `epochs` auto gives them here (10): the paper trains students longer
+    "students_longer": ["student.epochs=20"],
     # the defaults size the students to the pool (resnet10t twice on every kind here)
     "students_equal": ['student_models=["test_resnet", "test_resnet"]'],
     "students_demo": ['student_models=["test_resnet", "resnet10t"]'],  # the demo's, the default before sizing

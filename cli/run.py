@@ -61,8 +61,8 @@ def run(
     ] = None,
     img_size: Annotated[int | None, opt.option("Image size (config: img_size).")] = None,
     epochs: Annotated[str | None, opt.option(
-        "Epochs of every model, or auto (the default): at least 200 optimizer steps and 10 passes "
-        "(config: train.epochs)."
+        "Epochs of every model, or auto (the default): at least 200 optimizer steps and 10 passes, "
+        "20 for students (config: train.epochs)."
     )] = None,
     threshold: Annotated[float | None, opt.option("Selection threshold (config: select.threshold).")] = None,
     balance: Annotated[str | None, opt.option("topk, copies or none (config: select.balance).")] = None,

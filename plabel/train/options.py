@@ -33,7 +33,8 @@ class TrainOptions:
         type=Path | None, parse=lambda p: str(p) if p else None))
     # "auto": enough optimizer steps for the manifest and batch (train/advice.py)
     epochs: int | str = field(default=10, metadata=cli(
-        "Passes over the manifest (copies included), or auto: at least 200 optimizer steps and 10 passes.",
+        "Passes over the manifest (copies included), or auto: at least 200 optimizer steps and 10 passes "
+        "(20 for a student: a manifest with pseudo labels).",
         panel=TRAIN, type=str, default="10", parse=lambda v: parse_epochs(v)))
     img_size: int | None = field(default=None, metadata=cli("Input size in pixels (default: the model's).",
                                                              panel=TRAIN))

@@ -174,8 +174,9 @@ def _epochs(o: TrainOptions, manifest: Manifest, notes: list[str]) -> tuple[Trai
     if o.epochs != "auto":
         return o, notes
     steps = mixed_plan(manifest.copies, manifest.pseudo, o.batch_size, o.unlabeled_ratio)[0].steps
-    epochs = advice.epochs_for(steps)
-    return replace(o, epochs=epochs), notes + [advice.epochs_note(epochs, steps, o.batch_size)]
+    student = bool(manifest.pseudo.any())
+    epochs = advice.epochs_for(steps, student)
+    return replace(o, epochs=epochs), notes + [advice.epochs_note(epochs, steps, o.batch_size, student)]
 
 
 def _hold_out(ws: Workspace, manifest: Manifest, share: float | None) -> tuple[Manifest, list[str]]:
