@@ -16,7 +16,7 @@ TIMM_CROP_SCALE = 0.08  # timm's smallest crop area: the floor
 MIN_STEPS = 200  # the demo's teacher learns in 210 optimizer steps (30 epochs of 7 steps)
 AUTO_MIN_EPOCHS = 10  # --epochs auto on a large manifest: passes enough for the cosine schedule to anneal
 # ... on a student's (pseudo labels, noised): the paper trains students longer, and on photo patches
-# 20 passes closed 0.63 of the teacher-to-oracle gap where 10 closed 0.49 (docs/benchmarks.md)
+# 20 passes closed 0.63 of the teacher-to-oracle gap where 10 closed 0.48 (docs/benchmarks.md)
 STUDENT_MIN_EPOCHS = 20
 
 
