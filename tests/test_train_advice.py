@@ -70,7 +70,7 @@ def test_epochs_auto_gives_a_student_more_passes(planning_ws, tmp_path):
     t = pq.read_table(labeled_manifest(ws))
     origin = ["pseudo" if i % 2 else "labeled" for i in range(t.num_rows)]
     pq.write_table(t.set_column(t.column_names.index("origin"), "origin", pa.array(origin)), tmp_path / "m.parquet")
-    options = dict(FAST, batch_size=2)  # 100 steps an epoch: the passes decide, not the 200 steps
+    options = dict(FAST, batch_size=2)  # ~100 steps an epoch: the passes decide, not the 200 steps
     student = plan_run(ws, TrainOptions(round=0, epochs="auto", manifest=str(tmp_path / "m.parquet"), **options))
     assert student.epochs == STUDENT_MIN_EPOCHS == epochs_for(100, student=True) > AUTO_MIN_EPOCHS
     assert any("at least 20 passes (a student's manifest" in n for n in student.notes)
