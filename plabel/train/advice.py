@@ -47,7 +47,8 @@ def min_passes(student: bool) -> int:
 
 
 def epochs_for(steps_per_epoch: int, student: bool = False) -> int:
-    """--epochs auto: at least MIN_STEPS optimizer steps, and at least 10 passes (a student: 20)."""
+    """--epochs auto: at least MIN_STEPS optimizer steps, and at least AUTO_MIN_EPOCHS passes (a student:
+    STUDENT_MIN_EPOCHS)."""
     return max(min_passes(student), math.ceil(MIN_STEPS / max(steps_per_epoch, 1)))
 
 
