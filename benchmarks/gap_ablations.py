@@ -70,7 +70,7 @@ def main() -> None:
     ap.add_argument("--ablations", default=",".join(ABLATIONS), help=f"of {', '.join(ABLATIONS)}")
     ap.add_argument("--kinds", default="digits,photos,lookalike")
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--rounds", type=int, default=2, choices=(1, 2))
+    ap.add_argument("--rounds", type=int, default=2, choices=range(1, 6), help="student rounds, 1 to 5")
     ap.add_argument("--labels", type=int, default=20)
     ap.add_argument("--pool", type=int, default=400)
     args = ap.parse_args()

@@ -106,7 +106,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--kinds", default="digits,photos,lookalike")
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--rounds", type=int, default=2, choices=(1, 2))
+    ap.add_argument("--rounds", type=int, default=2, choices=range(1, 6), help="student rounds, 1 to 5")
     ap.add_argument("--labels", type=int, default=20, help="labels per class (digits: 5)")
     ap.add_argument("--pool", type=int, default=400, help="unlabeled images per class (fewer where a class has fewer)")
     ap.add_argument("--set", action="append", help="a `plabel run --set` override, repeatable")

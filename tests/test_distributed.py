@@ -128,6 +128,7 @@ def test_eval_reduces_over_ranks(copies):
     assert two.rows("SELECT count(DISTINCT eval_id) FROM evals")[0][0] == 1
 
 
+@pytest.mark.slow  # 8 s: two torchrun ranks; the other rank tests keep eval and infer in the fast suite
 def test_robustness_counts_are_summed_over_ranks(copies):
     """Each image's corruption is seeded by the image, not the rank: 2 ranks measure what 1 does."""
     one, two = copies("one"), copies("two")

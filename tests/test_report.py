@@ -117,6 +117,7 @@ def test_one_round_only(hand_built, tmp_path):
     assert "round-1" in r.sections and "round-0" not in r.sections
 
 
+@pytest.mark.slow  # 12 s: a thousand classes' sections
 def test_a_thousand_classes_stay_small(tmp_path):
     ws = init_workspace(tmp_path / "ws")
     add_classes(ws, [f"class{i:04d}" for i in range(1000)])

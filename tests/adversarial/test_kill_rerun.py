@@ -37,6 +37,7 @@ def test_the_lock_is_free_the_moment_its_owner_dies(ws):
         os.killpg(holder.pid, signal.SIGKILL)
 
 
+@pytest.mark.slow  # 15 s: a kill inside infer's DataLoader loop, then a full rerun
 def test_killed_infer_with_workers_reruns_at_once(ws):
     shutil.rmtree(ws.round_dir("predictions", 0))
     args = ["infer", "--round", "0", "--workers", "2", "--batch-size", "8", "--rows-per-file", "16", "-w", ws.root]
